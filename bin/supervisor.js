@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+'use strict';
+// Thin launcher: the compiled CLI lives in dist/ (built by `npm install` through the `prepare` script).
+const path = require('node:path');
+const fs = require('node:fs');
+const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
+if (!fs.existsSync(entry)) {
+  process.stderr.write('supervisor: not built yet (missing dist/). Run `npm install` or `npm run build` in ' + path.join(__dirname, '..') + '\n');
+  process.exit(2);
+}
+require(entry).main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

@@ -1,0 +1,165 @@
+import type { Status } from './status';
+
+/** The kinds of probe the supervisor ships. A configured check has a name and one kind. */
+export type CheckKind = 'kafka_cluster' | 'consumer_lag' | 'schema_registry' | 'delta_freshness' | 'spark';
+
+export interface SignalError {
+  /** Stable catalogue code, e.g. SUP_ERR_PROBE_TIMEOUT (see errors.ts). */
+  code: string;
+  message: string;
+}
+
+/**
+ * One observation made by one check about one target. Every probe result is a Signal; an
+ * exception inside a probe becomes `status: 'unknown'` with `error`, never a dead stream.
+ */
+export interface Signal {
+  /** Configured check name, e.g. `bronze_freshness`, `kafka`, `lag_spark_bronze`. */
+  check: string;
+  kind: CheckKind;
+  /** What was observed: bootstrap servers, table path, master URL, `group/topic`... */
+  target: string;
+  /** Extra identifying labels (low cardinality: layer, group, topic, app). */
+  labels: Readonly<Record<string, string>>;
+  status: Status;
+  /** The headline number (freshness age, total lag, alive workers...) in `unit`. */
+  value?: number;
+  unit?: 'seconds' | 'messages' | 'count' | 'bytes' | 'ratio';
+  /** The threshold `value` was compared with, in the same unit, when there is one. */
+  threshold?: number;
+  /** Epoch milliseconds when the probe finished. */
+  observedAt: number;
+  /** How long the probe took, in milliseconds. */
+  durationMs: number;
+  /** One human sentence: "gold last changed 3m12s ago (threshold 2h)". */
+  summary: string;
+  /** Check-specific measurements for metrics and the health API. */
+  facts?: SignalFacts;
+  error?: SignalError;
+}
+
+export type SignalFacts =
+  | KafkaClusterFacts
+  | ConsumerLagFacts
+  | SchemaRegistryFacts
+  | DeltaFacts
+  | SparkFacts;
+
+export interface KafkaClusterFacts {
+  kind: 'kafka_cluster';
+  brokers: number;
+  expectedBrokers: number;
+  controllerId: number | null;
+  topics: number;
+  missingTopics: string[];
+  partitions: number;
+  offlinePartitions: number;
+  underReplicatedPartitions: number;
+}
+
+/** Burrow's evaluation states, per partition and (worst partition) per group. */
+export type LagStatus = 'OK' | 'WARN' | 'STALL' | 'STOP' | 'REWIND' | 'ERR' | 'NOTFOUND';
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** null when the group never committed on this partition. */
+  committedOffset: number | null;
+  endOffset: number;
+  /** null when the group never committed (never shown as zero). */
+  lag: number | null;
+  /** Estimated seconds behind, interpolated from the end-offset history; null when unknown. */
+  lagSeconds: number | null;
+  status: LagStatus;
+}
+
+export interface ConsumerLagFacts {
+  kind: 'consumer_lag';
+  group: string;
+  groupState?: string;
+  status: LagStatus;
+  totalLag: number;
+  maxLagSeconds: number | null;
+  partitions: PartitionLag[];
+}
+
+export interface SchemaSubjectFacts {
+  subject: string;
+  exists: boolean;
+  latestVersion: number | null;
+  schemaId: number | null;
+}
+
+export interface SchemaRegistryFacts {
+  kind: 'schema_registry';
+  reachable: boolean;
+  subjects: SchemaSubjectFacts[];
+  /** Event-time freshness of sampled records, per topic, in seconds; null when not sampled. */
+  eventAgeSeconds?: Record<string, number | null>;
+}
+
+export interface DeltaFacts {
+  kind: 'delta_freshness';
+  table: string;
+  version: number | null;
+  /** Epoch ms of the newest commit (any operation). */
+  lastCommitAt: number | null;
+  /** Epoch ms of the newest data-changing commit. */
+  lastDataChangeAt: number | null;
+  /** Version of the newest data-changing commit. */
+  lastDataChangeVersion: number | null;
+  ageSeconds: number | null;
+  thresholdSeconds: number;
+  /** `inCommitTimestamp` or the object's `LastModified`. */
+  timeSource: 'inCommitTimestamp' | 'lastModified' | null;
+  /** S3/file-system requests this check made (the budget is three). */
+  requests: number;
+}
+
+export interface SparkAppFacts {
+  id: string;
+  name: string;
+  state: string;
+  durationSeconds: number;
+  cores?: number;
+}
+
+export interface StreamingQueryFacts {
+  name: string;
+  inputRowsPerSecond: number | null;
+  processedRowsPerSecond: number | null;
+  lastProgressAgeSeconds: number | null;
+}
+
+export interface SparkFacts {
+  kind: 'spark';
+  masterStatus: string | null;
+  aliveWorkers: number;
+  expectedWorkers: number;
+  apps: SparkAppFacts[];
+  /** Expected application names with whether a RUNNING app matched each. */
+  expectedApps: Array<{ name: string; running: boolean }>;
+  queries?: StreamingQueryFacts[];
+}
+
+/**
+ * Everything a probe needs from its surroundings. Probes are plain async functions: no RxJS,
+ * no timers of their own, no global state. The scheduler passes an AbortSignal that fires on
+ * timeout or shutdown; probes must pass it down to their I/O.
+ */
+export interface ProbeContext {
+  signal: AbortSignal;
+  now(): number;
+}
+
+/** A configured check, ready to be scheduled: a name, an interval and a probe. */
+export interface CheckProbe {
+  name: string;
+  kind: CheckKind;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Returns one or more signals (lag returns one per group). */
+  probe(ctx: ProbeContext): Promise<Signal[]>;
+  /** Releases connections the probe keeps between runs (Kafka admin, S3 client...). */
+  close?(): Promise<void>;
+}

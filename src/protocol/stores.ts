@@ -1,0 +1,72 @@
+import type { Notification } from './alert';
+
+/**
+ * Storage the alert engine and the outbox need. Implemented by the SQLite store in src/store;
+ * alerts/ sees only these interfaces.
+ */
+export interface OutboxEntry {
+  id: number;
+  sink: string;
+  dedupKey: string;
+  notification: Notification;
+  attempts: number;
+  /** Epoch ms when the next attempt is due. */
+  nextAttemptAt: number;
+  createdAt: number;
+  state: 'pending' | 'delivered' | 'dead';
+  lastError?: string;
+  deliveredAt?: number;
+}
+
+export interface OutboxStore {
+  /** Adds one entry per sink; an existing (sink, dedupKey) is left alone. Returns the ids added. */
+  enqueue(notification: Notification, sinks: readonly string[], now: number): number[];
+  /** Pending entries due at `now`, oldest first. */
+  due(now: number, limit: number): OutboxEntry[];
+  markDelivered(id: number, now: number): void;
+  markRetry(id: number, nextAttemptAt: number, error: string): void;
+  markDead(id: number, error: string): void;
+  /** Epoch ms of the earliest pending attempt, or null when nothing is pending. */
+  nextDueAt(): number | null;
+  stats(): { pending: number; delivered: number; dead: number };
+  list(filter: { state?: OutboxEntry['state']; limit?: number }): OutboxEntry[];
+}
+
+export interface AlertRecord {
+  /** `rule|labelset` */
+  key: string;
+  rule: string;
+  labels: Record<string, string>;
+  state: 'pending' | 'firing' | 'resolved';
+  /** When the condition was first seen true (pending since). */
+  activeSince: number;
+  firedAt?: number;
+  resolvedAt?: number;
+  lastNotifiedAt?: number;
+  /** Last time the condition was seen true (for keep_firing_for). */
+  lastTrueAt: number;
+  value?: number;
+  summary: string;
+}
+
+export interface AlertStateStore {
+  loadAlerts(): AlertRecord[];
+  saveAlert(record: AlertRecord): void;
+  deleteAlert(key: string): void;
+}
+
+export interface Silence {
+  id: string;
+  /** Label matchers: exact values, or `~regex`. */
+  matchers: Record<string, string>;
+  startsAt: number;
+  endsAt: number;
+  createdBy: string;
+  comment: string;
+}
+
+export interface SilenceStore {
+  listSilences(now: number): Silence[];
+  addSilence(silence: Silence): void;
+  deleteSilence(id: string): boolean;
+}
