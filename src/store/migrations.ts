@@ -1,0 +1,121 @@
+/**
+ * Versioned schema migrations for the SQLite state store. Append new migrations; never edit
+ * one that has shipped. `PRAGMA user_version` records the applied version.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        logical_date INTEGER NOT NULL,
+        trigger_kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        reason TEXT,
+        fired_at INTEGER NOT NULL,
+        queued_at INTEGER NOT NULL,
+        started_at INTEGER,
+        ended_at INTEGER,
+        owner_pid INTEGER,
+        attempt_of TEXT,
+        rerun INTEGER NOT NULL DEFAULT 0
+      );
+      -- one active (non-rerun) run per (pipeline, logical date): the idempotency key
+      CREATE UNIQUE INDEX runs_pipeline_date ON runs(pipeline, logical_date) WHERE rerun = 0;
+      CREATE INDEX runs_state ON runs(state);
+      CREATE INDEX runs_pipeline_queued ON runs(pipeline, queued_at DESC);
+
+      CREATE TABLE task_instances (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        try_number INTEGER NOT NULL DEFAULT 0,
+        max_tries INTEGER NOT NULL DEFAULT 1,
+        started_at INTEGER,
+        ended_at INTEGER,
+        next_try_at INTEGER,
+        pid INTEGER,
+        result TEXT,
+        reason TEXT,
+        PRIMARY KEY (run_id, task_id)
+      );
+
+      CREATE TABLE task_attempts (
+        run_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        try_number INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        pid INTEGER,
+        exit_code INTEGER,
+        error TEXT,
+        PRIMARY KEY (run_id, task_id, try_number)
+      );
+
+      CREATE TABLE task_logs (
+        run_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        try_number INTEGER NOT NULL,
+        content TEXT NOT NULL,
+        truncated_bytes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, task_id, try_number)
+      );
+
+      CREATE TABLE variables (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE alerts (
+        key TEXT PRIMARY KEY,
+        rule TEXT NOT NULL,
+        record TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        matchers TEXT NOT NULL,
+        starts_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        comment TEXT NOT NULL
+      );
+
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        sink TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        notification TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        last_error TEXT,
+        UNIQUE (sink, dedup_key)
+      );
+      CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL,
+        read_only INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+      );
+    `,
+  },
+];
