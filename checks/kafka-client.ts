@@ -1,0 +1,243 @@
+/**
+ * The one place the Kafka checks get a Kafka connection from: connection options (validated
+ * with zod), a kafkajs client whose logs go to the injected Logger, and a long-lived admin that
+ * is connected lazily, kept between runs, and rebuilt after a connection failure (broker
+ * restart, network loss). No RxJS, no timers of its own.
+ */
+import { Kafka, logLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { z } from 'zod';
+import { SupervisorError, describeError, type Logger } from '../src/protocol';
+
+/** A duration as milliseconds or a string such as `500ms`, `10s`, `5m`, `1h`. */
+export const durationMs = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const ms = parseDurationMs(value);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 500ms, 10s, 5m, 1h)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export function parseDurationMs(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Math.round(n * factor);
+}
+
+const sslSchema = z.union([
+  z.boolean(),
+  z.strictObject({
+    rejectUnauthorized: z.boolean().optional(),
+    ca: z.union([z.string(), z.array(z.string())]).optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    servername: z.string().optional(),
+  }),
+]);
+
+const saslSchema = z.strictObject({
+  mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+  username: z.string().min(1),
+  password: z.string(),
+});
+
+/** Connection fields shared by every Kafka check (spread into each check's options schema). */
+export const kafkaConnectionShape = {
+  /** Bootstrap servers, `host:port`. A comma-separated string is accepted too. */
+  brokers: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((b) => b.trim()).filter((b) => b.length > 0))
+    .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'a broker is host:port')).min(1, 'at least one broker is needed')),
+  clientId: z.string().min(1).default('pipeline-supervisor'),
+  ssl: sslSchema.optional(),
+  sasl: saslSchema.optional(),
+  connectionTimeout: durationMs.default(3000),
+  requestTimeout: durationMs.default(10_000),
+  /** kafkajs retries per request; low, because the scheduler runs the check again soon. */
+  retries: z.number().int().min(0).max(10).default(1),
+};
+
+export const kafkaConnectionSchema = z.strictObject(kafkaConnectionShape);
+export type KafkaConnectionOptions = z.output<typeof kafkaConnectionSchema>;
+
+/** Builds a kafkajs client whose log lines go to `logger` (INFO and below as debug). */
+export function createKafkaClient(options: KafkaConnectionOptions, logger: Logger): Kafka {
+  const config: KafkaConfig = {
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeout,
+    requestTimeout: options.requestTimeout,
+    retry: { retries: options.retries, initialRetryTime: 200, maxRetryTime: 2000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      // Only the message and a few plain fields: kafkajs entries can carry SASL details.
+      const { message, broker, error, groupId, topic } = entry.log as unknown as Record<string, unknown>;
+      const fields = { kafkajs: entry.namespace, broker, error, groupId, topic };
+      if (entry.level <= logLevel.ERROR) logger.warn(fields, String(message));
+      else if (entry.level === logLevel.WARN) logger.warn(fields, String(message));
+      else logger.debug(fields, String(message));
+    },
+  };
+  if (options.ssl !== undefined) config.ssl = options.ssl as KafkaConfig['ssl'];
+  if (options.sasl !== undefined) config.sasl = options.sasl as SASLOptions;
+  return new Kafka(config);
+}
+
+/** Errors that mean "the cluster could not be reached" rather than "the request was wrong". */
+export function isKafkaConnectionError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth += 1) {
+    const name = e.name;
+    if (
+      name === 'KafkaJSConnectionError' ||
+      name === 'KafkaJSConnectionClosedError' ||
+      name === 'KafkaJSRequestTimeoutError' ||
+      name === 'KafkaJSBrokerNotFound' ||
+      name === 'KafkaJSNoBrokerAvailableError' ||
+      name === 'KafkaJSMetadataNotLoaded' ||
+      /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|Connection timeout|Closed connection|not connected/i.test(e.message)
+    )
+      return true;
+    e = (e as Error & { originalError?: unknown }).originalError ?? e.cause;
+  }
+  return false;
+}
+
+/** Rejects as soon as `signal` aborts; the underlying promise is left to settle on its own. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason;
+  const err = new Error('aborted');
+  err.name = 'AbortError';
+  return err;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  return results;
+}
+
+/** The part of the kafkajs admin the checks use (a fake implements it in unit tests). */
+export type KafkaAdminApi = Pick<
+  Admin,
+  'connect' | 'disconnect' | 'describeCluster' | 'fetchTopicMetadata' | 'fetchTopicOffsets' | 'listGroups' | 'describeGroups' | 'fetchOffsets'
+>;
+
+export interface ManagedAdmin {
+  /**
+   * Runs `fn` with a connected admin. A connection failure drops the admin so the next call
+   * connects afresh (after a broker restart), and is rethrown as SUP_ERR_KAFKA_UNREACHABLE.
+   */
+  use<T>(fn: (admin: KafkaAdminApi) => Promise<T>, signal: AbortSignal): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface ManagedAdminParams {
+  /** Names the check in errors. */
+  name: string;
+  brokers: readonly string[];
+  createAdmin: () => KafkaAdminApi;
+  logger: Logger;
+}
+
+export function createManagedAdmin(params: ManagedAdminParams): ManagedAdmin {
+  let admin: KafkaAdminApi | null = null;
+  let connecting: Promise<KafkaAdminApi> | null = null;
+  let closed: Promise<void> | null = null;
+
+  const drop = async (): Promise<void> => {
+    const current = admin;
+    admin = null;
+    connecting = null;
+    if (current) await current.disconnect().catch(() => undefined);
+  };
+
+  const connected = (): Promise<KafkaAdminApi> => {
+    if (admin) return Promise.resolve(admin);
+    if (!connecting) {
+      const fresh = params.createAdmin();
+      connecting = fresh.connect().then(
+        () => {
+          admin = fresh;
+          connecting = null;
+          params.logger.debug({ brokers: params.brokers }, 'kafka admin connected');
+          return fresh;
+        },
+        async (err: unknown) => {
+          connecting = null;
+          await fresh.disconnect().catch(() => undefined);
+          throw err;
+        },
+      );
+    }
+    return connecting;
+  };
+
+  return {
+    async use(fn, signal) {
+      if (closed) throw new SupervisorError('SUP_ERR_PROBE_FAILED', `check ${params.name} is closed`, { where: `checks.${params.name}` });
+      try {
+        const a = await abortable(connected(), signal);
+        return await abortable(fn(a), signal);
+      } catch (err) {
+        if (signal.aborted) {
+          // A request that outlived its timeout may leave the connection in an odd state.
+          await drop();
+          throw err;
+        }
+        if (isKafkaConnectionError(err)) {
+          await drop();
+          throw new SupervisorError(
+            'SUP_ERR_KAFKA_UNREACHABLE',
+            `no Kafka broker answered (${describeError(err).message})`,
+            { where: params.brokers.join(','), cause: err },
+          );
+        }
+        throw err;
+      }
+    },
+    close() {
+      if (!closed) closed = (connecting ? connecting.then(() => undefined, () => undefined) : Promise.resolve()).then(drop);
+      return closed;
+    },
+  };
+}
+
+/** describeError's message plus every listed problem (for config errors). */
+export function describeProblem(err: unknown): string {
+  const base = describeError(err).message;
+  return err instanceof SupervisorError && err.problems.length > 0 ? `${base}: ${err.problems.join('; ')}` : base;
+}
