@@ -27,7 +27,22 @@ export interface Notification {
   /** Link to health, a run or a dashboard. */
   url?: string;
   /** Signals or runs the notification is about (for templates). */
-  items: ReadonlyArray<{ name: string; status: Status | string; value?: number; threshold?: number; unit?: string; summary: string }>;
+  items: ReadonlyArray<NotificationItem>;
+}
+
+/** One alert (or run) inside a notification. */
+export interface NotificationItem {
+  name: string;
+  status: Status | string;
+  value?: number;
+  threshold?: number;
+  unit?: string;
+  summary: string;
+  /** The alert's own full label set (Alertmanager needs one label set per alert). */
+  labels?: Readonly<Record<string, string>>;
+  /** Epoch ms this alert started firing / resolved. */
+  since?: number;
+  endsAt?: number;
 }
 
 /** A delivery channel. `deliver` throws a SinkError to ask for a retry (or not). */

@@ -114,6 +114,16 @@ export interface DeltaFacts {
   timeSource: 'inCommitTimestamp' | 'lastModified' | null;
   /** S3/file-system requests this check made (the budget is three). */
   requests: number;
+  /** Version named by `_last_checkpoint`, null when absent or unreadable. */
+  checkpointVersion?: number | null;
+  /** `commitInfo.operation` of the newest commit (WRITE, OPTIMIZE, SET TBLPROPERTIES...). */
+  lastOperation?: string | null;
+  /**
+   * When the newest data change was not found within the per-run walk-back budget (or the
+   * log history before it was removed): the data is at least `ageSeconds` old and
+   * `lastDataChangeAt` is null. Absent when the data change was found.
+   */
+  lowerBound?: 'walk-back-budget' | 'history-removed' | 'no-data-ever';
 }
 
 export interface SparkAppFacts {

@@ -21,15 +21,17 @@ export interface OutboxEntry {
 export interface OutboxStore {
   /** Adds one entry per sink; an existing (sink, dedupKey) is left alone. Returns the ids added. */
   enqueue(notification: Notification, sinks: readonly string[], now: number): number[];
-  /** Pending entries due at `now`, oldest first. */
-  due(now: number, limit: number): OutboxEntry[];
+  /** Pending entries due at `now`, oldest first; only `sink`'s when given. */
+  due(now: number, limit: number, sink?: string): OutboxEntry[];
   markDelivered(id: number, now: number): void;
   markRetry(id: number, nextAttemptAt: number, error: string): void;
   markDead(id: number, error: string): void;
-  /** Epoch ms of the earliest pending attempt, or null when nothing is pending. */
-  nextDueAt(): number | null;
+  /** Epoch ms of the earliest pending attempt (of `sink` when given), or null when nothing is pending. */
+  nextDueAt(sink?: string): number | null;
   stats(): { pending: number; delivered: number; dead: number };
-  list(filter: { state?: OutboxEntry['state']; limit?: number }): OutboxEntry[];
+  list(filter: { state?: OutboxEntry['state']; sink?: string; limit?: number }): OutboxEntry[];
+  /** Deletes delivered and dead entries created before `before` (keeps dedup keys for that long). Returns the count. */
+  prune(before: number): number;
 }
 
 export interface AlertRecord {
@@ -46,13 +48,40 @@ export interface AlertRecord {
   /** Last time the condition was seen true (for keep_firing_for). */
   lastTrueAt: number;
   value?: number;
+  threshold?: number;
+  unit?: string;
+  severity?: string;
   summary: string;
+  description?: string;
+  /** Link to the run or the health page. */
+  url?: string;
+}
+
+/**
+ * Notification state of one group (rule + values of the route's group_by labels): what was
+ * last notified and when, so a restart neither re-pages nor forgets to resolve.
+ */
+export interface AlertGroupRecord {
+  /** `rule|labelset` of the group labels. */
+  key: string;
+  rule: string;
+  labels: Record<string, string>;
+  /** Start of the current firing episode (first firing notification); part of every dedup key. */
+  episodeSince: number;
+  /** Firing notifications enqueued in this episode (first, changes, repeats). */
+  sequence: number;
+  lastNotifiedAt: number;
+  /** Alert keys listed in the last firing notification. */
+  notifiedAlerts: string[];
 }
 
 export interface AlertStateStore {
   loadAlerts(): AlertRecord[];
   saveAlert(record: AlertRecord): void;
   deleteAlert(key: string): void;
+  loadGroups(): AlertGroupRecord[];
+  saveGroup(record: AlertGroupRecord): void;
+  deleteGroup(key: string): void;
 }
 
 export interface Silence {

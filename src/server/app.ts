@@ -1,0 +1,68 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../protocol';
+import type { TokenStore } from '../store/tokens';
+import { createAuthHook } from './auth';
+import { registerProbeRoutes, type Readiness } from './routes/probes';
+
+export interface BuildAppParams {
+  logger: Logger;
+  registry: Registry;
+  readiness: () => Readiness;
+  tokens: Pick<TokenStore, 'verify'>;
+  authFailuresPerMinute?: number;
+  /** Authenticated /api/v1 route plugins (health, pipelines, runs, alerts…), registered under the prefix. */
+  api?: ReadonlyArray<FastifyPluginAsync>;
+  version: string;
+}
+
+/**
+ * Builds the HTTP app and never listens: the daemon calls `listen`, tests call `inject()`.
+ * `/metrics`, `/healthz`, `/readyz` are open; everything under `/api/v1` needs a bearer token
+ * except the OpenAPI document.
+ */
+export async function buildApp(params: BuildAppParams): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: params.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 1_048_576,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Pipeline Supervisor API', version: params.version, description: 'Runs, pipelines, health, alerts and silences. Bearer token required (supervisor tokens create).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; validation?: unknown; code?: string }, request, reply) => {
+    if (error.validation) {
+      return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message: `invalid request: ${error.message}` });
+    }
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, 'request failed');
+    return reply.code(status).send({
+      code: status >= 500 ? 'SUP_ERR_INTERNAL' : (error.code?.startsWith('SUP_ERR_') ? error.code : 'SUP_ERR_BAD_REQUEST'),
+      message: status >= 500 ? 'internal error (see the supervisor log)' : error.message,
+    });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` }));
+
+  registerProbeRoutes(app, { registry: params.registry, readiness: params.readiness });
+
+  const authenticate = createAuthHook({ tokens: params.tokens, failuresPerMinute: params.authFailuresPerMinute ?? 10 });
+  await app.register(
+    async (api) => {
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await api.register(async (secured) => {
+        secured.addHook('onRequest', authenticate);
+        for (const plugin of params.api ?? []) await secured.register(plugin);
+      });
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}
