@@ -1,0 +1,37 @@
+/**
+ * Test access to the local stack: `ensureServices([...])` in a `beforeAll` starts what is
+ * missing (installing it the first time) and reuses what runs; clients preconfigured for the
+ * stack's endpoints. Processes started here are recorded with the jest session as owner
+ * (STACK_OWNER, set by the global setup), so the global teardown stops exactly those.
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { Kafka, logLevel } from 'kafkajs';
+import { endpoints } from '../../stack/endpoints';
+import { up } from '../../stack/manager';
+import { silentLog, consoleLog } from '../../stack/log';
+
+export { endpoints, ports, HOST } from '../../stack/endpoints';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+/** Generous default: a first run installs the service (Maven, apt, pip). */
+export const STACK_TIMEOUT_MS = 20 * 60_000;
+
+export async function ensureServices(names: readonly string[]): Promise<void> {
+  await up(names, { log: process.env.STACK_VERBOSE ? consoleLog('stack') : silentLog });
+}
+
+export function kafkaClient(clientId = 'test'): Kafka {
+  return new Kafka({ clientId, brokers: endpoints.kafkaBrokers.slice(), logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+}
+
+export function s3Client(): S3Client {
+  return new S3Client({
+    endpoint: endpoints.s3Endpoint,
+    region: endpoints.s3Region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: endpoints.s3AccessKeyId, secretAccessKey: endpoints.s3SecretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
