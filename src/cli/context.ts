@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { loadConfig, readStorePath, resolveConfigFile, type LoadedConfig } from '../config/load';
 import { createLogger } from '../logging';
 import type { Logger } from '../protocol';
@@ -41,8 +40,7 @@ export function createCliContext(params: CreateCliContextParams = {}): CliContex
     configFile: () => file,
     openStore() {
       if (!db) {
-        const storePath = env.SUPERVISOR_STORE ? path.resolve(env.SUPERVISOR_STORE) : readStorePath(file, env);
-        db = openDatabase({ file: storePath });
+        db = openDatabase({ file: readStorePath(file, env) });
       }
       return db;
     },

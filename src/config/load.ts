@@ -68,7 +68,7 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
   if (problems.length > 0 || !parsed.success) {
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `${problems.length} problem(s) in the configuration`, {
       where: file,
-      problems,
+      problems: sortByPosition(problems),
     });
   }
   return deepFreeze({ file, config: parsed.data, variables });
@@ -166,6 +166,19 @@ function position(file: string, lines: LineCounter, node: Node | null | undefine
   if (!node?.range) return `${file}: ${dotted}`;
   const pos = lines.linePos(node.range[0]);
   return `${file}:${pos.line}:${pos.col}: ${dotted}`;
+}
+
+/** Orders `file:line:col: …` messages as they appear in the file. */
+function sortByPosition(problems: readonly string[]): string[] {
+  const key = (p: string): [number, number] => {
+    const m = /:(\d+):(\d+): /.exec(p);
+    return m ? [Number(m[1]), Number(m[2])] : [Number.MAX_SAFE_INTEGER, 0];
+  };
+  return [...problems].sort((a, b) => {
+    const [la, ca] = key(a);
+    const [lb, cb] = key(b);
+    return la - lb || ca - cb;
+  });
 }
 
 function deepFreeze<T>(value: T): T {

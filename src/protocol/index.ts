@@ -7,3 +7,4 @@ export * from './logger';
 export * from './errors';
 export * from './alert';
 export * from './stores';
+export * from './lag';

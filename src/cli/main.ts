@@ -1,0 +1,82 @@
+import { Command, CommanderError } from 'commander';
+import { isSupervisorError } from '../protocol';
+import { VERSION } from '../version';
+import { registerConfigCommands } from './commands/config';
+import { registerStartCommand } from './commands/start';
+import { registerTokenCommands } from './commands/tokens';
+import { registerVariableCommands } from './commands/variables';
+import { createCliContext, type CliContext } from './context';
+import { registerExtraCommands } from './extra-commands';
+
+export interface MainOptions {
+  stdout?: (s: string) => void;
+  stderr?: (s: string) => void;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The `supervisor` command. Returns the exit code: 0 success, 1 the thing checked or run
+ * failed, 2 usage or configuration error.
+ */
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
+  let exitCode = 0;
+  const setExit = (code: number): void => {
+    exitCode = Math.max(exitCode, code);
+  };
+  const stderr = options.stderr ?? ((s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'));
+  let ctx: CliContext | undefined;
+  const context = (): CliContext => {
+    if (!ctx) {
+      const g = program.opts<{ config?: string; json?: boolean; logLevel?: string }>();
+      ctx = createCliContext({
+        ...(g.config !== undefined ? { configFile: g.config } : {}),
+        json: g.json ?? false,
+        ...(g.logLevel !== undefined ? { logLevel: g.logLevel } : {}),
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.stdout ? { stdout: options.stdout } : {}),
+        stderr,
+      });
+    }
+    return ctx;
+  };
+  // Commands receive a proxy so the context (and the config file) is resolved after option parsing.
+  const lazy = new Proxy({} as CliContext, { get: (_t, key) => context()[key as keyof CliContext] });
+
+  const program = new Command('supervisor')
+    .description('Pipeline Supervisor: schedules, health checks, metrics and alerts for a Kafka → Spark → Delta pipeline')
+    .version(VERSION)
+    .option('-c, --config <file>', 'configuration file (default: $SUPERVISOR_CONFIG or config/supervisor.yaml)')
+    .option('--json', 'machine-readable output')
+    .option('--log-level <level>', 'log level for this command (default warn)')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => (options.stdout ?? ((t: string) => process.stdout.write(t)))(s),
+      writeErr: (s) => stderr(s),
+    });
+
+  registerStartCommand(program, lazy, setExit);
+  registerConfigCommands(program, lazy, setExit);
+  registerVariableCommands(program, lazy, setExit);
+  registerTokenCommands(program, lazy, setExit);
+  registerExtraCommands(program, lazy, setExit);
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      return 2;
+    }
+    if (isSupervisorError(err)) {
+      stderr(err.format());
+      setExit(err.code === 'SUP_ERR_USAGE' || err.code.startsWith('SUP_ERR_CONFIG') || err.code === 'SUP_ERR_NOT_FOUND' ? 2 : 1);
+    } else {
+      stderr(`SUP_ERR_INTERNAL: ${(err as Error).stack ?? String(err)}`);
+      setExit(1);
+    }
+  } finally {
+    ctx?.close();
+  }
+  return exitCode;
+}

@@ -1,0 +1,430 @@
+/**
+ * Run repository: runs, task instances, attempts and (capped) task logs in the SQLite store.
+ *
+ * The idempotency key is the unique index `runs(pipeline, logical_date) WHERE rerun = 0`:
+ * `insertRun` returns the existing run instead of creating a second one for the same logical
+ * date, unless `rerun` is asked for explicitly.
+ */
+import { randomBytes } from 'node:crypto';
+import type { RunState, TaskState, TriggerKind } from '../protocol';
+import type { SqliteDatabase } from './database';
+
+export interface RunRecord {
+  id: string;
+  pipeline: string;
+  logicalDate: number;
+  kind: TriggerKind;
+  state: RunState;
+  params: Record<string, unknown>;
+  reason: string | null;
+  firedAt: number;
+  queuedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  ownerPid: number | null;
+  /** The run this one re-runs (rerun runs only). */
+  attemptOf: string | null;
+  rerun: boolean;
+}
+
+export interface TaskInstanceRecord {
+  runId: string;
+  taskId: string;
+  state: TaskState;
+  tryNumber: number;
+  maxTries: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  nextTryAt: number | null;
+  /** Process (group leader) of the running attempt, for orphan clean-up after a crash. */
+  pid: number | null;
+  result: unknown;
+  reason: string | null;
+}
+
+export interface AttemptRecord {
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  state: TaskState;
+  startedAt: number;
+  endedAt: number | null;
+  pid: number | null;
+  exitCode: number | null;
+  error: string | null;
+}
+
+export interface TaskLogRecord {
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  content: string;
+  truncatedBytes: number;
+}
+
+export interface NewRun {
+  pipeline: string;
+  logicalDate: number;
+  kind: TriggerKind;
+  params?: Record<string, unknown>;
+  firedAt: number;
+  queuedAt: number;
+  state?: RunState;
+  reason?: string;
+  rerun?: boolean;
+  /** Explicit id (tests); otherwise derived from kind and logical date. */
+  id?: string;
+}
+
+export interface ListRunsFilter {
+  pipeline?: string;
+  state?: RunState | readonly RunState[];
+  kind?: TriggerKind;
+  limit?: number;
+  /** Logical-date range, inclusive. */
+  from?: number;
+  to?: number;
+}
+
+export interface RunStore {
+  /** Creates the run, or returns the existing one for (pipeline, logical date) with `created: false`. */
+  insertRun(run: NewRun): { run: RunRecord; created: boolean };
+  getRun(id: string): RunRecord | null;
+  /** The non-rerun run of a logical date. */
+  findRun(pipeline: string, logicalDate: number): RunRecord | null;
+  listRuns(filter?: ListRunsFilter): RunRecord[];
+  /** Atomically moves a queued run to running, owned by `pid`; false if another process took it. */
+  claimRun(id: string, pid: number, now: number): boolean;
+  updateRun(id: string, patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid'>>): void;
+  /** Newest logical date of a pipeline's runs of the given kinds (for catchup). */
+  lastLogicalDate(pipeline: string, kinds?: readonly TriggerKind[]): number | null;
+  lastSuccess(pipeline: string): RunRecord | null;
+  deleteRun(id: string): void;
+
+  listTasks(runId: string): TaskInstanceRecord[];
+  getTask(runId: string, taskId: string): TaskInstanceRecord | null;
+  upsertTask(task: TaskInstanceRecord): void;
+  updateTask(runId: string, taskId: string, patch: Partial<Omit<TaskInstanceRecord, 'runId' | 'taskId'>>): void;
+
+  startAttempt(a: { runId: string; taskId: string; tryNumber: number; startedAt: number }): void;
+  updateAttempt(runId: string, taskId: string, tryNumber: number, patch: Partial<Pick<AttemptRecord, 'state' | 'endedAt' | 'pid' | 'exitCode' | 'error'>>): void;
+  listAttempts(runId: string, taskId?: string): AttemptRecord[];
+
+  saveLog(log: TaskLogRecord): void;
+  getLogs(runId: string, taskId?: string): TaskLogRecord[];
+}
+
+interface RunRow {
+  id: string;
+  pipeline: string;
+  logical_date: number;
+  trigger_kind: string;
+  state: string;
+  params: string;
+  reason: string | null;
+  fired_at: number;
+  queued_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  owner_pid: number | null;
+  attempt_of: string | null;
+  rerun: number;
+}
+
+interface TaskRow {
+  run_id: string;
+  task_id: string;
+  state: string;
+  try_number: number;
+  max_tries: number;
+  started_at: number | null;
+  ended_at: number | null;
+  next_try_at: number | null;
+  pid: number | null;
+  result: string | null;
+  reason: string | null;
+}
+
+interface AttemptRow {
+  run_id: string;
+  task_id: string;
+  try_number: number;
+  state: string;
+  started_at: number;
+  ended_at: number | null;
+  pid: number | null;
+  exit_code: number | null;
+  error: string | null;
+}
+
+/** `domain_ingestion.scheduled__2025-10-05T00:00:00.000Z`: the pipeline, then Airflow's run id. */
+export function makeRunId(pipeline: string, kind: TriggerKind, logicalDate: number, rerun = false): string {
+  const prefix = kind === 'cron' ? 'scheduled' : kind;
+  const base = `${pipeline}.${prefix}__${new Date(logicalDate).toISOString()}`;
+  return rerun ? `${base}__rerun_${randomBytes(3).toString('hex')}` : base;
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function toRun(row: RunRow): RunRecord {
+  const params = parseJson(row.params);
+  return {
+    id: row.id,
+    pipeline: row.pipeline,
+    logicalDate: row.logical_date,
+    kind: row.trigger_kind as TriggerKind,
+    state: row.state as RunState,
+    params: params && typeof params === 'object' && !Array.isArray(params) ? (params as Record<string, unknown>) : {},
+    reason: row.reason,
+    firedAt: row.fired_at,
+    queuedAt: row.queued_at,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    ownerPid: row.owner_pid,
+    attemptOf: row.attempt_of,
+    rerun: row.rerun === 1,
+  };
+}
+
+function toTask(row: TaskRow): TaskInstanceRecord {
+  return {
+    runId: row.run_id,
+    taskId: row.task_id,
+    state: row.state as TaskState,
+    tryNumber: row.try_number,
+    maxTries: row.max_tries,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    nextTryAt: row.next_try_at,
+    pid: row.pid,
+    result: parseJson(row.result),
+    reason: row.reason,
+  };
+}
+
+function toAttempt(row: AttemptRow): AttemptRecord {
+  return {
+    runId: row.run_id,
+    taskId: row.task_id,
+    tryNumber: row.try_number,
+    state: row.state as TaskState,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    pid: row.pid,
+    exitCode: row.exit_code,
+    error: row.error,
+  };
+}
+
+const RUN_COLUMNS: Record<string, string> = {
+  state: 'state',
+  reason: 'reason',
+  startedAt: 'started_at',
+  endedAt: 'ended_at',
+  ownerPid: 'owner_pid',
+};
+
+const TASK_COLUMNS: Record<string, string> = {
+  state: 'state',
+  tryNumber: 'try_number',
+  maxTries: 'max_tries',
+  startedAt: 'started_at',
+  endedAt: 'ended_at',
+  nextTryAt: 'next_try_at',
+  pid: 'pid',
+  result: 'result',
+  reason: 'reason',
+};
+
+const ATTEMPT_COLUMNS: Record<string, string> = {
+  state: 'state',
+  endedAt: 'ended_at',
+  pid: 'pid',
+  exitCode: 'exit_code',
+  error: 'error',
+};
+
+function patchSql(patch: Record<string, unknown>, columns: Record<string, string>): { sets: string; values: unknown[] } {
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  for (const [key, value] of Object.entries(patch)) {
+    const column = columns[key];
+    if (!column || value === undefined) continue;
+    sets.push(`${column} = ?`);
+    values.push(key === 'result' ? (value === null ? null : JSON.stringify(value)) : value);
+  }
+  return { sets: sets.join(', '), values };
+}
+
+export function createRunStore(db: SqliteDatabase): RunStore {
+  const insertStmt = db.prepare(
+    `INSERT INTO runs (id, pipeline, logical_date, trigger_kind, state, params, reason, fired_at, queued_at, rerun, attempt_of)
+     VALUES (@id, @pipeline, @logical_date, @trigger_kind, @state, @params, @reason, @fired_at, @queued_at, @rerun, @attempt_of)`,
+  );
+  const getStmt = db.prepare('SELECT * FROM runs WHERE id = ?');
+  const findStmt = db.prepare('SELECT * FROM runs WHERE pipeline = ? AND logical_date = ? AND rerun = 0');
+  const claimStmt = db.prepare(`UPDATE runs SET state = 'running', owner_pid = ?, started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'`);
+  const listTasksStmt = db.prepare('SELECT * FROM task_instances WHERE run_id = ? ORDER BY rowid');
+  const getTaskStmt = db.prepare('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ?');
+  const upsertTaskStmt = db.prepare(
+    `INSERT INTO task_instances (run_id, task_id, state, try_number, max_tries, started_at, ended_at, next_try_at, pid, result, reason)
+     VALUES (@run_id, @task_id, @state, @try_number, @max_tries, @started_at, @ended_at, @next_try_at, @pid, @result, @reason)
+     ON CONFLICT (run_id, task_id) DO UPDATE SET state = excluded.state, try_number = excluded.try_number, max_tries = excluded.max_tries,
+       started_at = excluded.started_at, ended_at = excluded.ended_at, next_try_at = excluded.next_try_at, pid = excluded.pid,
+       result = excluded.result, reason = excluded.reason`,
+  );
+  const startAttemptStmt = db.prepare(
+    `INSERT INTO task_attempts (run_id, task_id, try_number, state, started_at) VALUES (?, ?, ?, 'running', ?)
+     ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET state = 'running', started_at = excluded.started_at, ended_at = NULL, error = NULL, exit_code = NULL`,
+  );
+  const saveLogStmt = db.prepare(
+    `INSERT INTO task_logs (run_id, task_id, try_number, content, truncated_bytes) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET content = excluded.content, truncated_bytes = excluded.truncated_bytes`,
+  );
+
+  const insertRun = db.transaction((run: NewRun): { run: RunRecord; created: boolean } => {
+    const rerun = run.rerun === true;
+    const existing = findStmt.get(run.pipeline, run.logicalDate) as RunRow | undefined;
+    if (existing && !rerun) return { run: toRun(existing), created: false };
+    const id = run.id ?? makeRunId(run.pipeline, run.kind, run.logicalDate, rerun && existing !== undefined);
+    insertStmt.run({
+      id,
+      pipeline: run.pipeline,
+      logical_date: run.logicalDate,
+      trigger_kind: run.kind,
+      state: run.state ?? 'queued',
+      params: JSON.stringify(run.params ?? {}),
+      reason: run.reason ?? null,
+      fired_at: run.firedAt,
+      queued_at: run.queuedAt,
+      // Only a second run of a logical date is a "rerun" row; the first one holds the key.
+      rerun: rerun && existing !== undefined ? 1 : 0,
+      attempt_of: rerun && existing ? existing.id : null,
+    });
+    return { run: toRun(getStmt.get(id) as RunRow), created: true };
+  });
+
+  return {
+    insertRun: (run) => insertRun.immediate(run),
+    getRun: (id) => {
+      const row = getStmt.get(id) as RunRow | undefined;
+      return row ? toRun(row) : null;
+    },
+    findRun: (pipeline, logicalDate) => {
+      const row = findStmt.get(pipeline, logicalDate) as RunRow | undefined;
+      return row ? toRun(row) : null;
+    },
+    listRuns: (filter = {}) => {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      if (filter.pipeline !== undefined) {
+        where.push('pipeline = ?');
+        values.push(filter.pipeline);
+      }
+      if (filter.state !== undefined) {
+        const states = typeof filter.state === 'string' ? [filter.state] : [...filter.state];
+        where.push(`state IN (${states.map(() => '?').join(', ')})`);
+        values.push(...states);
+      }
+      if (filter.kind !== undefined) {
+        where.push('trigger_kind = ?');
+        values.push(filter.kind);
+      }
+      if (filter.from !== undefined) {
+        where.push('logical_date >= ?');
+        values.push(filter.from);
+      }
+      if (filter.to !== undefined) {
+        where.push('logical_date <= ?');
+        values.push(filter.to);
+      }
+      const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY queued_at DESC, rowid DESC LIMIT ?`;
+      return (db.prepare(sql).all(...values, filter.limit ?? 1000) as RunRow[]).map(toRun);
+    },
+    claimRun: (id, pid, now) => claimStmt.run(pid, now, id).changes === 1,
+    updateRun: (id, patch) => {
+      const { sets, values } = patchSql(patch, RUN_COLUMNS);
+      if (sets) db.prepare(`UPDATE runs SET ${sets} WHERE id = ?`).run(...values, id);
+    },
+    lastLogicalDate: (pipeline, kinds) => {
+      const ks = kinds ?? [];
+      const sql = `SELECT MAX(logical_date) AS d FROM runs WHERE pipeline = ?${ks.length ? ` AND trigger_kind IN (${ks.map(() => '?').join(', ')})` : ''}`;
+      const row = db.prepare(sql).get(pipeline, ...ks) as { d: number | null };
+      return row.d;
+    },
+    lastSuccess: (pipeline) => {
+      const row = db.prepare(`SELECT * FROM runs WHERE pipeline = ? AND state = 'success' ORDER BY ended_at DESC LIMIT 1`).get(pipeline) as RunRow | undefined;
+      return row ? toRun(row) : null;
+    },
+    deleteRun: (id) => {
+      db.transaction(() => {
+        db.prepare('DELETE FROM task_logs WHERE run_id = ?').run(id);
+        db.prepare('DELETE FROM task_attempts WHERE run_id = ?').run(id);
+        db.prepare('DELETE FROM task_instances WHERE run_id = ?').run(id);
+        db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+      })();
+    },
+
+    listTasks: (runId) => (listTasksStmt.all(runId) as TaskRow[]).map(toTask),
+    getTask: (runId, taskId) => {
+      const row = getTaskStmt.get(runId, taskId) as TaskRow | undefined;
+      return row ? toTask(row) : null;
+    },
+    upsertTask: (t) => {
+      upsertTaskStmt.run({
+        run_id: t.runId,
+        task_id: t.taskId,
+        state: t.state,
+        try_number: t.tryNumber,
+        max_tries: t.maxTries,
+        started_at: t.startedAt,
+        ended_at: t.endedAt,
+        next_try_at: t.nextTryAt,
+        pid: t.pid,
+        result: t.result === null || t.result === undefined ? null : JSON.stringify(t.result),
+        reason: t.reason,
+      });
+    },
+    updateTask: (runId, taskId, patch) => {
+      const { sets, values } = patchSql(patch, TASK_COLUMNS);
+      if (sets) db.prepare(`UPDATE task_instances SET ${sets} WHERE run_id = ? AND task_id = ?`).run(...values, runId, taskId);
+    },
+
+    startAttempt: (a) => {
+      startAttemptStmt.run(a.runId, a.taskId, a.tryNumber, a.startedAt);
+    },
+    updateAttempt: (runId, taskId, tryNumber, patch) => {
+      const { sets, values } = patchSql(patch, ATTEMPT_COLUMNS);
+      if (sets) db.prepare(`UPDATE task_attempts SET ${sets} WHERE run_id = ? AND task_id = ? AND try_number = ?`).run(...values, runId, taskId, tryNumber);
+    },
+    listAttempts: (runId, taskId) => {
+      const rows = taskId === undefined
+        ? db.prepare('SELECT * FROM task_attempts WHERE run_id = ? ORDER BY started_at, try_number').all(runId)
+        : db.prepare('SELECT * FROM task_attempts WHERE run_id = ? AND task_id = ? ORDER BY try_number').all(runId, taskId);
+      return (rows as AttemptRow[]).map(toAttempt);
+    },
+
+    saveLog: (log) => {
+      saveLogStmt.run(log.runId, log.taskId, log.tryNumber, log.content, log.truncatedBytes);
+    },
+    getLogs: (runId, taskId) => {
+      const rows = taskId === undefined
+        ? db.prepare('SELECT * FROM task_logs WHERE run_id = ? ORDER BY rowid').all(runId)
+        : db.prepare('SELECT * FROM task_logs WHERE run_id = ? AND task_id = ? ORDER BY try_number').all(runId, taskId);
+      return (rows as Array<{ run_id: string; task_id: string; try_number: number; content: string; truncated_bytes: number }>).map((r) => ({
+        runId: r.run_id,
+        taskId: r.task_id,
+        tryNumber: r.try_number,
+        content: r.content,
+        truncatedBytes: r.truncated_bytes,
+      }));
+    },
+  };
+}
