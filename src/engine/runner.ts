@@ -1,0 +1,398 @@
+/**
+ * Executes one run of a pipeline: tasks in dependency order under their trigger rules, each
+ * with retries (exponential backoff, jitter, max delay) and an execution timeout, the whole
+ * run under its run timeout. Every state change is written to the store first and then
+ * published as a RunEvent. A run can be resumed: tasks already finished are kept, tasks left
+ * `retrying` by a crash or shutdown continue with their next try.
+ */
+import {
+  SupervisorError,
+  describeError,
+  type Clock,
+  type Logger,
+  type RunEvent,
+  type RunState,
+  type TaskState,
+} from '../protocol';
+import type { RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
+import { evaluateTriggerRule, isTaskDone, isTaskFailed, retryDelay, type PipelineSpec, type TaskSpec } from './dag';
+import { createLogBuffer } from './log-buffer';
+import type { OperatorRegistry, TaskContext, TaskOutcome, UpstreamResult } from './operator';
+
+export interface RunnerParams {
+  store: RunStore;
+  operators: OperatorRegistry;
+  clock: Clock;
+  logger: Logger;
+  emit: (event: RunEvent) => void;
+  configDir: string;
+  /** Random source for retry jitter (tests pass a constant). */
+  random?: () => number;
+  /** Per-attempt log cap in bytes (tail kept). Default 1 MiB. */
+  maxLogBytes?: number;
+  /** How long an aborted operator may take to wind down before the runner stops waiting. */
+  abortGraceMs?: number;
+}
+
+export interface ExecuteRunOptions {
+  /** Run only these tasks, ignoring their upstream (`tasks test`). */
+  only?: readonly string[];
+}
+
+/** Reason attached to an AbortSignal so the runner knows why a task was stopped. */
+export class AbortReason extends Error {
+  constructor(
+    readonly kind: 'execution_timeout' | 'run_timeout' | 'shutdown' | 'cancelled',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AbortError';
+  }
+}
+
+const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
+
+/** Runs (or resumes) the run `runId`, which must already be claimed (`running`). Never throws for task failures. */
+export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId: string, signal: AbortSignal, options: ExecuteRunOptions = {}): Promise<RunRecord> {
+  const { store, clock } = p;
+  const run = store.getRun(runId);
+  if (!run) throw new SupervisorError('SUP_ERR_NOT_FOUND', `run "${runId}" does not exist`);
+  const logger = p.logger.child({ run: run.id });
+  const selected = options.only ? new Set(options.only) : null;
+  const tasks = pipeline.tasks.filter((t) => !selected || selected.has(t.id));
+
+  // Task instances: existing ones kept (resume), missing ones created.
+  const states = new Map<string, TaskInstanceRecord>();
+  for (const ti of store.listTasks(run.id)) states.set(ti.taskId, ti);
+  for (const t of tasks) {
+    if (!states.has(t.id)) {
+      const ti: TaskInstanceRecord = {
+        runId: run.id,
+        taskId: t.id,
+        state: 'none',
+        tryNumber: 0,
+        maxTries: t.retry.retries + 1,
+        startedAt: null,
+        endedAt: null,
+        nextTryAt: null,
+        pid: null,
+        result: null,
+        reason: null,
+      };
+      store.upsertTask(ti);
+      states.set(t.id, ti);
+    }
+  }
+
+  const runStartedAt = run.startedAt ?? clock.now();
+  const runAc = new AbortController();
+  const onOuterAbort = (): void => runAc.abort(signal.reason instanceof AbortReason ? signal.reason : new AbortReason('shutdown', 'the supervisor is shutting down'));
+  if (signal.aborted) onOuterAbort();
+  else signal.addEventListener('abort', onOuterAbort, { once: true });
+
+  const timerAc = new AbortController();
+  if (pipeline.runTimeoutMs !== null) {
+    const remaining = runStartedAt + pipeline.runTimeoutMs - clock.now();
+    clock.sleep(Math.max(0, remaining), timerAc.signal).then(
+      () => runAc.abort(new AbortReason('run_timeout', `the run exceeded its run timeout of ${pipeline.runTimeoutMs} ms`)),
+      () => undefined,
+    );
+  }
+
+  p.emit({ type: 'run', runId: run.id, pipeline: run.pipeline, logicalDate: run.logicalDate, trigger: run.kind, state: 'running', at: clock.now(), firedAt: run.firedAt });
+  logger.info({ pipeline: run.pipeline, logicalDate: new Date(run.logicalDate).toISOString(), kind: run.kind }, 'run started');
+
+  const setTask = (taskId: string, patch: Partial<TaskInstanceRecord>): TaskInstanceRecord => {
+    const next = { ...states.get(taskId)!, ...patch };
+    states.set(taskId, next);
+    store.updateTask(run.id, taskId, patch);
+    return next;
+  };
+  const emitTask = (taskId: string, state: TaskState, attempt: number, reason?: string, durationMs?: number): void => {
+    const ev: RunEvent = { type: 'task', runId: run.id, pipeline: run.pipeline, logicalDate: run.logicalDate, taskId, attempt, state, at: clock.now() };
+    if (reason !== undefined) ev.reason = reason;
+    if (durationMs !== undefined) ev.durationMs = durationMs;
+    p.emit(ev);
+  };
+  const finishTask = (taskId: string, state: TaskState, reason: string | null): void => {
+    const ti = setTask(taskId, { state, reason, endedAt: clock.now(), nextTryAt: null, pid: null });
+    emitTask(taskId, state, ti.tryNumber, reason ?? undefined);
+  };
+
+  const running = new Map<string, Promise<void>>();
+  const startTask = (task: TaskSpec): void => {
+    const promise = runTask(p, { pipeline, run, task, states, setTask, emitTask, signal: runAc.signal, logger }).finally(() => running.delete(task.id));
+    running.set(task.id, promise);
+  };
+
+  try {
+    for (;;) {
+      let progressed = false;
+      for (const task of tasks) {
+        const ti = states.get(task.id)!;
+        if (running.has(task.id) || isTaskDone(ti.state)) continue;
+        if (runAc.signal.aborted) {
+          // On shutdown, tasks not started stay as they are for the next start to run.
+          if (isShutdown(runAc.signal.reason)) continue;
+          finishTask(task.id, 'skipped', describeAbort(runAc.signal.reason));
+          progressed = true;
+          continue;
+        }
+        // A task left retrying/running by a previous process resumes without re-checking its rule.
+        const resume = ti.state === 'retrying' || ti.state === 'running' || ti.state === 'queued';
+        const decision = selected || resume ? 'run' : evaluateTriggerRule(task.triggerRule, task.upstream.map((u) => states.get(u)?.state ?? 'none'));
+        if (decision === 'wait') continue;
+        progressed = true;
+        if (decision === 'run') startTask(task);
+        else if (decision === 'skip') finishTask(task.id, 'skipped', `trigger rule ${task.triggerRule} not met`);
+        else finishTask(task.id, 'upstream_failed', `an upstream task failed (trigger rule ${task.triggerRule})`);
+      }
+      if (progressed) continue;
+      if (running.size === 0) break;
+      await Promise.race(running.values());
+    }
+  } finally {
+    timerAc.abort();
+    signal.removeEventListener('abort', onOuterAbort);
+  }
+
+  const abortReason = runAc.signal.aborted ? runAc.signal.reason : null;
+  if (isShutdown(abortReason) && tasks.some((t) => !isTaskDone(states.get(t.id)!.state))) {
+    // Interrupted by shutdown: queued again, resumed by the next start (unfinished tasks retried per policy).
+    store.updateRun(run.id, { state: 'queued', ownerPid: null, reason: 'interrupted by shutdown; resumes on the next start' });
+    logger.warn('run interrupted by shutdown; it resumes on the next start');
+    return store.getRun(run.id)!;
+  }
+
+  const finalStates = tasks.map((t) => states.get(t.id)!.state);
+  let state: RunState;
+  let reason: string | null = null;
+  if (abortReason instanceof AbortReason && abortReason.kind === 'run_timeout') {
+    state = 'timed_out';
+    reason = abortReason.message;
+  } else if (finalStates.some(isTaskFailed)) {
+    state = 'failed';
+    const failed = tasks.filter((t) => isTaskFailed(states.get(t.id)!.state)).map((t) => t.id);
+    reason = `failed tasks: ${failed.join(', ')}`;
+  } else {
+    state = 'success';
+  }
+  const endedAt = clock.now();
+  store.updateRun(run.id, { state, reason, endedAt });
+  const ev: RunEvent = { type: 'run', runId: run.id, pipeline: run.pipeline, logicalDate: run.logicalDate, trigger: run.kind, state, at: endedAt, firedAt: run.firedAt, durationMs: endedAt - runStartedAt };
+  if (reason !== null) ev.reason = reason;
+  p.emit(ev);
+  logger.info({ state, durationMs: endedAt - runStartedAt, ...(reason ? { reason } : {}) }, `run ${state}`);
+  return store.getRun(run.id)!;
+}
+
+function isShutdown(reason: unknown): boolean {
+  return reason instanceof AbortReason && reason.kind === 'shutdown';
+}
+
+function describeAbort(reason: unknown): string {
+  if (reason instanceof AbortReason) {
+    if (reason.kind === 'run_timeout') return 'not started: the run timed out';
+    if (reason.kind === 'shutdown') return 'not started: the supervisor is shutting down';
+    return `not started: ${reason.message}`;
+  }
+  return 'not started: the run was aborted';
+}
+
+interface TaskRunCtx {
+  pipeline: PipelineSpec;
+  run: RunRecord;
+  task: TaskSpec;
+  states: Map<string, TaskInstanceRecord>;
+  setTask: (taskId: string, patch: Partial<TaskInstanceRecord>) => TaskInstanceRecord;
+  emitTask: (taskId: string, state: TaskState, attempt: number, reason?: string, durationMs?: number) => void;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** One task through all its tries. Resolves when the task reached a terminal state (or the run was aborted by shutdown). */
+async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
+  const { store, clock } = p;
+  const { run, task, setTask, emitTask } = c;
+  const operator = p.operators[task.operator];
+  const logger = c.logger.child({ task: task.id });
+  const maxTries = task.retry.retries + 1;
+  let ti = c.states.get(task.id)!;
+  if (ti.maxTries !== maxTries) ti = setTask(task.id, { maxTries });
+
+  for (;;) {
+    // Wait for a scheduled retry.
+    if (ti.state === 'retrying' && ti.nextTryAt !== null) {
+      const wait = ti.nextTryAt - clock.now();
+      if (wait > 0) {
+        try {
+          await clock.sleep(wait, c.signal);
+        } catch {
+          /* aborted: handled below */
+        }
+      }
+    }
+    if (c.signal.aborted) return abortTask(p, c, ti, null);
+
+    const tryNumber = ti.tryNumber + 1;
+    const startedAt = clock.now();
+    ti = setTask(task.id, { state: 'running', tryNumber, startedAt: ti.startedAt ?? startedAt, endedAt: null, nextTryAt: null, reason: null });
+    store.startAttempt({ runId: run.id, taskId: task.id, tryNumber, startedAt });
+    emitTask(task.id, 'running', tryNumber);
+
+    const logBuf = createLogBuffer(p.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
+    let lastFlush = startedAt;
+    const flush = (): void => store.saveLog({ runId: run.id, taskId: task.id, tryNumber, content: logBuf.content(), truncatedBytes: logBuf.truncatedBytes() });
+    const attemptAc = new AbortController();
+    const onRunAbort = (): void => attemptAc.abort(c.signal.reason);
+    c.signal.addEventListener('abort', onRunAbort, { once: true });
+    const timeoutAc = new AbortController();
+    if (task.executionTimeoutMs !== null) {
+      const ms = task.executionTimeoutMs;
+      clock.sleep(ms, timeoutAc.signal).then(
+        () => attemptAc.abort(new AbortReason('execution_timeout', `the task exceeded its execution timeout of ${ms} ms`)),
+        () => undefined,
+      );
+    }
+
+    const upstream: UpstreamResult[] = [...c.states.values()]
+      .filter((s) => s.taskId !== task.id && isTaskDone(s.state))
+      .map((s) => ({ taskId: s.taskId, state: s.state, result: s.result, reason: s.reason }));
+    const ctx: TaskContext = {
+      pipeline: run.pipeline,
+      taskId: task.id,
+      runId: run.id,
+      logicalDate: run.logicalDate,
+      tryNumber,
+      maxTries,
+      params: task.params,
+      conf: run.params,
+      upstream,
+      signal: attemptAc.signal,
+      log: (line) => {
+        logBuf.append(line);
+        const now = clock.now();
+        if (now - lastFlush >= 1000) {
+          lastFlush = now;
+          flush();
+        }
+      },
+      setPid: (pid) => {
+        setTask(task.id, { pid });
+        store.updateAttempt(run.id, task.id, tryNumber, { pid });
+      },
+      logger,
+      configDir: p.configDir,
+      now: () => clock.now(),
+    };
+
+    let outcome: TaskOutcome | null = null;
+    let error: unknown = null;
+    try {
+      if (!operator) {
+        throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `no operator "${task.operator}" is registered (registered: ${Object.keys(p.operators).join(', ') || 'none'})`, {
+          where: `pipelines.${run.pipeline}.tasks.${task.id}.operator`,
+          retryable: false,
+        });
+      }
+      outcome = await raceAbort(operator(ctx), attemptAc.signal, clock, p.abortGraceMs ?? 30_000);
+    } catch (err) {
+      error = err;
+    } finally {
+      timeoutAc.abort();
+      c.signal.removeEventListener('abort', onRunAbort);
+    }
+
+    const endedAt = clock.now();
+    const durationMs = endedAt - startedAt;
+    const abortReason = attemptAc.signal.aborted ? attemptAc.signal.reason : null;
+    if (error === null && outcome !== null && !(abortReason instanceof AbortReason)) {
+      const state: TaskState = outcome.skipped !== undefined ? 'skipped' : 'success';
+      logBuf.append(`[supervisor] try ${tryNumber}: ${state}${outcome.skipped ? ` (${outcome.skipped})` : ''}`);
+      flush();
+      store.updateAttempt(run.id, task.id, tryNumber, { state, endedAt, exitCode: outcome.exitCode ?? null });
+      ti = setTask(task.id, { state, endedAt, result: outcome.result ?? null, reason: outcome.skipped ?? null, pid: null });
+      emitTask(task.id, state, tryNumber, outcome.skipped, durationMs);
+      logger.info({ tryNumber, durationMs }, `task ${state}`);
+      return;
+    }
+
+    // Failure, timeout or abort.
+    const timedOut = abortReason instanceof AbortReason && abortReason.kind === 'execution_timeout';
+    const message = abortReason instanceof AbortReason ? abortReason.message : describeError(error, 'SUP_ERR_TASK_FAILED').message;
+    const exitCode = typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? ((error as { exitCode: number }).exitCode) : null;
+    logBuf.append(`[supervisor] try ${tryNumber} ${timedOut ? 'timed out' : 'failed'}: ${message}`);
+    flush();
+    const attemptState: TaskState = timedOut ? 'timed_out' : 'failed';
+    store.updateAttempt(run.id, task.id, tryNumber, { state: attemptState, endedAt, error: message, exitCode });
+
+    if (abortReason instanceof AbortReason && abortReason.kind !== 'execution_timeout') {
+      ti = c.states.get(task.id)!;
+      return abortTask(p, c, ti, message);
+    }
+    const retryable = timedOut || !(error instanceof SupervisorError) || error.retryable;
+    if (retryable && tryNumber < maxTries) {
+      const delay = retryDelay(task.retry, tryNumber + 1, p.random);
+      ti = setTask(task.id, { state: 'retrying', nextTryAt: endedAt + delay, reason: message, pid: null });
+      emitTask(task.id, 'retrying', tryNumber, message, durationMs);
+      logger.warn({ tryNumber, maxTries, delayMs: delay, error: message }, 'task failed; retrying');
+      continue;
+    }
+    ti = setTask(task.id, { state: attemptState, endedAt, reason: message, pid: null });
+    emitTask(task.id, attemptState, tryNumber, message, durationMs);
+    logger.warn({ tryNumber, maxTries, error: message, retryable }, `task ${attemptState}`);
+    return;
+  }
+}
+
+/**
+ * The run was aborted while this task was running or waiting: on run timeout the task ends
+ * `timed_out`; on shutdown it is left `retrying` (or `failed` without tries left) for the next
+ * start to resume.
+ */
+function abortTask(p: RunnerParams, c: TaskRunCtx, ti: TaskInstanceRecord, message: string | null): void {
+  const reason = c.signal.reason;
+  const now = p.clock.now();
+  if (reason instanceof AbortReason && reason.kind === 'run_timeout') {
+    const wasStarted = ti.tryNumber > 0;
+    const state: TaskState = wasStarted ? 'timed_out' : 'skipped';
+    const text = wasStarted ? reason.message : 'not started: the run timed out';
+    c.setTask(c.task.id, { state, endedAt: now, reason: text, pid: null, nextTryAt: null });
+    c.emitTask(c.task.id, state, ti.tryNumber, text);
+    return;
+  }
+  const text = message ?? describeAbort(reason);
+  if (ti.tryNumber < ti.maxTries) {
+    c.setTask(c.task.id, { state: 'retrying', nextTryAt: now, reason: `interrupted: ${text}`, pid: null });
+  } else {
+    c.setTask(c.task.id, { state: 'failed', endedAt: now, reason: `interrupted: ${text}`, pid: null });
+    c.emitTask(c.task.id, 'failed', ti.tryNumber, text);
+  }
+}
+
+/** Waits for the operator; once `signal` aborts, waits at most `graceMs` more. */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal, clock: Clock, graceMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const graceAc = new AbortController();
+    const done = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      graceAc.abort();
+      signal.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = (): void => {
+      clock.sleep(graceMs, graceAc.signal).then(
+        () => done(() => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'))),
+        () => undefined,
+      );
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => done(() => resolve(v)),
+      (e) => done(() => reject(e)),
+    );
+  });
+}
