@@ -1,0 +1,238 @@
+/**
+ * Decoder for records of Kafka's internal `__consumer_offsets` topic (as Burrow and kminion's
+ * offsets-topic mode read it). Pure functions over bytes.
+ *
+ * Key:   int16 version
+ *        v0/v1 OffsetCommitKey: string group, string topic, int32 partition
+ *        v2    GroupMetadataKey: string group             → skipped
+ *        v3+   KIP-848 consumer-group records            → skipped
+ * Value: int16 version (null value = tombstone: the offset was deleted or expired)
+ *        v0: int64 offset, string metadata, int64 commitTimestamp
+ *        v1: int64 offset, string metadata, int64 commitTimestamp, int64 expireTimestamp
+ *        v2: int64 offset, string metadata, int64 commitTimestamp
+ *        v3: int64 offset, int32 leaderEpoch, string metadata, int64 commitTimestamp
+ *        v4: (flexible) int64 offset, int32 leaderEpoch, compact string metadata,
+ *            int64 commitTimestamp, tagged fields
+ * `string` is int16 length + UTF-8 (-1 = null); `compact string` is unsigned varint (length+1).
+ */
+import type { OffsetCommitEvent, OffsetDeleteEvent } from '../src/protocol';
+
+export class OffsetsDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OffsetsDecodeError';
+  }
+}
+
+class Reader {
+  private pos = 0;
+  constructor(
+    private readonly buf: Buffer,
+    private readonly what: string,
+  ) {}
+
+  private need(n: number, field: string): void {
+    if (this.pos + n > this.buf.length) {
+      throw new OffsetsDecodeError(`${this.what}: truncated at byte ${this.pos} reading ${field} (${this.buf.length} bytes)`);
+    }
+  }
+  int16(field: string): number {
+    this.need(2, field);
+    const v = this.buf.readInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  int32(field: string): number {
+    this.need(4, field);
+    const v = this.buf.readInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  int64(field: string): number {
+    this.need(8, field);
+    const v = this.buf.readBigInt64BE(this.pos);
+    this.pos += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new OffsetsDecodeError(`${this.what}: ${field} ${v} does not fit a safe integer`);
+    }
+    return Number(v);
+  }
+  uvarint(field: string): number {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      this.need(1, field);
+      const b = this.buf[this.pos++]!;
+      result += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7;
+      if (shift > 28) throw new OffsetsDecodeError(`${this.what}: varint ${field} is too long`);
+    }
+  }
+  string(field: string): string | null {
+    const len = this.int16(`${field} length`);
+    if (len < 0) return null;
+    this.need(len, field);
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+  compactString(field: string): string | null {
+    const n = this.uvarint(`${field} length`);
+    if (n === 0) return null;
+    const len = n - 1;
+    this.need(len, field);
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+  requiredString(field: string): string {
+    const s = this.string(field);
+    if (s === null) throw new OffsetsDecodeError(`${this.what}: ${field} is null`);
+    return s;
+  }
+}
+
+export interface OffsetCommitKey {
+  group: string;
+  topic: string;
+  partition: number;
+}
+
+/** Decodes a key; returns null for keys that are not offset commits (group metadata, KIP-848). */
+export function decodeOffsetsKey(key: Buffer): OffsetCommitKey | null {
+  const r = new Reader(key, 'offsets key');
+  const version = r.int16('key version');
+  if (version === 0 || version === 1) {
+    const group = r.requiredString('group');
+    const topic = r.requiredString('topic');
+    const partition = r.int32('partition');
+    return { group, topic, partition };
+  }
+  if (version >= 2 && version <= 32) return null;
+  throw new OffsetsDecodeError(`offsets key: unknown key version ${version}`);
+}
+
+export interface OffsetCommitValue {
+  offset: number;
+  leaderEpoch: number | null;
+  metadata: string;
+  commitTimestamp: number;
+  expireTimestamp: number | null;
+}
+
+export function decodeOffsetsValue(value: Buffer): OffsetCommitValue {
+  const r = new Reader(value, 'offsets value');
+  const version = r.int16('value version');
+  switch (version) {
+    case 0:
+    case 2: {
+      const offset = r.int64('offset');
+      const metadata = r.string('metadata') ?? '';
+      const commitTimestamp = r.int64('commit timestamp');
+      return { offset, leaderEpoch: null, metadata, commitTimestamp, expireTimestamp: null };
+    }
+    case 1: {
+      const offset = r.int64('offset');
+      const metadata = r.string('metadata') ?? '';
+      const commitTimestamp = r.int64('commit timestamp');
+      const expire = r.int64('expire timestamp');
+      return { offset, leaderEpoch: null, metadata, commitTimestamp, expireTimestamp: expire < 0 ? null : expire };
+    }
+    case 3: {
+      const offset = r.int64('offset');
+      const epoch = r.int32('leader epoch');
+      const metadata = r.string('metadata') ?? '';
+      const commitTimestamp = r.int64('commit timestamp');
+      return { offset, leaderEpoch: epoch < 0 ? null : epoch, metadata, commitTimestamp, expireTimestamp: null };
+    }
+    case 4: {
+      const offset = r.int64('offset');
+      const epoch = r.int32('leader epoch');
+      const metadata = r.compactString('metadata') ?? '';
+      const commitTimestamp = r.int64('commit timestamp');
+      // Tagged fields (e.g. topic id) follow; nothing in them is needed here.
+      return { offset, leaderEpoch: epoch < 0 ? null : epoch, metadata, commitTimestamp, expireTimestamp: null };
+    }
+    default:
+      throw new OffsetsDecodeError(`offsets value: unknown value version ${version}`);
+  }
+}
+
+/**
+ * One `__consumer_offsets` record → a commit, a deletion (tombstone), or null when the record is
+ * not about offsets. Throws OffsetsDecodeError (naming the field and byte) on malformed bytes.
+ */
+export function decodeConsumerOffsetsRecord(key: Buffer | null, value: Buffer | null): OffsetCommitEvent | OffsetDeleteEvent | null {
+  if (!key) return null;
+  const k = decodeOffsetsKey(key);
+  if (!k) return null;
+  if (!value || value.length === 0) return { type: 'delete', group: k.group, topic: k.topic, partition: k.partition };
+  const v = decodeOffsetsValue(value);
+  return { type: 'commit', ...k, ...v };
+}
+
+/* ---- Encoders (tests build byte fixtures with them, per the format above) ---- */
+
+function str(s: string | null): Buffer {
+  if (s === null) {
+    const b = Buffer.alloc(2);
+    b.writeInt16BE(-1);
+    return b;
+  }
+  const body = Buffer.from(s, 'utf8');
+  const len = Buffer.alloc(2);
+  len.writeInt16BE(body.length);
+  return Buffer.concat([len, body]);
+}
+function i16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(n);
+  return b;
+}
+function i32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+}
+function i64(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(BigInt(n));
+  return b;
+}
+function uvarint(n: number): Buffer {
+  const bytes: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    bytes.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  bytes.push(v);
+  return Buffer.from(bytes);
+}
+
+export function encodeOffsetsKey(version: 0 | 1, key: OffsetCommitKey): Buffer {
+  return Buffer.concat([i16(version), str(key.group), str(key.topic), i32(key.partition)]);
+}
+
+export function encodeGroupMetadataKey(group: string): Buffer {
+  return Buffer.concat([i16(2), str(group)]);
+}
+
+export function encodeOffsetsValue(version: 0 | 1 | 2 | 3 | 4, v: { offset: number; leaderEpoch?: number; metadata?: string | null; commitTimestamp: number; expireTimestamp?: number }): Buffer {
+  const meta = v.metadata === undefined ? '' : v.metadata;
+  switch (version) {
+    case 0:
+    case 2:
+      return Buffer.concat([i16(version), i64(v.offset), str(meta), i64(v.commitTimestamp)]);
+    case 1:
+      return Buffer.concat([i16(1), i64(v.offset), str(meta), i64(v.commitTimestamp), i64(v.expireTimestamp ?? -1)]);
+    case 3:
+      return Buffer.concat([i16(3), i64(v.offset), i32(v.leaderEpoch ?? -1), str(meta), i64(v.commitTimestamp)]);
+    case 4: {
+      const metaBytes = meta === null ? null : Buffer.from(meta, 'utf8');
+      const compact = metaBytes === null ? uvarint(0) : Buffer.concat([uvarint(metaBytes.length + 1), metaBytes]);
+      return Buffer.concat([i16(4), i64(v.offset), i32(v.leaderEpoch ?? -1), compact, i64(v.commitTimestamp), uvarint(0)]);
+    }
+  }
+}

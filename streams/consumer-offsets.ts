@@ -1,0 +1,180 @@
+/**
+ * The `__consumer_offsets` topic as an Observable of commit events, so the lag check needs no
+ * per-group offset fetch (as Burrow and kminion's offsets-topic mode do).
+ *
+ * A kafkajs consumer with a random group id that never commits reads the topic from the
+ * beginning. It emits `{type:'state', state:'catching_up'}` first, `live` once every partition
+ * reached the end offset seen at start, and `unavailable` (with the error) when the topic
+ * can't be read — then it retries with backoff, and the lag check falls back to admin fetches
+ * meanwhile. Malformed records are logged and skipped; the stream never errors. After a
+ * rebalance or reconnect the consumer seeks back to where it was instead of replaying.
+ */
+import { randomUUID } from 'node:crypto';
+import { Observable } from 'rxjs';
+import { Kafka, logLevel, type Consumer, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { describeError, silentLogger, systemClock, type Clock, type ConsumerOffsetsEvent, type Logger } from '../src/protocol';
+import { decodeConsumerOffsetsRecord } from './consumer-offsets-codec';
+
+export const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets';
+
+export interface ConsumerOffsetsParams {
+  brokers: readonly string[];
+  clientId?: string;
+  ssl?: KafkaConfig['ssl'];
+  sasl?: SASLOptions;
+  logger?: Logger;
+  clock?: Clock;
+  /** Prefix of the random, never-committing group id (exclude it from lag checks). */
+  groupIdPrefix?: string;
+  /** Wait before reconnecting after the topic could not be read. */
+  retryDelayMs?: number;
+  /** Topic to read (tests may point it elsewhere). */
+  topic?: string;
+  connectionTimeout?: number;
+  requestTimeout?: number;
+}
+
+export const DEFAULT_GROUP_ID_PREFIX = 'pipeline-supervisor-offsets-';
+
+export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observable<ConsumerOffsetsEvent> {
+  return new Observable<ConsumerOffsetsEvent>((subscriber) => {
+    const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'consumer-offsets' });
+    const clock = params.clock ?? systemClock;
+    const topic = params.topic ?? CONSUMER_OFFSETS_TOPIC;
+    const retryDelayMs = params.retryDelayMs ?? 5000;
+    const stopper = new AbortController();
+    const groupId = `${params.groupIdPrefix ?? DEFAULT_GROUP_ID_PREFIX}${randomUUID()}`;
+    /** Next offset to read per partition: survives rebalances and reconnects. */
+    const positions = new Map<number, string>();
+    let consumer: Consumer | null = null;
+    let live = false;
+    let decodeErrors = 0;
+
+    const kafka = new Kafka({
+      clientId: params.clientId ?? 'pipeline-supervisor',
+      brokers: [...params.brokers],
+      connectionTimeout: params.connectionTimeout ?? 3000,
+      requestTimeout: params.requestTimeout ?? 30_000,
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        const { message } = entry.log as unknown as { message?: unknown };
+        logger.debug({ kafkajs: entry.namespace, level: entry.level }, String(message));
+      },
+      ...(params.ssl !== undefined ? { ssl: params.ssl } : {}),
+      ...(params.sasl !== undefined ? { sasl: params.sasl } : {}),
+    });
+
+    const emit = (e: ConsumerOffsetsEvent): void => {
+      if (!subscriber.closed) subscriber.next(e);
+    };
+
+    /** One connected session; resolves when it crashes for good (or rejects on setup failure). */
+    const session = async (): Promise<void> => {
+      const admin = kafka.admin();
+      let targets: Map<number, number>;
+      try {
+        await admin.connect();
+        const offsets = await admin.fetchTopicOffsets(topic);
+        targets = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+      const pending = new Set<number>();
+      if (!live) {
+        for (const [partition, high] of targets) {
+          const pos = Number(positions.get(partition) ?? 0);
+          if (high > pos) pending.add(partition);
+        }
+        if (pending.size === 0) {
+          live = true;
+          emit({ type: 'state', state: 'live' });
+        }
+      }
+      const markProgress = (partition: number, nextOffset: number): void => {
+        if (live || !pending.has(partition)) return;
+        if (nextOffset >= (targets.get(partition) ?? 0)) pending.delete(partition);
+        if (pending.size === 0) {
+          live = true;
+          logger.info({ partitions: targets.size }, `${topic} replayed; commit events are live`);
+          emit({ type: 'state', state: 'live' });
+        }
+      };
+
+      const c = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 } });
+      consumer = c;
+      let crashed: (err: unknown) => void = () => undefined;
+      const crash = new Promise<unknown>((resolve) => (crashed = resolve));
+      c.on(c.events.CRASH, (e) => {
+        if (!e.payload.restart) crashed(e.payload.error);
+      });
+      c.on(c.events.GROUP_JOIN, () => {
+        for (const [partition, offset] of positions) {
+          try {
+            c.seek({ topic, partition, offset });
+          } catch {
+            // Not assigned to us in this generation: nothing to restore.
+          }
+        }
+      });
+      c.on(c.events.END_BATCH_PROCESS, (e) => {
+        const next = Number(e.payload.lastOffset) + 1;
+        const partition = e.payload.partition;
+        if (next > Number(positions.get(partition) ?? -1)) positions.set(partition, String(next));
+        markProgress(partition, next);
+      });
+      await c.connect();
+      await c.subscribe({ topics: [topic], fromBeginning: true });
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: true,
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            try {
+              const event = decodeConsumerOffsetsRecord(m.key, m.value);
+              if (event) emit(event);
+            } catch (err) {
+              decodeErrors += 1;
+              if (decodeErrors <= 10 || decodeErrors % 1000 === 0) {
+                logger.warn({ partition: batch.partition, offset: m.offset, decodeErrors, err: describeError(err) }, `skipped an undecodable ${topic} record`);
+              }
+            }
+          }
+        },
+      });
+      const error = await crash;
+      throw error;
+    };
+
+    const loop = async (): Promise<void> => {
+      emit({ type: 'state', state: 'catching_up' });
+      while (!stopper.signal.aborted) {
+        try {
+          await session();
+        } catch (err) {
+          if (stopper.signal.aborted) break;
+          const error = describeError(err, 'SUP_ERR_KAFKA_UNREACHABLE');
+          logger.warn({ err: error, retryInMs: retryDelayMs }, `cannot read ${topic}; lag checks fall back to offset fetches`);
+          emit({ type: 'state', state: 'unavailable', error });
+          live = false;
+        }
+        const c = consumer;
+        consumer = null;
+        await c?.disconnect().catch(() => undefined);
+        try {
+          await clock.sleep(retryDelayMs, stopper.signal);
+        } catch {
+          break;
+        }
+      }
+    };
+    void loop();
+
+    return () => {
+      stopper.abort();
+      const c = consumer;
+      consumer = null;
+      void c?.disconnect().catch(() => undefined);
+    };
+  });
+}
