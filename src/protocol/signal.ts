@@ -139,6 +139,10 @@ export interface StreamingQueryFacts {
   inputRowsPerSecond: number | null;
   processedRowsPerSecond: number | null;
   lastProgressAgeSeconds: number | null;
+  /** Duration of the last trigger (batch), ms. */
+  latencyMs?: number;
+  /** Age of the query's event-time watermark, seconds (only when the query has one). */
+  watermarkAgeSeconds?: number;
 }
 
 export interface SparkFacts {
