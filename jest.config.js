@@ -2,7 +2,9 @@
 const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
 const common = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc },
+  // cookie@2 (under fastify's inject) is ESM-only; jest's CommonJS runtime needs it transformed.
+  transform: { '^.+\\.ts$': swc, '/node_modules/cookie/.+\\.js$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 module.exports = {
