@@ -338,7 +338,8 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
       logger.warn({ tryNumber, maxTries, delayMs: delay, error: message }, 'task failed; retrying');
       continue;
     }
-    ti = setTask(task.id, { state: attemptState, endedAt, reason: message, pid: null });
+    const failedResult = (error as { result?: unknown } | null)?.result;
+    ti = setTask(task.id, { state: attemptState, endedAt, reason: message, pid: null, ...(failedResult !== undefined ? { result: failedResult } : {}) });
     emitTask(task.id, attemptState, tryNumber, message, durationMs);
     logger.warn({ tryNumber, maxTries, error: message, retryable }, `task ${attemptState}`);
     return;

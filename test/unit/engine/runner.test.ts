@@ -120,7 +120,7 @@ describe('runner', () => {
     });
     const done = executeRun(t.params, p, t.start('p'), new AbortController().signal);
     await t.clock.advance(5_000);
-    expect(t.store.getTask(done ? t.store.listRuns()[0]!.id : '', 'a')!.state).toBe('retrying');
+    expect(t.store.getTask(t.store.listRuns()[0]!.id, "a")!.state).toBe("retrying");
     await t.clock.advance(1_000);
     const run = await done;
     expect(run.state).toBe('success');

@@ -1,0 +1,139 @@
+/**
+ * The seed's IngestionOperator: runs the domain ingestion service for one source (or all of
+ * them) as a subprocess or as a `docker run --rm` container.
+ *
+ * Params (as in the seed): source_name (null = all sources; a name not in sources.yaml is
+ * rejected before anything starts), config_path (sources.yaml, relative to the config folder),
+ * kafka_servers, execution_mode (subprocess | docker). Extras: schema_registry, topic,
+ * command (argv prefix replacing the reference CLI, for other ingestion services), image,
+ * docker_binary, docker_args, env, kill_grace.
+ *
+ * The run's conf may override source_name (`--conf '{"source_name":"x"}'`, an ingest-request).
+ * Exit codes of the reference CLI: 0 ok, 1 some source failed (retried), 2 usage error (not
+ * retried). Its one-line JSON summary on stdout becomes the task result.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { SupervisorError } from '../../protocol';
+import type { Operator, TaskContext } from '../operator';
+import { durationMsParam } from './durations';
+import { argvParam, envParam, runProcessTask, stringParam, TaskProcessError, whereOf } from './process-task';
+
+export interface IngestionOperatorParams {
+  /** Repository root: the default command runs `node_modules/.bin/tsx stack/pipeline/ingestion/cli.ts` from it. */
+  repoRoot: string;
+  killGraceMs?: number;
+}
+
+export const DEFAULT_INGESTION_IMAGE = 'domain-ingestion:latest';
+
+/** Source names of a sources.yaml (`sources:` map keys). Throws a non-retryable error naming the file. */
+export function readSourceNames(file: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `cannot read the sources file: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, {
+      where: file,
+      retryable: false,
+      cause,
+    });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (cause) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the sources file is not valid YAML: ${(cause as Error).message.split('\n')[0]}`, { where: file, retryable: false });
+  }
+  const sources = (doc as { sources?: unknown } | null)?.sources;
+  if (!sources || typeof sources !== 'object' || Array.isArray(sources)) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the sources file has no `sources:` map', { where: file, retryable: false });
+  }
+  return Object.keys(sources);
+}
+
+export interface IngestionPlan {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  sourceName: string | null;
+  configPath: string;
+}
+
+/** Validates the params and builds the argv (exported for `--dry-run` output and tests). */
+export function planIngestion(ctx: Pick<TaskContext, 'params' | 'conf' | 'configDir' | 'runId' | 'logicalDate' | 'pipeline' | 'taskId'>, repoRoot: string): IngestionPlan {
+  const where = whereOf(ctx as TaskContext);
+  const p = ctx.params;
+  const mode = stringParam(p, 'execution_mode', where) ?? 'subprocess';
+  if (mode !== 'subprocess' && mode !== 'docker') {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `execution_mode must be "subprocess" or "docker", got "${mode}"`, { where, retryable: false });
+  }
+  const configParam = stringParam(p, 'config_path', where);
+  if (!configParam) throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'param "config_path" (the sources.yaml) is required', { where, retryable: false });
+  const configPath = path.resolve(ctx.configDir, configParam);
+  const kafka = stringParam(p, 'kafka_servers', where);
+  if (!kafka) throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'param "kafka_servers" is required (e.g. "{{ var.kafka_servers }}")', { where, retryable: false });
+  const confSource = ctx.conf.source_name ?? ctx.conf.source;
+  const sourceName = confSource !== undefined && confSource !== null ? String(confSource) : (stringParam(p, 'source_name', where) ?? null);
+
+  const names = readSourceNames(configPath);
+  if (sourceName !== null && !names.includes(sourceName)) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `unknown source "${sourceName}": ${configPath} defines ${names.join(', ') || 'no sources'}`, {
+      where: confSource !== undefined ? 'run conf source_name' : `${where}.source_name`,
+      retryable: false,
+    });
+  }
+
+  const registry = stringParam(p, 'schema_registry', where);
+  const topic = stringParam(p, 'topic', where);
+  const args = (cfg: string): string[] => [
+    '--config', cfg,
+    ...(sourceName !== null ? ['--source', sourceName] : []),
+    '--kafka-servers', kafka,
+    '--run-id', ctx.runId,
+    '--logical-date', new Date(ctx.logicalDate).toISOString(),
+    ...(registry ? ['--schema-registry', registry] : []),
+    ...(topic ? ['--topic', topic] : []),
+  ];
+  const env = envParam(p, where);
+
+  if (mode === 'docker') {
+    const docker = stringParam(p, 'docker_binary', where) ?? 'docker';
+    const image = stringParam(p, 'image', where) ?? DEFAULT_INGESTION_IMAGE;
+    const extra = argvParam(p, 'docker_args', where) ?? [];
+    const name = `supervisor-${ctx.pipeline}-${ctx.taskId}-${ctx.runId}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 120);
+    const envArgs = Object.keys(env).flatMap((k) => ['-e', k]); // values passed through the environment, never on the command line
+    return {
+      argv: [docker, 'run', '--rm', '--name', name, '--network', 'host', '-v', `${configPath}:/config/sources.yaml:ro`, ...envArgs, ...extra, image, ...args('/config/sources.yaml')],
+      cwd: ctx.configDir,
+      env,
+      sourceName,
+      configPath,
+    };
+  }
+  const prefix = argvParam(p, 'command', where) ?? [path.join(repoRoot, 'node_modules', '.bin', 'tsx'), path.join(repoRoot, 'stack', 'pipeline', 'ingestion', 'cli.ts')];
+  return { argv: [...prefix, ...args(configPath)], cwd: repoRoot, env, sourceName, configPath };
+}
+
+export function createIngestionOperator(options: IngestionOperatorParams): Operator {
+  return async (ctx) => {
+    const plan = planIngestion(ctx, options.repoRoot);
+    const result = await runProcessTask(ctx, {
+      argv: plan.argv,
+      cwd: plan.cwd,
+      env: plan.env,
+      killGraceMs: durationMsParam(ctx.params, 'kill_grace', whereOf(ctx)) ?? options.killGraceMs ?? 20_000,
+    });
+    const summary = result.lastJson;
+    if (result.exitCode === 0) return { result: summary ?? { ok: true }, exitCode: 0 };
+    const detail = typeof summary?.error === 'string' ? `: ${summary.error}` : '';
+    if (result.exitCode === 2) throw new TaskProcessError(`the ingestion rejected its arguments (exit code 2)${detail}`, 2, false);
+    if (result.exitCode === 1) throw new TaskProcessError(`the ingestion failed for at least one source (exit code 1)${detail}`, 1, true);
+    throw new TaskProcessError(
+      result.exitSignal ? `the ingestion was ended by ${result.exitSignal}${detail}` : `the ingestion exited with code ${result.exitCode}${detail}`,
+      result.exitCode,
+      true,
+    );
+  };
+}
