@@ -7,6 +7,7 @@ import { createLogger } from './logging';
 import { createMetricsRegistry } from './metrics/registry';
 import { systemClock, type Clock, type Logger } from './protocol';
 import { buildApp } from './server/app';
+import { healthRoutes } from './server/routes/health';
 import { openDatabase, type SqliteDatabase } from './store/database';
 import { createTokenStore } from './store/tokens';
 import { createVariableStore } from './store/variables';
@@ -76,6 +77,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     registry,
     version: VERSION,
     tokens: createTokenStore(db),
+    api: [healthRoutes(() => [])],
     authFailuresPerMinute: config.server.auth_failures_per_minute,
     readiness: () => {
       const components: Record<string, true | string> = { store: db.open ? true : 'closed' };

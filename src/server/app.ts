@@ -24,7 +24,7 @@ export interface BuildAppParams {
  */
 export async function buildApp(params: BuildAppParams): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: params.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
+    loggerInstance: toFastifyLogger(params.logger.child({ component: 'http' })),
     disableRequestLogging: true,
     bodyLimit: 1_048_576,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
@@ -59,10 +59,32 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await api.register(async (secured) => {
         secured.addHook('onRequest', authenticate);
+        // unknown API paths answer 401 to strangers, 404 only to token holders
+        secured.setNotFoundHandler({ preHandler: authenticate }, (request, reply) =>
+          reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` }),
+        );
         for (const plugin of params.api ?? []) await secured.register(plugin);
       });
     },
     { prefix: '/api/v1' },
   );
   return app;
+}
+
+/** Adapts the project's Logger (a pino subset) to what fastify expects from a logger. */
+function toFastifyLogger(logger: Logger): FastifyBaseLogger {
+  const l = logger as Logger & Partial<FastifyBaseLogger>;
+  if (typeof l.fatal === 'function' && typeof l.trace === 'function') return l as unknown as FastifyBaseLogger;
+  const adapted = {
+    level: 'info',
+    info: logger.info.bind(logger),
+    warn: logger.warn.bind(logger),
+    error: logger.error.bind(logger),
+    debug: logger.debug.bind(logger),
+    fatal: logger.error.bind(logger),
+    trace: logger.debug.bind(logger),
+    silent: () => undefined,
+    child: (bindings: Record<string, unknown>) => toFastifyLogger(logger.child(bindings)),
+  };
+  return adapted as unknown as FastifyBaseLogger;
 }
