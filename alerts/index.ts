@@ -1,0 +1,24 @@
+/**
+ * Alerting: config schema, the rule engine (policy), the durable outbox worker (delivery),
+ * sinks and templates. Wiring (in the composition root):
+ *
+ *   const cfg = alertsConfigSchema.parse(yaml.alerts);           // or via the root's schema
+ *   const { rules, inhibit } = resolveAlertRules(cfg);
+ *   const sinks = createSinks(cfg.sinks, logger);
+ *   const store = createSqliteOutboxStore(db);
+ *   const worker = createOutboxWorker({ outbox: store, sinks, clock, logger, registry });
+ *   const outbox = wakeOnEnqueue(store, () => worker.wake());
+ *   const engine = createAlertEngine({ rules, inhibit, route: cfg.route, signals$, runEvents$, outbox,
+ *     alertStore: createSqliteAlertStateStore(db), silenceStore: createSqliteSilenceStore(db),
+ *     clock, logger, registry, publicUrl, resendIntervals: resendIntervalsOf(cfg.sinks) });
+ *   worker.start(); engine.start();
+ *   // stop: await engine.close(); await worker.close(); await closeSinks(sinks); then close the db
+ */
+export * from './config';
+export * from './duration';
+export * from './matchers';
+export * from './engine';
+export * from './outbox-worker';
+export * from './notifications';
+export * from './templates';
+export { createSinks, createSink, closeSinks, verifyWebhookSignature, SIGNATURE_HEADER, DEDUP_HEADER } from './sinks';
