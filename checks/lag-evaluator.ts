@@ -80,14 +80,15 @@ export function burrowStatus(window: readonly CommitPoint[], lags: readonly numb
   return 'OK';
 }
 
-/** The worst partition decides; no partitions, or none committed → NOTFOUND. */
+/**
+ * The worst partition decides. Partitions the group never committed on don't count against a
+ * group that committed elsewhere (as in Burrow); with no commit at all the group is NOTFOUND.
+ */
 export function groupLagStatus(partitions: readonly Pick<PartitionLag, 'status'>[]): LagStatus {
   let worst: LagStatus | null = null;
-  let anyCommitted = false;
   for (const p of partitions) {
-    if (p.status !== 'NOTFOUND') anyCommitted = true;
+    if (p.status === 'NOTFOUND') continue;
     if (worst === null || LAG_STATUS_RANK[p.status] > LAG_STATUS_RANK[worst]) worst = p.status;
   }
-  if (!anyCommitted) return 'NOTFOUND';
   return worst ?? 'NOTFOUND';
 }

@@ -131,6 +131,7 @@ describe('Burrow rules', () => {
     expect(groupLagStatus([{ status: 'OK' }, { status: 'WARN' }, { status: 'NOTFOUND' }])).toBe('WARN');
     expect(groupLagStatus([{ status: 'OK' }, { status: 'STALL' }, { status: 'REWIND' }])).toBe('STALL');
     expect(groupLagStatus([{ status: 'STOP' }, { status: 'ERR' }])).toBe('ERR');
+    expect(groupLagStatus([{ status: 'OK' }, { status: 'NOTFOUND' }])).toBe('OK');
     expect(groupLagStatus([{ status: 'NOTFOUND' }, { status: 'NOTFOUND' }])).toBe('NOTFOUND');
     expect(groupLagStatus([])).toBe('NOTFOUND');
   });

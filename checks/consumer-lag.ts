@@ -1,0 +1,381 @@
+/**
+ * Consumer lag (anchors: Burrow, kafka-lag-exporter, kminion). One signal per watched group:
+ * per topic/partition the committed offset, end offset, lag in messages, lag in seconds
+ * (interpolated from the end-offset history), a Burrow status per partition and for the group
+ * (the worst partition decides).
+ *
+ * One cycle:
+ * 1. `listGroups` + topic metadata (one request each); groups selected by exact name or regex;
+ * 2. commits: from the `CommitSource` fed by the `__consumer_offsets` stream when it is live
+ *    (no per-group request at all), else `fetchOffsets` per group with bounded concurrency,
+ *    folded into a window store of our own;
+ * 3. end offsets: once per topic per cycle, shared by every group reading it, appended to each
+ *    partition's (offset, time) table;
+ * 4. evaluation: pure (lag-evaluator.ts, lag-interpolation.ts).
+ * A group that never committed is NOTFOUND with lag null, never "zero lag".
+ */
+import { z } from 'zod';
+import {
+  SupervisorError,
+  silentLogger,
+  worstStatus,
+  type CheckProbe,
+  type CommitPoint,
+  type CommitSource,
+  type ConsumerLagFacts,
+  type LagStatus,
+  type Logger,
+  type PartitionLag,
+  type ProbeContext,
+  type Signal,
+  type Status,
+} from '../src/protocol';
+import { createKafkaClient, createManagedAdmin, durationMs, kafkaConnectionShape, mapLimit, type KafkaAdminApi } from './kafka-client';
+import { createCommitStore, DEFAULT_MIN_DISTANCE_MS, DEFAULT_WINDOW_SIZE, type CommitStore } from './lag-commit-store';
+import { evaluatePartition, groupLagStatus } from './lag-evaluator';
+import { addOffsetPoint, DEFAULT_TABLE_SIZE, type OffsetPoint } from './lag-interpolation';
+
+const regexString = z.string().refine(
+  (s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a valid regular expression' },
+);
+
+const lagStatusNames = ['OK', 'WARN', 'STALL', 'STOP', 'REWIND', 'ERR', 'NOTFOUND'] as const;
+
+export const DEFAULT_STATUS_MAP: Readonly<Record<LagStatus, Status>> = Object.freeze({
+  OK: 'ok',
+  WARN: 'warn',
+  STALL: 'crit',
+  STOP: 'crit',
+  REWIND: 'warn',
+  ERR: 'crit',
+  NOTFOUND: 'warn',
+});
+
+export const consumerLagOptionsSchema = z.strictObject({
+  ...kafkaConnectionShape,
+  /** Groups always reported, by exact name (NOTFOUND if they never committed). */
+  groups: z.array(z.string().min(1)).default([]),
+  /** Regexes selecting more groups among those found; with neither `groups` nor `include`, all groups. */
+  include: z.array(regexString).default([]),
+  /** Regexes of groups never reported (the supervisor's own offsets reader by default). */
+  exclude: z.array(regexString).default(['^pipeline-supervisor-offsets-']),
+  /** Only these topics (empty: every topic the group committed on). */
+  topics: z.array(z.string().min(1)).default([]),
+  /** Where commits come from: the `__consumer_offsets` stream when live (`auto`), only it, or only admin fetches. */
+  offsetSource: z.enum(['auto', 'consumer_offsets', 'admin']).default('auto'),
+  /** Commits kept per partition for the Burrow rules. */
+  windowSize: z.number().int().min(2).max(100).default(DEFAULT_WINDOW_SIZE),
+  /** Commits closer together than this share one window slot. */
+  minCommitDistance: durationMs.default(DEFAULT_MIN_DISTANCE_MS),
+  /** End-offset points kept per partition for the time-lag interpolation. */
+  endOffsetHistory: z.number().int().min(2).max(1000).default(DEFAULT_TABLE_SIZE),
+  /** A lone commit this old while behind counts as STOP. */
+  stopAfter: durationMs.default(600_000),
+  /** Concurrent admin requests (per-group offset fetches, per-topic end offsets). */
+  concurrency: z.number().int().min(1).max(100).default(10),
+  /** Ask the coordinator for each group's state (Stable, Empty...). */
+  describeGroups: z.boolean().default(true),
+  /** Total lag (messages) above which the group's signal is at least `thresholdStatus`. */
+  maxLag: z.number().int().nonnegative().optional(),
+  /** Largest partition lag in seconds above which the signal is at least `thresholdStatus`. */
+  maxLagSeconds: z.number().nonnegative().optional(),
+  thresholdStatus: z.enum(['warn', 'crit']).default('warn'),
+  /** Signal status for each Burrow status (defaults: STALL/STOP/ERR crit, WARN/REWIND/NOTFOUND warn). */
+  statusMap: z.partialRecord(z.enum(lagStatusNames), z.enum(['ok', 'warn', 'crit'])).default({}),
+});
+export type ConsumerLagOptionsInput = z.input<typeof consumerLagOptionsSchema>;
+export type ConsumerLagOptions = z.output<typeof consumerLagOptionsSchema>;
+
+export const CONSUMER_LAG_DEFAULT_INTERVAL_MS = 15_000;
+export const CONSUMER_LAG_DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface ConsumerLagCheckParams {
+  name: string;
+  options: ConsumerLagOptionsInput | ConsumerLagOptions;
+  logger?: Logger;
+  /** Commits from the `__consumer_offsets` stream (wired by the composition root). */
+  commitSource?: CommitSource;
+  intervalMs?: number;
+  timeoutMs?: number;
+  /** Replaces the kafkajs admin (unit tests). */
+  createAdmin?: () => KafkaAdminApi;
+}
+
+/** What one cycle saw, besides the signals (for the benchmark and tests). */
+export interface LagCycleStats {
+  mode: 'consumer_offsets' | 'admin';
+  groups: number;
+  topics: number;
+  partitions: number;
+  offsetFetches: number;
+  endOffsetFetches: number;
+}
+
+export interface ConsumerLagCheck extends CheckProbe {
+  lastCycle(): LagCycleStats | null;
+}
+
+export function createConsumerLagCheck(params: ConsumerLagCheckParams): ConsumerLagCheck {
+  const options = parseOptions(params.name, params.options);
+  const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
+  const createAdmin = params.createAdmin ?? ((): KafkaAdminApi => createKafkaClient(options, logger.child({ component: 'kafkajs' })).admin());
+  const admin = createManagedAdmin({ name: params.name, brokers: options.brokers, createAdmin, logger });
+  const include = options.include.map((r) => new RegExp(r));
+  const exclude = options.exclude.map((r) => new RegExp(r));
+  const exact = new Set(options.groups);
+  const topicFilter = options.topics.length > 0 ? new Set(options.topics) : null;
+  const statusMap: Record<LagStatus, Status> = { ...DEFAULT_STATUS_MAP, ...options.statusMap };
+  /** Our own commit windows, filled from admin fetches when the stream isn't usable. */
+  const fetched: CommitStore = createCommitStore({ windowSize: options.windowSize, minDistanceMs: 0, initialState: 'live' });
+  /** End-offset tables per `topic\0partition`, with the cycle number they were last updated. */
+  const endTables = new Map<string, { table: OffsetPoint[]; cycle: number }>();
+  let cycle = 0;
+  let stats: LagCycleStats | null = null;
+  let lastMode: LagCycleStats['mode'] | null = null;
+
+  const selected = (group: string): boolean => {
+    if (exact.has(group)) return true;
+    if (exclude.some((r) => r.test(group))) return false;
+    if (include.length === 0) return exact.size === 0;
+    return include.some((r) => r.test(group));
+  };
+
+  const probe = async (ctx: ProbeContext): Promise<Signal[]> => {
+    const startedAt = ctx.now();
+    cycle += 1;
+    const source = params.commitSource;
+    const streamLive = source !== undefined && source.state() === 'live';
+    if (options.offsetSource === 'consumer_offsets' && !streamLive) {
+      throw new SupervisorError(
+        'SUP_ERR_PROBE_FAILED',
+        source ? `the __consumer_offsets stream is ${source.state()}` : 'no __consumer_offsets stream is wired to this check',
+        { where: `checks.${params.name}.offsetSource` },
+      );
+    }
+    const mode: LagCycleStats['mode'] = options.offsetSource !== 'admin' && streamLive ? 'consumer_offsets' : 'admin';
+    if (mode !== lastMode) {
+      logger.info({ mode }, mode === 'admin' ? 'reading commits with admin offset fetches' : 'reading commits from the __consumer_offsets stream');
+      lastMode = mode;
+    }
+
+    const result = await admin.use(async (a) => {
+      const [listed, metadata] = await Promise.all([a.listGroups(), a.fetchTopicMetadata()]);
+      const partitionsOf = new Map(metadata.topics.map((t) => [t.name, t.partitions.map((p) => p.partitionId).sort((x, y) => x - y)]));
+      const groupNames = new Set<string>(options.groups);
+      for (const g of listed.groups) if (selected(g.groupId)) groupNames.add(g.groupId);
+      if (mode === 'consumer_offsets') for (const g of source!.groups()) if (selected(g)) groupNames.add(g);
+      const groups = [...groupNames].sort();
+
+      let offsetFetches = 0;
+      let commitsOf: (group: string) => ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | undefined;
+      if (mode === 'consumer_offsets') {
+        commitsOf = (g) => source!.commits(g);
+      } else {
+        const now = ctx.now();
+        await mapLimit(groups, options.concurrency, async (groupId) => {
+          if (ctx.signal.aborted) return;
+          offsetFetches += 1;
+          const answer = await a.fetchOffsets(topicFilter ? { groupId, topics: [...topicFilter].filter((t) => partitionsOf.has(t)) } : { groupId });
+          for (const t of answer) {
+            for (const p of t.partitions) {
+              const offset = Number(p.offset);
+              if (offset >= 0) fetched.record(groupId, t.topic, p.partition, { offset, timestamp: now });
+              else fetched.remove(groupId, t.topic, p.partition);
+            }
+          }
+        });
+        fetched.retainGroups(new Set(groups));
+        commitsOf = (g) => fetched.commits(g);
+      }
+
+      // Topics each group is judged on, and the union of them: end offsets once per topic.
+      const topicsOfGroup = new Map<string, string[]>();
+      const needed = new Set<string>();
+      for (const g of groups) {
+        const committed = commitsOf(g);
+        const topics = new Set<string>(options.topics);
+        if (committed) for (const t of committed.keys()) if (!topicFilter || topicFilter.has(t)) topics.add(t);
+        const list = [...topics].sort();
+        topicsOfGroup.set(g, list);
+        for (const t of list) if (partitionsOf.has(t)) needed.add(t);
+      }
+      const ends = new Map<string, Map<number, number>>();
+      const neededList = [...needed].sort();
+      await mapLimit(neededList, options.concurrency, async (topic) => {
+        if (ctx.signal.aborted) return;
+        const offsets = await a.fetchTopicOffsets(topic);
+        ends.set(topic, new Map(offsets.map((o) => [o.partition, Number(o.high)])));
+      });
+      const readAt = ctx.now();
+      for (const [topic, parts] of ends) {
+        for (const [partition, high] of parts) {
+          const key = `${topic}\u0000${partition}`;
+          let entry = endTables.get(key);
+          if (!entry) endTables.set(key, (entry = { table: [], cycle }));
+          addOffsetPoint(entry.table, { offset: high, time: readAt }, options.endOffsetHistory);
+          entry.cycle = cycle;
+        }
+      }
+      // Forget partitions nobody watched for a while.
+      if (cycle % 10 === 0) for (const [key, entry] of endTables) if (cycle - entry.cycle > 10) endTables.delete(key);
+
+      const states = new Map<string, string>();
+      if (options.describeGroups && groups.length > 0) {
+        try {
+          for (let i = 0; i < groups.length; i += 200) {
+            const described = await a.describeGroups(groups.slice(i, i + 200));
+            for (const d of described.groups) states.set(d.groupId, d.state);
+          }
+        } catch (err) {
+          logger.debug({ err: String(err) }, 'describeGroups failed; group states omitted');
+        }
+      }
+      return { groups, topicsOfGroup, partitionsOf, ends, commitsOf, states, offsetFetches, endOffsetFetches: neededList.length };
+    }, ctx.signal);
+
+    const now = ctx.now();
+    let partitionCount = 0;
+    const signals = result.groups.map((group) => {
+      const committed = result.commitsOf(group);
+      const partitions: PartitionLag[] = [];
+      const problems: string[] = [];
+      for (const topic of result.topicsOfGroup.get(group) ?? []) {
+        const ids = result.partitionsOf.get(topic);
+        const topicEnds = result.ends.get(topic);
+        if (!ids || !topicEnds) {
+          problems.push(`topic ${topic} does not exist`);
+          continue;
+        }
+        for (const partition of ids) {
+          const endOffset = topicEnds.get(partition);
+          if (endOffset === undefined) continue;
+          const window = committed?.get(topic)?.get(partition) ?? [];
+          const endHistory = endTables.get(`${topic}\u0000${partition}`)?.table ?? [];
+          partitions.push(evaluatePartition({ topic, partition, window, endOffset, endHistory }, now, { stopAfterMs: options.stopAfter }));
+        }
+      }
+      partitionCount += partitions.length;
+      const groupState = result.states.get(group);
+      return buildSignal({ check: params.name, group, partitions, problems, groupState, options, statusMap, startedAt, now });
+    });
+    stats = {
+      mode,
+      groups: result.groups.length,
+      topics: result.endOffsetFetches,
+      partitions: partitionCount,
+      offsetFetches: result.offsetFetches,
+      endOffsetFetches: result.endOffsetFetches,
+    };
+    if (signals.length === 0) {
+      return [
+        {
+          check: params.name,
+          kind: 'consumer_lag',
+          target: '*',
+          labels: {},
+          status: 'ok',
+          value: 0,
+          unit: 'messages',
+          observedAt: now,
+          durationMs: now - startedAt,
+          summary: 'no consumer group matches the selection',
+        },
+      ];
+    }
+    return signals;
+  };
+
+  return {
+    name: params.name,
+    kind: 'consumer_lag',
+    intervalMs: params.intervalMs ?? CONSUMER_LAG_DEFAULT_INTERVAL_MS,
+    timeoutMs: params.timeoutMs ?? CONSUMER_LAG_DEFAULT_TIMEOUT_MS,
+    probe,
+    close: () => admin.close(),
+    lastCycle: () => stats,
+  };
+}
+
+interface BuildParams {
+  check: string;
+  group: string;
+  partitions: PartitionLag[];
+  problems: string[];
+  groupState: string | undefined;
+  options: ConsumerLagOptions;
+  statusMap: Record<LagStatus, Status>;
+  startedAt: number;
+  now: number;
+}
+
+function buildSignal(p: BuildParams): Signal {
+  const lagStatus: LagStatus = p.problems.length > 0 ? 'ERR' : groupLagStatus(p.partitions);
+  let totalLag = 0;
+  let maxLagSeconds: number | null = null;
+  for (const part of p.partitions) {
+    if (part.lag !== null) totalLag += part.lag;
+    if (part.lagSeconds !== null) maxLagSeconds = Math.max(maxLagSeconds ?? 0, part.lagSeconds);
+  }
+  const statuses: Status[] = [p.statusMap[lagStatus]];
+  const reasons: string[] = [...p.problems];
+  if (p.options.maxLag !== undefined && lagStatus !== 'NOTFOUND' && totalLag > p.options.maxLag) {
+    statuses.push(p.options.thresholdStatus);
+    reasons.push(`lag ${totalLag} > ${p.options.maxLag} messages`);
+  }
+  if (p.options.maxLagSeconds !== undefined && maxLagSeconds !== null && maxLagSeconds > p.options.maxLagSeconds) {
+    statuses.push(p.options.thresholdStatus);
+    reasons.push(`${Math.round(maxLagSeconds)} s behind > ${p.options.maxLagSeconds} s`);
+  }
+  const facts: ConsumerLagFacts = {
+    kind: 'consumer_lag',
+    group: p.group,
+    status: lagStatus,
+    totalLag,
+    maxLagSeconds,
+    partitions: p.partitions,
+    ...(p.groupState !== undefined ? { groupState: p.groupState } : {}),
+  };
+  const bad = p.partitions.filter((x) => x.status !== 'OK' && x.status !== 'NOTFOUND').map((x) => `${x.topic}[${x.partition}] ${x.status}`);
+  let summary: string;
+  if (lagStatus === 'NOTFOUND') {
+    summary = `group ${p.group} has never committed an offset${p.options.topics.length > 0 ? ` on ${p.options.topics.join(', ')}` : ''}`;
+  } else {
+    const seconds = maxLagSeconds === null ? '' : ` (~${Math.round(maxLagSeconds)} s behind)`;
+    summary = `group ${p.group} ${lagStatus}: lag ${totalLag} messages${seconds} over ${p.partitions.length} partitions`;
+    if (bad.length > 0) summary += `; ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''}`;
+  }
+  if (reasons.length > 0) summary += `; ${reasons.join('; ')}`;
+  return {
+    check: p.check,
+    kind: 'consumer_lag',
+    target: p.group,
+    labels: { group: p.group },
+    status: worstStatus(statuses),
+    ...(lagStatus === 'NOTFOUND' ? {} : { value: totalLag }),
+    unit: 'messages',
+    ...(p.options.maxLag !== undefined ? { threshold: p.options.maxLag } : {}),
+    observedAt: p.now,
+    durationMs: p.now - p.startedAt,
+    summary,
+    facts,
+  };
+}
+
+function parseOptions(name: string, raw: unknown): ConsumerLagOptions {
+  const parsed = consumerLagOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `check ${name}: invalid consumer_lag options`, {
+      where: `checks.${name}`,
+      problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`),
+    });
+  }
+  return Object.freeze(parsed.data);
+}
