@@ -5,8 +5,13 @@
  */
 import type { ServiceDef } from './types';
 import { kafka } from './kafka';
+import { schemaRegistry } from './schema-registry';
+import { s3 } from './s3';
+import { smtp } from './smtp';
+import { alertmanager } from './alertmanager';
+import { prometheus } from './prometheus';
 
-export const services: readonly ServiceDef[] = [kafka];
+export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus];
 
 export function serviceByName(name: string): ServiceDef | undefined {
   return services.find((s) => s.name === name);
