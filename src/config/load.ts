@@ -52,18 +52,24 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
   const variables = Object.freeze({ ...declared, ...storedVariables });
 
   // 2. interpolate every other string scalar in place, keeping positions for errors.
+  const unresolved: PropertyKey[][] = [];
   walkScalars(doc.contents as Node | null, [], (scalar, yamlPath) => {
     if (yamlPath[0] === 'variables' || typeof scalar.value !== 'string') return;
     const found: InterpolationProblem[] = [];
     const value = interpolate(scalar.value, { env, variables }, found);
     for (const p of found) problems.push(`${where(scalar, yamlPath)}: ${p.message}`);
+    if (found.length > 0) unresolved.push(yamlPath);
     scalar.value = value;
   });
 
   // 3. validate against the schema.
   const raw: unknown = doc.toJS() ?? {};
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) problems.push(...describeIssues(parsed.error.issues, doc, where));
+  if (!parsed.success) {
+    // a value whose reference did not resolve is reported once, not again as a type error
+    const consequential = (issue: z.core.$ZodIssue): boolean => unresolved.some((u) => u.every((k, i) => issue.path[i] === k));
+    problems.push(...describeIssues(parsed.error.issues.filter((i) => !consequential(i)), doc, where));
+  }
 
   if (problems.length > 0 || !parsed.success) {
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `${problems.length} problem(s) in the configuration`, {
@@ -78,7 +84,7 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
 export function readStorePath(file: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
   const { doc } = parseFile(file);
   const raw = doc.getIn(['store', 'path']);
-  const text = typeof raw === 'string' ? interpolate(raw, { env, variables: {} }, []) : configSchema.shape.store.parse({}).path;
+  const text = typeof raw === 'string' ? interpolate(raw, { env, variables: {} }, []) : '../var/supervisor.db';
   return path.resolve(path.dirname(file), text);
 }
 

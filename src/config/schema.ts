@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { durationMs } from './duration';
+import { alertsConfigSchema } from '../../alerts/config';
+import { resolveCheck } from '../wiring/check-options';
 import { pipelinesSchema } from './pipelines';
 
 /**
@@ -82,7 +84,7 @@ export const checkCommonSchema = z.object({
 
 const checksSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'check names are letters, digits, _ and -'), checkCommonSchema.loose()).default({});
 
-export const configSchema = z.strictObject({
+const rootSchema = z.strictObject({
   server: serverSchema.prefault({}),
   store: storeSchema.prefault({}),
   logging: loggingSchema.prefault({}),
@@ -90,9 +92,20 @@ export const configSchema = z.strictObject({
   connections: connectionsSchema.prefault({}),
   checks: checksSchema,
   pipelines: pipelinesSchema,
-  alerts: z.unknown().optional(),
+  alerts: alertsConfigSchema.prefault({}),
 });
 
-export type SupervisorConfig = z.infer<typeof configSchema>;
+/** The root schema, plus each check's own options validated by its module (with YAML paths). */
+export const configSchema = rootSchema.superRefine((config, ctx) => {
+  for (const [name, check] of Object.entries(config.checks)) {
+    for (const issue of resolveCheck(name, check, config.connections).issues) {
+      const path = ['checks', name, ...issue.path];
+      if (issue.keys) ctx.addIssue({ code: 'unrecognized_keys', keys: issue.keys, path, message: issue.message });
+      else ctx.addIssue({ code: 'custom', path, message: issue.message });
+    }
+  }
+});
+
+export type SupervisorConfig = z.infer<typeof rootSchema>;
 export type ConnectionsConfig = SupervisorConfig['connections'];
 export type CheckConfig = SupervisorConfig['checks'][string];
