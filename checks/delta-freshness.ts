@@ -182,7 +182,7 @@ function snapshotSignal(
     lastCommitAt: s.latest.time,
     lastDataChangeAt: s.lastDataChange?.time ?? null,
     lastDataChangeVersion: s.lastDataChange?.version ?? null,
-    ageSeconds: age,
+    ageSeconds: age === null ? null : round3(age),
     thresholdSeconds: threshold,
     timeSource: (s.lastDataChange ?? s.latest).timeSource,
     requests: s.requests,

@@ -237,7 +237,7 @@ export function createLocalObjectStore(params: { location: Extract<StoreLocation
       const file = abs(key);
       try {
         const [body, stat] = await Promise.all([fs.readFile(file, signal ? { signal } : {}), fs.stat(file)]);
-        return { body, lastModified: stat.mtimeMs };
+        return { body, lastModified: Math.round(stat.mtimeMs) };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -279,7 +279,7 @@ export function createLocalObjectStore(params: { location: Extract<StoreLocation
           }
           try {
             const st = await fs.stat(abs(e.key));
-            objects.push({ key: e.key, lastModified: st.mtimeMs, size: st.size });
+            objects.push({ key: e.key, lastModified: Math.round(st.mtimeMs), size: st.size });
           } catch {
             // vanished between readdir and stat: skip like a listing taken a moment later
           }

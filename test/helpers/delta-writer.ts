@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
@@ -159,13 +160,67 @@ export function writeRealTable(
   }
   const spec = JSON.stringify({ uri, steps, createProperties: opts.createProperties ?? {} });
   return new Promise((resolve, reject) => {
-    execFile(python, [SCRIPT, spec], { env, timeout: 540_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(python, [SCRIPT, spec], { env, cwd: os.tmpdir(), timeout: 540_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`write_table.py failed: ${err.message}\n${stderr}`));
       const last = stdout.trim().split('\n').pop() ?? '';
       try {
         resolve(JSON.parse(last) as { version: number });
       } catch {
         reject(new Error(`write_table.py printed no result: ${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
+/**
+ * Uploads a table written locally (by delta-rs or Spark) to `s3://bucket/prefix`, skipping
+ * Hadoop's hidden `.*.crc` side files (S3A never writes them). Files are put in name order
+ * with bounded concurrency, so commit LastModified times keep the log's order (to the second).
+ */
+export async function uploadTable(client: S3Client, bucket: string, prefix: string, dir: string, concurrency = 16): Promise<number> {
+  const files: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      if (e.name.startsWith('.')) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(r);
+      else files.push(r);
+    }
+  };
+  walk('');
+  files.sort();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const rel = files[next++]!;
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${rel}`, Body: fs.readFileSync(path.join(dir, rel)) }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  return files.length;
+}
+
+const SPARK_SCRIPT = path.resolve(__dirname, '../fixtures/delta/spark_table.py');
+
+/**
+ * Writes a table with Spark + delta-spark in local mode (`spark_table.py`), e.g. with in-commit
+ * timestamps, which delta-rs cannot write. Takes ~30 s (JVM start; the first run also fetches
+ * the delta-spark jars from Maven Central).
+ */
+export function writeSparkTable(
+  dir: string,
+  spec: { properties?: Record<string, string>; appends?: number; optimize?: boolean; appendsAfter?: number },
+): Promise<{ version: number }> {
+  const python = pythonWithDeltalake();
+  if (!python) return Promise.reject(new Error(`no Python with pyspark/delta-spark (looked for ${STACK_PYTHON})`));
+  return new Promise((resolve, reject) => {
+    execFile(python, [SPARK_SCRIPT, dir, JSON.stringify(spec)], { cwd: os.tmpdir(), timeout: 540_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`spark_table.py failed: ${err.message}\n${stderr.slice(-4000)}`));
+      const last = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as { version: number });
+      } catch {
+        reject(new Error(`spark_table.py printed no result: ${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
       }
     });
   });
