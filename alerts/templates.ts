@@ -98,7 +98,7 @@ export function renderEmail(n: Notification, subjectPrefix: string): { subject: 
   const html = `<!doctype html>
 <html><body style="font-family: sans-serif">
 <h2 style="color: ${KIND_COLOUR[n.kind]}">${escapeHtml(n.title)}</h2>
-<p>${escapeHtml(n.annotations.summary ?? '')}</p>
+<p style="white-space: pre-line">${escapeHtml(n.annotations.summary ?? n.text)}</p>
 ${n.annotations.description && n.annotations.description !== n.annotations.summary ? `<p>${escapeHtml(n.annotations.description)}</p>` : ''}
 <p>${n.kind === 'info' ? 'At' : 'Firing since'} <b>${escapeHtml(iso(n.startsAt))}</b>${n.kind === 'resolved' ? `, resolved at <b>${escapeHtml(iso(n.endsAt))}</b>` : ''}</p>
 ${rows ? `<table border="1" cellpadding="4" cellspacing="0"><tr><th>what</th><th>status</th><th>value</th><th>threshold</th><th>since</th><th>summary</th></tr>\n${rows}\n</table>` : ''}
@@ -119,7 +119,7 @@ export function renderSlack(n: Notification, options: { channel?: string; userna
     { type: 'header', text: { type: 'plain_text', text: n.title.slice(0, 150), emoji: true } },
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: `${emoji} *${mrkdwnEscape(n.annotations.summary ?? n.rule)}*${n.annotations.description && n.annotations.description !== n.annotations.summary ? `\n${mrkdwnEscape(n.annotations.description)}` : ''}`.slice(0, 3000) },
+      text: { type: 'mrkdwn', text: `${emoji} *${mrkdwnEscape(n.annotations.summary ?? n.text)}*${n.annotations.description && n.annotations.description !== n.annotations.summary ? `\n${mrkdwnEscape(n.annotations.description)}` : ''}`.slice(0, 3000) },
       fields: [
         { type: 'mrkdwn', text: `*Severity*\n${n.severity}` },
         { type: 'mrkdwn', text: n.kind === 'resolved' ? `*Resolved at*\n${iso(n.endsAt)}` : `*${n.kind === 'info' ? 'At' : 'Since'}*\n${iso(n.startsAt)}` },
