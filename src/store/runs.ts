@@ -72,6 +72,8 @@ export interface NewRun {
   state?: RunState;
   reason?: string;
   rerun?: boolean;
+  /** A run that never holds the (pipeline, logical date) key (`pipelines test`, `tasks test`). */
+  detached?: boolean;
   /** Explicit id (tests); otherwise derived from kind and logical date. */
   id?: string;
 }
@@ -161,7 +163,7 @@ interface AttemptRow {
 export function makeRunId(pipeline: string, kind: TriggerKind, logicalDate: number, rerun = false): string {
   const prefix = kind === 'cron' ? 'scheduled' : kind;
   const base = `${pipeline}.${prefix}__${new Date(logicalDate).toISOString()}`;
-  return rerun ? `${base}__rerun_${randomBytes(3).toString('hex')}` : base;
+  return rerun ? `${base}__${kind === 'test' ? 'test' : 'rerun'}_${randomBytes(3).toString('hex')}` : base;
 }
 
 function parseJson(text: string | null): unknown {
@@ -291,9 +293,10 @@ export function createRunStore(db: SqliteDatabase): RunStore {
 
   const insertRun = db.transaction((run: NewRun): { run: RunRecord; created: boolean } => {
     const rerun = run.rerun === true;
-    const existing = findStmt.get(run.pipeline, run.logicalDate) as RunRow | undefined;
+    const existing = run.detached ? undefined : (findStmt.get(run.pipeline, run.logicalDate) as RunRow | undefined);
     if (existing && !rerun) return { run: toRun(existing), created: false };
-    const id = run.id ?? makeRunId(run.pipeline, run.kind, run.logicalDate, rerun && existing !== undefined);
+    const second = run.detached === true || (rerun && existing !== undefined);
+    const id = run.id ?? makeRunId(run.pipeline, run.kind, run.logicalDate, second);
     insertStmt.run({
       id,
       pipeline: run.pipeline,
@@ -305,7 +308,7 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       fired_at: run.firedAt,
       queued_at: run.queuedAt,
       // Only a second run of a logical date is a "rerun" row; the first one holds the key.
-      rerun: rerun && existing !== undefined ? 1 : 0,
+      rerun: second ? 1 : 0,
       attempt_of: rerun && existing ? existing.id : null,
     });
     return { run: toRun(getStmt.get(id) as RunRow), created: true };

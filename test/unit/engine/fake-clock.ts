@@ -7,12 +7,15 @@ export interface FakeClock extends Clock {
   /** Lets pending promise callbacks run without moving time. */
   flush(): Promise<void>;
   pending(): number;
+  /** Every duration passed to sleep(), in order. */
+  readonly sleeps: number[];
   set(now: number): void;
 }
 
 export function createFakeClock(start = Date.UTC(2025, 9, 5, 0, 0, 0)): FakeClock {
   let now = start;
   let seq = 0;
+  const sleeps: number[] = [];
   const sleepers: Array<{ at: number; seq: number; resolve: () => void }> = [];
   const flush = async (): Promise<void> => {
     for (let i = 0; i < 5; i += 1) await new Promise<void>((r) => setImmediate(r));
@@ -20,6 +23,7 @@ export function createFakeClock(start = Date.UTC(2025, 9, 5, 0, 0, 0)): FakeCloc
   return {
     now: () => now,
     sleep(ms, signal) {
+      sleeps.push(ms);
       return new Promise<void>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
         const entry = {
@@ -56,6 +60,7 @@ export function createFakeClock(start = Date.UTC(2025, 9, 5, 0, 0, 0)): FakeCloc
     },
     flush,
     pending: () => sleepers.length,
+    sleeps,
     set(t) {
       now = t;
     },

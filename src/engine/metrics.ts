@@ -1,0 +1,83 @@
+/**
+ * Pipeline metrics, fed by the run event stream. Counters for runs and task runs by state and
+ * trigger kind, duration histograms, schedule delay (cron boundary → first task running),
+ * skipped ticks, and point-in-time gauges (last success, active runs) read in collect().
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { RunEvent, TriggerKind } from '../protocol';
+import type { RunStore } from '../store/runs';
+
+export interface EngineMetrics {
+  observe(event: RunEvent): void;
+  skippedTick(pipeline: string, reason: 'overlap' | 'clock_jump' | 'gate'): void;
+}
+
+const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
+const DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60];
+
+export function createEngineMetrics(params: { registry: Registry; store: RunStore; pipelines: () => readonly string[] }): EngineMetrics {
+  const registers = [params.registry];
+  const runs = new Counter({ name: 'supervisor_pipeline_runs_total', help: 'Pipeline runs that reached a final state, by state and trigger kind', labelNames: ['pipeline', 'state', 'trigger'], registers });
+  const tasks = new Counter({ name: 'supervisor_pipeline_task_runs_total', help: 'Task attempts that ended, by state and trigger kind', labelNames: ['pipeline', 'task', 'state', 'trigger'], registers });
+  const runDuration = new Histogram({ name: 'supervisor_pipeline_run_duration_seconds', help: 'Run duration from start to final state', labelNames: ['pipeline', 'state'], buckets: DURATION_BUCKETS, registers });
+  const taskDuration = new Histogram({ name: 'supervisor_pipeline_task_duration_seconds', help: 'Task attempt duration', labelNames: ['pipeline', 'task', 'state'], buckets: DURATION_BUCKETS, registers });
+  const scheduleDelay = new Histogram({ name: 'supervisor_pipeline_schedule_delay_seconds', help: 'Cron boundary (logical date) to the first task running', labelNames: ['pipeline'], buckets: DELAY_BUCKETS, registers });
+  const skipped = new Counter({ name: 'supervisor_pipeline_skipped_ticks_total', help: 'Schedule ticks not run: overlap policy, clock jumps, gates', labelNames: ['pipeline', 'reason'], registers });
+  const { store } = params;
+  new Gauge({
+    name: 'supervisor_pipeline_last_success_timestamp_seconds',
+    help: 'End time of the last successful run (epoch seconds)',
+    labelNames: ['pipeline'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of params.pipelines()) {
+        const last = store.lastSuccess(p);
+        if (last?.endedAt) this.set({ pipeline: p }, last.endedAt / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: 'supervisor_pipeline_active_runs',
+    help: 'Runs queued or running, by state',
+    labelNames: ['pipeline', 'state'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of params.pipelines()) {
+        for (const state of ['queued', 'running'] as const) this.set({ pipeline: p, state }, store.listRuns({ pipeline: p, state, limit: 10_000 }).length);
+      }
+    },
+  });
+
+  const kinds = new Map<string, TriggerKind>();
+  const firstTaskSeen = new Set<string>();
+  return {
+    observe(e) {
+      if (e.type === 'run') {
+        kinds.set(e.runId, e.trigger);
+        if (e.state === 'running' || e.state === 'queued') return;
+        runs.inc({ pipeline: e.pipeline, state: e.state, trigger: e.trigger });
+        if (e.durationMs !== undefined) runDuration.observe({ pipeline: e.pipeline, state: e.state }, e.durationMs / 1000);
+        if (e.state === 'skipped' && e.trigger === 'cron') skipped.inc({ pipeline: e.pipeline, reason: 'gate' });
+        kinds.delete(e.runId);
+        firstTaskSeen.delete(e.runId);
+        return;
+      }
+      const trigger = kinds.get(e.runId) ?? 'manual';
+      if (e.state === 'running') {
+        if (!firstTaskSeen.has(e.runId)) {
+          firstTaskSeen.add(e.runId);
+          if (trigger === 'cron') scheduleDelay.observe({ pipeline: e.pipeline }, Math.max(0, e.at - e.logicalDate) / 1000);
+        }
+        return;
+      }
+      if (e.state === 'queued' || e.state === 'none') return;
+      tasks.inc({ pipeline: e.pipeline, task: e.taskId, state: e.state, trigger });
+      if (e.durationMs !== undefined) taskDuration.observe({ pipeline: e.pipeline, task: e.taskId, state: e.state }, e.durationMs / 1000);
+    },
+    skippedTick(pipeline, reason) {
+      skipped.inc({ pipeline, reason });
+    },
+  };
+}

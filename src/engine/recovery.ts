@@ -1,0 +1,72 @@
+/**
+ * Crash recovery. At start, runs left `running` by a process that is gone are resolved: the
+ * process groups their tasks started are killed (an ingestion orphaned by a SIGKILLed daemon
+ * must not finish behind our back), the interrupted attempt is closed as failed
+ * (SUP_ERR_ORPHANED) and the task is retried per its policy when the run resumes — the run is
+ * queued again under the same id, so no second run is created for its logical date.
+ */
+import type { Logger } from '../protocol';
+import type { RunStore } from '../store/runs';
+import { isProcessGroupAlive, killProcessGroup } from './subprocess';
+
+export interface RecoveryParams {
+  store: RunStore;
+  logger: Logger;
+  now: () => number;
+  /** Our pid: runs owned by it are stale too (a previous process with the same pid). */
+  selfPid?: number;
+  /** Whether a pid belongs to a live process (a live owner keeps its runs). */
+  isAlive?: (pid: number) => boolean;
+  killGraceMs?: number;
+}
+
+export interface RecoveredRun {
+  runId: string;
+  pipeline: string;
+  ownerPid: number | null;
+  killedGroups: number[];
+  retriedTasks: string[];
+  failedTasks: string[];
+}
+
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function recoverOrphanedRuns(params: RecoveryParams): Promise<RecoveredRun[]> {
+  const { store, now } = params;
+  const logger = params.logger.child({ component: 'engine', name: 'recovery' });
+  const selfPid = params.selfPid ?? process.pid;
+  const isAlive = params.isAlive ?? isPidAlive;
+  const out: RecoveredRun[] = [];
+  for (const run of store.listRuns({ state: 'running', limit: 10_000 })) {
+    if (run.ownerPid !== null && run.ownerPid !== selfPid && isAlive(run.ownerPid)) continue;
+    const rec: RecoveredRun = { runId: run.id, pipeline: run.pipeline, ownerPid: run.ownerPid, killedGroups: [], retriedTasks: [], failedTasks: [] };
+    const reason = `orphaned (SUP_ERR_ORPHANED): the supervisor process${run.ownerPid ? ` ${run.ownerPid}` : ''} died while the task was running`;
+    for (const ti of store.listTasks(run.id)) {
+      if (ti.state !== 'running' && ti.state !== 'queued') continue;
+      if (ti.pid !== null && isProcessGroupAlive(ti.pid)) {
+        await killProcessGroup(ti.pid, params.killGraceMs ?? 5_000);
+        rec.killedGroups.push(ti.pid);
+        logger.warn({ run: run.id, task: ti.taskId, pgid: ti.pid }, 'killed an orphaned process group');
+      }
+      if (ti.tryNumber > 0) store.updateAttempt(run.id, ti.taskId, ti.tryNumber, { state: 'failed', endedAt: now(), error: reason });
+      if (ti.tryNumber < ti.maxTries) {
+        store.updateTask(run.id, ti.taskId, { state: 'retrying', nextTryAt: now(), pid: null, reason });
+        rec.retriedTasks.push(ti.taskId);
+      } else {
+        store.updateTask(run.id, ti.taskId, { state: 'failed', endedAt: now(), pid: null, reason });
+        rec.failedTasks.push(ti.taskId);
+      }
+    }
+    store.updateRun(run.id, { state: 'queued', ownerPid: null, reason: `recovered after a crash of process ${run.ownerPid ?? '?'}` });
+    logger.warn({ run: run.id, pipeline: run.pipeline, retried: rec.retriedTasks, failed: rec.failedTasks }, 'recovered a run left running by a dead process');
+    out.push(rec);
+  }
+  return out;
+}

@@ -1,0 +1,104 @@
+/**
+ * Cron schedule ticks as a stream of triggers. croner computes the ticks (IANA time zones,
+ * DST: a wall-clock time that does not exist in spring runs at the first valid minute after,
+ * an hour repeated in autumn runs once); this module only waits for them.
+ *
+ * Timers: never one wait longer than `maxWaitMs` (30 s): after each wait the wall clock is
+ * read again, so a suspended laptop or a clock step does not make a tick late by hours. When
+ * the clock jumped past several ticks, only the newest one fires (catchup is the engine's
+ * job) and the skipped ones are reported through `onMissed`.
+ */
+import { Cron } from 'croner';
+import { Observable } from 'rxjs';
+import { SupervisorError, silentLogger, type Clock, type Logger, type Trigger } from '../src/protocol';
+
+export interface CronTriggerParams {
+  pipeline: string;
+  schedule: string;
+  timezone: string;
+  clock: Clock;
+  logger?: Logger;
+  /** Ticks strictly after this epoch ms are emitted (default: now at subscription). */
+  after?: number;
+  maxWaitMs?: number;
+  /** Called with the ticks the stream skipped because the clock jumped past them. */
+  onMissed?: (ticks: readonly number[]) => void;
+}
+
+/** Parses a schedule, with an error naming the pipeline. */
+export function compileSchedule(schedule: string, timezone: string, where = 'schedule'): Cron {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+  } catch {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `unknown time zone "${timezone}" (use an IANA name such as "Europe/Berlin" or "UTC")`, { where });
+  }
+  try {
+    return new Cron(schedule, { timezone, paused: true });
+  } catch (cause) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `invalid cron expression "${schedule}": ${(cause as Error).message}`, { where, cause });
+  }
+}
+
+/** The first tick strictly after `after`, or null when the schedule never fires again. */
+export function nextTick(cron: Cron, after: number): number | null {
+  const next = cron.nextRun(new Date(after));
+  return next ? next.getTime() : null;
+}
+
+/** Ticks in (from, to], oldest first, at most `limit`. */
+export function ticksBetween(cron: Cron, from: number, to: number, limit = 10_000): number[] {
+  const out: number[] = [];
+  let t = nextTick(cron, from);
+  while (t !== null && t <= to && out.length < limit) {
+    out.push(t);
+    t = nextTick(cron, t);
+  }
+  return out;
+}
+
+/** Ticks in [from, to] (inclusive start, for backfill date ranges). */
+export function ticksInRange(cron: Cron, from: number, to: number, limit = 10_000): number[] {
+  return ticksBetween(cron, from - 1, to, limit);
+}
+
+export function createCronTrigger$(params: CronTriggerParams): Observable<Trigger> {
+  const cron = compileSchedule(params.schedule, params.timezone, `pipelines.${params.pipeline}.schedule`);
+  const { clock } = params;
+  const maxWait = params.maxWaitMs ?? 30_000;
+  const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'cron' });
+
+  return new Observable<Trigger>((subscriber) => {
+    const ac = new AbortController();
+    const loop = async (): Promise<void> => {
+      let last = params.after ?? clock.now();
+      for (;;) {
+        const tick = nextTick(cron, last);
+        if (tick === null) {
+          logger.info({ pipeline: params.pipeline }, 'schedule has no further ticks');
+          subscriber.complete();
+          return;
+        }
+        for (let now = clock.now(); now < tick; now = clock.now()) {
+          await clock.sleep(Math.min(tick - now, maxWait), ac.signal);
+        }
+        // Woke up past several ticks (suspend, clock step): fire the newest only.
+        const missed = ticksBetween(cron, tick, clock.now(), 10_000);
+        const fire = missed.length > 0 ? missed.pop()! : tick;
+        if (missed.length > 0 || fire !== tick) {
+          const skipped = [tick, ...missed];
+          logger.warn({ pipeline: params.pipeline, skipped: skipped.length }, 'the clock jumped past schedule ticks; firing the newest only');
+          params.onMissed?.(skipped);
+        }
+        subscriber.next({ pipeline: params.pipeline, logicalDate: fire, kind: 'cron', params: {}, firedAt: clock.now() });
+        last = fire;
+      }
+    };
+    loop().catch((err: unknown) => {
+      if (ac.signal.aborted) return;
+      // Only a broken clock gets here; report it without killing the other streams.
+      logger.error({ pipeline: params.pipeline, error: (err as Error).message }, 'cron stream stopped');
+      subscriber.error(err);
+    });
+    return () => ac.abort();
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * Gates: a scheduled run is skipped — recorded as `skipped` with the reason, not silently
+ * dropped — while Kafka is unhealthy or a downstream consumer group lags above a threshold.
+ * The gate is evaluated when the tick fires; an evaluation that fails (Kafka unreachable)
+ * counts as "unhealthy", never as a dead stream.
+ */
+import { from, of, type MonoTypeOperatorFunction } from 'rxjs';
+import { catchError, concatMap, map } from 'rxjs/operators';
+import { silentLogger, type Logger, type Signal, type Trigger } from '../src/protocol';
+
+export interface GateSpec {
+  /** Skip while Kafka is unhealthy. */
+  kafkaHealthy: boolean;
+  /** Skip while this group's total lag on this topic is above maxLag. */
+  maxLag?: { group: string; topic: string; maxLag: number };
+}
+
+export interface GateProbes {
+  /** null when healthy, else why not. */
+  kafkaHealth(): Promise<string | null>;
+  /** Total lag of the group on the topic (messages). */
+  lag(group: string, topic: string): Promise<number>;
+  /** Latest check signals, if the supervisor runs checks (a crit/unknown kafka_cluster signal closes the gate too). */
+  latestSignals?: () => readonly Signal[];
+}
+
+/** null = open (run), else the reason to skip. */
+export async function evaluateGate(spec: GateSpec, probes: GateProbes): Promise<string | null> {
+  if (spec.kafkaHealthy) {
+    const bad = (probes.latestSignals?.() ?? []).find((s) => s.kind === 'kafka_cluster' && (s.status === 'crit' || s.status === 'unknown'));
+    if (bad) return `gate: Kafka is unhealthy (${bad.check}: ${bad.status}, ${bad.summary})`;
+    const reason = await probes.kafkaHealth();
+    if (reason !== null) return `gate: Kafka is unhealthy (${reason})`;
+  }
+  if (spec.maxLag) {
+    const { group, topic, maxLag } = spec.maxLag;
+    const lag = await probes.lag(group, topic);
+    if (lag > maxLag) return `gate: consumer group ${group} lags ${lag} messages on ${topic} (above ${maxLag})`;
+  }
+  return null;
+}
+
+/**
+ * Applies a gate to triggers, one at a time, in order. `gateFor` returns the evaluation for a
+ * trigger (or null when its pipeline has no gate); only the given kinds are gated.
+ */
+export function gateTriggers(
+  gateFor: (trigger: Trigger) => (() => Promise<string | null>) | null,
+  options: { kinds?: readonly Trigger['kind'][]; logger?: Logger } = {},
+): MonoTypeOperatorFunction<Trigger> {
+  const kinds = options.kinds ?? ['cron'];
+  const logger = (options.logger ?? silentLogger).child({ component: 'streams', name: 'gate' });
+  return (source) =>
+    source.pipe(
+      concatMap((trigger) => {
+        const evaluate = kinds.includes(trigger.kind) ? gateFor(trigger) : null;
+        if (!evaluate) return of(trigger);
+        return from(Promise.resolve().then(evaluate)).pipe(
+          map((reason): Trigger => (reason === null ? trigger : { ...trigger, skipReason: reason })),
+          catchError((err: unknown) => {
+            const reason = `gate: Kafka is unhealthy (${(err as Error)?.message ?? String(err)})`;
+            logger.warn({ pipeline: trigger.pipeline, reason }, 'gate evaluation failed; skipping the run');
+            return of<Trigger>({ ...trigger, skipReason: reason });
+          }),
+        );
+      }),
+    );
+}

@@ -1,0 +1,136 @@
+/**
+ * `offsets` trigger: fires a pipeline when a topic's end offset advances (e.g. an
+ * `ingest-requests` control topic) — one run per batch of new records. The records, decoded
+ * through the schema registry (Confluent wire format) or as JSON, become the run params:
+ * `{ topic, records: [{ partition, offset, key, value, timestamp }], ...first record's fields }`,
+ * so `{"source_name": "malware-hosts"}` on the topic reaches the ingestion task as its conf.
+ *
+ * A consumer group `supervisor-trigger.<pipeline>` starting at the end of the topic notices
+ * the advance; its committed offsets survive restarts, so a request is not processed twice
+ * (delivery is at-least-once between commit and run creation).
+ */
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import { Observable } from 'rxjs';
+import { silentLogger, type Clock, type Logger, type Trigger } from '../src/protocol';
+
+export interface OffsetsTriggerParams {
+  pipeline: string;
+  topic: string;
+  decode: 'none' | 'json' | 'schema_registry';
+  batchWindowMs: number;
+  maxBatch: number;
+  brokers: readonly string[];
+  clientId: string;
+  schemaRegistryUrl?: string;
+  /** Default `supervisor-trigger.<pipeline>`. */
+  groupId?: string;
+  clock: Clock;
+  logger?: Logger;
+  /** Wait before reconnecting after a failure. Default 5 s. */
+  retryMs?: number;
+}
+
+export interface TriggerRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: unknown;
+  timestamp: number;
+}
+
+export type ValueDecoder = (value: Buffer | null) => Promise<unknown>;
+
+/** Decodes a record value: Confluent wire format through the registry, else JSON, else text. */
+export function createValueDecoder(mode: OffsetsTriggerParams['decode'], registry: Pick<SchemaRegistry, 'decode'> | null): ValueDecoder {
+  return async (value) => {
+    if (value === null) return null;
+    if (mode === 'schema_registry' && registry && value.length > 5 && value[0] === 0) return registry.decode(value) as Promise<unknown>;
+    const text = value.toString('utf8');
+    if (mode === 'none') return text;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  };
+}
+
+/** The run params of one batch. */
+export function batchParams(topic: string, records: readonly TriggerRecord[]): Record<string, unknown> {
+  const first = records[0]?.value;
+  const fields = first && typeof first === 'object' && !Array.isArray(first) ? (first as Record<string, unknown>) : {};
+  return { ...fields, topic, records };
+}
+
+export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<Trigger> {
+  const { clock } = params;
+  const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'offsets-trigger' });
+  const groupId = params.groupId ?? `supervisor-trigger.${params.pipeline}`;
+  const registry = params.decode === 'schema_registry' && params.schemaRegistryUrl ? new SchemaRegistry({ host: params.schemaRegistryUrl }) : null;
+  const decodeValue = createValueDecoder(params.decode, registry);
+
+  return new Observable<Trigger>((subscriber) => {
+    const ac = new AbortController();
+    let consumer: Consumer | null = null;
+    let batch: TriggerRecord[] = [];
+    let windowTimer: NodeJS.Timeout | undefined;
+    let lastLogicalDate = 0;
+
+    const flush = (): void => {
+      clearTimeout(windowTimer);
+      windowTimer = undefined;
+      if (batch.length === 0 || ac.signal.aborted) return;
+      const records = batch;
+      batch = [];
+      const now = clock.now();
+      // Distinct logical dates, so two batches in one millisecond are two runs.
+      const logicalDate = Math.max(now, lastLogicalDate + 1);
+      lastLogicalDate = logicalDate;
+      logger.info({ pipeline: params.pipeline, topic: params.topic, records: records.length }, 'new records: firing');
+      subscriber.next({ pipeline: params.pipeline, logicalDate, kind: 'offsets', params: batchParams(params.topic, records), firedAt: now });
+    };
+
+    const connect = async (): Promise<void> => {
+      while (!ac.signal.aborted) {
+        const kafka = new Kafka({ clientId: params.clientId, brokers: [...params.brokers], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+        const c = kafka.consumer({ groupId, retry: { retries: 3 } });
+        consumer = c;
+        try {
+          await c.connect();
+          await c.subscribe({ topic: params.topic, fromBeginning: false });
+          const crashed = new Promise<void>((resolve) => c.on(c.events.CRASH, () => resolve()));
+          await c.run({
+            autoCommit: true,
+            eachMessage: async ({ partition, message }) => {
+              let value: unknown;
+              try {
+                value = await decodeValue(message.value);
+              } catch (err) {
+                value = { undecodable: (err as Error).message };
+                logger.warn({ pipeline: params.pipeline, topic: params.topic, partition, offset: message.offset, error: (err as Error).message }, 'cannot decode a record; passing the error as its value');
+              }
+              batch.push({ partition, offset: message.offset, key: message.key ? message.key.toString('utf8') : null, value, timestamp: Number(message.timestamp) });
+              if (batch.length >= params.maxBatch) flush();
+              else windowTimer ??= setTimeout(flush, params.batchWindowMs);
+            },
+          });
+          logger.info({ pipeline: params.pipeline, topic: params.topic, groupId }, 'watching the topic for new records');
+          await Promise.race([crashed, new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }))]);
+        } catch (err) {
+          logger.warn({ pipeline: params.pipeline, topic: params.topic, error: (err as Error).message }, 'offsets trigger cannot consume; retrying');
+        }
+        await c.disconnect().catch(() => undefined);
+        if (consumer === c) consumer = null;
+        if (ac.signal.aborted) return;
+        await clock.sleep(params.retryMs ?? 5_000, ac.signal).catch(() => undefined);
+      }
+    };
+    void connect();
+    return () => {
+      ac.abort();
+      clearTimeout(windowTimer);
+      void consumer?.disconnect().catch(() => undefined);
+    };
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * The Kafka calls the event triggers and gates need, through one lazily connected kafkajs
+ * admin client: a consumer group's total lag on a topic, and a cheap cluster health probe.
+ * (The continuous lag check has its own offsets stream; triggers do not depend on it.)
+ */
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { silentLogger, type Logger } from '../src/protocol';
+
+export interface KafkaAdminSource {
+  /** Σ over partitions of (end offset − committed offset); a partition never committed counts end − start. */
+  lag(group: string, topic: string): Promise<number>;
+  /** null when a broker answered with a controller, else the reason. */
+  health(): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+export interface KafkaAdminSourceParams {
+  brokers: readonly string[];
+  clientId: string;
+  logger?: Logger;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export function createKafkaAdminSource(params: KafkaAdminSourceParams): KafkaAdminSource {
+  const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'trigger-kafka' });
+  const kafka = new Kafka({
+    clientId: params.clientId,
+    brokers: [...params.brokers],
+    connectionTimeout: params.connectionTimeoutMs ?? 3_000,
+    requestTimeout: params.requestTimeoutMs ?? 10_000,
+    retry: { retries: 1, initialRetryTime: 200 },
+    logLevel: logLevel.NOTHING,
+  });
+  let admin: Admin | null = null;
+  let connecting: Promise<Admin> | null = null;
+  let closed = false;
+
+  const getAdmin = (): Promise<Admin> => {
+    if (closed) return Promise.reject(new Error('the Kafka admin is closed'));
+    if (admin) return Promise.resolve(admin);
+    connecting ??= (async () => {
+      const a = kafka.admin();
+      try {
+        await a.connect();
+      } catch (err) {
+        connecting = null;
+        await a.disconnect().catch(() => undefined);
+        throw err;
+      }
+      admin = a;
+      connecting = null;
+      return a;
+    })();
+    return connecting;
+  };
+  const reset = async (): Promise<void> => {
+    const a = admin;
+    admin = null;
+    await a?.disconnect().catch(() => undefined);
+  };
+
+  return {
+    async lag(group, topic) {
+      const a = await getAdmin();
+      try {
+        const [ends, committed] = await Promise.all([a.fetchTopicOffsets(topic), a.fetchOffsets({ groupId: group, topics: [topic] })]);
+        const byPartition = new Map<number, number>();
+        for (const t of committed) for (const p of t.partitions) byPartition.set(p.partition, Number(p.offset));
+        let total = 0;
+        for (const e of ends) {
+          const end = Number(e.high);
+          const c = byPartition.get(e.partition) ?? -1;
+          total += Math.max(0, end - (c >= 0 ? c : Number(e.low)));
+        }
+        return total;
+      } catch (err) {
+        await reset();
+        throw err;
+      }
+    },
+    async health() {
+      try {
+        const a = await getAdmin();
+        const cluster = await a.describeCluster();
+        if (cluster.brokers.length === 0) return 'no broker in the cluster metadata';
+        if (cluster.controller === null || cluster.controller < 0) return 'no active controller';
+        return null;
+      } catch (err) {
+        await reset();
+        logger.debug({ error: (err as Error).message }, 'Kafka health probe failed');
+        return `no broker answered: ${(err as Error).message}`;
+      }
+    },
+    async close() {
+      closed = true;
+      await reset();
+    },
+  };
+}
