@@ -47,6 +47,8 @@ export interface AlertRecord {
   lastNotifiedAt?: number;
   /** Last time the condition was seen true (for keep_firing_for). */
   lastTrueAt: number;
+  /** Status (signal rules) or run state (run rules) last seen while the condition was true. */
+  status?: string;
   value?: number;
   threshold?: number;
   unit?: string;
