@@ -196,10 +196,20 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
     return agent;
   };
 
-  async function fetchText(url: string, what: 'master' | 'driver', signal: AbortSignal): Promise<string> {
+  /** GET with up to 3 redirects (Spark's servlets redirect `/metrics/prometheus` to `.../`). */
+  async function fetchText(url: string, what: 'master' | 'driver', signal: AbortSignal, redirects = 3): Promise<string> {
     let res: Awaited<ReturnType<typeof request>>;
     try {
       res = await request(url, { method: 'GET', dispatcher: dispatcher(), signal, headers: { accept: 'application/json, text/plain' } });
+      const location = res.headers.location;
+      if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string' && redirects > 0) {
+        await res.body.dump();
+        const next = new URL(location, url);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw new SupervisorError('SUP_ERR_SPARK_BAD_RESPONSE', `redirected to a non-HTTP URL ${next.protocol}`, { where: url });
+        }
+        return await fetchText(next.toString(), what, signal, redirects - 1);
+      }
     } catch (err) {
       if (isSupervisorError(err)) throw err;
       const code = (err as { code?: string }).code ?? (err as Error).name;

@@ -81,6 +81,10 @@ let check: SparkCheck | undefined;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    if (req.url === '/metrics/prometheus' && routes.has('/metrics/prometheus/')) {
+      res.writeHead(302, { location: `${baseUrl}/metrics/prometheus/` }).end();
+      return;
+    }
     const route = routes.get(req.url ?? '');
     if (!route) {
       res.writeHead(404).end('not found');
@@ -296,7 +300,8 @@ describe('streaming queries from driver metrics', () => {
 
   test('Prometheus servlet: rates, progress age from changing gauges, falling behind', async () => {
     master(masterDoc());
-    routes.set('/metrics/prometheus', { body: prom(10, 50, 120) });
+    // Like Spark's servlet: /metrics/prometheus redirects to /metrics/prometheus/.
+    routes.set('/metrics/prometheus/', { body: prom(10, 50, 120) });
     const c = make({ driverMetricsUrl: `${baseUrl}/metrics/prometheus`, streaming: { queries: ['bronze-domains'], maxProgressAge: 60 } });
     const first = await run(c, NOW);
     expect(first.signal.status).toBe('ok');
@@ -304,7 +309,7 @@ describe('streaming queries from driver metrics', () => {
       { name: 'bronze_domains', inputRowsPerSecond: 10, processedRowsPerSecond: 50, lastProgressAgeSeconds: null, latencyMs: 120 },
     ]);
     // Values changed: progress happened since the last probe.
-    routes.set('/metrics/prometheus', { body: prom(11, 45, 130) });
+    routes.set('/metrics/prometheus/', { body: prom(11, 45, 130) });
     const second = await run(c, NOW + 30_000);
     expect(second.facts.queries?.[0]?.lastProgressAgeSeconds).toBe(0);
     // Unchanged for 90 s with rows coming in: stalled.
@@ -313,7 +318,7 @@ describe('streaming queries from driver metrics', () => {
     expect(third.signal.status).toBe('warn');
     expect(third.signal.summary).toContain('made no progress for 1m30s');
     // Processing slower than input.
-    routes.set('/metrics/prometheus', { body: prom(100, 40, 2500) });
+    routes.set('/metrics/prometheus/', { body: prom(100, 40, 2500) });
     const fourth = await run(c, NOW + 150_000);
     expect(fourth.signal.status).toBe('warn');
     expect(fourth.signal.summary).toContain('falls behind: processed 40 rows/s < input 100 rows/s');
