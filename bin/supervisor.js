@@ -2,6 +2,8 @@
 'use strict';
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm install` through the `prepare` script).
 const path = require('node:path');
+// The AWS SDK warns on Node 20 about releases after January 2027; the lockfile pins this one.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const fs = require('node:fs');
 const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
 if (!fs.existsSync(entry)) {

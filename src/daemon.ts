@@ -1,17 +1,30 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { share, Subject, takeUntil, type Observable, type Subscription } from 'rxjs';
+import { createAlertEngine, createOutboxWorker, createSinks, closeSinks, resendIntervalsOf, resolveAlertRules, wakeOnEnqueue, type AlertEngine } from '../alerts';
+import { createCheckProbes, createCommitStore, needsOffsetsStream } from './wiring/checks';
+import { createOperators } from './wiring/operators';
 import { loadConfig, readStorePath, type LoadedConfig } from './config/load';
+import { createEngine, type Engine } from './engine/engine';
 import { createLifecycle, type Component } from './lifecycle';
 import { createLogger } from './logging';
+import { registerSignalMetrics } from './metrics/signal-metrics';
 import { createMetricsRegistry } from './metrics/registry';
-import { systemClock, type Clock, type Logger } from './protocol';
+import { systemClock, type Clock, type Logger, type Notification, type Signal } from './protocol';
 import { buildApp } from './server/app';
 import { healthRoutes } from './server/routes/health';
+import { apiRoutes } from './server/routes/api';
 import { openDatabase, type SqliteDatabase } from './store/database';
+import { createSqliteAlertStateStore } from './store/alert-state';
+import { createSqliteOutboxStore } from './store/outbox';
+import { createSqliteSilenceStore } from './store/silences';
 import { createTokenStore } from './store/tokens';
 import { createVariableStore } from './store/variables';
 import { VERSION } from './version';
+import { createConsumerOffsets$ } from '../streams/consumer-offsets';
+import { createSignals$ } from '../streams/check-scheduler';
+import { createSignalState$, type SignalState } from '../streams/signal-state';
 
 export interface CreateDaemonParams {
   configFile: string;
@@ -29,6 +42,10 @@ export interface Daemon {
   app: FastifyInstance;
   registry: Registry;
   logger: Logger;
+  engine: Engine;
+  alerts: AlertEngine;
+  /** The latest signal per key. */
+  signals(): Signal[];
   start(): Promise<void>;
   /** Idempotent; stops components in reverse order and closes the store. */
   stop(): Promise<void>;
@@ -37,7 +54,8 @@ export interface Daemon {
 }
 
 /**
- * The composition root: loads the config, opens the store and wires the components. Nothing
+ * The composition root: loads the config, opens the store and wires checks → signals →
+ * state → metrics/health/alerts, and triggers → engine → run events → alerts. Nothing
  * connects to anything until `start()`.
  */
 export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> {
@@ -54,35 +72,106 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
   const { config } = loaded;
   const logger = params.logger ?? createLogger({ level: config.logging.level, format: config.logging.format });
   const registry = createMetricsRegistry({ version: VERSION });
-  void clock;
-  void path;
+  const stop$ = new Subject<void>();
+  const publicUrl = config.server.public_url ?? `http://${config.server.host}:${params.port ?? config.server.port}`;
+
+  // --- checks → signals$ → state
+  const commitStore = needsOffsetsStream(config) ? createCommitStore() : undefined;
+  const probes = createCheckProbes({ config, logger, clock, ...(commitStore ? { commitStore } : {}) });
+  const signals$: Observable<Signal> = createSignals$({ probes, logger, clock, stop$ }).pipe(share());
+  let state: SignalState | undefined;
+  const latestSignals = (): Signal[] => (state ? [...state.signals.values()] : []);
+  registerSignalMetrics({ registry, latest: latestSignals, now: () => clock.now() });
+
+  // --- alerts: policy (engine) and delivery (outbox worker)
+  const alertsConfig = config.alerts;
+  const { rules, inhibit } = resolveAlertRules(alertsConfig);
+  const sinks = createSinks(alertsConfig.sinks, logger);
+  const outboxStore = createSqliteOutboxStore(db);
+  const worker = createOutboxWorker({ outbox: outboxStore, sinks, clock, logger, registry });
+  const outbox = wakeOnEnqueue(outboxStore, () => worker.wake());
+  const notify = (n: Notification): void => {
+    outbox.enqueue(n, alertsConfig.route.sinks, clock.now());
+  };
+
+  // --- pipelines
+  const engine = createEngine({
+    config: loaded,
+    db,
+    clock,
+    logger,
+    registry,
+    operators: createOperators({ config, notify, latestSignals }),
+    kafka: { brokers: [...config.connections.kafka.brokers], clientId: config.connections.kafka.client_id, schemaRegistryUrl: config.connections.schema_registry.url },
+    latestSignals,
+    configDir: path.dirname(loaded.file),
+  });
+
+  const alerts = createAlertEngine({
+    rules,
+    inhibit,
+    route: alertsConfig.route,
+    signals$,
+    runEvents$: engine.runEvents$,
+    alertStore: createSqliteAlertStateStore(db),
+    silenceStore: createSqliteSilenceStore(db),
+    outbox,
+    clock,
+    logger,
+    registry,
+    publicUrl,
+    resendIntervals: resendIntervalsOf(alertsConfig.sinks),
+  });
 
   let listeningUrl = '';
-  const lifecycle = createLifecycle(
-    [
-      {
-        name: 'http',
-        start: async () => {
-          listeningUrl = await app.listen({ host: config.server.host, port: params.port ?? config.server.port });
-          logger.info({ component: 'http', url: listeningUrl }, 'listening');
-        },
-        stop: () => app.close(),
-      } satisfies Component,
-    ],
-    logger,
-  );
+  const subscriptions: Subscription[] = [];
+  const components: Component[] = [
+    { name: 'outbox', start: async () => worker.start(), stop: async () => { await worker.close(); await closeSinks(sinks); } },
+    { name: 'alerts', start: async () => alerts.start(), stop: () => alerts.close() },
+    {
+      name: 'http',
+      start: async () => {
+        listeningUrl = await app.listen({ host: config.server.host, port: params.port ?? config.server.port });
+        logger.info({ component: 'http', url: listeningUrl }, 'listening');
+      },
+      stop: () => app.close(),
+    },
+    {
+      name: 'checks',
+      start: async () => {
+        if (commitStore) {
+          const k = config.connections.kafka;
+          subscriptions.push(
+            createConsumerOffsets$({ brokers: k.brokers, clientId: k.client_id, logger, clock, connectionTimeout: k.connection_timeout })
+              .pipe(takeUntil(stop$))
+              .subscribe({ next: (e) => commitStore.apply(e), error: (err: unknown) => logger.error({ err }, 'consumer offsets stream failed') }),
+          );
+        }
+        subscriptions.push(createSignalState$(signals$, { logger }).subscribe({ next: (s) => (state = s), error: (err: unknown) => logger.error({ err }, 'signal state stream failed') }));
+        logger.info({ component: 'checks', checks: probes.map((p) => p.name) }, 'checks scheduled');
+      },
+      stop: async () => {
+        stop$.next();
+        stop$.complete();
+        for (const s of subscriptions) s.unsubscribe();
+        await Promise.allSettled(probes.map((p) => p.close?.()));
+      },
+    },
+    { name: 'engine', start: () => engine.start(), stop: () => engine.close() },
+  ];
+  const lifecycle = createLifecycle(components, logger);
 
   const app = await buildApp({
     logger,
     registry,
     version: VERSION,
     tokens: createTokenStore(db),
-    api: [healthRoutes(() => [])],
     authFailuresPerMinute: config.server.auth_failures_per_minute,
+    api: [healthRoutes(latestSignals), apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded })],
     readiness: () => {
-      const components: Record<string, true | string> = { store: db.open ? true : 'closed' };
-      for (const name of lifecycle.names()) components[name] = lifecycle.isStarted(name) ? true : 'not started';
-      return { ready: Object.values(components).every((v) => v === true), components };
+      const parts: Record<string, true | string> = { store: db.open ? true : 'closed' };
+      for (const name of lifecycle.names()) parts[name] = lifecycle.isStarted(name) ? true : 'not started';
+      return { ready: Object.values(parts).every((v) => v === true), components: parts };
     },
   });
 
@@ -93,6 +182,9 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     app,
     registry,
     logger,
+    engine,
+    alerts,
+    signals: latestSignals,
     start: () => lifecycle.start(),
     stop() {
       stopped ??= (async () => {

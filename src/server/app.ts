@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../protocol';
@@ -25,7 +25,8 @@ export interface BuildAppParams {
 export async function buildApp(params: BuildAppParams): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: toFastifyLogger(params.logger.child({ component: 'http' })),
-    disableRequestLogging: true,
+    // request lines are noise for a supervisor; errors are logged by the error handler
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1_048_576,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });

@@ -1,0 +1,69 @@
+import { dataFreshnessTask } from '../../checks/delta-freshness';
+import { kafkaHealthTask } from '../../checks/kafka-cluster';
+import { sparkJobTask } from '../../checks/spark';
+import type { SupervisorConfig } from '../config/schema';
+import { createBuiltinOperators, createSignalOperator } from '../engine/operators';
+import type { LatestSignalsFn, NotifyFn, OperatorRegistry } from '../engine/operator';
+import { SupervisorError } from '../protocol';
+import { REPO_ROOT } from '../version';
+
+export interface CreateOperatorsParams {
+  config: SupervisorConfig;
+  notify?: NotifyFn;
+  latestSignals?: LatestSignalsFn;
+}
+
+function requireString(params: Readonly<Record<string, unknown>>, key: string, task: string): string {
+  const v = params[key];
+  if (typeof v !== 'string' || v.trim() === '') throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `task ${task}: params.${key} must be a non-empty string`, { retryable: false });
+  return v;
+}
+
+/**
+ * Every operator a pipeline task can name: the engine's own (ingestion, command, notify,
+ * collect_metrics, alert) and the seed's check operators, mapped onto the check modules with
+ * the seed's parameter names.
+ */
+export function createOperators({ config, notify, latestSignals }: CreateOperatorsParams): OperatorRegistry {
+  const s3 = config.connections.s3;
+  const s3Options = {
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    region: s3.region,
+    ...(s3.access_key_id ? { accessKeyId: s3.access_key_id } : {}),
+    ...(s3.secret_access_key ? { secretAccessKey: s3.secret_access_key } : {}),
+    forcePathStyle: s3.force_path_style,
+  };
+  return {
+    ...createBuiltinOperators({ repoRoot: REPO_ROOT, ...(notify ? { notify } : {}), ...(latestSignals ? { latestSignals } : {}) }),
+    // KafkaHealthCheckOperator(kafka_servers, topics)
+    kafka_health: createSignalOperator((ctx) =>
+      kafkaHealthTask(
+        {
+          kafka_servers: (ctx.params.kafka_servers as string | string[] | undefined) ?? config.connections.kafka.brokers,
+          ...(ctx.params.topics !== undefined ? { topics: ctx.params.topics as string | string[] } : {}),
+          ...(typeof ctx.params.expected_brokers === 'number' ? { expected_brokers: ctx.params.expected_brokers } : {}),
+        },
+        { signal: ctx.signal, now: ctx.now, logger: ctx.logger, name: ctx.taskId },
+      ),
+    ),
+    // DataFreshnessCheckOperator(delta_path, max_age_minutes)
+    data_freshness: createSignalOperator((ctx) => {
+      const maxAge = ctx.params.max_age_minutes;
+      if (typeof maxAge !== 'number' || !(maxAge > 0)) throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `task ${ctx.taskId}: params.max_age_minutes must be a positive number`, { retryable: false });
+      return dataFreshnessTask({ delta_path: requireString(ctx.params, 'delta_path', ctx.taskId), max_age_minutes: maxAge, s3: s3Options, name: ctx.taskId, logger: ctx.logger }, { signal: ctx.signal, now: ctx.now });
+    }),
+    // SparkJobCheckOperator(spark_master, job_name)
+    spark_job: createSignalOperator((ctx) =>
+      sparkJobTask(
+        {
+          spark_master: typeof ctx.params.spark_master === 'string' ? ctx.params.spark_master : config.connections.spark.master_ui,
+          job_name: typeof ctx.params.job_name === 'string' ? ctx.params.job_name : null,
+          ...(typeof ctx.params.expected_workers === 'number' ? { expected_workers: ctx.params.expected_workers } : {}),
+          name: ctx.taskId,
+          logger: ctx.logger,
+        },
+        { signal: ctx.signal, now: ctx.now },
+      ),
+    ),
+  };
+}
