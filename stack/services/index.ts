@@ -10,8 +10,10 @@ import { s3 } from './s3';
 import { smtp } from './smtp';
 import { alertmanager } from './alertmanager';
 import { prometheus } from './prometheus';
+import { sparkMaster } from './spark-master';
+import { sparkWorker } from './spark-worker';
 
-export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus];
+export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus, sparkMaster, sparkWorker];
 
 export function serviceByName(name: string): ServiceDef | undefined {
   return services.find((s) => s.name === name);
