@@ -345,13 +345,18 @@ def main(argv):
         try:
             q.stop()
         except Exception as exc:  # noqa: BLE001 - best effort on shutdown
-            log("stop_failed", query=q.name, error=str(exc))
+            # SIGTERM reaches the JVM too; its shutdown hook may have stopped the context first
+            if "stopped SparkContext" not in str(exc):
+                log("stop_failed", query=q.name, error=str(exc).split("\n")[0])
     if failed is not None:
         err = failed.exception()
         log("query_failed", query=failed.name, error=str(err) if err else "stopped")
         spark.stop()
         return 1
-    spark.stop()
+    try:
+        spark.stop()
+    except Exception:  # noqa: BLE001 - already stopped by the JVM's shutdown hook
+        pass
     log("job_stopped")
     return 0
 
