@@ -1,10 +1,35 @@
 import type { Command } from 'commander';
+import { createSqliteOutboxStore } from '../store/outbox';
+import { createOperators } from '../wiring/operators';
+import { registerCheckCommands } from './commands/checks';
+import { registerDagCommands } from './commands/dags';
+import { registerLogCommands } from './commands/logs';
+import { registerPipelineCommands, type PipelineCliDeps } from './commands/pipelines';
+import { registerRunCommands } from './commands/runs';
+import { registerTaskCommands } from './commands/tasks';
 import type { CliContext } from './context';
 
 /**
- * Command groups contributed by the engine, checks and alerts. Listed here so main.ts stays
- * a fixed list of the foundation's commands.
+ * Command groups of the engine and the checks. In-process runs (`pipelines test`, `backfill`,
+ * `tasks test`) get every operator, and their notifications go to the durable outbox, which the
+ * daemon delivers.
  */
-export function registerExtraCommands(_program: Command, _ctx: CliContext, _setExit: (code: number) => void): void {
-  // engine: pipelines, dags, tasks, runs, logs; checks: checks list|run — registered as they land
+export function registerExtraCommands(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
+  const deps: PipelineCliDeps = {
+    operators: (loaded) => {
+      const outbox = createSqliteOutboxStore(ctx.openStore());
+      return createOperators({
+        config: loaded.config,
+        notify: (n) => {
+          outbox.enqueue(n, loaded.config.alerts.route.sinks, Date.now());
+        },
+      });
+    },
+  };
+  registerPipelineCommands(program, ctx, setExit, deps);
+  registerDagCommands(program, ctx, setExit, deps);
+  registerTaskCommands(program, ctx, setExit, deps);
+  registerRunCommands(program, ctx, setExit);
+  registerLogCommands(program, ctx, setExit);
+  registerCheckCommands(program, ctx, setExit);
 }
