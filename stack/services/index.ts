@@ -12,8 +12,9 @@ import { alertmanager } from './alertmanager';
 import { prometheus } from './prometheus';
 import { sparkMaster } from './spark-master';
 import { sparkWorker } from './spark-worker';
+import { pipeline } from './pipeline';
 
-export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus, sparkMaster, sparkWorker];
+export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus, sparkMaster, sparkWorker, pipeline];
 
 export function serviceByName(name: string): ServiceDef | undefined {
   return services.find((s) => s.name === name);
