@@ -59,7 +59,8 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
     const value = interpolate(scalar.value, { env, variables }, found);
     for (const p of found) problems.push(`${where(scalar, yamlPath)}: ${p.message}`);
     if (found.length > 0) unresolved.push(yamlPath);
-    scalar.value = value;
+    // an unquoted `port: ${PORT:-8090}` means a number, as if the value had been written there
+    scalar.value = value !== scalar.value && scalar.type === 'PLAIN' ? retype(value) : value;
   });
 
   // 3. validate against the schema.
@@ -172,6 +173,12 @@ function position(file: string, lines: LineCounter, node: Node | null | undefine
   if (!node?.range) return `${file}: ${dotted}`;
   const pos = lines.linePos(node.range[0]);
   return `${file}:${pos.line}:${pos.col}: ${dotted}`;
+}
+
+function retype(text: string): unknown {
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (text === 'true' || text === 'false') return text === 'true';
+  return text;
 }
 
 /** Orders `file:line:col: …` messages as they appear in the file. */
