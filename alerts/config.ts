@@ -140,7 +140,7 @@ export const alertsConfigSchema = z
     rules: z.array(ruleSchema).default([]),
     inhibit: z.array(inhibitSchema).default([]),
     /** Add DEFAULT_ALERT_RULES (a configured rule with the same name replaces the default one). */
-    defaultRules: z.boolean().default(true),
+    default_rules: z.boolean().default(true),
   })
   .superRefine((cfg, ctx) => {
     const known = new Set(Object.keys(cfg.sinks));
@@ -247,11 +247,11 @@ export const DEFAULT_INHIBIT_RULES: readonly InhibitRule[] = Object.freeze([
 ]);
 
 /** The rules and inhibitions the engine runs: defaults (unless switched off) overridden by name, then the configured ones. */
-export function resolveAlertRules(config: Pick<AlertsConfig, 'rules' | 'inhibit' | 'defaultRules'>): { rules: AlertRule[]; inhibit: InhibitRule[] } {
+export function resolveAlertRules(config: Pick<AlertsConfig, 'rules' | 'inhibit' | 'default_rules'>): { rules: AlertRule[]; inhibit: InhibitRule[] } {
   const configured = new Set(config.rules.map((r) => r.name));
-  const defaults = config.defaultRules ? DEFAULT_ALERT_RULES.filter((r) => !configured.has(r.name)) : [];
+  const defaults = config.default_rules ? DEFAULT_ALERT_RULES.filter((r) => !configured.has(r.name)) : [];
   return {
     rules: [...defaults, ...config.rules],
-    inhibit: [...(config.defaultRules ? DEFAULT_INHIBIT_RULES : []), ...config.inhibit],
+    inhibit: [...(config.default_rules ? DEFAULT_INHIBIT_RULES : []), ...config.inhibit],
   };
 }

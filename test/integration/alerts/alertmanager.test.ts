@@ -43,7 +43,7 @@ describe('Alertmanager sink (real Alertmanager)', () => {
     sup = startSupervisor(tmp.file, {
       sinks: { am: { type: 'alertmanager', url: endpoints.alertmanagerUrl, resend_interval: '1s', timeout: '5s' } },
       route: { sinks: ['am'] },
-      defaultRules: false,
+      default_rules: false,
       rules: [{ name: rule, match: { kind: 'delta_freshness' }, summary: '{{ check }} stale for {{ value_human }}' }],
     });
     const t0 = Date.now();

@@ -44,7 +44,7 @@ describe('email sink (real SMTP sink)', () => {
     sup = startSupervisor(tmp.file, {
       sinks: { mail: { type: 'email', host: endpoints.smtpHost, port: endpoints.smtpPort, from: 'supervisor@example.test', to: [to], timeout: '5s' } },
       route: { sinks: ['mail'] },
-      defaultRules: false,
+      default_rules: false,
       rules: [{ name: 'data_stale', match: { kind: 'delta_freshness' }, summary: 'Data stale: {{ check }} last changed {{ value_human }} ago (threshold {{ threshold_human }})' }],
     });
     sup.signals.next(signal('gold_freshness', 'crit'));

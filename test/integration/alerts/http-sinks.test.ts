@@ -38,7 +38,7 @@ function config() {
       chat: { type: 'slack' as const, url: slack.url, timeout: '2s' },
     },
     route: { sinks: ['hook', 'chat'] },
-    defaultRules: false,
+    default_rules: false,
     rules: [{ name: 'data_stale', match: { kind: 'delta_freshness' as const }, summary: 'Data stale: {{ check }} last changed {{ value_human }} ago (threshold {{ threshold_human }})' }],
   };
 }

@@ -35,7 +35,7 @@ describe('alertsConfigSchema', () => {
       repeat_interval: 14_400_000,
       send_resolved: true,
     });
-    expect(cfg.defaultRules).toBe(true);
+    expect(cfg.default_rules).toBe(true);
     expect(cfg.rules).toEqual([]);
   });
 
@@ -94,13 +94,13 @@ describe('alertsConfigSchema', () => {
     expect(run).toMatchObject({ name: 'pipeline_run_failed', run_states: ['failed', 'timed_out'] });
   });
 
-  it('configured rules override defaults by name; defaultRules false drops them', () => {
+  it('configured rules override defaults by name; default_rules false drops them', () => {
     const cfg = alertsConfigSchema.parse({ rules: [{ name: 'data_stale', match: { kind: 'delta_freshness' }, for: '10m' }] });
     const { rules, inhibit } = resolveAlertRules(cfg);
     expect(rules.filter((r) => r.name === 'data_stale')).toHaveLength(1);
     expect(rules.find((r) => r.name === 'data_stale')!.for).toBe(600_000);
     expect(inhibit.length).toBeGreaterThan(0);
-    const none = resolveAlertRules(alertsConfigSchema.parse({ defaultRules: false }));
+    const none = resolveAlertRules(alertsConfigSchema.parse({ default_rules: false }));
     expect(none).toEqual({ rules: [], inhibit: [] });
   });
 });

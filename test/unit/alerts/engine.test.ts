@@ -38,7 +38,7 @@ afterEach(async () => {
 });
 
 function engine(cfg: AlertsConfigInput, extra: Partial<Parameters<typeof createAlertEngine>[0]> = {}): AlertEngine {
-  const config = alertsConfigSchema.parse({ sinks: { hook: { type: 'webhook', url: 'http://127.0.0.1:1/x' } }, route: { sinks: ['hook'] }, defaultRules: false, ...cfg });
+  const config = alertsConfigSchema.parse({ sinks: { hook: { type: 'webhook', url: 'http://127.0.0.1:1/x' } }, route: { sinks: ['hook'] }, default_rules: false, ...cfg });
   const { rules, inhibit } = resolveAlertRules(config);
   const e = createAlertEngine({
     rules,
@@ -184,7 +184,7 @@ describe('alert engine', () => {
   });
 
   it('Kafka down inhibits freshness alerts (default rules), which notify once Kafka is back if still stale', async () => {
-    const config = { defaultRules: true, rules: [{ name: 'kafka_cluster_down', match: { kind: 'kafka_cluster' as const }, status: 'unknown' as const }] };
+    const config = { default_rules: true, rules: [{ name: 'kafka_cluster_down', match: { kind: 'kafka_cluster' as const }, status: 'unknown' as const }] };
     const e = engine(config);
     signals.next(signal('kafka', 'crit', { kind: 'kafka_cluster', target: '127.0.0.1:9092', labels: {} }));
     signals.next(signal('gold_freshness', 'crit'));
@@ -243,7 +243,7 @@ describe('alert engine', () => {
   });
 
   it('pipeline run failures fire per pipeline and resolve on the next success (default rule)', () => {
-    const e = engine({ defaultRules: true });
+    const e = engine({ default_rules: true });
     const run = (runId: string, state: 'failed' | 'success' | 'running', pipeline = 'domain_ingestion'): RunEvent => ({
       type: 'run', runId, pipeline, logicalDate: Date.UTC(2024, 10, 28, 12), trigger: 'cron', state, at: clock.now(), reason: state === 'failed' ? 'task run_full_ingestion failed: exit 1' : undefined,
     } as RunEvent);
