@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
-import { Kafka, logLevel, type Consumer, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { describeError, silentLogger, systemClock, type Clock, type ConsumerOffsetsEvent, type Logger } from '../src/protocol';
 import { decodeConsumerOffsetsRecord } from './consumer-offsets-codec';
 
@@ -47,6 +47,7 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
     /** Next offset to read per partition: survives rebalances and reconnects. */
     const positions = new Map<number, string>();
     let consumer: Consumer | null = null;
+    let sessionAdmin: Admin | null = null;
     let live = false;
     let decodeErrors = 0;
 
@@ -72,14 +73,17 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
     /** One connected session; resolves when it crashes for good (or rejects on setup failure). */
     const session = async (): Promise<void> => {
       const admin = kafka.admin();
+      sessionAdmin = admin;
       let targets: Map<number, number>;
       try {
         await admin.connect();
         const offsets = await admin.fetchTopicOffsets(topic);
         targets = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
       } finally {
+        sessionAdmin = null;
         await admin.disconnect().catch(() => undefined);
       }
+      if (stopper.signal.aborted) return;
       const pending = new Set<number>();
       if (!live) {
         for (const [partition, high] of targets) {
@@ -101,7 +105,7 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
         }
       };
 
-      const c = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 } });
+      const c = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 } });
       consumer = c;
       let crashed: (err: unknown) => void = () => undefined;
       const crash = new Promise<unknown>((resolve) => (crashed = resolve));
@@ -175,6 +179,7 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
       const c = consumer;
       consumer = null;
       void c?.disconnect().catch(() => undefined);
+      void sessionAdmin?.disconnect().catch(() => undefined);
     };
   });
 }

@@ -1,0 +1,229 @@
+/**
+ * Against the real local Kafka: the cluster check, the __consumer_offsets stream, and the lag
+ * check with groups that really commit — a healthy one, a stalled one (commits, no progress,
+ * end offset moves), a rewound one (commit goes backwards), a stopped one, and one that never
+ * committed.
+ */
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+import { firstValueFrom, filter, type Subscription } from 'rxjs';
+import type { Admin, Producer } from 'kafkajs';
+import { ensureServices, kafkaClient, endpoints, STACK_TIMEOUT_MS } from '../../helpers/stack';
+import { freshGroup, freshTopic } from '../../helpers/names';
+import { createKafkaClusterCheck, kafkaHealthTask } from '../../../checks/kafka-cluster';
+import { createConsumerLagCheck, type ConsumerLagCheck } from '../../../checks/consumer-lag';
+import { createCommitStore } from '../../../checks/lag-commit-store';
+import { createConsumerOffsets$ } from '../../../streams/consumer-offsets';
+import type { CheckProbe, ConsumerLagFacts, ConsumerOffsetsEvent, ProbeContext, Signal } from '../../../src/protocol';
+
+jest.setTimeout(120_000);
+const brokers = endpoints.kafkaBrokers.slice();
+const ctx = (): ProbeContext => ({ signal: AbortSignal.timeout(20_000), now: () => Date.now() });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const facts = (s: Signal): ConsumerLagFacts => s.facts as ConsumerLagFacts;
+
+let admin: Admin;
+let producer: Producer;
+const closers: Array<() => Promise<unknown> | unknown> = [];
+
+beforeAll(async () => {
+  await ensureServices(['kafka']);
+  const kafka = kafkaClient('lag-test');
+  admin = kafka.admin();
+  producer = kafka.producer();
+  await admin.connect();
+  await producer.connect();
+}, STACK_TIMEOUT_MS);
+
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+  await producer?.disconnect();
+  await admin?.disconnect();
+});
+
+async function topicWith(messages: number, partitions = 1): Promise<string> {
+  const topic = freshTopic('lag');
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  await produce(topic, messages);
+  return topic;
+}
+
+async function produce(topic: string, n: number): Promise<void> {
+  if (n === 0) return;
+  await producer.send({ topic, messages: Array.from({ length: n }, (_, i) => ({ value: `m${i}` })) });
+}
+
+/**
+ * A real group member (kafkajs consumer, auto-commit off) that commits offsets when told, like
+ * an application calling commitSync. Joins once; each commit is one OffsetCommit request.
+ */
+type Member = { commit(offset: number): Promise<void>; stop(): Promise<void> };
+async function member(groupId: string, topic: string): Promise<Member> {
+  const consumer = kafkaClient('lag-test-member').consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachMessage: async () => undefined });
+  await joined;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await consumer.disconnect();
+  };
+  closers.push(stop);
+  return { commit: (offset) => consumer.commitOffsets([{ topic, partition: 0, offset: String(offset) }]), stop };
+}
+describe('kafka_cluster check on the real broker', () => {
+  it('is ok with existing topics and crit with a missing one; reports partitions', async () => {
+    const topic = await topicWith(1, 3);
+    const check: CheckProbe = createKafkaClusterCheck({ name: 'kafka', options: { brokers, topics: [topic] } });
+    closers.push(() => check.close?.());
+    const [ok] = await check.probe(ctx());
+    expect(ok).toMatchObject({ status: 'ok', value: 1, target: brokers.join(',') });
+    expect(ok!.facts).toMatchObject({ brokers: 1, missingTopics: [], offlinePartitions: 0, underReplicatedPartitions: 0 });
+    expect((ok!.facts as { partitions: number }).partitions).toBeGreaterThanOrEqual(3);
+    expect((ok!.facts as { controllerId: number | null }).controllerId).not.toBeNull();
+
+    const missing = `${topic}-missing`;
+    const task = await kafkaHealthTask({ kafka_servers: brokers.join(','), topics: [topic, missing] }, { signal: AbortSignal.timeout(20_000) });
+    expect(task.status).toBe('crit');
+    expect(task.summary).toContain(`missing topics: ${missing}`);
+    // the check must not have created the missing topic
+    expect(await admin.listTopics()).not.toContain(missing);
+  });
+
+  it('reports an unreachable cluster as crit with SUP_ERR_KAFKA_UNREACHABLE', async () => {
+    const check = createKafkaClusterCheck({ name: 'kafka', options: { brokers: '127.0.0.1:1', connectionTimeout: 300, retries: 0 } });
+    closers.push(() => check.close?.());
+    const [s] = await check.probe(ctx());
+    expect(s).toMatchObject({ status: 'crit', error: { code: 'SUP_ERR_KAFKA_UNREACHABLE' } });
+  });
+});
+
+describe('consumer lag on the real broker', () => {
+  let stream: Subscription;
+  const store = createCommitStore({ minDistanceMs: 500 });
+  const events: ConsumerOffsetsEvent[] = [];
+
+  beforeAll(async () => {
+    const events$ = createConsumerOffsets$({ brokers, retryDelayMs: 1000 });
+    stream = events$.subscribe((e) => {
+      events.push(e);
+      store.apply(e);
+    });
+    closers.push(async () => {
+      stream.unsubscribe();
+      await sleep(2000); // the consumer leaves its group after its last fetch returns
+    });
+    // wait until the replay of __consumer_offsets is done
+    for (let i = 0; i < 120 && store.state() !== 'live'; i += 1) await sleep(250);
+    expect(store.state()).toBe('live');
+  }, 60_000);
+
+  async function waitForCommit(group: string, offset: number): Promise<void> {
+    for (let i = 0; i < 80; i += 1) {
+      const w = store.commits(group)?.values().next().value?.get(0);
+      if (w && w[w.length - 1]?.offset === offset) return;
+      await sleep(100);
+    }
+    throw new Error(`commit ${group}@${offset} never arrived through __consumer_offsets`);
+  }
+
+  function lagCheck(groups: string[], offsetSource: 'auto' | 'admin' = 'auto'): ConsumerLagCheck {
+    const check = createConsumerLagCheck({ name: 'lag', options: { brokers, groups, offsetSource, stopAfter: '60s' }, commitSource: store });
+    closers.push(() => check.close?.());
+    return check;
+  }
+
+  it('streams real commits decoded from __consumer_offsets', async () => {
+    const topic = await topicWith(10);
+    const group = freshGroup('decoded');
+    const m = await member(group, topic);
+    await m.commit(7);
+    await waitForCommit(group, 7);
+    const e = events.find((x) => x.type === 'commit' && x.group === group);
+    expect(e).toMatchObject({ type: 'commit', topic, partition: 0, offset: 7 });
+    expect(Math.abs((e as { commitTimestamp: number }).commitTimestamp - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('judges healthy, stalled, rewound, stopped and never-committed groups', async () => {
+    const topic = await topicWith(100);
+    const healthy = freshGroup('healthy');
+    const stalled = freshGroup('stalled');
+    const rewound = freshGroup('rewound');
+    const stopped = freshGroup('stopped');
+    const never = freshGroup('never');
+    const check = lagCheck([healthy, stalled, rewound, stopped, never]);
+
+    const [mHealthy, mStalled, mRewound, mStopped] = (await Promise.all([healthy, stalled, rewound, stopped].map((g) => member(g, topic)))) as [Member, Member, Member, Member];
+    await mStopped.commit(10);
+    await sleep(600);
+    await mStopped.commit(20);
+    await mStopped.stop();
+    await check.probe(ctx()); // first end-offset point
+    // Six rounds ~700 ms apart: production continues; healthy catches up every round, stalled
+    // re-commits the same offset, rewound moves forward then jumps back in the last round.
+    let end = 100;
+    for (let round = 1; round <= 6; round += 1) {
+      await produce(topic, 20);
+      end += 20;
+      await mHealthy.commit(end);
+      await mStalled.commit(30);
+      await mRewound.commit(round < 6 ? 10 * round : 5);
+      await check.probe(ctx());
+      await sleep(700);
+    }
+    await waitForCommit(healthy, end);
+    await waitForCommit(stalled, 30);
+    await waitForCommit(rewound, 5);
+    const signals = await check.probe(ctx());
+    expect(check.lastCycle()).toMatchObject({ mode: 'consumer_offsets', offsetFetches: 0, endOffsetFetches: 1 });
+    const by = new Map(signals.map((s) => [s.target, s]));
+
+    expect(facts(by.get(healthy)!)).toMatchObject({ status: 'OK', totalLag: 0 });
+    expect(by.get(healthy)!.status).toBe('ok');
+
+    const st = by.get(stalled)!;
+    expect(facts(st).status).toBe('STALL');
+    expect(st.status).toBe('crit');
+    expect(facts(st).partitions[0]).toMatchObject({ committedOffset: 30, endOffset: end, lag: end - 30 });
+    expect(facts(st).partitions[0]!.lagSeconds).toBeGreaterThan(0);
+
+    expect(facts(by.get(rewound)!)).toMatchObject({ status: 'REWIND', totalLag: end - 5 });
+
+    // stopped: two commits 0.6 s apart, then silence for several seconds while behind
+    expect(facts(by.get(stopped)!).status).toBe('STOP');
+    expect(by.get(stopped)!.status).toBe('crit');
+
+    const nf = by.get(never)!;
+    expect(facts(nf)).toMatchObject({ status: 'NOTFOUND', partitions: [] });
+    expect(nf.value).toBeUndefined();
+    expect(nf.summary).toContain('never committed');
+  });
+
+  it('falls back to admin fetches (bounded) and still sees a stall', async () => {
+    const topic = await topicWith(50);
+    const stalled = freshGroup('stalled-admin');
+    const check = lagCheck([stalled], 'admin');
+    const m = await member(stalled, topic);
+    await m.commit(5);
+    let last: Signal[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      await produce(topic, 10);
+      last = await check.probe(ctx());
+      await sleep(300);
+    }
+    expect(check.lastCycle()).toMatchObject({ mode: 'admin', offsetFetches: 1 });
+    expect(facts(last[0]!)).toMatchObject({ group: stalled, status: 'STALL', totalLag: 85 });
+  });
+
+  it('the stream reports a state event stream that starts with catching_up', async () => {
+    expect(events[0]).toEqual({ type: 'state', state: 'catching_up' });
+    expect(events.some((e) => e.type === 'state' && e.state === 'live')).toBe(true);
+    const down = await firstValueFrom(
+      createConsumerOffsets$({ brokers: ['127.0.0.1:1'], retryDelayMs: 60_000, connectionTimeout: 200 }).pipe(filter((e) => e.type === 'state' && e.state === 'unavailable')),
+    );
+    expect(down).toMatchObject({ type: 'state', state: 'unavailable', error: { code: 'SUP_ERR_KAFKA_UNREACHABLE' } });
+    await sleep(500);
+  });
+});
