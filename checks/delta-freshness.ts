@@ -110,10 +110,9 @@ export function createDeltaFreshnessCheck(params: DeltaFreshnessCheckParams): De
         signal = errorSignal(params.name, options, location, err, ctx, (store?.requestCount() ?? 0) - before, params.labels);
       }
       signal.durationMs = Math.max(0, clock.now() - started);
+      // transitions are logged once, by the signal-state stream; this is the probe's own detail
       if (signal.status !== lastStatus) {
-        const log = { status: signal.status, was: lastStatus, requests: (signal.facts as DeltaFacts).requests };
-        if (signal.status === 'ok') logger.info(log, `now ${signal.status.toUpperCase()}: ${signal.summary}`);
-        else logger.warn(log, `now ${signal.status.toUpperCase()}: ${signal.summary}`);
+        logger.debug({ status: signal.status, was: lastStatus, requests: (signal.facts as DeltaFacts).requests }, `now ${signal.status.toUpperCase()}: ${signal.summary}`);
         lastStatus = signal.status;
       }
       return [signal];

@@ -349,10 +349,9 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
       facts,
       ...(error ? { error } : {}),
     };
+    // transitions are logged once, by the signal-state stream; this is the probe's own detail
     if (status !== lastStatus) {
-      const log = { status, was: lastStatus };
-      if (status === 'ok') logger.info(log, `now OK: ${summary}`);
-      else logger.warn(log, `now ${status.toUpperCase()}: ${summary}`);
+      logger.debug({ status, was: lastStatus }, `now ${status.toUpperCase()}: ${summary}`);
       lastStatus = status;
     }
     return [signal];
