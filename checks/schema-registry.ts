@@ -1,0 +1,290 @@
+/**
+ * Schema registry (Confluent API, e.g. Apicurio's `/apis/ccompat/v7`): reachable; a subject
+ * exists for each required topic (`<topic>-value` by default); latest version and schema id.
+ * Optional event-time freshness: the newest record of a topic is read from Kafka, decoded
+ * through the registry, and the age of its timestamp field reported.
+ *
+ * Status: crit when the registry can't be reached or a required subject is missing; the
+ * freshness age above `maxAge` gives `freshnessStatus` (warn by default); a topic without any
+ * record gives warn.
+ */
+import { randomUUID } from 'node:crypto';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { z } from 'zod';
+import {
+  SupervisorError,
+  describeError,
+  silentLogger,
+  worstStatus,
+  type CheckProbe,
+  type Logger,
+  type ProbeContext,
+  type SchemaRegistryFacts,
+  type SchemaSubjectFacts,
+  type Signal,
+  type Status,
+} from '../src/protocol';
+import { abortable, createKafkaClient, durationMs, kafkaConnectionShape } from './kafka-client';
+
+const freshnessSchema = z.strictObject({
+  ...kafkaConnectionShape,
+  /** Topic whose newest record is sampled. */
+  topic: z.string().min(1),
+  /** Dot path of the event-time field in the decoded value, e.g. `ingested_at` or `meta.ts`. */
+  field: z.string().min(1),
+  /** Age above which the signal is at least `status`. */
+  maxAge: durationMs,
+  status: z.enum(['warn', 'crit']).default('warn'),
+});
+
+export const schemaRegistryOptionsSchema = z.strictObject({
+  /** Base URL of the Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 */
+  url: z.url(),
+  auth: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
+  /** Topics that must have a value subject. */
+  topics: z.array(z.string().min(1)).default([]),
+  /** Subject name = topic + suffix (TopicNameStrategy). */
+  subjectSuffix: z.string().default('-value'),
+  /** Further subjects that must exist, by exact name. */
+  subjects: z.array(z.string().min(1)).default([]),
+  freshness: freshnessSchema.optional(),
+});
+export type SchemaRegistryOptionsInput = z.input<typeof schemaRegistryOptionsSchema>;
+export type SchemaRegistryOptions = z.output<typeof schemaRegistryOptionsSchema>;
+
+export const SCHEMA_REGISTRY_DEFAULT_INTERVAL_MS = 15_000;
+export const SCHEMA_REGISTRY_DEFAULT_TIMEOUT_MS = 10_000;
+
+export interface SchemaRegistryCheckParams {
+  name: string;
+  options: SchemaRegistryOptionsInput | SchemaRegistryOptions;
+  logger?: Logger;
+  intervalMs?: number;
+  timeoutMs?: number;
+  /** Replaces global fetch (unit tests). */
+  fetch?: typeof fetch;
+  /** Replaces the Kafka sampling of the newest record (unit tests): returns encoded values. */
+  sampleNewest?: (topic: string, signal: AbortSignal) => Promise<Buffer[]>;
+}
+
+export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): CheckProbe {
+  const options = parseOptions(params.name, params.options);
+  const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
+  const doFetch = params.fetch ?? fetch;
+  const base = options.url.replace(/\/+$/, '');
+  const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
+  if (options.auth) headers.authorization = `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
+  const registry = new SchemaRegistry({ host: base, ...(options.auth ? { auth: options.auth } : {}) });
+  const required = [...options.topics.map((t) => `${t}${options.subjectSuffix}`), ...options.subjects];
+  const freshness = options.freshness;
+  const sampleNewest =
+    params.sampleNewest ?? (freshness ? (topic: string, signal: AbortSignal) => readNewestValues(freshness, topic, signal, logger) : undefined);
+
+  const getJson = async (path: string, signal: AbortSignal): Promise<{ status: number; body: unknown }> => {
+    let res: Response;
+    try {
+      res = await doFetch(`${base}${path}`, { headers, signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', `schema registry unreachable: ${describeError(err).message}${causeText(err)}`, { where: base, cause: err });
+    }
+    const text = await res.text();
+    let body: unknown = null;
+    try {
+      body = text.length > 0 ? JSON.parse(text) : null;
+    } catch {
+      if (res.ok) throw new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', `schema registry answered ${path} with non-JSON`, { where: `${base}${path}` });
+    }
+    if (!res.ok && res.status !== 404) {
+      throw new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', `schema registry answered ${path} with HTTP ${res.status}`, { where: `${base}${path}` });
+    }
+    return { status: res.status, body };
+  };
+
+  const probe = async (ctx: ProbeContext): Promise<Signal[]> => {
+    const startedAt = ctx.now();
+    const problems: Array<{ status: Status; text: string }> = [];
+    let subjects: SchemaSubjectFacts[] = required.map((subject) => ({ subject, exists: false, latestVersion: null, schemaId: null }));
+    let reachable = false;
+    let error: Signal['error'];
+    try {
+      const list = await getJson('/subjects', ctx.signal);
+      if (!Array.isArray(list.body)) throw new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', 'GET /subjects did not return a list', { where: `${base}/subjects` });
+      reachable = true;
+      const present = new Set(list.body.filter((s): s is string => typeof s === 'string'));
+      subjects = await Promise.all(
+        required.map(async (subject): Promise<SchemaSubjectFacts> => {
+          if (!present.has(subject)) return { subject, exists: false, latestVersion: null, schemaId: null };
+          const latest = await getJson(`/subjects/${encodeURIComponent(subject)}/versions/latest`, ctx.signal);
+          const b = latest.body as { version?: unknown; id?: unknown } | null;
+          if (latest.status === 404 || !b) return { subject, exists: false, latestVersion: null, schemaId: null };
+          return { subject, exists: true, latestVersion: typeof b.version === 'number' ? b.version : null, schemaId: typeof b.id === 'number' ? b.id : null };
+        }),
+      );
+      const missing = subjects.filter((s) => !s.exists).map((s) => s.subject);
+      if (missing.length > 0) problems.push({ status: 'crit', text: `missing subjects: ${missing.join(', ')}` });
+    } catch (err) {
+      if (ctx.signal.aborted || !(err instanceof SupervisorError)) throw err;
+      error = describeError(err);
+      problems.push({ status: 'crit', text: err.message });
+    }
+
+    const facts: SchemaRegistryFacts = { kind: 'schema_registry', reachable, subjects };
+    let value: number | undefined;
+    if (freshness && sampleNewest && reachable) {
+      const age = await eventAge(freshness.topic, freshness.field, ctx, sampleNewest, registry);
+      facts.eventAgeSeconds = { [freshness.topic]: age.seconds };
+      if (age.seconds === null) problems.push({ status: 'warn', text: age.reason ?? `no event time on ${freshness.topic}` });
+      else {
+        value = age.seconds;
+        if (age.seconds * 1000 > freshness.maxAge) {
+          problems.push({ status: freshness.status, text: `newest ${freshness.topic} event is ${Math.round(age.seconds)} s old (max ${Math.round(freshness.maxAge / 1000)} s)` });
+        }
+      }
+    }
+    const now = ctx.now();
+    const status = worstStatus(problems.map((p) => p.status));
+    const found = subjects.filter((s) => s.exists);
+    const summary =
+      problems.length === 0
+        ? `schema registry ok: ${found.map((s) => `${s.subject} v${s.latestVersion ?? '?'} (id ${s.schemaId ?? '?'})`).join(', ') || 'reachable'}${value !== undefined ? `; newest event ${Math.round(value)} s old` : ''}`
+        : `schema registry: ${problems.map((p) => p.text).join('; ')}`;
+    return [
+      {
+        check: params.name,
+        kind: 'schema_registry',
+        target: base,
+        labels: {},
+        status,
+        ...(value !== undefined ? { value, unit: 'seconds' as const, threshold: Math.round(freshness!.maxAge / 1000) } : {}),
+        observedAt: now,
+        durationMs: now - startedAt,
+        summary,
+        facts,
+        ...(error ? { error } : {}),
+      },
+    ];
+  };
+
+  return {
+    name: params.name,
+    kind: 'schema_registry',
+    intervalMs: params.intervalMs ?? SCHEMA_REGISTRY_DEFAULT_INTERVAL_MS,
+    timeoutMs: params.timeoutMs ?? SCHEMA_REGISTRY_DEFAULT_TIMEOUT_MS,
+    probe,
+    close: async () => undefined,
+  };
+}
+
+async function eventAge(
+  topic: string,
+  field: string,
+  ctx: ProbeContext,
+  sample: (topic: string, signal: AbortSignal) => Promise<Buffer[]>,
+  registry: Pick<SchemaRegistry, 'decode'>,
+): Promise<{ seconds: number | null; reason?: string }> {
+  const values = await sample(topic, ctx.signal);
+  if (values.length === 0) return { seconds: null, reason: `topic ${topic} has no record to sample` };
+  let newest: number | null = null;
+  for (const buf of values) {
+    let decoded: unknown;
+    try {
+      decoded = await registry.decode(buf);
+    } catch (err) {
+      throw new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', `cannot decode the newest ${topic} record through the registry: ${describeError(err).message}`, { where: topic, cause: err });
+    }
+    const ts = toEpochMs(readPath(decoded, field));
+    if (ts === null) return { seconds: null, reason: `field ${field} of the newest ${topic} record is not a timestamp` };
+    newest = newest === null ? ts : Math.max(newest, ts);
+  }
+  return { seconds: newest === null ? null : Math.max(0, (ctx.now() - newest) / 1000) };
+}
+
+/** Reads `a.b.c` from a decoded record (Avro unions may wrap values as `{ type: value }`). */
+export function readPath(value: unknown, path: string): unknown {
+  let current: unknown = value;
+  for (const key of path.split('.')) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  if (current && typeof current === 'object' && !(current instanceof Date)) {
+    const entries = Object.values(current as Record<string, unknown>);
+    if (entries.length === 1) return entries[0];
+  }
+  return current;
+}
+
+/** Epoch ms from a Date, an ISO string, epoch seconds or epoch milliseconds (or micros). */
+export function toEpochMs(value: unknown): number | null {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.getTime();
+  if (typeof value === 'bigint') return toEpochMs(Number(value));
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    if (value > 1e14) return Math.round(value / 1000); // microseconds
+    if (value > 1e11) return value; // milliseconds
+    return value * 1000; // seconds
+  }
+  if (typeof value === 'string' && value.trim() !== '') {
+    const n = Number(value);
+    if (Number.isFinite(n)) return toEpochMs(n);
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? null : t;
+  }
+  return null;
+}
+
+/**
+ * The newest record's value of every non-empty partition of `topic`: a consumer with a
+ * throw-away group seeks each partition to its last offset and stops after one record each.
+ */
+async function readNewestValues(options: z.output<typeof freshnessSchema>, topic: string, signal: AbortSignal, logger: Logger): Promise<Buffer[]> {
+  const kafka = createKafkaClient(options, logger.child({ component: 'kafkajs' }));
+  const admin = kafka.admin();
+  const consumer = kafka.consumer({ groupId: `pipeline-supervisor-sample-${randomUUID()}`, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
+  try {
+    await abortable(admin.connect(), signal);
+    const offsets = await abortable(admin.fetchTopicOffsets(topic), signal);
+    const wanted = new Map<number, string>();
+    for (const o of offsets) if (Number(o.high) > Number(o.low)) wanted.set(o.partition, String(Number(o.high) - 1));
+    if (wanted.size === 0) return [];
+    const values: Buffer[] = [];
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (const [partition, offset] of wanted) consumer.seek({ topic, partition, offset });
+    });
+    await abortable(consumer.connect(), signal);
+    await abortable(consumer.subscribe({ topics: [topic], fromBeginning: false }), signal);
+    const done = new Promise<void>((resolve, reject) => {
+      consumer
+        .run({
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            if (!wanted.has(partition) || BigInt(message.offset) < BigInt(wanted.get(partition)!)) return;
+            wanted.delete(partition);
+            if (message.value) values.push(message.value);
+            if (wanted.size === 0) resolve();
+          },
+        })
+        .catch(reject);
+    });
+    await abortable(done, signal);
+    return values;
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+function causeText(err: unknown): string {
+  const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
+  return cause?.code ? ` (${cause.code})` : '';
+}
+
+function parseOptions(name: string, raw: unknown): SchemaRegistryOptions {
+  const parsed = schemaRegistryOptionsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `check ${name}: invalid schema_registry options`, {
+      where: `checks.${name}`,
+      problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`),
+    });
+  }
+  return Object.freeze(parsed.data);
+}
