@@ -1,0 +1,108 @@
+/** Results file (bench/results/<date>.json) and the generated BENCHMARKS.md. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Row, Scenario } from './types';
+
+export const BENCH_DIR = path.resolve(__dirname, '..');
+export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  goal: string;
+  limits?: string;
+  command: string;
+  startedAt: string;
+  durationS: number;
+  machine: unknown;
+  rows: Row[];
+  error?: string;
+}
+
+export interface ResultsFile {
+  date: string;
+  updatedAt: string;
+  scenarios: Record<string, ScenarioResult>;
+  peers: Record<string, string>;
+}
+
+export function resultsPath(date: string): string {
+  return path.join(RESULTS_DIR, `${date}.json`);
+}
+
+/** Merges scenario results into the day's file (a rerun of one scenario replaces only its own). */
+export function saveResults(date: string, results: ScenarioResult[], peers: Record<string, string>): ResultsFile {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = resultsPath(date);
+  const current: ResultsFile = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { date, updatedAt: '', scenarios: {}, peers: {} };
+  for (const r of results) current.scenarios[r.id] = r;
+  current.peers = { ...current.peers, ...peers };
+  current.updatedAt = new Date().toISOString();
+  fs.writeFileSync(file, JSON.stringify(current, null, 2) + '\n');
+  return current;
+}
+
+/** The newest results file. */
+export function latestResults(): ResultsFile | null {
+  if (!fs.existsSync(RESULTS_DIR)) return null;
+  const files = fs.readdirSync(RESULTS_DIR).filter((f) => /^\d{4}-\d{2}-\d{2}\.json$/.test(f)).sort();
+  const last = files.pop();
+  return last ? JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, last), 'utf8')) : null;
+}
+
+const fmt = (v: number | string | null | undefined): string => {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'string') return v;
+  if (Math.abs(v) >= 1000) return v.toLocaleString('en-US', { maximumFractionDigits: 0 });
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return String(Number(v.toPrecision(3)));
+};
+
+const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+export function renderMarkdown(res: ResultsFile, scenarios: Scenario[], intro: string): string {
+  const out: string[] = [intro.trim(), ''];
+  const peerNames = [...new Set(Object.values(res.scenarios).flatMap((s) => s.rows.flatMap((r) => Object.keys(r.peers))))];
+  out.push(`Results file: \`bench/results/${res.date}.json\` (last updated ${res.updatedAt}).`, '');
+  if (Object.keys(res.peers).length) {
+    out.push('## Peers', '', '| peer | status |', '|---|---|');
+    for (const [name, status] of Object.entries(res.peers)) out.push(`| ${name} | ${esc(status)} |`);
+    out.push('');
+  }
+  out.push('## Summary', '');
+  out.push(`| # | metric | unit | supervisor | ${peerNames.map(esc).join(' | ')}${peerNames.length ? ' | ' : ''}ratio | goal | met |`);
+  out.push(`|---|---|---|---|${peerNames.map(() => '---|').join('')}---|---|---|`);
+  const ids = Object.keys(res.scenarios).sort((a, b) => Number(a) - Number(b));
+  for (const id of ids) {
+    const s = res.scenarios[id]!;
+    if (s.error && s.rows.length === 0) {
+      out.push(`| ${id} | ${esc(s.title)}: **did not run** — ${esc(s.error)} | | | ${peerNames.map(() => ' |').join('')} | | |`);
+      continue;
+    }
+    for (const r of s.rows) {
+      const peers = peerNames.map((p) => fmt(r.peers[p])).map(esc);
+      const met = r.met === null ? '—' : r.met ? '✅' : '❌';
+      out.push(`| ${id} | ${esc(r.metric)} | ${r.unit} | ${fmt(r.supervisor)} | ${peers.join(' | ')}${peers.length ? ' | ' : ''}${r.ratio === null ? '—' : `${fmt(r.ratio)}×`} | ${esc(r.goal)} | ${met} |`);
+    }
+  }
+  out.push('', 'Ratio: the best peer\'s figure divided by the supervisor\'s (how many times faster or lighter the supervisor is); — where no peer figure exists.', '');
+  for (const id of ids) {
+    const s = res.scenarios[id]!;
+    const def = scenarios.find((x) => x.id === id);
+    out.push(`## ${id}. ${s.title}`, '');
+    out.push(`Goal: ${s.goal}. Ran ${s.startedAt} for ${s.durationS.toFixed(0)} s; machine ${JSON.stringify(s.machine)}.`, '');
+    out.push('Command:', '', '```bash', s.command, '```', '');
+    if (s.error) out.push(`**Error:** ${s.error}`, '');
+    const methods = [...new Set(s.rows.map((r) => r.method))];
+    out.push('How each figure was taken:', '');
+    for (const m of methods) out.push(`- ${m}`);
+    const notes = s.rows.filter((r) => r.note).map((r) => `- ${r.metric}: ${r.note}`);
+    if (notes.length) out.push('', 'Notes:', '', ...notes);
+    const limits = def?.limits ?? s.limits;
+    if (limits) out.push('', `What limits it: ${limits}`);
+    out.push('');
+  }
+  return out.join('\n') + '\n';
+}
