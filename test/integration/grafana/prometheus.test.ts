@@ -290,4 +290,28 @@ describe('dashboards against the stack Prometheus scraping a running supervisor'
     const firing = await promQuery('supervisor_alerts_firing{rule="pipeline_run_failed"} > 0');
     expect(firing.length).toBeGreaterThan(0);
   });
+
+  test('the stack Prometheus evaluates the alerting rules on this data: pipeline_run_failed fires for the failing pipeline only', async () => {
+    type RulesBody = { data: { groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string }> }> } };
+    const rules = async () => ((await (await fetch(`${endpoints.prometheusUrl}/api/v1/rules`)).json()) as RulesBody).data.groups;
+    if (!(await rules()).some((g) => g.name === 'pipeline-supervisor')) {
+      // Started before the rule file existed: its generated config (stack/services/prometheus.ts)
+      // lists grafana/prometheus/rules/*.yml, a reload (--web.enable-lifecycle) picks them up.
+      expect((await fetch(`${endpoints.prometheusUrl}/-/reload`, { method: 'POST' })).status).toBe(200);
+    }
+    const groups = await rules();
+    expect(groups.map((g) => g.name)).toEqual(expect.arrayContaining(['pipeline-supervisor', 'pipeline-supervisor-causes', 'pipeline-supervisor-meta']));
+    const unhealthy = groups.flatMap((g) => g.rules).filter((r) => r.health === 'err');
+    expect(unhealthy).toEqual([]);
+
+    const deadline = Date.now() + 60_000;
+    let alerts: PromResult[] = [];
+    while (Date.now() < deadline) {
+      alerts = await promQuery(`ALERTS{alertname="pipeline_run_failed",alertstate="firing",instance="127.0.0.1:${ports.supervisor}"}`);
+      if (alerts.length > 0) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect(alerts.map((a) => a.metric.pipeline)).toEqual(['it_fail']);
+    expect(await promQuery(`ALERTS{alertname="supervisor_down",instance="127.0.0.1:${ports.supervisor}"}`)).toEqual([]);
+  });
 });
