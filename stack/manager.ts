@@ -108,7 +108,7 @@ async function waitReady(svc: ServiceDef, ctx: ServiceContext, rec: ProcessRecor
       );
     }
     if (now - lastNote > 15000) {
-      ctx.log.info(`${svc.name}: still waiting for readiness (${Math.round((now - t0) / 1000)} s)…`);
+      ctx.log.info(`still waiting for readiness (${Math.round((now - t0) / 1000)} s)…`);
       lastNote = now;
     }
     await sleep(500);

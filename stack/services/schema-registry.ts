@@ -36,7 +36,9 @@ export const schemaRegistry: ServiceDef = {
       );
       fs.rmSync(home(), { recursive: true, force: true });
       ensureDir(home());
-      await run('unzip', ['-q', '-o', zip, '-d', home()], { logPath: installLog('schema-registry') });
+      // unzip when present, else Python's zipfile (both are on the machines this runs on).
+      const [cmd, args] = fs.existsSync('/usr/bin/unzip') ? ['unzip', ['-q', '-o', zip, '-d', home()]] : ['python3', ['-m', 'zipfile', '-e', zip, home()]];
+      await run(cmd as string, args as string[], { logPath: installLog('schema-registry') });
       if (!fs.existsSync(runner())) throw new Error(`${runner()} missing after unzip of ${zip}`);
     });
     ensureDir(dataDir());
