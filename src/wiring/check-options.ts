@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { consumerLagOptionsSchema } from '../../checks/consumer-lag';
 import { deltaFreshnessOptionsSchema } from '../../checks/delta-freshness';
 import { kafkaClusterOptionsSchema } from '../../checks/kafka-cluster';
+import { schemaRegistryOptionsSchema } from '../../checks/schema-registry';
 import { sparkOptionsSchema } from '../../checks/spark';
 import { camelizeKeys, camelToSnake, snakePath } from '../config/case';
 import { parseDuration } from '../config/duration';
@@ -14,7 +15,8 @@ export const CHECK_MODULES = {
   consumer_lag: { schema: consumerLagOptionsSchema, intervalMs: 15_000, timeoutMs: 10_000 },
   delta_freshness: { schema: deltaFreshnessOptionsSchema, intervalMs: 60_000, timeoutMs: 20_000 },
   spark: { schema: sparkOptionsSchema, intervalMs: 15_000, timeoutMs: 10_000 },
-} satisfies Partial<Record<CheckKind, { schema: z.ZodType; intervalMs: number; timeoutMs: number }>>;
+  schema_registry: { schema: schemaRegistryOptionsSchema, intervalMs: 30_000, timeoutMs: 10_000 },
+} satisfies Record<CheckKind, { schema: z.ZodType; intervalMs: number; timeoutMs: number }>;
 
 const COMMON_KEYS = new Set(['kind', 'enabled', 'interval', 'timeout']);
 
@@ -50,7 +52,7 @@ function connectionDefaults(kind: CheckKind, c: ConnectionsConfig): Record<strin
     case 'spark':
       return { masterUrl: c.spark.master_ui };
     case 'schema_registry':
-      return { url: c.schema_registry.url, ...(c.schema_registry.username ? { username: c.schema_registry.username, password: c.schema_registry.password } : {}) };
+      return { url: c.schema_registry.url, ...(c.schema_registry.username ? { auth: { username: c.schema_registry.username, password: c.schema_registry.password ?? '' } } : {}) };
   }
 }
 
@@ -78,8 +80,7 @@ export interface CheckIssue {
  * check's own settings, then the module's schema. Issues come back with YAML paths.
  */
 export function resolveCheck(name: string, check: CheckConfig, connections: ConnectionsConfig): { check?: ResolvedCheck; issues: CheckIssue[] } {
-  const module = CHECK_MODULES[check.kind as keyof typeof CHECK_MODULES] as (typeof CHECK_MODULES)[keyof typeof CHECK_MODULES] | undefined;
-  if (!module) return { issues: [{ path: ['kind'], message: `check kind "${check.kind}" is not available in this build` }] };
+  const module = CHECK_MODULES[check.kind];
   const own = Object.fromEntries(Object.entries(check).filter(([k]) => !COMMON_KEYS.has(k)));
   const options = camelizeKeys(own) as Record<string, unknown>;
   const issues: CheckIssue[] = [];

@@ -2,6 +2,7 @@ import { createConsumerLagCheck } from '../../checks/consumer-lag';
 import { createDeltaFreshnessCheck } from '../../checks/delta-freshness';
 import { createKafkaClusterCheck } from '../../checks/kafka-cluster';
 import { createCommitStore, type CommitStore } from '../../checks/lag-commit-store';
+import { createSchemaRegistryCheck } from '../../checks/schema-registry';
 import { createSparkCheck } from '../../checks/spark';
 import type { SupervisorConfig } from '../config/schema';
 import type { CheckProbe, Clock, Logger } from '../protocol';
@@ -47,6 +48,7 @@ export function createCheckProbes({ config, logger, clock, commitStore, only }: 
         probes.push(createSparkCheck({ ...common, clock, options: check.options as never }));
         break;
       case 'schema_registry':
+        probes.push(createSchemaRegistryCheck({ ...common, options: check.options as never }));
         break;
     }
   }

@@ -1,5 +1,7 @@
 import { dataFreshnessTask } from '../../checks/delta-freshness';
 import { kafkaHealthTask } from '../../checks/kafka-cluster';
+import { createSchemaRegistryCheck } from '../../checks/schema-registry';
+import { runOnce } from '../../streams/check-scheduler';
 import { sparkJobTask } from '../../checks/spark';
 import type { SupervisorConfig } from '../config/schema';
 import { createBuiltinOperators, createSignalOperator } from '../engine/operators';
@@ -65,5 +67,24 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
         { signal: ctx.signal, now: ctx.now },
       ),
     ),
+    // schema_registry(topics): every topic has a value subject
+    schema_registry: createSignalOperator(async (ctx) => {
+      const topics = ctx.params.topics === undefined ? [] : Array.isArray(ctx.params.topics) ? ctx.params.topics.map(String) : String(ctx.params.topics).split(',').map((t) => t.trim());
+      const registry = config.connections.schema_registry;
+      const probe = createSchemaRegistryCheck({
+        name: ctx.taskId,
+        logger: ctx.logger,
+        options: {
+          url: typeof ctx.params.url === 'string' ? ctx.params.url : registry.url,
+          topics,
+          ...(registry.username ? { auth: { username: registry.username, password: registry.password ?? '' } } : {}),
+        },
+      });
+      try {
+        return await runOnce(probe, { signal: ctx.signal });
+      } finally {
+        await probe.close?.();
+      }
+    }),
   };
 }

@@ -7,6 +7,7 @@ import { isSupervisorError, type Clock, type SilenceStore } from '../../protocol
 import type { SqliteDatabase } from '../../store/database';
 import { createVariableStore, VARIABLE_KEY } from '../../store/variables';
 import { parseDuration } from '../../config/duration';
+import { redactConfig } from '../../config/redact';
 
 export interface ApiDeps {
   engine: Engine;
@@ -69,7 +70,8 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.get<{ Params: { id: string } }>('/pipelines/:id', { schema: { params: idParam('id'), tags: ['pipelines'], response: { 404: error } } }, async (request, reply) => {
       const p = engine.catalog.find(request.params.id);
       if (!p) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no pipeline "${request.params.id}" (known: ${engine.catalog.list().map((x) => x.id).join(', ')})` });
-      return { ...p, tasks: p.tasks };
+      // task params may carry credentials (env, URLs with user:password): shown redacted
+      return redactConfig({ ...p, tasks: p.tasks });
     });
 
     app.post<{ Params: { id: string }; Body: { logical_date?: string | number; conf?: Record<string, unknown>; rerun?: boolean } }>(
