@@ -2,6 +2,9 @@
  * `npm run stack -- up [service…] | down [service…] | status | logs SERVICE`
  * The local stack's command line; see stack/README.md.
  */
+// The AWS SDK warns about Node 20 on every run; the stack only uses it to create the bucket.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { down, formatEndpoints, status, up, StackError } from './manager';

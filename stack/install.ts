@@ -60,6 +60,28 @@ export function installLog(name: string): string {
   return path.join(ensureDir(dirs.logs), `install-${name}.log`);
 }
 
+/** Full path of an executable on PATH, or undefined. */
+export function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const p = path.join(dir, cmd);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** Makes sure a command exists, installing its Debian package when it does not (fresh machines). */
+export async function requireTool(cmd: string, aptPackage: string, log: StackLog): Promise<void> {
+  if (which(cmd)) return;
+  log.info(`${cmd} not found: installing the Debian package ${aptPackage}…`);
+  await aptInstall(`tool-${cmd}`, [aptPackage], [], log);
+  if (!which(cmd)) throw new Error(`${cmd} is still missing after apt-get install ${aptPackage}`);
+}
+
 const m2 = () => path.join(dirs.cache, 'm2');
 
 /**
@@ -91,7 +113,8 @@ export interface MavenDep {
 }
 
 /** Copies the runtime closure of `deps` into `outDir` (a flat folder of jars). */
-export async function mavenCopyDependencies(name: string, deps: MavenDep[], outDir: string): Promise<void> {
+export async function mavenCopyDependencies(name: string, deps: MavenDep[], outDir: string, log?: StackLog): Promise<void> {
+  if (log) await requireTool('mvn', 'maven', log);
   const work = ensureDir(path.join(dirs.cache, 'poms', name));
   const body = deps
     .map(
@@ -130,7 +153,8 @@ ${body}
 }
 
 /** Copies one artifact (e.g. a zip or an uber jar) into `outDir`; returns its path. */
-export async function mavenCopyArtifact(name: string, dep: MavenDep, outDir: string): Promise<string> {
+export async function mavenCopyArtifact(name: string, dep: MavenDep, outDir: string, log?: StackLog): Promise<string> {
+  if (log) await requireTool('mvn', 'maven', log);
   ensureDir(outDir);
   const coords = [dep.groupId, dep.artifactId, dep.version, dep.type ?? 'jar', dep.classifier].filter(Boolean).join(':');
   await run('mvn', [...mvnArgs(), 'dependency:copy', `-Dartifact=${coords}`, `-DoutputDirectory=${outDir}`], {
@@ -147,7 +171,7 @@ export async function mavenCopyArtifact(name: string, dep: MavenDep, outDir: str
  * (a temporary policy-rc.d denies service starts when none exists).
  */
 export async function aptInstall(name: string, packages: string[], binaries: string[], log: StackLog): Promise<void> {
-  if (binaries.every((b) => fs.existsSync(b))) return;
+  if (binaries.length > 0 && binaries.every((b) => fs.existsSync(b))) return;
   if (process.getuid?.() !== 0) {
     throw new Error(`${packages.join(', ')} missing (${binaries.join(', ')}): run as root or \`sudo apt-get install -y ${packages.join(' ')}\``);
   }

@@ -5,10 +5,11 @@
  * offline. `sparkSubmitSpec()` / `sparkSubmit()` are for other code (the reference pipeline,
  * tests) that runs a PySpark job against the stack's master.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HOST, endpoints, ports } from './endpoints';
-import { installLog, mavenCopyDependencies, once, run } from './install';
+import { aptInstall, installLog, mavenCopyDependencies, once, run } from './install';
 import { dirs, ensureDir } from './paths';
 import type { SpawnSpec } from './proc';
 import type { StackLog } from './log';
@@ -49,6 +50,10 @@ const artifactBase = (jar: string) => jar.replace(/-\d[\w.+-]*\.jar$/, '');
 async function installVenv(log: StackLog): Promise<void> {
   await once(`spark-venv-${SPARK_VERSION}-${DELTA_VERSION}-${DELTALAKE_PY_VERSION}`, log, `Python venv with ${PYTHON_PACKAGES.join(' ')} (PyPI)`, async () => {
     const logPath = installLog('spark');
+    // Debian's python3 needs python3-venv for `-m venv` (ensurepip).
+    if (!fs.existsSync(venvPython()) && spawnSync('python3', ['-c', 'import ensurepip, venv']).status !== 0) {
+      await aptInstall('python3-venv', ['python3-venv'], [], log);
+    }
     if (!fs.existsSync(venvPython())) await run('python3', ['-m', 'venv', dirs.venv], { logPath });
     await run(
       venvPython(),
@@ -69,6 +74,7 @@ async function installJars(log: StackLog): Promise<void> {
         { groupId: 'org.apache.hadoop', artifactId: 'hadoop-aws', version: HADOOP_VERSION },
       ],
       dir,
+      log,
     );
     // Drop what Spark already ships (other versions of the same artifact would clash on the classpath).
     const shipped = new Set(fs.readdirSync(path.join(sparkHome(), 'jars')).map(artifactBase));

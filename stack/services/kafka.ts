@@ -98,6 +98,7 @@ export const kafka: ServiceDef = {
           { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-core', version: LOG4J_VERSION },
         ],
         libDir(),
+        log,
       ),
     );
     ensureDir(confDir());

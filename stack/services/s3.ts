@@ -41,7 +41,7 @@ export const s3: ServiceDef = {
   async install({ log }) {
     checkJava();
     await once(`s3proxy-${S3PROXY_VERSION}`, log, `s3proxy ${S3PROXY_VERSION} from Maven Central`, async () => {
-      await mavenCopyArtifact('s3proxy', { groupId: 'org.gaul', artifactId: 's3proxy', version: S3PROXY_VERSION, classifier: 'jar-with-dependencies' }, home());
+      await mavenCopyArtifact('s3proxy', { groupId: 'org.gaul', artifactId: 's3proxy', version: S3PROXY_VERSION, classifier: 'jar-with-dependencies' }, home(), log);
     });
     ensureDir(path.join(dirs.data, 's3'));
     ensureDir(dirs.conf);

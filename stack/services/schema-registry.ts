@@ -33,6 +33,7 @@ export const schemaRegistry: ServiceDef = {
         'apicurio-registry',
         { groupId: 'io.apicurio', artifactId: 'apicurio-registry-app', version: APICURIO_VERSION, classifier: 'all', type: 'zip' },
         dl,
+        log,
       );
       fs.rmSync(home(), { recursive: true, force: true });
       ensureDir(home());
