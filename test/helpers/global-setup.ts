@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { consoleLog } from '../../stack/log';
-import { up } from '../../stack/manager';
+import { down, up } from '../../stack/manager';
 import { dirs, ensureDir } from '../../stack/paths';
 
 interface JestGlobalConfigLike {
@@ -52,7 +52,14 @@ export default async function globalSetup(globalConfig: JestGlobalConfigLike): P
   const log = consoleLog('stack');
   log.info(`global setup: bringing up ${services ? services.join(', ') : 'the local stack'} (reusing running services)…`);
   const t0 = Date.now();
-  const res = await up(services, { owner, log });
+  let res;
+  try {
+    res = await up(services, { owner, log });
+  } catch (err) {
+    // Jest skips the teardown when the setup throws: stop what this session started first.
+    await down(undefined, { owner, log }).catch(() => undefined);
+    throw err;
+  }
   log.info(
     `global setup: stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (started: ${res.started.join(', ') || 'none'}; reused: ${res.reused.join(', ') || 'none'})`,
   );

@@ -8,17 +8,25 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { endpoints } from '../../stack/endpoints';
 import { up } from '../../stack/manager';
-import { silentLog, consoleLog } from '../../stack/log';
+import { consoleLog, type StackLog } from '../../stack/log';
 
 export { endpoints, ports, HOST } from '../../stack/endpoints';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Generous default: a first run installs the service (Maven, apt, pip). */
 export const STACK_TIMEOUT_MS = 20 * 60_000;
 
+/** Progress only when something has to be installed or started (reuse stays quiet), or always with STACK_VERBOSE=1. */
+const testLog = (): StackLog => {
+  if (process.env.STACK_VERBOSE) return consoleLog('stack');
+  const out = consoleLog('stack');
+  return { info: (m) => (/already running/.test(m) ? undefined : out.info(m)), warn: (m) => out.warn(m) };
+};
+
 export async function ensureServices(names: readonly string[]): Promise<void> {
-  await up(names, { log: process.env.STACK_VERBOSE ? consoleLog('stack') : silentLog });
+  await up(names, { log: testLog() });
 }
 
 export function kafkaClient(clientId = 'test'): Kafka {
