@@ -182,7 +182,7 @@ export async function up(names?: readonly string[], options: UpOptions = {}): Pr
     const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failures.length > 0) {
       abort.abort();
-      throw new StackError(failures.map((f) => (f.reason as Error).message).join('\n\n'));
+      throw new StackError([...new Set(failures.map((f) => (f.reason as Error).message))].join('\n\n'));
     }
     return result;
   });
