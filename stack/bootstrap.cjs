@@ -18,7 +18,17 @@ const marker = path.join(root, 'node_modules', '.supervisor-lock-hash');
 const mutex = path.join(root, '.bootstrap.lock');
 
 const wanted = () => crypto.createHash('sha256').update(fs.readFileSync(lock)).digest('hex');
-const installed = () => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').trim() : '');
+const hidden = path.join(root, 'node_modules', '.package-lock.json');
+function installed() {
+  if (fs.existsSync(marker)) return fs.readFileSync(marker, 'utf8').trim();
+  // installed by a plain `npm ci`/`npm install` (no marker): trust npm's own record when it is
+  // newer than the lockfile, instead of reinstalling under everyone's feet
+  if (fs.existsSync(hidden) && fs.statSync(hidden).mtimeMs >= fs.statSync(lock).mtimeMs) {
+    fs.writeFileSync(marker, wanted() + '\n');
+    return wanted();
+  }
+  return '';
+}
 const built = () => fs.existsSync(path.join(root, 'dist', 'src', 'cli', 'main.js'));
 
 function sleep(ms) {
