@@ -131,8 +131,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     {
       name: 'http',
       start: async () => {
+        // fastify logs "Server listening at …" itself
         listeningUrl = await app.listen({ host: config.server.host, port: params.port ?? config.server.port });
-        logger.info({ component: 'http', url: listeningUrl }, 'listening');
       },
       stop: () => app.close(),
     },
