@@ -10,6 +10,7 @@
  * The store is the queue: a CLI `pipelines trigger` inserts a `queued` row and the daemon's
  * poll picks it up; claiming is atomic, so two processes never execute one run.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { EMPTY, Subject, merge, type Observable, type Subscription } from 'rxjs';
@@ -65,6 +66,8 @@ export interface EngineParams {
   random?: () => number;
   maxLogBytes?: number;
   abortGraceMs?: number;
+  /** Folder for task exit-status files; default `task-status/` beside the store file. */
+  statusDir?: string;
   /** Upper bound of catchup ticks enqueued at start per pipeline. Default 100. */
   maxCatchupRuns?: number;
 }
@@ -192,7 +195,9 @@ export function createEngine(params: EngineParams): Engine {
   // Validate every schedule now: configure validates, start connects.
   for (const p of catalog.list()) if (p.schedule) compileSchedule(p.schedule, p.timezone, `pipelines.${p.id}.schedule`);
 
+  const statusDir = params.statusDir ?? (params.db.name && params.db.name !== ':memory:' ? path.join(path.dirname(path.resolve(params.db.name)), 'task-status') : path.join(os.tmpdir(), `supervisor-task-status-${process.pid}`));
   const runner: RunnerParams = {
+    statusDir,
     store,
     operators: params.operators,
     clock,
@@ -447,7 +452,7 @@ export function createEngine(params: EngineParams): Engine {
       if (started) return;
       started = true;
       if (!daemon) return;
-      await recoverOrphanedRuns({ store, logger, now: () => clock.now() });
+      await recoverOrphanedRuns({ store, logger, now: () => clock.now(), statusDir });
       if (params.kafka && catalog.list().some((p) => p.triggers.length > 0 || p.gate)) {
         kafkaSource = createKafkaAdminSource({ brokers: params.kafka.brokers, clientId: params.kafka.clientId, logger });
       }

@@ -36,6 +36,8 @@ export interface TaskContext {
   logger: Logger;
   /** Folder relative paths in params are resolved against (the config file's folder). */
   configDir: string;
+  /** Where subprocess tasks record their exit status (crash recovery); null = not recorded. */
+  statusDir: string | null;
   now(): number;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../protocol';
 import type { RunStore } from '../store/runs';
-import { isProcessGroupAlive, killProcessGroup } from './subprocess';
+import { attemptStatusFile, isProcessGroupAlive, killProcessGroup, readAttemptStatus } from './subprocess';
 
 export interface RecoveryParams {
   store: RunStore;
@@ -18,6 +18,8 @@ export interface RecoveryParams {
   /** Whether a pid belongs to a live process (a live owner keeps its runs). */
   isAlive?: (pid: number) => boolean;
   killGraceMs?: number;
+  /** Where task wrappers recorded exit statuses: an attempt that in fact succeeded is not re-run. */
+  statusDir?: string | null;
 }
 
 export interface RecoveredRun {
@@ -27,6 +29,8 @@ export interface RecoveredRun {
   killedGroups: number[];
   retriedTasks: string[];
   failedTasks: string[];
+  /** Tasks whose interrupted attempt had finished successfully (recorded by the wrapper). */
+  completedTasks: string[];
 }
 
 export function isPidAlive(pid: number): boolean {
@@ -46,7 +50,7 @@ export async function recoverOrphanedRuns(params: RecoveryParams): Promise<Recov
   const out: RecoveredRun[] = [];
   for (const run of store.listRuns({ state: 'running', limit: 10_000 })) {
     if (run.ownerPid !== null && run.ownerPid !== selfPid && isAlive(run.ownerPid)) continue;
-    const rec: RecoveredRun = { runId: run.id, pipeline: run.pipeline, ownerPid: run.ownerPid, killedGroups: [], retriedTasks: [], failedTasks: [] };
+    const rec: RecoveredRun = { runId: run.id, pipeline: run.pipeline, ownerPid: run.ownerPid, killedGroups: [], retriedTasks: [], failedTasks: [], completedTasks: [] };
     const reason = `orphaned (SUP_ERR_ORPHANED): the supervisor process${run.ownerPid ? ` ${run.ownerPid}` : ''} died while the task was running`;
     for (const ti of store.listTasks(run.id)) {
       if (ti.state !== 'running' && ti.state !== 'queued') continue;
@@ -55,7 +59,16 @@ export async function recoverOrphanedRuns(params: RecoveryParams): Promise<Recov
         rec.killedGroups.push(ti.pid);
         logger.warn({ run: run.id, task: ti.taskId, pgid: ti.pid }, 'killed an orphaned process group');
       }
-      if (ti.tryNumber > 0) store.updateAttempt(run.id, ti.taskId, ti.tryNumber, { state: 'failed', endedAt: now(), error: reason });
+      const status = params.statusDir && ti.tryNumber > 0 ? readAttemptStatus(attemptStatusFile(params.statusDir, run.id, ti.taskId, ti.tryNumber)) : null;
+      if (status && status.code === 0) {
+        // The attempt finished successfully while nobody was watching: keep its result, do not run it again.
+        store.updateAttempt(run.id, ti.taskId, ti.tryNumber, { state: 'success', endedAt: status.endedAt, exitCode: 0 });
+        store.updateTask(run.id, ti.taskId, { state: 'success', endedAt: status.endedAt, pid: null, result: status.lastJson ?? { exitCode: 0 }, reason: 'completed while the supervisor was down' });
+        rec.completedTasks.push(ti.taskId);
+        continue;
+      }
+      const how = status ? ` (the attempt ended with ${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})` : '';
+      if (ti.tryNumber > 0) store.updateAttempt(run.id, ti.taskId, ti.tryNumber, { state: 'failed', endedAt: status?.endedAt ?? now(), error: reason + how, exitCode: status?.code ?? null });
       if (ti.tryNumber < ti.maxTries) {
         store.updateTask(run.id, ti.taskId, { state: 'retrying', nextTryAt: now(), pid: null, reason });
         rec.retriedTasks.push(ti.taskId);
@@ -65,7 +78,7 @@ export async function recoverOrphanedRuns(params: RecoveryParams): Promise<Recov
       }
     }
     store.updateRun(run.id, { state: 'queued', ownerPid: null, reason: `recovered after a crash of process ${run.ownerPid ?? '?'}` });
-    logger.warn({ run: run.id, pipeline: run.pipeline, retried: rec.retriedTasks, failed: rec.failedTasks }, 'recovered a run left running by a dead process');
+    logger.warn({ run: run.id, pipeline: run.pipeline, retried: rec.retriedTasks, failed: rec.failedTasks, completed: rec.completedTasks }, 'recovered a run left running by a dead process');
     out.push(rec);
   }
   return out;

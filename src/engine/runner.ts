@@ -26,6 +26,8 @@ export interface RunnerParams {
   logger: Logger;
   emit: (event: RunEvent) => void;
   configDir: string;
+  /** Folder for task exit-status files (see task-wrapper.cjs); null disables the wrapper. */
+  statusDir?: string | null;
   /** Random source for retry jitter (tests pass a constant). */
   random?: () => number;
   /** Per-attempt log cap in bytes (tail kept). Default 1 MiB. */
@@ -283,6 +285,7 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
       },
       logger,
       configDir: p.configDir,
+      statusDir: p.statusDir ?? null,
       now: () => clock.now(),
     };
 

@@ -5,7 +5,35 @@
  * When the leader exits, whatever it left behind in its group is terminated too: no orphans.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { SupervisorError } from '../protocol';
+
+/** The wrapper that ties a task process to the supervisor's life and records its exit status. */
+export const TASK_WRAPPER = path.join(__dirname, 'task-wrapper.cjs');
+
+export interface AttemptStatus {
+  code: number | null;
+  signal: string | null;
+  lastJson: Record<string, unknown> | null;
+  error?: string;
+  endedAt: number;
+}
+
+/** Where the wrapper records the exit status of one attempt. */
+export function attemptStatusFile(statusDir: string, runId: string, taskId: string, tryNumber: number): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return path.join(statusDir, safe(runId), `${safe(taskId)}.${tryNumber}.json`);
+}
+
+export function readAttemptStatus(file: string): AttemptStatus | null {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as AttemptStatus;
+    return v && typeof v === 'object' ? v : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface RunProcessParams {
   argv: readonly string[];
@@ -20,6 +48,11 @@ export interface RunProcessParams {
   onSpawn?: (pid: number) => void;
   /** Longest line passed to onLine; longer ones are cut (with a marker). Default 64 KiB. */
   maxLineBytes?: number;
+  /**
+   * Run through the task wrapper, which records the exit status in this file and terminates
+   * the task if the supervisor dies (crash recovery relies on both).
+   */
+  statusFile?: string;
 }
 
 export interface ProcessResult {
@@ -33,6 +66,8 @@ export interface ProcessResult {
   killed: boolean;
   /** Last stdout line that parsed as a JSON object (the ingestion CLI's summary). */
   lastJson: Record<string, unknown> | null;
+  /** The wrapper's record, when run through it. */
+  status: AttemptStatus | null;
   durationMs: number;
 }
 
@@ -127,13 +162,20 @@ export function runProcess(params: RunProcessParams): Promise<ProcessResult> {
   if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
   const started = Date.now();
 
+  const wrapped = params.statusFile !== undefined;
+  if (wrapped) {
+    fs.mkdirSync(path.dirname(params.statusFile!), { recursive: true });
+    fs.rmSync(params.statusFile!, { force: true });
+  }
+  const command = wrapped ? [process.execPath, TASK_WRAPPER, params.statusFile!, String(graceMs), '--', ...argv] : [...argv];
+
   return new Promise<ProcessResult>((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
+    const child = spawn(command[0]!, command.slice(1), {
       cwd: params.cwd,
       env: params.env ?? process.env,
       detached: true,
       shell: false,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: wrapped ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     let aborted = false;
     let killed = false;
@@ -190,7 +232,22 @@ export function runProcess(params: RunProcessParams): Promise<ProcessResult> {
       clearTimeout(killTimer);
       out.end();
       err.end();
-      resolve({ pid, exitCode: leader.code, exitSignal: leader.sig, aborted, killed, lastJson, durationMs: Date.now() - started });
+      const status = wrapped ? readAttemptStatus(params.statusFile!) : null;
+      if (status?.error !== undefined && status.code === 127) {
+        reject(new SupervisorError('SUP_ERR_TASK_FAILED', `cannot run "${argv[0]}": ${status.error}`, { retryable: false }));
+        return;
+      }
+      resolve({
+        pid,
+        // Through the wrapper, report the task's own exit (a signal it died of, not 128+n).
+        exitCode: status ? status.code : leader.code,
+        exitSignal: status ? ((status.signal as NodeJS.Signals | null) ?? null) : leader.sig,
+        aborted,
+        killed,
+        lastJson,
+        status,
+        durationMs: Date.now() - started,
+      });
     };
     child.stdout!.once('close', () => {
       streamsClosed += 1;

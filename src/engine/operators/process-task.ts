@@ -1,6 +1,6 @@
 import { SupervisorError } from '../../protocol';
 import type { TaskContext } from '../operator';
-import { runProcess, type ProcessResult } from '../subprocess';
+import { attemptStatusFile, runProcess, type ProcessResult } from '../subprocess';
 
 /** A failed task attempt with the exit code of its process. */
 export class TaskProcessError extends SupervisorError {
@@ -39,6 +39,7 @@ export async function runProcessTask(ctx: TaskContext, options: ProcessTaskOptio
     killGraceMs: options.killGraceMs,
     onSpawn: (pid) => ctx.setPid(pid),
     onLine: (stream, line) => ctx.log(stream === 'stderr' ? `[stderr] ${line}` : line),
+    ...(ctx.statusDir ? { statusFile: attemptStatusFile(ctx.statusDir, ctx.runId, ctx.taskId, ctx.tryNumber) } : {}),
   });
   ctx.setPid(null);
   ctx.log(

@@ -105,6 +105,7 @@ describe('subprocess operators in a run', () => {
       logger: silentLogger,
       emit: (e: RunEvent) => events.push(e),
       configDir: tmp,
+      statusDir: path.join(tmp, 'status'),
       ...(maxLogBytes ? { maxLogBytes } : {}),
     };
     return { store, close, events, done: executeRun(params, pipeline, rec.id, new AbortController().signal) };

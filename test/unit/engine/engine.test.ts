@@ -194,6 +194,42 @@ describe('engine', () => {
     db.close();
   });
 
+  it('crash recovery: an attempt that finished while the supervisor was down (wrapper status 0) is not run again', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { attemptStatusFile } = await import('../../../src/engine/subprocess');
+    const statusDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sup-status-'));
+    const db = openDatabase({ file: ':memory:' });
+    const store = createRunStore(db);
+    const date = Date.parse('2025-10-05T00:00:00Z');
+    const { run } = store.insertRun({ pipeline: 'p', logicalDate: date, kind: 'cron', firedAt: date, queuedAt: date });
+    store.claimRun(run.id, 999_999_999, date);
+    store.upsertTask({ runId: run.id, taskId: 'ingest', state: 'running', tryNumber: 1, maxTries: 3, startedAt: date, endedAt: null, nextTryAt: null, pid: null, result: null, reason: null });
+    store.startAttempt({ runId: run.id, taskId: 'ingest', tryNumber: 1, startedAt: date });
+    const file = attemptStatusFile(statusDir, run.id, 'ingest', 1);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, JSON.stringify({ code: 0, signal: null, lastJson: { ok: true, records: 7 }, endedAt: date + 5 }));
+    const calls: string[] = [];
+    const op: Operator = async (ctx) => {
+      calls.push(ctx.taskId);
+      return {};
+    };
+    const clock = createFakeClock();
+    const engine = createEngine({
+      config: loaded({ p: { tasks: [{ id: 'ingest', operator: 'command', retries: 2 }, { id: 'notify', operator: 'command', upstream: ['ingest'] }] } }),
+      db, clock, logger: silentLogger, operators: { command: op }, statusDir, pollIntervalMs: 60_000,
+    });
+    await engine.start();
+    const done = await engine.waitForRun(run.id);
+    expect(done.state).toBe('success');
+    expect(calls).toEqual(['notify']);
+    expect(store.getTask(run.id, 'ingest')).toMatchObject({ state: 'success', tryNumber: 1, result: { ok: true, records: 7 } });
+    await engine.close();
+    db.close();
+    fs.rmSync(statusDir, { recursive: true, force: true });
+  });
+
   it('catchup enqueues the ticks missed since the last scheduled run when enabled', async () => {
     const db = openDatabase({ file: ':memory:' });
     const store = createRunStore(db);

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/*
+ * Task process wrapper (plain Node, no dependencies). The supervisor starts it as the leader
+ * of the task's process group, with an IPC channel; it runs the real argv in the same group and:
+ *  - forwards stdout/stderr to the supervisor, keeping the last JSON line of stdout;
+ *  - when the supervisor dies (the IPC channel disconnects), terminates the task at once
+ *    (SIGTERM, SIGKILL after the grace), so an orphan never keeps running unsupervised;
+ *  - writes the task's exit status atomically to STATUS_FILE, so a restarted supervisor
+ *    knows whether an attempt interrupted by its crash had in fact succeeded.
+ * Usage: node task-wrapper.cjs STATUS_FILE GRACE_MS -- ARGV...
+ */
+'use strict';
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+
+const [statusFile, graceText, sep, ...argv] = process.argv.slice(2);
+if (!statusFile || sep !== '--' || argv.length === 0) {
+  process.stderr.write('usage: task-wrapper.cjs STATUS_FILE GRACE_MS -- ARGV...\n');
+  process.exit(2);
+}
+const graceMs = Number(graceText) || 10000;
+let lastJson = null;
+let partial = '';
+let stopping = false;
+
+function writeStatus(status) {
+  try {
+    const tmp = `${statusFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(status));
+    fs.renameSync(tmp, statusFile);
+  } catch (err) {
+    process.stderr.write(`[task-wrapper] cannot write ${statusFile}: ${err.message}\n`);
+  }
+}
+
+const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+child.on('error', (err) => {
+  writeStatus({ code: 127, signal: null, error: err.message, lastJson: null, endedAt: Date.now() });
+  process.stderr.write(`[task-wrapper] cannot run ${argv[0]}: ${err.code || err.message}\n`);
+  process.exit(127);
+});
+const safeWrite = (stream, chunk) => {
+  try {
+    stream.write(chunk);
+  } catch {
+    /* supervisor gone */
+  }
+};
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
+child.stdout.on('data', (chunk) => {
+  safeWrite(process.stdout, chunk);
+  partial += chunk.toString('utf8');
+  const lines = partial.split('\n');
+  partial = lines.pop();
+  if (partial.length > 1 << 20) partial = '';
+  for (const line of lines) {
+    if (line.startsWith('{')) {
+      try {
+        const v = JSON.parse(line);
+        if (v && typeof v === 'object' && !Array.isArray(v)) lastJson = v;
+      } catch {
+        /* not JSON */
+      }
+    }
+  }
+});
+child.stderr.on('data', (chunk) => safeWrite(process.stderr, chunk));
+
+function stop(why) {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`[task-wrapper] ${why}: terminating the task\n`);
+  try {
+    child.kill('SIGTERM');
+  } catch {
+    /* already gone */
+  }
+  setTimeout(() => {
+    try {
+      process.kill(-process.pid, 'SIGKILL');
+    } catch {
+      /* group gone */
+    }
+  }, graceMs).unref();
+}
+
+// The supervisor signals the whole group; the wrapper outlives the task to record its status.
+process.on('SIGTERM', () => undefined);
+process.on('SIGINT', () => undefined);
+process.on('disconnect', () => stop('the supervisor process went away'));
+
+child.on('exit', (code, signal) => {
+  if (partial.startsWith('{')) {
+    try {
+      const v = JSON.parse(partial);
+      if (v && typeof v === 'object' && !Array.isArray(v)) lastJson = v;
+    } catch {
+      /* not JSON */
+    }
+  }
+  writeStatus({ code, signal, lastJson, endedAt: Date.now() });
+  process.exitCode = code === null ? 128 + 15 : code;
+  if (process.connected) process.disconnect();
+  // Leave nothing behind in the group (grandchildren of the task).
+  setTimeout(() => process.exit(), 50);
+});
