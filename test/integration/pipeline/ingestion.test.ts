@@ -14,6 +14,8 @@ import { endpoints, ensureServices, kafkaClient, STACK_TIMEOUT_MS } from '../../
 import { freshGroup, freshTopic } from '../../helpers/names';
 import { runCli, SHIPPED_SOURCES, startCli } from './ingestion-run';
 
+jest.setTimeout(120_000);
+
 const BROKERS = endpoints.kafkaBrokers.join(',');
 const REGISTRY = endpoints.schemaRegistryUrl;
 
@@ -219,7 +221,12 @@ sources:
     category: scam
 `);
     const { child, done } = startCli(['--config', config, '--kafka-servers', BROKERS, '--schema-registry', REGISTRY, '--topic', topic]);
-    await new Promise((r) => setTimeout(r, 2500));
+    // signal once the CLI runs (its handlers are installed before the "ingestion starting" log)
+    const waitStart = Date.now();
+    let stderrSoFar = '';
+    child.stderr!.on('data', (d: Buffer) => (stderrSoFar += d.toString()));
+    while (!stderrSoFar.includes('ingestion starting') && Date.now() - waitStart < 60_000) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
     const t0 = Date.now();
     child.kill('SIGTERM');
     const res = await done;
