@@ -64,9 +64,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** A temp dir for a test's config, store and logs; E2E_KEEP=1 keeps it (its path goes to stderr). */
 export function tempDir(prefix: string): { dir: string; cleanup(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    cleanup: () => {
+      if (process.env.E2E_KEEP === '1') process.stderr.write(`e2e: kept ${dir}\n`);
+      else fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Polls `fn` until it returns something other than undefined/false; on timeout the error names `what` and adds `diagnose()`. */
