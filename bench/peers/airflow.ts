@@ -51,7 +51,18 @@ export interface AirflowInstance {
   stop(): Promise<void>;
 }
 
-export async function startAirflow(ctx: ScenarioContext, opts: { fresh: boolean; chainSeconds?: number; chainPaused?: boolean; home?: string; timeoutMs?: number }): Promise<AirflowInstance> {
+/** A DAG folder with only the seed's two DAGs (footprint: the same work as the supervisor's default config). */
+export function seedDagsFolder(ctx: ScenarioContext): string {
+  const dir = path.join(ctx.work, 'airflow-seed-dags');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ['domain_ingestion_dag.py', 'monitoring_dag.py']) fs.copyFileSync(path.join(DAGS, f), path.join(dir, f));
+  return dir;
+}
+
+export async function startAirflow(
+  ctx: ScenarioContext,
+  opts: { fresh: boolean; chainSeconds?: number; chainPaused?: boolean; home?: string; timeoutMs?: number; dagsFolder?: string },
+): Promise<AirflowInstance> {
   const bin = ensureAirflow(ctx);
   const home = opts.home ?? path.join(ctx.work, 'airflow-home');
   if (opts.fresh) fs.rmSync(home, { recursive: true, force: true });
@@ -60,7 +71,7 @@ export async function startAirflow(ctx: ScenarioContext, opts: { fresh: boolean;
     ...process.env,
     PATH: `${path.dirname(bin)}:${process.env.PATH}`,
     AIRFLOW_HOME: home,
-    AIRFLOW__CORE__DAGS_FOLDER: DAGS,
+    AIRFLOW__CORE__DAGS_FOLDER: opts.dagsFolder ?? DAGS,
     AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
     AIRFLOW__CORE__EXECUTOR: 'LocalExecutor',
     AIRFLOW__API__HOST: '127.0.0.1',

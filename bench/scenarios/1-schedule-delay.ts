@@ -4,6 +4,7 @@
  * → first task running; inter-task overhead = a task ends → the next one running.
  */
 import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RunEvent } from '../../src/protocol';
 import { measureAirflowChain } from '../peers/airflow';
 import { percentile, round, sleep, summary } from '../lib/stats';
@@ -18,6 +19,10 @@ export interface ChainSamples {
   ticks: number;
   scheduleDelayMs: number[];
   interTaskMs: number[];
+  /** Control: lateness of a bare setTimeout aimed at each x.5 s boundary in the same process. */
+  timerLatenessMs?: number[];
+  /** Event-loop delay p99 over the run (perf_hooks.monitorEventLoopDelay, ms). */
+  eventLoopP99Ms?: number;
 }
 
 export async function measureSupervisorChain(ctx: ScenarioContext, ticks: number, scheduleSeconds: number): Promise<ChainSamples> {
@@ -25,6 +30,19 @@ export async function measureSupervisorChain(ctx: ScenarioContext, ticks: number
   const cron = scheduleSeconds === 1 ? '* * * * * *' : `*/${scheduleSeconds} * * * * *`;
   const daemon = await startDaemon(writeConfig(dir, 'chain', chainConfig(cron)));
   const runs = new Map<string, { logicalDate: number; events: { task: string; state: string; t: number }[] }>();
+  // Control: how late does a bare timer fire in this process, on this machine, meanwhile?
+  const timerLatenessMs: number[] = [];
+  let control: NodeJS.Timeout | undefined;
+  const armControl = () => {
+    const target = (Math.floor(Date.now() / 1000) + 1) * 1000 + 500;
+    control = setTimeout(() => {
+      timerLatenessMs.push(nowMs() - target);
+      armControl();
+    }, target - Date.now());
+  };
+  armControl();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const done: string[] = [];
   const sub = daemon.engine.runEvents$.subscribe((e: RunEvent) => {
     const t = nowMs(); // observed synchronously when the engine emits
@@ -40,6 +58,8 @@ export async function measureSupervisorChain(ctx: ScenarioContext, ticks: number
     while (done.length < ticks + 1 && Date.now() < deadline) await sleep(200);
   } finally {
     sub.unsubscribe();
+    clearTimeout(control);
+    loop.disable();
     await daemon.stop();
   }
   const scheduleDelayMs: number[] = [];
@@ -58,7 +78,7 @@ export async function measureSupervisorChain(ctx: ScenarioContext, ticks: number
       if (e !== undefined && s !== undefined) interTaskMs.push(s - e);
     }
   }
-  return { ticks: scheduleDelayMs.length, scheduleDelayMs, interTaskMs };
+  return { ticks: scheduleDelayMs.length, scheduleDelayMs, interTaskMs, timerLatenessMs, eventLoopP99Ms: loop.percentile(99) / 1e6 };
 }
 
 export const scenario: Scenario = {
@@ -114,6 +134,19 @@ export const scenario: Scenario = {
         });
       }
     }
+    const control = sup.timerLatenessMs ?? [];
+    rows.push({
+      scenario: '1',
+      metric: 'control: lateness of a bare setTimeout in the same process, p99',
+      unit: 'ms',
+      supervisor: round(percentile(control, 99), 2),
+      peers: {},
+      ratio: null,
+      goal: '—',
+      met: null,
+      method: `a plain setTimeout aimed at every x.500 s boundary during the supervisor's run (no supervisor code involved): what the machine alone costs; event-loop delay p99 over the run ${round(sup.eventLoopP99Ms ?? NaN, 2)} ms (perf_hooks.monitorEventLoopDelay); samples ${control.length}, p50 ${round(percentile(control, 50), 2)} ms`,
+      detail: { control: control.map((v) => round(v, 2)), eventLoopP99Ms: sup.eventLoopP99Ms },
+    });
     return rows;
   },
 };

@@ -1,10 +1,133 @@
-import type { Scenario } from '../lib/types';
+/**
+ * Scenario 2 — footprint: RSS of the whole supervisor (both pipelines, every check of the default
+ * config, against the running stack) vs Airflow's scheduler + api-server + dag-processor +
+ * triggerer (with the seed's two DAGs); time from start to ready.
+ */
+import { seedDagsFolder, startAirflow } from '../peers/airflow';
+import { ensureStack } from '../lib/stack';
+import { ensureBuilt, startSupervisorProcess } from '../lib/supervisor-process';
+import { MB, median, round, sleep } from '../lib/stats';
+import { betterRatio, type Row, type Scenario, type ScenarioContext } from '../lib/types';
+
+const SETTLE_MS = 75_000; // every check has run at least once (Delta checks: 60 s interval)
+const SAMPLE_MS = 30_000;
+
+async function sampleMemory(read: () => { rss: number; pss: number }, ms: number): Promise<{ rss: number[]; pss: number[] }> {
+  const rss: number[] = [];
+  const pss: number[] = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const m = read();
+    rss.push(m.rss);
+    pss.push(m.pss);
+    await sleep(2000);
+  }
+  return { rss, pss };
+}
 
 export const scenario: Scenario = {
   id: '2',
-  title: '2-footprint (being written)',
-  goal: '—',
-  async run() {
-    throw new Error('not written yet');
+  title: 'Footprint: memory and start-up',
+  goal: 'RSS ≤ 100 MB and ≤ 1/10 of Airflow; ready ≤ 1 s',
+  limits:
+    'The supervisor\'s RSS is mostly the V8 heap and code of its dependencies (kafkajs, the AWS SDK, fastify, prom-client, better-sqlite3, pino, zod) plus one SQLite connection; start-up is Node loading those modules from dist/ and opening the store, then listening — checks connect after /readyz answers. ' +
+    'Airflow runs four long-lived Python interpreters (each imports the whole of Airflow, SQLAlchemy and FastAPI) plus the api-server\'s uvicorn worker and the dag-processor\'s parsing processes; RSS counts pages shared between forked processes once per process, so PSS (shared pages split) is given beside it.',
+  async run(ctx: ScenarioContext): Promise<Row[]> {
+    await ensureStack(['kafka', 'schema-registry', 's3', 'smtp', 'alertmanager', 'spark-master', 'spark-worker'], ctx.log);
+    ensureBuilt(ctx);
+    // --- supervisor: ready time (fresh store each time), then memory over a long run
+    const ready: number[] = [];
+    for (let i = 0; i < ctx.reps; i++) {
+      const p = await startSupervisorProcess(ctx);
+      ready.push(p.readyMs);
+      await p.stop();
+    }
+    ctx.log(`supervisor ready: ${ready.map((r) => r.toFixed(0)).join(', ')} ms`);
+    const p = await startSupervisorProcess(ctx);
+    await sleep(SETTLE_MS);
+    const health = (await (await fetch(`${p.url}/api/v1/health`).catch(() => null))?.status) ?? 'n/a';
+    const sup = await sampleMemory(() => ({ rss: p.rss(), pss: p.pss() }), SAMPLE_MS);
+    await p.stop();
+    const supRss = median(sup.rss) / MB;
+    const supPss = median(sup.pss) / MB;
+    ctx.log(`supervisor RSS ${supRss.toFixed(1)} MB (PSS ${supPss.toFixed(1)} MB), /api/v1/health HTTP ${health}`);
+
+    // --- Airflow
+    const name = 'Airflow 3.3.2';
+    let afReady: number[] | string = 'skipped (--skip-peers)';
+    let afMem: { rss: number; pss: number; wrapper: number; processes: unknown } | string = 'skipped (--skip-peers)';
+    if (!ctx.skipPeers) {
+      try {
+        const dags = seedDagsFolder(ctx);
+        // first start creates the metadata DB (migrations): reported separately
+        const first = await startAirflow(ctx, { fresh: true, dagsFolder: dags });
+        const firstMs = first.readyMs;
+        ctx.log(`airflow first start (creates its DB): ${(firstMs / 1000).toFixed(1)} s; settling ${SETTLE_MS / 1000} s`);
+        await sleep(SETTLE_MS);
+        const samples = await sampleMemory(() => first.memory(), SAMPLE_MS);
+        const m = first.memory();
+        afMem = { rss: median(samples.rss) / MB, pss: median(samples.pss) / MB, wrapper: m.wrapperRss / MB, processes: m.processes };
+        await first.stop();
+        ctx.log(`airflow RSS ${afMem.rss.toFixed(0)} MB (PSS ${afMem.pss.toFixed(0)} MB) over ${m.processes.length} processes`);
+        afReady = [];
+        const restarts = Math.max(1, Number(ctx.args['airflow-restarts'] ?? ctx.reps));
+        for (let i = 0; i < restarts; i++) {
+          const a = await startAirflow(ctx, { fresh: false, dagsFolder: dags });
+          afReady.push(a.readyMs);
+          await a.stop();
+        }
+        ctx.log(`airflow ready (existing DB): ${afReady.map((r) => (r / 1000).toFixed(1)).join(', ')} s; first start ${(firstMs / 1000).toFixed(1)} s`);
+        (afMem as { firstStartMs?: number }).firstStartMs = firstMs;
+      } catch (err) {
+        afReady = `failed: ${(err as Error).message}`;
+        afMem = afReady;
+      }
+    }
+    const rows: Row[] = [];
+    const rssPeers = { [name]: typeof afMem === 'string' ? afMem : round(afMem.rss, 0) };
+    const rssRatio = betterRatio(round(supRss, 1), rssPeers);
+    rows.push({
+      scenario: '2',
+      metric: 'RSS, everything running (both pipelines, all checks)',
+      unit: 'MB',
+      supervisor: round(supRss, 1),
+      peers: rssPeers,
+      ratio: rssRatio,
+      goal: '≤ 100 MB and ≤ 1/10 of Airflow',
+      met: supRss <= 100 && (rssRatio === null ? true : rssRatio >= 10),
+      method:
+        `Supervisor: \`node bin/supervisor.js --config config/supervisor.yaml start\` (compiled dist/, the shipped default config: both pipelines, 7 checks, 3 alert sinks) against the running stack, VmRSS of the process from /proc, median of samples every 2 s over ${SAMPLE_MS / 1000} s after ${SETTLE_MS / 1000} s of running. ` +
+        `Airflow: \`airflow standalone\` with the seed's two DAGs (bench/peers/airflow-dags/), sum of VmRSS of the scheduler, dag-processor, api-server and triggerer and all their children (the standalone wrapper process excluded: ${typeof afMem === 'string' ? '—' : `${round(afMem.wrapper, 0)} MB`}), sampled the same way`,
+      detail: { supervisorRss: sup.rss, airflow: afMem },
+    });
+    const pssPeers = { [name]: typeof afMem === 'string' ? afMem : round(afMem.pss, 0) };
+    rows.push({
+      scenario: '2',
+      metric: 'PSS (shared pages split between processes)',
+      unit: 'MB',
+      supervisor: round(supPss, 1),
+      peers: pssPeers,
+      ratio: betterRatio(round(supPss, 1), pssPeers),
+      goal: '—',
+      met: null,
+      method: 'Pss from /proc/<pid>/smaps_rollup, same processes and samples as the RSS row',
+    });
+    const readyPeers = { [name]: typeof afReady === 'string' ? afReady : round(median(afReady), 0) };
+    const supReady = round(median(ready), 0);
+    rows.push({
+      scenario: '2',
+      metric: 'start → ready',
+      unit: 'ms',
+      supervisor: supReady,
+      peers: readyPeers,
+      ratio: betterRatio(supReady, readyPeers),
+      goal: '≤ 1 s',
+      met: supReady <= 1000,
+      method:
+        `Supervisor: spawn of \`node bin/supervisor.js start\` (new SQLite store each time) → first HTTP 200 from /readyz (polled every 5 ms), median of ${ctx.reps}. ` +
+        `Airflow: spawn of \`airflow standalone\` with an existing metadata DB → /api/v2/monitor/health reports metadatabase, scheduler, triggerer and dag_processor healthy (polled every 250 ms), median of ${typeof afReady === 'string' ? 0 : afReady.length}; the first start, which also creates the DB, took ${typeof afMem === 'string' ? '—' : `${round(((afMem as { firstStartMs?: number }).firstStartMs ?? NaN) / 1000, 1)} s`}`,
+      detail: { supervisor: ready.map((r) => round(r, 1)), airflow: afReady },
+    });
+    return rows;
   },
 };

@@ -1,0 +1,79 @@
+/** The supervisor as users run it: `node bin/supervisor.js start` (compiled dist/), default config. */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pssBytes, spawnLogged, type Spawned } from './proc';
+import { rssBytes, sleep } from './stats';
+import type { ScenarioContext } from './types';
+import { REPO } from './supervisor';
+
+export const SUP_PORT = Number(process.env.BENCH_SUPERVISOR_PORT ?? 18090);
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** dist/ must be at least as new as the sources it is built from, else `npm run build`. */
+export function ensureBuilt(ctx: ScenarioContext): void {
+  const entry = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
+  const src = Math.max(...['src', 'streams', 'checks', 'alerts'].map((d) => newestMtime(path.join(REPO, d))));
+  if (!fs.existsSync(entry) || fs.statSync(entry).mtimeMs < src) {
+    ctx.log('dist/ is older than the sources: npm run build…');
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: 'inherit' });
+  }
+}
+
+export interface SupervisorProcess {
+  proc: Spawned;
+  readyMs: number;
+  url: string;
+  rss(): number;
+  pss(): number;
+  stop(): Promise<void>;
+}
+
+export async function startSupervisorProcess(ctx: ScenarioContext, opts: { config?: string; env?: Record<string, string>; fresh?: boolean } = {}): Promise<SupervisorProcess> {
+  const dir = path.join(ctx.work, 'supervisor-process');
+  fs.mkdirSync(dir, { recursive: true });
+  const store = path.join(dir, 'supervisor.db');
+  if (opts.fresh !== false) for (const ext of ['', '-wal', '-shm']) fs.rmSync(store + ext, { force: true });
+  const env = {
+    ...process.env,
+    SUPERVISOR_PORT: String(SUP_PORT),
+    SUPERVISOR_STORE: store,
+    LOG_LEVEL: 'warn',
+    ...opts.env,
+  };
+  const proc = spawnLogged(process.execPath, [path.join(REPO, 'bin', 'supervisor.js'), '--config', opts.config ?? path.join(REPO, 'config', 'supervisor.yaml'), 'start'], {
+    env,
+    cwd: REPO,
+    log: path.join(ctx.work, 'supervisor-process.log'),
+  });
+  const url = `http://127.0.0.1:${SUP_PORT}`;
+  const t0 = performance.now();
+  let readyMs = -1;
+  while (performance.now() - t0 < 60_000) {
+    if (proc.exited()) throw new Error(`supervisor exited during start-up; see bench/.work/supervisor-process.log`);
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) {
+        readyMs = performance.now() - t0;
+        break;
+      }
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(5);
+  }
+  if (readyMs < 0) {
+    await proc.stop();
+    throw new Error('supervisor not ready within 60 s');
+  }
+  return { proc, readyMs, url, rss: () => rssBytes(proc.pid), pss: () => pssBytes(proc.pid), stop: () => proc.stop(15_000) };
+}
