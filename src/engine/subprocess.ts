@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { SupervisorError } from '../protocol';
+import { findTaskWrapper } from './paths';
 
 /** The wrapper that ties a task process to the supervisor's life and records its exit status. */
-export const TASK_WRAPPER = path.join(__dirname, 'task-wrapper.cjs');
+export const TASK_WRAPPER = findTaskWrapper();
 
 export interface AttemptStatus {
   code: number | null;
@@ -162,12 +163,13 @@ export function runProcess(params: RunProcessParams): Promise<ProcessResult> {
   if (signal?.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
   const started = Date.now();
 
-  const wrapped = params.statusFile !== undefined;
+  // Without the wrapper file (a broken install) tasks still run, only without crash bookkeeping.
+  const wrapped = params.statusFile !== undefined && TASK_WRAPPER !== null;
   if (wrapped) {
     fs.mkdirSync(path.dirname(params.statusFile!), { recursive: true });
     fs.rmSync(params.statusFile!, { force: true });
   }
-  const command = wrapped ? [process.execPath, TASK_WRAPPER, params.statusFile!, String(graceMs), '--', ...argv] : [...argv];
+  const command = wrapped ? [process.execPath, TASK_WRAPPER!, params.statusFile!, String(graceMs), '--', ...argv] : [...argv];
 
   return new Promise<ProcessResult>((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), {
@@ -274,7 +276,7 @@ export function runProcess(params: RunProcessParams): Promise<ProcessResult> {
           child.stdout!.destroy();
           child.stderr!.destroy();
         }
-      }, (groupAlive ? wait : 0) + 3_000).unref();
+      }, (groupAlive ? wait : 0) + 5_000).unref();
       finish();
     });
   });

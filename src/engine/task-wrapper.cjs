@@ -90,7 +90,14 @@ process.on('SIGTERM', () => undefined);
 process.on('SIGINT', () => undefined);
 process.on('disconnect', () => stop('the supervisor process went away'));
 
-child.on('exit', (code, signal) => {
+// 'exit' can come before the last output was read: finish once both streams ended (or 10 s
+// later, if a grandchild holds them open — the supervisor then cleans the group up).
+let exitInfo = null;
+let openStreams = 2;
+let finished = false;
+function finish() {
+  if (finished || exitInfo === null) return;
+  finished = true;
   if (partial.startsWith('{')) {
     try {
       const v = JSON.parse(partial);
@@ -99,9 +106,28 @@ child.on('exit', (code, signal) => {
       /* not JSON */
     }
   }
+  const { code, signal } = exitInfo;
   writeStatus({ code, signal, lastJson, endedAt: Date.now() });
   process.exitCode = code === null ? 128 + 15 : code;
   if (process.connected) process.disconnect();
-  // Leave nothing behind in the group (grandchildren of the task).
-  setTimeout(() => process.exit(), 50);
+  const done = () => process.exit();
+  try {
+    process.stdout.write('', () => process.stderr.write('', done));
+  } catch {
+    done();
+  }
+  setTimeout(done, 1000).unref();
+}
+child.stdout.on('end', () => {
+  openStreams -= 1;
+  if (openStreams === 0) finish();
+});
+child.stderr.on('end', () => {
+  openStreams -= 1;
+  if (openStreams === 0) finish();
+});
+child.on('exit', (code, signal) => {
+  exitInfo = { code, signal };
+  if (openStreams === 0) finish();
+  else setTimeout(finish, 10_000).unref();
 });

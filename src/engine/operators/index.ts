@@ -1,4 +1,4 @@
-import path from 'node:path';
+import { findRepoRoot } from '../paths';
 import type { LatestSignalsFn, NotifyFn, OperatorRegistry } from '../operator';
 import { createAlertOperator } from './alert';
 import { createCollectMetricsOperator } from './collect-metrics';
@@ -15,7 +15,7 @@ export { createCollectMetricsOperator } from './collect-metrics';
 export { TaskProcessError } from './process-task';
 
 /** The repository root (where node_modules and stack/ live). */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+export const REPO_ROOT = findRepoRoot();
 
 export interface BuiltinOperatorsParams {
   notify?: NotifyFn;
