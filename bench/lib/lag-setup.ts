@@ -1,0 +1,85 @@
+/**
+ * Scenario 3 setup on the bench broker: one topic with 20 partitions, 100 records per partition,
+ * and committed offsets for N groups (group g, partition p at offset (g + p) % 100, so every
+ * lag differs and is known in advance). Commits are OffsetCommit requests with generation -1
+ * (how a group without members commits — what kafka-consumer-groups --reset-offsets does), sent
+ * through kafkajs' cluster with bounded concurrency: no group joins, no rebalance delays.
+ */
+import { Kafka, logLevel } from 'kafkajs';
+
+// kafkajs internals (stable since 1.x): the cluster and its broker connections.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Cluster = require('kafkajs/src/cluster') as new (o: Record<string, unknown>) => {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  findGroupCoordinator(o: { groupId: string }): Promise<{ offsetCommit(o: Record<string, unknown>): Promise<unknown> }>;
+};
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createLogger, LEVELS } = require('kafkajs/src/loggers') as { createLogger(o: unknown): unknown; LEVELS: Record<string, number> };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const socketFactory = require('kafkajs/src/network/socketFactory') as () => unknown;
+
+export const LAG_TOPIC = 'bench-lag';
+export const LAG_PARTITIONS = 20;
+export const RECORDS_PER_PARTITION = 100;
+export const groupName = (g: number): string => `bench-lag-g${String(g).padStart(5, '0')}`;
+export const expectedLag = (g: number, p: number): number => RECORDS_PER_PARTITION - ((g + p) % RECORDS_PER_PARTITION);
+
+export async function setupLagGroups(brokers: string, groups: number, log: (m: string) => void): Promise<{ seconds: number; created: boolean }> {
+  const kafka = new Kafka({ brokers: [brokers], clientId: 'bench-setup', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const t0 = performance.now();
+  try {
+    const topics = await admin.listTopics();
+    if (topics.includes(LAG_TOPIC)) {
+      const offsets = await admin.fetchTopicOffsets(LAG_TOPIC);
+      const last = await admin.fetchOffsets({ groupId: groupName(groups - 1), topics: [LAG_TOPIC] }).catch(() => []);
+      const ok = offsets.every((o) => Number(o.high) === RECORDS_PER_PARTITION) && last[0]?.partitions.every((p) => Number(p.offset) === RECORDS_PER_PARTITION - expectedLag(groups - 1, p.partition));
+      if (ok) return { seconds: 0, created: false };
+      await admin.deleteTopics({ topics: [LAG_TOPIC] });
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    await admin.createTopics({ topics: [{ topic: LAG_TOPIC, numPartitions: LAG_PARTITIONS }], waitForLeaders: true });
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let p = 0; p < LAG_PARTITIONS; p++) {
+      await producer.send({ topic: LAG_TOPIC, messages: Array.from({ length: RECORDS_PER_PARTITION }, (_, i) => ({ partition: p, value: `r${i}` })) });
+    }
+    await producer.disconnect();
+    log(`topic ${LAG_TOPIC}: ${LAG_PARTITIONS} partitions × ${RECORDS_PER_PARTITION} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } finally {
+    await admin.disconnect();
+  }
+  const cluster = new Cluster({
+    logger: createLogger({ level: LEVELS.NOTHING, logCreator: () => () => undefined }),
+    brokers: [brokers],
+    clientId: 'bench-setup',
+    socketFactory: socketFactory(),
+    connectionTimeout: 5000,
+    requestTimeout: 30000,
+    retry: { retries: 5 },
+    offsets: new Map(),
+  });
+  await cluster.connect();
+  const t1 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < groups) {
+        const g = next++;
+        const groupId = groupName(g);
+        const coordinator = await cluster.findGroupCoordinator({ groupId });
+        await coordinator.offsetCommit({
+          groupId,
+          groupGenerationId: -1,
+          memberId: '',
+          topics: [{ topic: LAG_TOPIC, partitions: Array.from({ length: LAG_PARTITIONS }, (_, p) => ({ partition: p, offset: String(RECORDS_PER_PARTITION - expectedLag(g, p)) })) }],
+        });
+      }
+    }),
+  );
+  await cluster.disconnect();
+  log(`${groups} groups × ${LAG_PARTITIONS} partitions committed in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  return { seconds: (performance.now() - t0) / 1000, created: true };
+}
