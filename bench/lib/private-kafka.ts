@@ -16,34 +16,50 @@ const run = promisify(execFile);
 export const PRIVATE_KAFKA_PORT = Number(process.env.BENCH_KAFKA_PORT ?? 29092);
 const CONTROLLER_PORT = Number(process.env.BENCH_KAFKA_CONTROLLER_PORT ?? 29094);
 
-function env(ctx: ScenarioContext): NodeJS.ProcessEnv {
-  const home = path.join(ctx.work, 'stack');
+function env(_ctx: ScenarioContext, home: string, port: number, controllerPort: number): NodeJS.ProcessEnv {
   fs.mkdirSync(home, { recursive: true });
   const main = process.env.STACK_HOME ?? path.join(REPO, '.stack');
   for (const d of ['opt', 'installed', 'cache']) {
     const link = path.join(home, d);
     if (!fs.existsSync(link)) fs.symlinkSync(path.join(main, d), link);
   }
-  return { ...process.env, STACK_HOME: home, STACK_KAFKA_PORT: String(PRIVATE_KAFKA_PORT), STACK_KAFKA_CONTROLLER_PORT: String(CONTROLLER_PORT), STACK_OWNER: 'bench', STACK_KAFKA_HEAP: '384m' };
+  return { ...process.env, STACK_HOME: home, STACK_KAFKA_PORT: String(port), STACK_KAFKA_CONTROLLER_PORT: String(controllerPort), STACK_OWNER: 'bench', STACK_KAFKA_HEAP: '384m' };
 }
 
-async function stackCli(ctx: ScenarioContext, args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(REPO, 'stack', 'cli.ts'), ...args], { cwd: REPO, env: env(ctx), maxBuffer: 10e6 });
-  return stdout;
+export interface PrivateKafka {
+  brokers: string;
+  up(ctx: ScenarioContext): Promise<void>;
+  down(ctx: ScenarioContext): Promise<void>;
+  listening(): Promise<boolean>;
 }
 
-export const privateKafka = {
-  brokers: `127.0.0.1:${PRIVATE_KAFKA_PORT}`,
-  async up(ctx: ScenarioContext): Promise<void> {
-    await stackCli(ctx, ['up', 'kafka']);
-  },
-  async down(ctx: ScenarioContext): Promise<void> {
-    await stackCli(ctx, ['down', 'kafka']);
-  },
-  /** true while the broker port accepts connections */
-  listening(): Promise<boolean> {
+/** One bench broker: its own STACK_HOME folder under bench/.work and its own ports. */
+export function createPrivateKafka(name: string, port: number, controllerPort: number): PrivateKafka {
+  const cli = async (ctx: ScenarioContext, args: string[]): Promise<string> => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(REPO, 'stack', 'cli.ts'), ...args], {
+      cwd: REPO,
+      env: env(ctx, path.join(ctx.work, name), port, controllerPort),
+      maxBuffer: 10e6,
+    });
+    return stdout;
+  };
+  return {
+    brokers: `127.0.0.1:${port}`,
+    up: async (ctx) => void (await cli(ctx, ['up', 'kafka'])),
+    down: async (ctx) => void (await cli(ctx, ['down', 'kafka'])),
+    listening: () => listening(port),
+  };
+}
+
+/** Scenarios 3 and 5. */
+export const privateKafka = createPrivateKafka('stack', PRIVATE_KAFKA_PORT, CONTROLLER_PORT);
+/** Scenario 7 (the soak stops it while others may use the first one). */
+export const soakKafka = createPrivateKafka('stack-soak', Number(process.env.BENCH_SOAK_KAFKA_PORT ?? 39092), Number(process.env.BENCH_SOAK_KAFKA_CONTROLLER_PORT ?? 39094));
+
+function listening(port: number): Promise<boolean> {
+  {
     return new Promise((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port: PRIVATE_KAFKA_PORT });
+      const s = net.connect({ host: '127.0.0.1', port });
       s.setTimeout(500);
       s.once('connect', () => {
         s.destroy();
@@ -55,5 +71,5 @@ export const privateKafka = {
         resolve(false);
       });
     });
-  },
-};
+  }
+}

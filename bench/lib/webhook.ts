@@ -7,14 +7,15 @@ export interface Received {
   body: string;
 }
 
-export async function startWebhook(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+export async function startWebhook(): Promise<{ url: string; received: Received[]; setStatus(code: number): void; close(): Promise<void> }> {
   const received: Received[] = [];
+  let status = 200;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       received.push({ at: Date.now(), body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -22,6 +23,12 @@ export async function startWebhook(): Promise<{ url: string; received: Received[
   return {
     url: `http://127.0.0.1:${port}/hook`,
     received,
-    close: () => new Promise((r) => server.close(() => r())),
+    setStatus: (code: number) => {
+      status = code;
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(() => r()));
+    },
   };
 }

@@ -1,10 +1,151 @@
-import type { Scenario } from '../lib/types';
+/**
+ * Scenario 7 — soak: the supervisor (compiled, default config) runs for N minutes against the
+ * stack while faults are injected every few minutes; RSS drift and open handles at the end.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { defaultConfigWith, writeBenchConfig } from '../lib/bench-config';
+import { soakKafka } from '../lib/private-kafka';
+import { ensureStack } from '../lib/stack';
+import { ensureBuilt, startSupervisorProcess } from '../lib/supervisor-process';
+import { MB, median, round, sleep } from '../lib/stats';
+import { startWebhook } from '../lib/webhook';
+import type { Row, Scenario, ScenarioContext } from '../lib/types';
+
+function handles(pid: number): { fds: number; sockets: number; threads: number } {
+  let fds = 0;
+  let sockets = 0;
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      fds++;
+      try {
+        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) sockets++;
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  } catch {
+    /* exited */
+  }
+  let threads = 0;
+  try {
+    threads = Number(/Threads:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    /* exited */
+  }
+  return { fds, sockets, threads };
+}
 
 export const scenario: Scenario = {
   id: '7',
-  title: '7-soak (being written)',
-  goal: '—',
-  async run() {
-    throw new Error('not written yet');
+  title: 'Soak with faults',
+  goal: 'RSS drift ≤ 5 MB, nothing leaked',
+  limits:
+    'Drift is measured between two quiet windows (all services up, no fault pending) so that transient buffers of an outage (kafkajs reconnect backoff, outbox retries) are not counted; V8 grows its heap lazily, so the first minutes after start are the warm-up and excluded. Handles are what the kernel shows (/proc/<pid>/fd: sockets, files, the SQLite WAL) and whether the process exits by itself after SIGTERM, which Node only does when no timer, socket or child is left.',
+  async run(ctx: ScenarioContext): Promise<Row[]> {
+    const minutes = Number(ctx.args['soak-minutes'] ?? 30);
+    const faultEvery = Number(ctx.args['fault-every'] ?? 4) * 60_000;
+    const warmupMs = Math.min(5 * 60_000, (minutes * 60_000) / 5);
+    const windowMs = Math.min(3 * 60_000, (minutes * 60_000) / 6);
+    await ensureStack(['s3', 'schema-registry', 'spark-master', 'spark-worker'], ctx.log);
+    ensureBuilt(ctx);
+    if (!(await soakKafka.listening())) await soakKafka.up(ctx);
+    const admin = new Kafka({ brokers: [soakKafka.brokers], clientId: 'bench', logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'harmful-domains', numPartitions: 3 }], waitForLeaders: true });
+    await admin.disconnect();
+    const hook = await startWebhook();
+    const file = writeBenchConfig(path.join(ctx.work, 'scenario-7'), 'soak', defaultConfigWith({ kafkaServers: soakKafka.brokers, webhookUrl: hook.url }));
+    const sup = await startSupervisorProcess(ctx, { config: file });
+    const t0 = Date.now();
+    const end = t0 + minutes * 60_000;
+    const samples: { t: number; rss: number; fds: number; sockets: number; threads: number; quiet: boolean }[] = [];
+    const faults: { at: string; kind: string; seconds: number }[] = [];
+    let quiet = true;
+    let faultN = 0;
+    // the first fault comes after the baseline window
+    let nextFault = t0 + warmupMs + windowMs + 30_000;
+    try {
+      while (Date.now() < end) {
+        const h = handles(sup.proc.pid);
+        samples.push({ t: Date.now() - t0, rss: sup.rss(), ...h, quiet });
+        if (sup.proc.exited()) throw new Error('the supervisor exited during the soak; see bench/.work/supervisor-process.log');
+        // faults: stop the broker for 60 s, or make the webhook fail for 90 s; none in the last window
+        if (Date.now() >= nextFault && Date.now() < end - windowMs - 90_000) {
+          const kind = faultN % 2 === 0 ? 'broker stopped 60 s' : 'webhook answers 500 for 90 s';
+          faultN++;
+          quiet = false;
+          const f0 = Date.now();
+          ctx.log(`fault ${faultN}: ${kind}`);
+          if (kind.startsWith('broker')) {
+            await soakKafka.down(ctx);
+            await sleep(60_000);
+            await soakKafka.up(ctx);
+          } else {
+            hook.setStatus(500);
+            await sleep(90_000);
+            hook.setStatus(200);
+          }
+          faults.push({ at: new Date(f0).toISOString(), kind, seconds: round((Date.now() - f0) / 1000, 0) });
+          // back to quiet once the checks had a full interval to recover
+          setTimeout(() => (quiet = true), 75_000).unref();
+          nextFault = Date.now() + faultEvery;
+        }
+        await sleep(10_000);
+      }
+    } finally {
+      // stop: SIGTERM, and the process must leave by itself (no handle keeping the loop alive)
+      const s0 = Date.now();
+      try {
+        process.kill(sup.proc.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      while (!sup.proc.exited() && Date.now() - s0 < 15_000) await sleep(50);
+      const exitedAlone = sup.proc.exited();
+      if (!exitedAlone) await sup.stop();
+      (samples as unknown as { exit?: unknown }).exit = { exitedAlone, seconds: (Date.now() - s0) / 1000, code: sup.proc.child.exitCode, signal: sup.proc.child.signalCode };
+      await hook.close();
+    }
+    const exit = (samples as unknown as { exit: { exitedAlone: boolean; seconds: number; code: number | null; signal: string | null } }).exit;
+    const first = samples.filter((s) => s.t >= warmupMs && s.t < warmupMs + windowMs);
+    const last = samples.filter((s) => s.t >= minutes * 60_000 - windowMs && s.quiet);
+    const rssFirst = median(first.map((s) => s.rss)) / MB;
+    const rssLast = median(last.map((s) => s.rss)) / MB;
+    const drift = round(rssLast - rssFirst, 1);
+    const fdFirst = median(first.map((s) => s.fds));
+    const fdLast = median(last.map((s) => s.fds));
+    const sockFirst = median(first.map((s) => s.sockets));
+    const sockLast = median(last.map((s) => s.sockets));
+    fs.writeFileSync(path.join(ctx.work, 'soak-samples.json'), JSON.stringify({ samples, faults, exit }, null, 1));
+    ctx.log(`RSS ${rssFirst.toFixed(1)} → ${rssLast.toFixed(1)} MB (drift ${drift}); fds ${fdFirst} → ${fdLast}; sockets ${sockFirst} → ${sockLast}; exit after SIGTERM ${exit.seconds.toFixed(1)} s, by itself: ${exit.exitedAlone}`);
+    const label = minutes < 30 ? ` (${minutes}-minute soak, shorter than the 30 minutes asked)` : '';
+    const how = `\`node bin/supervisor.js start\` with config/supervisor.yaml (Kafka → the bench's own broker ${soakKafka.brokers}, alerts → a loopback webhook; everything else default) for ${minutes} min; ${faults.length} faults alternating "broker stopped 60 s" and "webhook answers 500 for 90 s", every ${faultEvery / 60000} min after the baseline window; VmRSS and /proc/<pid>/fd sampled every 10 s`;
+    return [
+      {
+        scenario: '7',
+        metric: `RSS drift${label}`,
+        unit: 'MB',
+        supervisor: drift,
+        peers: {},
+        ratio: null,
+        goal: '≤ 5 MB',
+        met: Math.abs(drift) <= 5,
+        method: `${how}; drift = median RSS of the last ${windowMs / 60000} min (quiet samples) − median RSS of minutes ${warmupMs / 60000}–${(warmupMs + windowMs) / 60000} (after warm-up, before the first fault); ${round(rssFirst, 1)} → ${round(rssLast, 1)} MB`,
+        detail: { faults },
+      },
+      {
+        scenario: '7',
+        metric: `open file descriptors, baseline → end${label}`,
+        unit: 'fds',
+        supervisor: fdLast - fdFirst,
+        peers: {},
+        ratio: null,
+        goal: '0 (nothing leaked)',
+        met: fdLast - fdFirst <= 0 && exit.exitedAlone,
+        method: `${how}; change of the median fd count (${fdFirst} → ${fdLast}; sockets ${sockFirst} → ${sockLast}) between the same windows; at the end SIGTERM: the process ${exit.exitedAlone ? `exited by itself in ${exit.seconds.toFixed(1)} s (code ${exit.code}), i.e. no timer, socket or child handle was left` : 'did NOT exit by itself within 15 s (a handle kept the event loop alive)'}`,
+      },
+    ];
   },
 };
