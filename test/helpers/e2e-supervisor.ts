@@ -64,13 +64,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** A temp dir for a test's config, store and logs; E2E_KEEP=1 keeps it (its path goes to stderr). */
+let timeouts = 0;
+
+/** A temp dir for a test's config, store and logs; kept (path on stderr) after a waitFor timed out, or always with E2E_KEEP=1. */
 export function tempDir(prefix: string): { dir: string; cleanup(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   return {
     dir,
     cleanup: () => {
-      if (process.env.E2E_KEEP === '1') process.stderr.write(`e2e: kept ${dir}\n`);
+      if (process.env.E2E_KEEP === '1' || timeouts > 0) process.stderr.write(`e2e: kept ${dir} for inspection\n`);
       else fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -89,6 +91,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       lastError = err;
     }
     if (Date.now() > end) {
+      timeouts += 1;
       const detail = lastError ? ` (last error: ${(lastError as Error).message})` : '';
       throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${detail}${options.diagnose ? `\n${options.diagnose()}` : ''}`);
     }
@@ -273,7 +276,7 @@ export interface SupervisorProcess {
   url: string;
   logFile: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The last lines of its log (JSON lines). */
+  /** The last lines of its log (JSON lines), without the Kafka client's connection chatter. */
   tail(lines?: number): string;
   /** SIGTERM, wait for the exit (SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -295,7 +298,8 @@ export async function startSupervisor(configFile: string, port: number, options:
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const tail = (lines = 40): string => {
     try {
-      return `supervisor log ${logFile} (last ${lines} lines):\n${fs.readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`;
+      const all = fs.readFileSync(logFile, 'utf8').trimEnd().split('\n').filter((l) => !l.includes('"component":"kafkajs"'));
+      return `supervisor log ${logFile} (last ${lines} lines, kafkajs lines left out):\n${all.slice(-lines).join('\n')}`;
     } catch {
       return `no supervisor log at ${logFile}`;
     }
