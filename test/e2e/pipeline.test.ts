@@ -158,7 +158,7 @@ describe('the reference pipeline under the supervisor', () => {
         checks: {
           kafka: { kind: 'kafka_cluster', interval: '2s', expected_brokers: 1, topics: ['{{ var.domains_topic }}'] },
           schema_registry: { kind: 'schema_registry', interval: '5s', topics: ['{{ var.domains_topic }}'] },
-          spark: { kind: 'spark', interval: '1s', timeout: '3s', expected_workers: 1, apps: ['{{ var.spark_job_name }}'], driver_metrics_url: `${endpoints.sparkDriverUi}/metrics/prometheus`, request_timeout: 2 },
+          spark: { kind: 'spark', interval: '1s', expected_workers: 1, apps: ['{{ var.spark_job_name }}'], driver_metrics_url: `${endpoints.sparkDriverUi}/metrics/prometheus` },
           bronze_freshness: { kind: 'delta_freshness', interval: '3s', path: '{{ var.bronze_path }}', max_age: '30m' },
           silver_freshness: { kind: 'delta_freshness', interval: '3s', path: '{{ var.silver_path }}', max_age: '60m' },
           gold_freshness: { kind: 'delta_freshness', interval: '3s', path: '{{ var.gold_path }}', max_age: '120m' },
