@@ -7,12 +7,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO } from './supervisor';
 
-export function defaultConfigWith(opts: { kafkaServers?: string; webhookUrl?: string; extraYaml?: string }): string {
+export function defaultConfigWith(opts: { kafkaServers?: string; webhookUrl?: string; extraYaml?: string; kafkaCheckInterval?: string; alertRulesYaml?: string }): string {
   let text = fs.readFileSync(path.join(REPO, 'config', 'supervisor.yaml'), 'utf8');
   if (opts.kafkaServers) {
     const before = text;
     text = text.replace(/^(\s*kafka_servers:\s*).*$/m, `$1${opts.kafkaServers}`);
     if (text === before) throw new Error('config/supervisor.yaml has no variables.kafka_servers line to override');
+  }
+  if (opts.kafkaCheckInterval) {
+    const before = text;
+    text = text.replace(/(\n  kafka:\n    kind: kafka_cluster\n    interval: )\S+/, `$1${opts.kafkaCheckInterval}`);
+    if (text === before) throw new Error('config/supervisor.yaml: checks.kafka.interval not found');
   }
   if (opts.webhookUrl) {
     const i = text.search(/^alerts:\s*$/m);

@@ -69,13 +69,22 @@ export async function setupLagGroups(brokers: string, groups: number, log: (m: s
       while (next < groups) {
         const g = next++;
         const groupId = groupName(g);
-        const coordinator = await cluster.findGroupCoordinator({ groupId });
-        await coordinator.offsetCommit({
-          groupId,
-          groupGenerationId: -1,
-          memberId: '',
-          topics: [{ topic: LAG_TOPIC, partitions: Array.from({ length: LAG_PARTITIONS }, (_, p) => ({ partition: p, offset: String(RECORDS_PER_PARTITION - expectedLag(g, p)) })) }],
-        });
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const coordinator = await cluster.findGroupCoordinator({ groupId });
+            await coordinator.offsetCommit({
+              groupId,
+              groupGenerationId: -1,
+              memberId: '',
+              topics: [{ topic: LAG_TOPIC, partitions: Array.from({ length: LAG_PARTITIONS }, (_, p) => ({ partition: p, offset: String(RECORDS_PER_PARTITION - expectedLag(g, p)) })) }],
+            });
+            break;
+          } catch (err) {
+            // coordinators still loading after a broker start: NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS…
+            if (attempt >= 30 || !/coordinator/i.test((err as Error).message)) throw err;
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
       }
     }),
   );

@@ -38,14 +38,19 @@ export interface SupervisorProcess {
   stop(): Promise<void>;
 }
 
-export async function startSupervisorProcess(ctx: ScenarioContext, opts: { config?: string; env?: Record<string, string>; fresh?: boolean } = {}): Promise<SupervisorProcess> {
-  const dir = path.join(ctx.work, 'supervisor-process');
+/**
+ * Starts `node bin/supervisor.js start`; each scenario passes its own port so scenarios can run
+ * side by side (the store and log are named after the port).
+ */
+export async function startSupervisorProcess(ctx: ScenarioContext, opts: { config?: string; env?: Record<string, string>; fresh?: boolean; port?: number } = {}): Promise<SupervisorProcess> {
+  const port = opts.port ?? SUP_PORT;
+  const dir = path.join(ctx.work, `supervisor-process-${port}`);
   fs.mkdirSync(dir, { recursive: true });
   const store = path.join(dir, 'supervisor.db');
   if (opts.fresh !== false) for (const ext of ['', '-wal', '-shm']) fs.rmSync(store + ext, { force: true });
   const env = {
     ...process.env,
-    SUPERVISOR_PORT: String(SUP_PORT),
+    SUPERVISOR_PORT: String(port),
     SUPERVISOR_STORE: store,
     LOG_LEVEL: 'warn',
     ...opts.env,
@@ -53,13 +58,13 @@ export async function startSupervisorProcess(ctx: ScenarioContext, opts: { confi
   const proc = spawnLogged(process.execPath, [path.join(REPO, 'bin', 'supervisor.js'), '--config', opts.config ?? path.join(REPO, 'config', 'supervisor.yaml'), 'start'], {
     env,
     cwd: REPO,
-    log: path.join(ctx.work, 'supervisor-process.log'),
+    log: path.join(ctx.work, `supervisor-process-${port}.log`),
   });
-  const url = `http://127.0.0.1:${SUP_PORT}`;
+  const url = `http://127.0.0.1:${port}`;
   const t0 = performance.now();
   let readyMs = -1;
   while (performance.now() - t0 < 60_000) {
-    if (proc.exited()) throw new Error(`supervisor exited during start-up; see bench/.work/supervisor-process.log`);
+    if (proc.exited()) throw new Error(`supervisor exited during start-up; see bench/.work/supervisor-process-${port}.log`);
     try {
       const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
       if (res.status === 200) {

@@ -49,14 +49,26 @@ export const SUBSTITUTES_TRIED: Record<string, string> = {
 
 const KAFKA_LIB = () => path.join(process.env.STACK_HOME ?? path.join(REPO, '.stack'), 'opt', 'kafka-4.1.1', 'lib');
 
+/** kafka-tools (ConsumerGroupCommand) from Maven Central, beside the broker's jars (which lack it). */
+export async function ensureKafkaTools(ctx: ScenarioContext): Promise<string> {
+  const dir = path.join(ctx.work, 'kafka-tools-4.1.1');
+  if (!fs.existsSync(path.join(dir, '.done'))) {
+    ctx.log('fetching org.apache.kafka:kafka-tools:4.1.1 from Maven Central…');
+    const { mavenCopyDependencies } = await import('../../stack/install');
+    await mavenCopyDependencies('bench-kafka-tools-4.1.1', [{ groupId: 'org.apache.kafka', artifactId: 'kafka-tools', version: '4.1.1' }], dir, { info: ctx.log, warn: ctx.log });
+    fs.writeFileSync(path.join(dir, '.done'), new Date().toISOString());
+  }
+  return dir;
+}
+
 /**
  * Kafka's ConsumerGroupCommand --describe --all-groups: wall time, peak RSS and the lag of
  * every group/partition it prints.
  */
-export async function kafkaConsumerGroupsDescribe(brokers: string, groupRe: RegExp): Promise<{ ms: number; peakRss: number; lags: Record<string, number> }> {
+export async function kafkaConsumerGroupsDescribe(toolsDir: string, brokers: string, groupRe: RegExp): Promise<{ ms: number; peakRss: number; lags: Record<string, number> }> {
   const { spawn } = await import('node:child_process');
   const t0 = performance.now();
-  const child = spawn('java', ['-Xmx512m', '-cp', `${KAFKA_LIB()}/*`, 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', brokers, '--describe', '--all-groups'], {
+  const child = spawn('java', ['-Xmx512m', '-cp', `${toolsDir}/*:${KAFKA_LIB()}/*`, 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', brokers, '--describe', '--all-groups'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

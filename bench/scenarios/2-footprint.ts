@@ -38,12 +38,12 @@ export const scenario: Scenario = {
     // --- supervisor: ready time (fresh store each time), then memory over a long run
     const ready: number[] = [];
     for (let i = 0; i < ctx.reps; i++) {
-      const p = await startSupervisorProcess(ctx);
+      const p = await startSupervisorProcess(ctx, { port: 18092 });
       ready.push(p.readyMs);
       await p.stop();
     }
     ctx.log(`supervisor ready: ${ready.map((r) => r.toFixed(0)).join(', ')} ms`);
-    const p = await startSupervisorProcess(ctx);
+    const p = await startSupervisorProcess(ctx, { port: 18092 });
     await sleep(SETTLE_MS);
     const health = (await (await fetch(`${p.url}/api/v1/health`).catch(() => null))?.status) ?? 'n/a';
     const sup = await sampleMemory(() => ({ rss: p.rss(), pss: p.pss() }), SAMPLE_MS);

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { GO_PEERS, goInstall, kafkaConsumerGroupsDescribe, SUBSTITUTES_TRIED } from '../peers/kafka-exporters';
+import { ensureKafkaTools, GO_PEERS, goInstall, kafkaConsumerGroupsDescribe, SUBSTITUTES_TRIED } from '../peers/kafka-exporters';
 import { expectedLag, groupName, LAG_PARTITIONS, LAG_TOPIC, setupLagGroups } from '../lib/lag-setup';
 import { privateKafka } from '../lib/private-kafka';
 import { ensureBuilt } from '../lib/supervisor-process';
@@ -94,8 +94,9 @@ export const scenario: Scenario = {
         const ms: number[] = [];
         const peakRss: number[] = [];
         let lags: Record<string, number> = {};
+        const tools = await ensureKafkaTools(ctx);
         for (let i = 0; i < Math.max(3, Math.min(ctx.reps, 5)); i++) {
-          const d = await kafkaConsumerGroupsDescribe(privateKafka.brokers, /^bench-lag-g/);
+          const d = await kafkaConsumerGroupsDescribe(tools, privateKafka.brokers, /^bench-lag-g/);
           ms.push(d.ms);
           peakRss.push(d.peakRss);
           lags = d.lags;

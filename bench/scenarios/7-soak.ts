@@ -57,7 +57,7 @@ export const scenario: Scenario = {
     await admin.disconnect();
     const hook = await startWebhook();
     const file = writeBenchConfig(path.join(ctx.work, 'scenario-7'), 'soak', defaultConfigWith({ kafkaServers: soakKafka.brokers, webhookUrl: hook.url }));
-    const sup = await startSupervisorProcess(ctx, { config: file });
+    const sup = await startSupervisorProcess(ctx, { config: file, port: 18097 });
     const t0 = Date.now();
     const end = t0 + minutes * 60_000;
     const samples: { t: number; rss: number; fds: number; sockets: number; threads: number; quiet: boolean }[] = [];
@@ -70,7 +70,7 @@ export const scenario: Scenario = {
       while (Date.now() < end) {
         const h = handles(sup.proc.pid);
         samples.push({ t: Date.now() - t0, rss: sup.rss(), ...h, quiet });
-        if (sup.proc.exited()) throw new Error('the supervisor exited during the soak; see bench/.work/supervisor-process.log');
+        if (sup.proc.exited()) throw new Error('the supervisor exited during the soak; see bench/.work/supervisor-process-18097.log');
         // faults: stop the broker for 60 s, or make the webhook fail for 90 s; none in the last window
         if (Date.now() >= nextFault && Date.now() < end - windowMs - 90_000) {
           const kind = faultN % 2 === 0 ? 'broker stopped 60 s' : 'webhook answers 500 for 90 s';
