@@ -1,7 +1,7 @@
 /** Results file (bench/results/<date>.json) and the generated BENCHMARKS.md. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Row, Scenario } from './types';
+import { betterRatio, type Row, type Scenario } from './types';
 
 export const BENCH_DIR = path.resolve(__dirname, '..');
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
@@ -36,7 +36,30 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const file = resultsPath(date);
   const current: ResultsFile = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { date, updatedAt: '', scenarios: {}, peers: {} };
-  for (const r of results) current.scenarios[r.id] = r;
+  for (const r of results) {
+    const previous = current.scenarios[r.id];
+    // A rerun with --skip-peers keeps the peers' figures of the previous run, saying so.
+    if (previous) {
+      for (const row of r.rows) {
+        const old = previous.rows.find((o) => o.metric === row.metric);
+        if (!old) continue;
+        let carried = false;
+        for (const [peer, v] of Object.entries(row.peers)) {
+          const was = old.peers[peer];
+          if (typeof v === 'string' && v.startsWith('skipped') && was !== undefined && !(typeof was === 'string' && was.startsWith('skipped'))) {
+            row.peers[peer] = was;
+            carried = true;
+          }
+        }
+        if (carried) {
+          row.ratio = betterRatio(row.supervisor, row.peers);
+          row.note = `${row.note ? `${row.note}; ` : ''}peer figures carried over from the run of ${previous.startedAt} (this run used --skip-peers)`;
+          if (row.ratioGoal !== undefined && row.ratio !== null) row.met = row.met !== false && row.ratio >= row.ratioGoal;
+        }
+      }
+    }
+    current.scenarios[r.id] = r;
+  }
   current.peers = { ...current.peers, ...peers };
   current.updatedAt = new Date().toISOString();
   fs.writeFileSync(file, JSON.stringify(current, null, 2) + '\n');

@@ -141,6 +141,7 @@ export const scenario: Scenario = {
           peers,
           ratio,
           goal: isGoal ? `≤ ${goalMs} ms and ≥ 50× Airflow` : '—',
+          ...(isGoal ? { ratioGoal: 50 } : {}),
           met: isGoal ? supV <= goalMs && (ratio === null ? null : ratio >= 50) !== false : null,
           method: how(metric),
           detail: { supervisor: pick(sup).map((v) => round(v, 2)), airflow: typeof af === 'string' ? af : pick(af).map((v) => round(v, 1)) },

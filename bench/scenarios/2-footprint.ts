@@ -94,6 +94,7 @@ export const scenario: Scenario = {
       peers: rssPeers,
       ratio: rssRatio,
       goal: '≤ 100 MB and ≤ 1/10 of Airflow',
+      ratioGoal: 10,
       met: supRss <= 100 && (rssRatio === null ? true : rssRatio >= 10),
       method:
         `Supervisor: \`node bin/supervisor.js --config config/supervisor.yaml start\` (compiled dist/, the shipped default config: both pipelines, 7 checks, 3 alert sinks) against the running stack, VmRSS of the process from /proc, median of samples every 2 s over ${SAMPLE_MS / 1000} s after ${SETTLE_MS / 1000} s of running. ` +
