@@ -146,6 +146,14 @@ describe('the reference pipeline under the supervisor', () => {
   beforeAll(async () => {
     await ensureServices(['kafka', 'schema-registry', 's3', 'smtp', 'spark-worker', 'pipeline']);
     ensureBuilt();
+    // provisioned like a deployment would (the checks require it; the ingestion would create it on its first run)
+    const admin = kafkaClient('e2e-provision').admin();
+    await admin.connect();
+    try {
+      if (!(await admin.listTopics()).includes(PIPELINE_TOPIC)) await admin.createTopics({ topics: [{ topic: PIPELINE_TOPIC, numPartitions: 3 }], waitForLeaders: true });
+    } finally {
+      await admin.disconnect();
+    }
     await receiver.listen();
     const port = await freePort();
     const configFile = writeConfig(
@@ -249,16 +257,35 @@ describe('the reference pipeline under the supervisor', () => {
         expect(r.schemaId).toBeGreaterThan(0);
       }
 
-      // 3. the Spark job carries them to silver (MERGE) and gold (recount)
-      const goldCommit = await waitFor(
-        'a gold commit after the ingestion',
-        async () => (await deltaCommits('gold')).find((o) => o.Key! > goldBefore && o.LastModified!.getTime() >= Math.floor(ingestedAt / 1000) * 1000 - 1000),
-        // three chained streaming queries (10 s triggers); a cold driver on 2 busy cores takes minutes
-        { timeoutMs: 240_000, intervalMs: 3_000, diagnose },
-      );
-      const silver = readDelta('silver', ['domain', 'source', 'last_run_id']).filter((r) => r.last_run_id === runId);
+      // 3. the Spark job carries them to silver (MERGE on domain+source)…
+      // (three chained streaming queries on 10 s triggers; a cold driver on 2 busy cores takes minutes)
+      const ingestedFloor = Math.floor(ingestedAt / 1000) * 1000 - 1000;
+      const pair = (r: Record<string, unknown>) => `${String(r.domain)}|${String(r.source)}`;
       const ours = new Set(records.map((r) => `${r.value.domain}|${r.value.source}`));
-      expect(new Set(silver.map((r) => `${String(r.domain)}|${String(r.source)}`))).toEqual(ours);
+      const silverDeadline = Date.now() + 240_000;
+      const { silverRows, silverCommit } = await waitFor(
+        'the run\'s records in silver',
+        async () => {
+          const commits = (await deltaCommits('silver')).filter((o) => o.LastModified!.getTime() >= ingestedFloor);
+          if (commits.length === 0) return undefined;
+          const rows = readDelta('silver', ['domain', 'source', 'last_run_id']);
+          const tagged = rows.filter((r) => r.last_run_id === runId);
+          return tagged.length > 0 ? { silverRows: rows, silverCommit: commits.at(-1)! } : undefined;
+        },
+        { timeoutMs: 240_000, intervalMs: 5_000, diagnose },
+      );
+      const latest = await topicOffsets(PIPELINE_TOPIC);
+      const tagged = new Set(silverRows.filter((r) => r.last_run_id === runId).map(pair));
+      expect([...ours].filter((k) => !new Set(silverRows.map(pair)).has(k))).toEqual([]); // every record of the run is in silver
+      if ([...latest].every(([p, end]) => after.get(p) === end)) expect(tagged).toEqual(ours); // the MERGE recorded our run on each of them
+      else expect([...tagged].filter((k) => !ours.has(k))).toEqual([]); // someone ingested since: later runs may have re-tagged rows
+
+      // …and gold recounts after that silver commit
+      const goldCommit = await waitFor(
+        'a gold commit after the silver commit with the run\'s records',
+        async () => (await deltaCommits('gold')).find((o) => o.Key! > goldBefore && o.LastModified!.getTime() >= silverCommit.LastModified!.getTime()),
+        { timeoutMs: Math.max(30_000, silverDeadline - Date.now()), intervalMs: 3_000, diagnose },
+      );
       const gold = readDelta('gold', ['source', 'category', 'domains']);
       for (const source of Object.keys(summary.sources)) {
         const row = gold.find((g) => g.source === source);
