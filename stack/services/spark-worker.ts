@@ -36,7 +36,15 @@ export const sparkWorker: ServiceDef = {
       '--memory',
       process.env.STACK_SPARK_WORKER_MEMORY ?? '2g',
     ],
-    env: sparkEnv(),
+    // Finished applications' folders (logs, copied files) are removed after a day.
+    env: sparkEnv({
+      SPARK_WORKER_OPTS: [
+        '-Dspark.worker.cleanup.enabled=true',
+        '-Dspark.worker.cleanup.interval=1800',
+        '-Dspark.worker.cleanup.appDataTtl=86400',
+        process.env.SPARK_WORKER_OPTS ?? '',
+      ].join(' ').trim(),
+    }),
   }),
   async ready() {
     const me = await httpJson<{ id: string }>(`${workerUi()}/json/`);
