@@ -20,10 +20,10 @@ program
   .command('up')
   .description('install (first time) and start services with their dependencies; reuses running ones')
   .argument('[services...]', `services to start (default: all but optional ones): ${services.map((s) => s.name).join(', ')}`)
-  .addOption(new Option('--timeout-factor <n>', 'multiply every readiness timeout').default('1'))
-  .action(async (names: string[], opts: { timeoutFactor: string }) => {
+  .addOption(new Option('--timeout-factor <n>', 'multiply every readiness timeout (default: STACK_TIMEOUT_FACTOR or 1)'))
+  .action(async (names: string[], opts: { timeoutFactor?: string }) => {
     const t0 = Date.now();
-    const res = await up(names, { timeoutFactor: Number(opts.timeoutFactor) });
+    const res = await up(names, { timeoutFactor: opts.timeoutFactor === undefined ? undefined : Number(opts.timeoutFactor) });
     process.stdout.write(`\nstack up in ${((Date.now() - t0) / 1000).toFixed(1)} s (started: ${res.started.join(', ') || 'none'}; reused: ${res.reused.join(', ') || 'none'})\n`);
     for (const name of [...res.started, ...res.reused]) {
       const svc = serviceByName(name)!;
