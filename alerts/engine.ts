@@ -9,6 +9,7 @@
 import { BehaviorSubject, EMPTY, merge, map, type Observable, type Subscription } from 'rxjs';
 import { Gauge, type Registry } from 'prom-client';
 import {
+  CHECK_WIDE_TARGET,
   isAtLeast,
   isStatus,
   type AlertGroupRecord,
@@ -185,6 +186,22 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
       const url = healthUrl();
       if (url) obs.url = url;
       out.push(obs);
+    }
+    return out;
+  }
+
+  /**
+   * A probe run that failed as a whole reports one check-wide signal (target `*`); once the
+   * check answers again it reports its real targets instead, so nothing would ever clear the
+   * check-wide alert. A signal for a real target of the same check clears it.
+   */
+  function clearCheckWide(signal: Signal): Observation[] {
+    if (signal.target === CHECK_WIDE_TARGET) return [];
+    const out: Observation[] = [];
+    for (const inst of instances.values()) {
+      const l = inst.record.labels;
+      if (l.target !== CHECK_WIDE_TARGET || l.check !== signal.check || inst.record.state === 'resolved') continue;
+      out.push({ rule: inst.rule, labels: l, condition: false, status: signal.status, summary: `${signal.check} answers again: ${signal.summary}` });
     }
     return out;
   }
@@ -528,7 +545,7 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
       return;
     }
     try {
-      const observations = event.type === 'signal' ? observeSignal(event.signal) : observeRun(event.event);
+      const observations = event.type === 'signal' ? [...observeSignal(event.signal), ...clearCheckWide(event.signal)] : observeRun(event.event);
       if (observations.length === 0) return;
       for (const obs of observations) apply(obs, now);
       tick(now);

@@ -15,6 +15,7 @@
 import { EMPTY, Observable, defer, from, merge, timer, type SchedulerLike, asyncScheduler } from 'rxjs';
 import { exhaustMap, mergeMap, takeUntil } from 'rxjs/operators';
 import {
+  CHECK_WIDE_TARGET,
   SupervisorError,
   describeError,
   silentLogger,
@@ -25,8 +26,7 @@ import {
   type Signal,
 } from '../src/protocol';
 
-/** Target used by the signal that stands for a whole check run that failed or timed out. */
-export const CHECK_WIDE_TARGET = '*';
+export { CHECK_WIDE_TARGET };
 
 export interface SignalsParams {
   probes: readonly CheckProbe[];

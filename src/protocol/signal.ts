@@ -3,6 +3,9 @@ import type { Status } from './status';
 /** The kinds of probe the supervisor ships. A configured check has a name and one kind. */
 export type CheckKind = 'kafka_cluster' | 'consumer_lag' | 'schema_registry' | 'delta_freshness' | 'spark';
 
+/** Target of the one signal that stands for a whole probe run that failed or timed out. */
+export const CHECK_WIDE_TARGET = '*';
+
 export interface SignalError {
   /** Stable catalogue code, e.g. SUP_ERR_PROBE_TIMEOUT (see errors.ts). */
   code: string;

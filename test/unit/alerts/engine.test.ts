@@ -121,6 +121,19 @@ describe('alert engine', () => {
     expect(sent()).toHaveLength(1);
   });
 
+  it('resolves the check-wide alert of a timed-out probe run once the check reports its real targets', () => {
+    const e = engine({ rules: [{ ...staleRule, status: 'unknown' as const }] });
+    signals.next(signal('gold_freshness', 'unknown', { target: '*', labels: {}, summary: 'probe timed out after 20s' }));
+    expect(e.snapshot()).toEqual([expect.objectContaining({ state: 'firing', labels: expect.objectContaining({ target: '*' }) })]);
+    signals.next(signal('gold_freshness', 'ok'));
+    expect(e.snapshot().filter((a) => a.state !== 'resolved')).toEqual([]);
+    expect(sent().map((x) => x.kind)).toEqual(['firing', 'resolved']);
+    // another check's real target does not clear it
+    signals.next(signal('silver_freshness', 'unknown', { target: '*', labels: {} }));
+    signals.next(signal('gold_freshness', 'ok'));
+    expect(e.snapshot().filter((a) => a.state === 'firing').map((a) => a.labels.check)).toEqual(['silver_freshness']);
+  });
+
   it('sends resolved once, and keep_firing_for holds it through a short clear', async () => {
     const e = engine({ rules: [{ ...staleRule, keep_firing_for: '2m' }] });
     signals.next(signal('gold_freshness', 'crit'));
