@@ -5,6 +5,7 @@
  * supervisor and every service this demo started (services that were already running stay).
  */
 import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { createDaemon } from '../src/daemon';
 import { createTokenStore } from '../src/store/tokens';
 import { endpoints } from './endpoints';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   const stack = await up(wanted, { owner: OWNER });
   console.log(`demo: stack ready (started ${stack.started.length}, reused ${stack.reused.length})`);
 
+  await provisionTopics(['harmful-domains']);
   const daemon = await createDaemon({ configFile: process.env.SUPERVISOR_CONFIG ?? CONFIG });
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
@@ -59,6 +61,22 @@ Press Ctrl-C to stop.
 `);
   const done = await daemon.engine.waitForRun(run.runId);
   console.log(`demo: ingestion run ${done.runId} finished: ${done.state}${done.reason ? ` (${done.reason})` : ''}; the supervisor keeps watching.`);
+}
+
+/** Creates the pipeline's topics as a deployment would (the seed's check_kafka_health requires them). */
+async function provisionTopics(topics: string[]): Promise<void> {
+  const admin = new Kafka({ clientId: 'demo', brokers: [...endpoints.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })), waitForLeaders: true });
+      console.log(`demo: created topic(s) ${missing.join(', ')}`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 main().catch(async (err: unknown) => {
