@@ -36,7 +36,7 @@ const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/st
     options: { brokers: [brokers], include: [include], offsetSource: mode === 'consumer_offsets' ? 'consumer_offsets' : 'admin' },
     ...(commitSource ? { commitSource } : {}),
   });
-  const out = { mode, liveMs, cycles: [], rss: [], stats: [] };
+  const out = { mode, liveMs, cycles: [], rss: [], heapUsed: [], stats: [] };
   let last;
   for (let i = 0; i < cycles; i++) {
     const t = performance.now();
@@ -45,6 +45,7 @@ const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/st
     out.stats.push(check.lastCycle());
     if (global.gc) global.gc();
     out.rss.push(rss());
+    out.heapUsed.push(process.memoryUsage().heapUsed);
   }
   const lags = {};
   for (const s of last) for (const p of s.facts?.partitions ?? []) lags[`${s.facts.group}|${p.topic}|${p.partition}`] = p.lag;

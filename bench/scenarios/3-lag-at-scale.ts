@@ -22,6 +22,7 @@ interface RunnerOut {
   liveMs: number;
   cycles: number[];
   rss: number[];
+  heapUsed?: number[];
   stats: unknown[];
   signals: number;
   unknown: string[];
@@ -144,7 +145,7 @@ export const scenario: Scenario = {
         ratio: null,
         goal: '—',
         met: null,
-        method: `${how}; median VmRSS over the cycles. Reference: peak VmRSS of the JVM tool (-Xmx512m)`,
+        method: `${how}; median VmRSS over the cycles (V8 heap in use after GC: ${o.heapUsed ? round(median(o.heapUsed) / MB, 0) : '—'} MB). Reference: peak VmRSS of the JVM tool (-Xmx512m)`,
       });
       rows.push({
         scenario: '3',
