@@ -35,17 +35,27 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** Children of a process (from /proc/<pid>/task/<pid>/children), recursively, including itself. */
+/**
+ * A process and all its descendants, from the parent pid of every process in /proc (a
+ * process's `children` file lists only the children of one thread; Airflow's standalone starts
+ * its components from threads).
+ */
 export function processTree(pid: number): number[] {
-  const out: number[] = [pid];
-  for (let i = 0; i < out.length; i++) {
+  const kids = new Map<number, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
     try {
-      const kids = fs.readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim();
-      if (kids) out.push(...kids.split(/\s+/).map(Number));
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = kids.get(ppid);
+      if (list) list.push(Number(name));
+      else kids.set(ppid, [Number(name)]);
     } catch {
       /* exited */
     }
   }
+  const out: number[] = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(kids.get(out[i]!) ?? []));
   return out;
 }
 

@@ -80,6 +80,11 @@ export async function startAirflow(
     BENCH_CHAIN_SECONDS: String(opts.chainSeconds ?? 15),
     BENCH_CHAIN_PAUSED: opts.chainPaused === false ? '0' : '1',
   };
+  const inUse = await fetch(`http://127.0.0.1:${API_PORT}/`, { signal: AbortSignal.timeout(1000) }).then(
+    () => true,
+    () => false,
+  );
+  if (inUse) throw new Error(`port ${API_PORT} is already in use (a leftover Airflow api-server?); set BENCH_AIRFLOW_PORT or stop it`);
   const proc = spawnLogged(bin, ['standalone'], { env, log: path.join(ctx.work, 'airflow-standalone.log') });
   const t0 = Date.now();
   const deadline = t0 + (opts.timeoutMs ?? 300_000);
