@@ -25,6 +25,8 @@ export interface ResultsFile {
   updatedAt: string;
   scenarios: Record<string, ScenarioResult>;
   peers: Record<string, string>;
+  /** Earlier runs of a scenario the same day: when, the load, and the supervisor's figures. */
+  history?: Record<string, { startedAt: string; machine: unknown; figures: Record<string, number | null> }[]>;
 }
 
 export function resultsPath(date: string): string {
@@ -57,6 +59,14 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
           if (row.ratioGoal !== undefined && row.ratio !== null) row.met = row.met !== false && row.ratio >= row.ratioGoal;
         }
       }
+    }
+    if (previous && previous.rows.length) {
+      current.history ??= {};
+      (current.history[r.id] ??= []).push({
+        startedAt: previous.startedAt,
+        machine: previous.machine,
+        figures: Object.fromEntries(previous.rows.map((row) => [row.metric, row.supervisor])),
+      });
     }
     current.scenarios[r.id] = r;
   }
@@ -123,6 +133,15 @@ export function renderMarkdown(res: ResultsFile, scenarios: Scenario[], intro: s
     for (const m of methods) out.push(`- ${m}`);
     const notes = s.rows.filter((r) => r.note).map((r) => `- ${r.metric}: ${r.note}`);
     if (notes.length) out.push('', 'Notes:', '', ...notes);
+    const hist = res.history?.[id] ?? [];
+    if (hist.length) {
+      out.push('', `Earlier runs today (supervisor figures of the rows that are also above):`, '');
+      for (const h of hist) {
+        const same = s.rows.filter((r) => h.figures[r.metric] !== undefined).map((r) => `${r.metric}: ${fmt(h.figures[r.metric])} ${r.unit}`);
+        const load = (h.machine as { loadavg?: number[] } | undefined)?.loadavg?.[0];
+        if (same.length) out.push(`- ${h.startedAt} (load ${load ?? '?'}): ${same.join('; ')}`);
+      }
+    }
     const limits = def?.limits ?? s.limits;
     if (limits) out.push('', `What limits it: ${limits}`);
     out.push('');
