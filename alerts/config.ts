@@ -180,7 +180,9 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     name: 'kafka_cluster_down',
     match: { kind: 'kafka_cluster' },
     status: 'unknown',
-    for: '1m',
+    // backed by fresh probes: a broker that refuses connections runs the check at once, and a
+    // worse status is confirmed by two more runs one second apart (streams/check-scheduler)
+    for: '2s',
     severity: 'critical',
     summary: 'Kafka cluster {{ target }} is down or unreachable',
     description: '{{ summary }}',

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { share, Subject, takeUntil, type Observable, type Subscription } from 'rxjs';
+import { mergeMap, share, skip, Subject, takeUntil, type Observable, type Subscription } from 'rxjs';
 import { createAlertEngine, createOutboxWorker, createSinks, closeSinks, resendIntervalsOf, resolveAlertRules, wakeOnEnqueue, type AlertEngine } from '../alerts';
-import { createCheckProbes, createCommitStore, needsOffsetsStream } from './wiring/checks';
+import { createCheckProbes, createCommitStore, needsOffsetsStream, resolvedChecks } from './wiring/checks';
+import { createReachability$ } from '../streams/reachability';
 import { createOperators } from './wiring/operators';
 import { loadConfig, readStorePath, type LoadedConfig } from './config/load';
 import { createEngine, type Engine } from './engine/engine';
@@ -25,6 +26,27 @@ import { VERSION } from './version';
 import { createConsumerOffsets$ } from '../streams/consumer-offsets';
 import { createSignals$ } from '../streams/check-scheduler';
 import { createSignalState$, type SignalState } from '../streams/signal-state';
+
+/**
+ * Kafka checks run every 15 s; a broker that stops (or comes back) is noticed within about a
+ * second by a TCP connect every 500 ms to each bootstrap broker, which runs the Kafka checks at
+ * once. Together with the scheduler's confirmation runs this is what makes "broker down → alert"
+ * take seconds with the default `for` of kafka_cluster_down.
+ */
+function brokerKicks$(config: LoadedConfig['config'], stop$: Observable<void>, logger: Logger): Observable<string> {
+  const kafkaChecks = resolvedChecks(config).filter((c) => c.enabled && (c.kind === 'kafka_cluster' || c.kind === 'consumer_lag'));
+  const brokers = [...new Set(kafkaChecks.flatMap((c) => (c.options as { brokers: string[] }).brokers))];
+  if (brokers.length === 0) return new Subject<string>();
+  return createReachability$({ targets: brokers }).pipe(
+    // the first state of each broker is what the first runs see anyway
+    skip(brokers.length),
+    mergeMap((event) => {
+      logger.info({ component: 'checks', broker: event.target, reachable: event.reachable, error: event.error }, `broker ${event.target} ${event.reachable ? 'accepts connections again' : 'refuses connections'}; running the Kafka checks now`);
+      return kafkaChecks.filter((c) => (c.options as { brokers: string[] }).brokers.includes(event.target)).map((c) => c.name);
+    }),
+    takeUntil(stop$),
+  );
+}
 
 export interface CreateDaemonParams {
   configFile: string;
@@ -78,7 +100,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
   // --- checks → signals$ → state
   const commitStore = needsOffsetsStream(config) ? createCommitStore() : undefined;
   const probes = createCheckProbes({ config, logger, clock, ...(commitStore ? { commitStore } : {}) });
-  const signals$: Observable<Signal> = createSignals$({ probes, logger, clock, stop$ }).pipe(share());
+  const signals$: Observable<Signal> = createSignals$({ probes, logger, clock, stop$, kicks$: brokerKicks$(config, stop$, logger) }).pipe(share());
   let state: SignalState | undefined;
   const latestSignals = (): Signal[] => (state ? [...state.signals.values()] : []);
   registerSignalMetrics({ registry, latest: latestSignals, now: () => clock.now() });

@@ -8,14 +8,24 @@
  *   `unknown` signal with SUP_ERR_PROBE_TIMEOUT, a run that throws one with
  *   SUP_ERR_PROBE_FAILED — the stream itself never errors and never completes until `stop$`.
  *
+ * - `kicks$` (check names) runs a probe at once, between its intervals: the root kicks the
+ *   Kafka checks when a broker stops or starts accepting connections;
+ * - when a run's worst status gets worse than the previous run's and is `unknown` or `crit`,
+ *   the probe is run again `recheckMs` later, `rechecks` times, before it falls back to its
+ *   interval: an alert's `for` is then backed by fresh probes, not by one stale answer.
+ *
  * The scheduler stamps `observedAt` (end of run) and `durationMs` on every signal of a run, so
  * all signals of one run share one `observedAt`: the state stream uses that to drop targets a
  * later run no longer reports.
  */
 import { EMPTY, Observable, defer, from, merge, timer, type SchedulerLike, asyncScheduler } from 'rxjs';
-import { exhaustMap, mergeMap, takeUntil } from 'rxjs/operators';
+import { expand, filter, map, mergeMap, take, takeUntil, toArray } from 'rxjs/operators';
 import {
   CHECK_WIDE_TARGET,
+  isAtLeast,
+  statusRank,
+  worstStatus,
+  type Status,
   SupervisorError,
   describeError,
   silentLogger,
@@ -36,6 +46,12 @@ export interface SignalsParams {
   stop$?: Observable<unknown>;
   /** RxJS scheduler for the interval ticks (tests may pass a virtual one). */
   scheduler?: SchedulerLike;
+  /** Names of checks to run now (a run in flight is not doubled). */
+  kicks$?: Observable<string>;
+  /** Delay of the confirmation runs after a status got worse. Default 1 s (never more than the interval). */
+  recheckMs?: number;
+  /** How many confirmation runs. Default 2; 0 turns them off. */
+  rechecks?: number;
 }
 
 export interface RunOnceParams {
@@ -52,13 +68,43 @@ export function createSignals$(params: SignalsParams): Observable<Signal> {
   const clock = params.clock ?? systemClock;
   const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'check-scheduler' });
   const scheduler = params.scheduler ?? asyncScheduler;
+  const kicks$ = params.kicks$ ?? EMPTY;
+  const rechecks = params.rechecks ?? 2;
   const schedules = params.probes.map((probe) => {
     validateProbe(probe);
     const probeLogger = logger.child({ check: probe.name });
-    return timer(0, probe.intervalMs, scheduler).pipe(
-      // runProbe$ turns every failure into a value, so no catchError is needed here.
-      exhaustMap(() => runProbe$(probe, clock, probeLogger)),
-    );
+    const recheckMs = Math.min(params.recheckMs ?? 1000, probe.intervalMs);
+    const kicked$ = kicks$.pipe(filter((name) => name === probe.name));
+    return defer(() => {
+      let previous: Status | null = null;
+      let confirmationsLeft = 0;
+      // one run: its signals, and how long to wait before the next one
+      const run$ = (): Observable<{ signals: Signal[]; delayMs: number }> =>
+        defer(() => {
+          const startedAt = scheduler.now();
+          // runProbe$ turns every failure into a value, so no catchError is needed here.
+          return runProbe$(probe, clock, probeLogger).pipe(
+          toArray(),
+          map((signals) => {
+            const worst = worstStatus(signals.map((s) => s.status));
+            if (previous !== null && statusRank(worst) > statusRank(previous) && isAtLeast(worst, 'unknown')) confirmationsLeft = rechecks;
+            else if (!isAtLeast(worst, 'unknown')) confirmationsLeft = 0;
+            previous = worst;
+            const confirm = confirmationsLeft > 0;
+            if (confirm) confirmationsLeft -= 1;
+            // fixed rate: the next interval boundary after the run ended (a long run skips ticks)
+            const elapsed = scheduler.now() - startedAt;
+            const nextTick = Math.max(1, Math.ceil(elapsed / probe.intervalMs)) * probe.intervalMs - elapsed;
+            return { signals, delayMs: confirm ? recheckMs : nextTick };
+          }),
+        );
+        });
+      // runs are sequential (expand with concurrency 1): a kick during a run is not doubled
+      return run$().pipe(
+        expand(({ delayMs }) => merge(timer(delayMs, scheduler), kicked$).pipe(take(1), mergeMap(() => run$())), 1),
+        mergeMap(({ signals }) => from(signals)),
+      );
+    });
   });
   const all$ = schedules.length === 0 ? EMPTY : merge(...schedules);
   return params.stop$ ? all$.pipe(takeUntil(params.stop$)) : all$;

@@ -35,6 +35,34 @@ describe('createSignals$', () => {
     expect(sub.closed).toBe(true);
   });
 
+  it('runs a probe at once when kicked, and confirms a worsening status with quick reruns', async () => {
+    const times: number[] = [];
+    let status: Signal['status'] = 'ok';
+    const p = probe('kafka', async (ctx) => (times.push(ctx.now()), [{ ...okSignal('kafka'), status }]), 15_000, 500);
+    const kicks$ = new Subject<string>();
+    const seen: Signal[] = [];
+    const sub = createSignals$({ probes: [p], kicks$ }).subscribe((s) => seen.push(s));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(times).toEqual([1_000_000]);
+    await jest.advanceTimersByTimeAsync(4_000);
+    status = 'crit';
+    kicks$.next('other-check'); // not ours
+    await jest.advanceTimersByTimeAsync(0);
+    expect(times).toHaveLength(1);
+    kicks$.next('kafka');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(times).toEqual([1_000_000, 1_004_000]);
+    // worse than before: two confirmation runs one second apart, then back to the interval
+    await jest.advanceTimersByTimeAsync(2_000);
+    expect(times).toEqual([1_000_000, 1_004_000, 1_005_000, 1_006_000]);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(times).toHaveLength(4);
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(times).toEqual([1_000_000, 1_004_000, 1_005_000, 1_006_000, 1_021_000]);
+    expect(seen.map((s) => s.status)).toEqual(['ok', 'crit', 'crit', 'crit', 'crit']);
+    sub.unsubscribe();
+  });
+
   it('never overlaps runs of the same probe', async () => {
     let running = 0;
     let maxRunning = 0;
