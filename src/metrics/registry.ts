@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
+import { FastRegistry } from './snapshot-gauge';
 
 export interface CreateRegistryParams {
   version: string;
@@ -8,7 +9,7 @@ export interface CreateRegistryParams {
 
 /** A fresh prom-client Registry (never the global one) with build info and process metrics. */
 export function createMetricsRegistry({ version, processMetrics = true }: CreateRegistryParams): Registry {
-  const registry = new Registry();
+  const registry = new FastRegistry();
   if (processMetrics) collectDefaultMetrics({ register: registry });
   const build = new Gauge({
     name: 'supervisor_build_info',
