@@ -152,7 +152,7 @@ export const scenario: Scenario = {
         metric: `lag values equal to the committed lags, ${mode} mode`,
         unit: 'partitions',
         supervisor: a.equal,
-        peers: Object.fromEntries(Object.entries(peerAgree).map(([k, v]) => [`${k} --describe (reference)`, Number(v.split('/')[0])])),
+        peers: typeof ref === 'string' ? { [refName]: ref } : Object.fromEntries(Object.entries(peerAgree).map(([k, v]) => [`${k} --describe (reference)`, Number(v.split('/')[0])])),
         ratio: null,
         goal: `${a.compared} (all agree)`,
         met: a.equal === a.compared,
