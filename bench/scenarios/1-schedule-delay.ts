@@ -3,8 +3,11 @@
  * each running `true` in a subprocess. Schedule delay = cron boundary (logical date / run_after)
  * → first task running; inter-task overhead = a task ends → the next one running.
  */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import type { RunEvent } from '../../src/protocol';
 import { measureAirflowChain } from '../peers/airflow';
 import { percentile, round, sleep, summary } from '../lib/stats';
@@ -94,6 +97,29 @@ export async function measureSupervisorChain(ctx: ScenarioContext, ticks: number
   return { ticks: scheduleDelayMs.length, scheduleDelayMs, interTaskMs, timerLatenessMs, eventLoopP99Ms: loop.percentile(99) / 1e6, firedLateMs, firedToRunningMs };
 }
 
+/**
+ * The engine engineer's bench (bench/schedule-delay.ts: the engine alone, no-op in-process
+ * tasks) run as it is, its table parsed: the engine's own overhead beside the subprocess chain.
+ */
+async function engineOnly(ctx: ScenarioContext, ticks: number): Promise<Record<string, { p50: number; p99: number; n: number }> | string> {
+  const out = path.join(ctx.work, 'schedule-delay.md');
+  try {
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'schedule-delay.ts'), '--ticks', String(ticks), '--out', out], {
+      cwd: path.join(__dirname, '..', '..'),
+      timeout: (ticks + 60) * 1000,
+      maxBuffer: 10e6,
+    });
+    const rows: Record<string, { p50: number; p99: number; n: number }> = {};
+    for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+      const m = /^\| (schedule delay|inter-task overhead|baseline)[^|]*\| (\d+) \| ([\d.]+) \| ([\d.]+) \|/.exec(line);
+      if (m) rows[m[1]!] = { n: Number(m[2]), p50: Number(m[3]), p99: Number(m[4]) };
+    }
+    return Object.keys(rows).length ? rows : 'bench/schedule-delay.ts printed no table';
+  } catch (err) {
+    return `bench/schedule-delay.ts failed: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
 export const scenario: Scenario = {
   id: '1',
   title: 'Schedule → task start',
@@ -145,6 +171,28 @@ export const scenario: Scenario = {
           met: isGoal ? supV <= goalMs && (ratio === null ? null : ratio >= 50) !== false : null,
           method: how(metric),
           detail: { supervisor: pick(sup).map((v) => round(v, 2)), airflow: typeof af === 'string' ? af : pick(af).map((v) => round(v, 1)) },
+        });
+      }
+    }
+    const engine = await engineOnly(ctx, ticks);
+    if (typeof engine === 'string') ctx.log(engine);
+    else {
+      for (const [key, label] of [
+        ['schedule delay', 'engine alone, no-op tasks (bench/schedule-delay.ts): schedule delay, p99'],
+        ['inter-task overhead', 'engine alone, no-op tasks (bench/schedule-delay.ts): inter-task overhead, p99'],
+      ] as const) {
+        const r = engine[key];
+        if (!r) continue;
+        rows.push({
+          scenario: '1',
+          metric: label,
+          unit: 'ms',
+          supervisor: r.p99,
+          peers: {},
+          ratio: null,
+          goal: '—',
+          met: null,
+          method: `the engine engineer's bench run as is: \`npx tsx bench/schedule-delay.ts --ticks ${ticks}\` (createEngine in-process, file-backed SQLite, chain of 3 no-op in-process operators, per-second cron, 2 warm-up runs); ${r.n} samples, p50 ${r.p50} ms; its own timer baseline p99 ${engine.baseline?.p99 ?? '—'} ms. Shows the engine's overhead without process spawns`,
         });
       }
     }
