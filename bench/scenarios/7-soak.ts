@@ -37,17 +37,109 @@ function handles(pid: number): { fds: number; sockets: number; threads: number }
   return { fds, sockets, threads };
 }
 
+
+type Sample = { t: number; rss: number; fds: number; sockets: number; threads: number; quiet: boolean };
+type Fault = { at: string; kind: string; seconds: number };
+type Exit = { exitedAlone: boolean; seconds: number; code: number | null; signal: string | null };
+
+function timeline(samples: Sample[]): string {
+  const byMinute = new Map<number, number[]>();
+  for (const s of samples) {
+    const m = Math.floor(s.t / 60_000);
+    byMinute.set(m, [...(byMinute.get(m) ?? []), s.rss]);
+  }
+  return [...byMinute]
+    .filter(([m]) => m % 2 === 0)
+    .map(([m, v]) => `${m}′ ${round(median(v) / MB, 0)}`)
+    .join(', ');
+}
+
+function slopeMbPerHour(points: Sample[]): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const xs = points.map((p) => p.t / 3_600_000);
+  const ys = points.map((p) => p.rss / MB);
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return num / den;
+}
+
+function analyse(p: { samples: Sample[]; faults: Fault[]; exit: Exit; minutes: number; faultEvery: number; warmupMs: number; windowMs: number; log?: (m: string) => void; fromFile?: string }): Row[] {
+  const { samples, faults, exit, minutes, faultEvery, warmupMs, windowMs } = p;
+  const first = samples.filter((s) => s.t >= warmupMs && s.t < warmupMs + windowMs);
+  const last = samples.filter((s) => s.t >= minutes * 60_000 - windowMs && s.quiet);
+  const rssFirst = median(first.map((s) => s.rss)) / MB;
+  const rssLast = median(last.map((s) => s.rss)) / MB;
+  const drift = round(rssLast - rssFirst, 1);
+  const fdFirst = median(first.map((s) => s.fds));
+  const fdLast = median(last.map((s) => s.fds));
+  const sockFirst = median(first.map((s) => s.sockets));
+  const sockLast = median(last.map((s) => s.sockets));
+  p.log?.(`RSS ${rssFirst.toFixed(1)} → ${rssLast.toFixed(1)} MB (drift ${drift}); fds ${fdFirst} → ${fdLast}; sockets ${sockFirst} → ${sockLast}; exit after SIGTERM ${exit.seconds.toFixed(1)} s, by itself: ${exit.exitedAlone}`);
+  const label = minutes < 30 ? ` (${minutes}-minute soak, shorter than the 30 minutes asked)` : '';
+  const how = `\`node bin/supervisor.js start\` with config/supervisor.yaml (Kafka → the bench's own broker ${soakKafka.brokers}, alerts → a loopback webhook; everything else default) for ${minutes} min; ${faults.length} faults alternating "broker stopped 60 s" and "webhook answers 500 for 90 s", every ${faultEvery / 60000} min after the baseline window; VmRSS and /proc/<pid>/fd sampled every 10 s`;
+  return [
+    {
+      scenario: '7',
+      metric: `RSS drift${label}`,
+      unit: 'MB',
+      supervisor: drift,
+      peers: {},
+      ratio: null,
+      goal: '≤ 5 MB',
+      met: Math.abs(drift) <= 5,
+      method: `${how}; drift = median RSS of the last ${windowMs / 60000} min (quiet samples) − median RSS of minutes ${warmupMs / 60000}–${(warmupMs + windowMs) / 60000} (after warm-up, before the first fault); ${round(rssFirst, 1)} → ${round(rssLast, 1)} MB`,
+      note: `RSS by minute: ${timeline(samples)}`,
+      detail: { faults, ...(p.fromFile ? { derivedFrom: p.fromFile } : {}) },
+    },
+    {
+      scenario: '7',
+      metric: `RSS trend over the second half${label}`,
+      unit: 'MB/h',
+      supervisor: round(slopeMbPerHour(samples.filter((s) => s.t >= (minutes * 60_000) / 2)), 1),
+      peers: {},
+      ratio: null,
+      goal: '—',
+      met: null,
+      method: `least-squares slope of every VmRSS sample from minute ${minutes / 2} to the end (faults included): tells a leak (steady growth) from a warm-up step`,
+    },
+    {
+      scenario: '7',
+      metric: `open file descriptors, baseline → end${label}`,
+      unit: 'fds',
+      supervisor: fdLast - fdFirst,
+      peers: {},
+      ratio: null,
+      goal: '0 (nothing leaked)',
+      met: fdLast - fdFirst <= 0 && exit.exitedAlone,
+      method: `${how}; change of the median fd count (${fdFirst} → ${fdLast}; sockets ${sockFirst} → ${sockLast}) between the same windows; at the end SIGTERM: the process ${exit.exitedAlone ? `exited by itself in ${exit.seconds.toFixed(1)} s (code ${exit.code}), i.e. no timer, socket or child handle was left` : 'did NOT exit by itself within 15 s (a handle kept the event loop alive)'}`,
+    },
+  ];
+}
+
 export const scenario: Scenario = {
   id: '7',
   title: 'Soak with faults',
   goal: 'RSS drift ≤ 5 MB, nothing leaked',
   limits:
-    'Drift is measured between two quiet windows (all services up, no fault pending) so that transient buffers of an outage (kafkajs reconnect backoff, outbox retries) are not counted; V8 grows its heap lazily, so the first minutes after start are the warm-up and excluded. Handles are what the kernel shows (/proc/<pid>/fd: sockets, files, the SQLite WAL) and whether the process exits by itself after SIGTERM, which Node only does when no timer, socket or child is left.',
+    'Drift is measured between two quiet windows (all services up, no fault pending) so that transient buffers of an outage (kafkajs reconnect backoff, outbox retries) are not counted; V8 grows its heap lazily, so the first minutes after start are the warm-up and excluded. Handles are what the kernel shows (/proc/<pid>/fd: sockets, files, the SQLite WAL) and whether the process exits by itself after SIGTERM, which Node only does when no timer, socket or child is left. ' +
+    'In the 30-minute run the RSS rose from ≈ 114 MB to ≈ 124 MB between minutes 5 and 13 — across the first broker outage (minute 9) and the first webhook failure (minute 14): code paths that run only on failure (kafkajs reconnects, the alert engine firing and resolving, outbox retries with backoff, the sinks) are compiled and their V8 heap space grown on first use — and then stayed flat (+0.8 MB from minute 13 to 29 with two more faults; slope in the "trend" row). File descriptors and sockets went back to their baseline and the process exited by itself 0.3 s after SIGTERM. So the 5 MB goal is missed by the definition used (baseline taken before the first fault), but what the samples show is a one-off step on the first faults, not a growth per fault; a longer soak (`--soak-minutes 60`) or a baseline taken after one fault of each kind would tell them apart for certain, and heap snapshots at both ends (`node --heapsnapshot-signal=SIGUSR2`) would name what the step holds.',
   async run(ctx: ScenarioContext): Promise<Row[]> {
     const minutes = Number(ctx.args['soak-minutes'] ?? 30);
     const faultEvery = Number(ctx.args['fault-every'] ?? 4) * 60_000;
     const warmupMs = Math.min(5 * 60_000, (minutes * 60_000) / 5);
     const windowMs = Math.min(3 * 60_000, (minutes * 60_000) / 6);
+    if (ctx.args['from-samples']) {
+      // Re-derive the rows from a soak's saved samples (no new run), e.g. after changing the analysis.
+      const saved = JSON.parse(fs.readFileSync(ctx.args['from-samples'], 'utf8')) as { samples: Sample[]; faults: Fault[]; exit: Exit };
+      return analyse({ ...saved, minutes, faultEvery, warmupMs, windowMs, fromFile: ctx.args['from-samples'] });
+    }
     await ensureStack(['s3', 'schema-registry', 'spark-master', 'spark-worker'], ctx.log);
     ensureBuilt(ctx);
     if (!(await soakKafka.listening())) await soakKafka.up(ctx);
@@ -108,44 +200,8 @@ export const scenario: Scenario = {
       (samples as unknown as { exit?: unknown }).exit = { exitedAlone, seconds: (Date.now() - s0) / 1000, code: sup.proc.child.exitCode, signal: sup.proc.child.signalCode };
       await hook.close();
     }
-    const exit = (samples as unknown as { exit: { exitedAlone: boolean; seconds: number; code: number | null; signal: string | null } }).exit;
-    const first = samples.filter((s) => s.t >= warmupMs && s.t < warmupMs + windowMs);
-    const last = samples.filter((s) => s.t >= minutes * 60_000 - windowMs && s.quiet);
-    const rssFirst = median(first.map((s) => s.rss)) / MB;
-    const rssLast = median(last.map((s) => s.rss)) / MB;
-    const drift = round(rssLast - rssFirst, 1);
-    const fdFirst = median(first.map((s) => s.fds));
-    const fdLast = median(last.map((s) => s.fds));
-    const sockFirst = median(first.map((s) => s.sockets));
-    const sockLast = median(last.map((s) => s.sockets));
-    fs.writeFileSync(path.join(ctx.work, 'soak-samples.json'), JSON.stringify({ samples, faults, exit }, null, 1));
-    ctx.log(`RSS ${rssFirst.toFixed(1)} → ${rssLast.toFixed(1)} MB (drift ${drift}); fds ${fdFirst} → ${fdLast}; sockets ${sockFirst} → ${sockLast}; exit after SIGTERM ${exit.seconds.toFixed(1)} s, by itself: ${exit.exitedAlone}`);
-    const label = minutes < 30 ? ` (${minutes}-minute soak, shorter than the 30 minutes asked)` : '';
-    const how = `\`node bin/supervisor.js start\` with config/supervisor.yaml (Kafka → the bench's own broker ${soakKafka.brokers}, alerts → a loopback webhook; everything else default) for ${minutes} min; ${faults.length} faults alternating "broker stopped 60 s" and "webhook answers 500 for 90 s", every ${faultEvery / 60000} min after the baseline window; VmRSS and /proc/<pid>/fd sampled every 10 s`;
-    return [
-      {
-        scenario: '7',
-        metric: `RSS drift${label}`,
-        unit: 'MB',
-        supervisor: drift,
-        peers: {},
-        ratio: null,
-        goal: '≤ 5 MB',
-        met: Math.abs(drift) <= 5,
-        method: `${how}; drift = median RSS of the last ${windowMs / 60000} min (quiet samples) − median RSS of minutes ${warmupMs / 60000}–${(warmupMs + windowMs) / 60000} (after warm-up, before the first fault); ${round(rssFirst, 1)} → ${round(rssLast, 1)} MB`,
-        detail: { faults },
-      },
-      {
-        scenario: '7',
-        metric: `open file descriptors, baseline → end${label}`,
-        unit: 'fds',
-        supervisor: fdLast - fdFirst,
-        peers: {},
-        ratio: null,
-        goal: '0 (nothing leaked)',
-        met: fdLast - fdFirst <= 0 && exit.exitedAlone,
-        method: `${how}; change of the median fd count (${fdFirst} → ${fdLast}; sockets ${sockFirst} → ${sockLast}) between the same windows; at the end SIGTERM: the process ${exit.exitedAlone ? `exited by itself in ${exit.seconds.toFixed(1)} s (code ${exit.code}), i.e. no timer, socket or child handle was left` : 'did NOT exit by itself within 15 s (a handle kept the event loop alive)'}`,
-      },
-    ];
+    const exit = (samples as unknown as { exit: Exit }).exit;
+    fs.writeFileSync(path.join(ctx.work, 'soak-samples.json'), JSON.stringify({ samples, faults, exit, minutes, faultEvery, warmupMs, windowMs }, null, 1));
+    return analyse({ samples, faults, exit, minutes, faultEvery, warmupMs, windowMs, log: ctx.log });
   },
 };
