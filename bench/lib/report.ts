@@ -54,7 +54,7 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
           }
         }
         if (carried) {
-          row.ratio = betterRatio(row.supervisor, row.peers);
+          row.ratio = betterRatio(row.supervisor, Object.fromEntries(Object.entries(row.peers).filter(([k]) => !(row.ratioExcludes ?? []).includes(k))));
           row.note = `${row.note ? `${row.note}; ` : ''}peer figures carried over from the run of ${previous.startedAt} (this run used --skip-peers)`;
           if (row.ratioGoal !== undefined && row.ratio !== null) row.met = row.met !== false && row.ratio >= row.ratioGoal;
         }
@@ -120,7 +120,7 @@ export function renderMarkdown(res: ResultsFile, scenarios: Scenario[], intro: s
       out.push(`| ${id} | ${esc(r.metric)} | ${r.unit} | ${fmt(r.supervisor)} | ${peers.join(' | ')}${peers.length ? ' | ' : ''}${r.ratio === null ? '—' : `${fmt(r.ratio)}×`} | ${esc(r.goal)} | ${met} |`);
     }
   }
-  out.push('', 'Ratio: the best peer\'s figure divided by the supervisor\'s (how many times faster or lighter the supervisor is); — where no peer figure exists.', '');
+  out.push('', 'Ratio: the best peer\'s figure divided by the supervisor\'s (how many times faster or lighter the supervisor is); — where no peer figure exists. Reference tools (marked "reference") are shown but not counted in the ratio.', '');
   for (const id of ids) {
     const s = res.scenarios[id]!;
     const def = scenarios.find((x) => x.id === id);

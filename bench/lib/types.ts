@@ -11,6 +11,8 @@ export interface Row {
   ratio: number | null;
   goal: string;
   met: boolean | null;
+  /** Peers shown for reference but not counted in the ratio (e.g. a one-shot CLI, not an exporter). */
+  ratioExcludes?: string[];
   /** The goal's "≥ N× better than the best peer" part, when it has one (re-checked after carry-over). */
   ratioGoal?: number;
   /** Exactly how the figure was taken. */
