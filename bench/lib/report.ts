@@ -40,6 +40,11 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
   const current: ResultsFile = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { date, updatedAt: '', scenarios: {}, peers: {} };
   for (const r of results) {
     const previous = current.scenarios[r.id];
+    // A run that failed before producing rows does not erase the last good figures.
+    if (r.rows.length === 0 && r.error && previous && previous.rows.length > 0) {
+      (previous as ScenarioResult & { lastError?: unknown }).lastError = { at: r.startedAt, error: r.error.split('\n')[0] };
+      continue;
+    }
     // A rerun with --skip-peers keeps the peers' figures of the previous run, saying so.
     if (previous) {
       for (const row of r.rows) {
