@@ -144,6 +144,7 @@ export const scenario: Scenario = {
         supervisor: rss,
         peers: { ...peerRss, [refName]: typeof ref === 'string' ? ref : round(median(ref.peakRss) / MB, 0) },
         ratio: null,
+        ratioExcludes: [refName],
         goal: '—',
         met: null,
         method: `${how}; median VmRSS over the cycles (V8 heap in use after GC: ${o.heapUsed ? round(median(o.heapUsed) / MB, 0) : '—'} MB). Reference: peak VmRSS of the JVM tool (-Xmx512m)`,
