@@ -104,6 +104,12 @@ async function main(): Promise<void> {
       saveResults(date, [result], peers);
     }
   }
+  // The bench's own Kafka brokers (scenarios 3, 5, 7) are stopped at the end unless asked otherwise.
+  if (!opts.render && opts.args['keep-brokers'] === undefined) {
+    const { privateKafka, soakKafka } = await import('./lib/private-kafka');
+    const ctx = { reps: opts.reps, skipPeers: opts.skipPeers, work, log, args: opts.args, peer: () => undefined };
+    for (const k of [privateKafka, soakKafka]) if (await k.listening()) await k.down(ctx).catch((err: unknown) => log(`stopping ${k.brokers}: ${(err as Error).message}`));
+  }
   const res = latestResults();
   if (res) {
     fs.writeFileSync(path.join(REPO_ROOT, 'BENCHMARKS.md'), renderMarkdown(res, scenarios, INTRO));
