@@ -12,7 +12,6 @@
  *    the webhook within 10 s (the monitoring DAG's check_spark fails meanwhile) → restart the job
  *    (the stack service, same owner) → resolved notification.
  */
-import { spawnSync } from 'node:child_process';
 import { ListObjectsV2Command, type _Object } from '@aws-sdk/client-s3';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { endpoints, ensureServices, kafkaClient, s3Client, STACK_TIMEOUT_MS } from '../helpers/stack';
@@ -20,7 +19,7 @@ import { freshGroup, freshName } from '../helpers/names';
 import { up } from '../../stack/manager';
 import { liveRecord } from '../../stack/proc';
 import { silentLog } from '../../stack/log';
-import { venvPython } from '../../stack/spark';
+import { readDelta } from '../helpers/delta-read';
 import { PIPELINE_APP_NAME, PIPELINE_TOPIC } from '../../stack/services/pipeline';
 import {
   Api,
@@ -60,30 +59,6 @@ async function deltaCommits(table: 'bronze' | 'silver' | 'gold'): Promise<_Objec
     token = res.IsTruncated ? res.NextContinuationToken : undefined;
   } while (token);
   return out.sort((a, b) => a.Key!.localeCompare(b.Key!));
-}
-
-/** Rows of a Delta table read with delta-rs (the stack's venv), an independent reader. */
-function readDelta(table: string, columns: string[]): Record<string, unknown>[] {
-  const script = `import json, sys
-from deltalake import DeltaTable
-rows = DeltaTable(sys.argv[1]).to_pyarrow_table(columns=sys.argv[2].split(",")).to_pylist()
-print(json.dumps(rows, default=str))`;
-  const res = spawnSync(venvPython(), ['-c', script, `s3://${endpoints.s3Bucket}/${table}`, columns.join(',')], {
-    encoding: 'utf8',
-    timeout: 90_000,
-    maxBuffer: 64 * 1024 * 1024,
-    env: {
-      ...process.env,
-      AWS_ENDPOINT_URL: endpoints.s3Endpoint,
-      AWS_ALLOW_HTTP: 'true',
-      AWS_S3_ALLOW_UNSAFE_RENAME: 'true',
-      AWS_ACCESS_KEY_ID: endpoints.s3AccessKeyId,
-      AWS_SECRET_ACCESS_KEY: endpoints.s3SecretAccessKey,
-      AWS_REGION: endpoints.s3Region,
-    },
-  });
-  if (res.status !== 0) throw new Error(`delta-rs read of ${table} failed: ${res.stderr.slice(-1500)}`);
-  return JSON.parse(res.stdout) as Record<string, unknown>[];
 }
 
 interface Decoded {
@@ -268,7 +243,7 @@ describe('the reference pipeline under the supervisor', () => {
         async () => {
           const commits = (await deltaCommits('silver')).filter((o) => o.LastModified!.getTime() >= ingestedFloor);
           if (commits.length === 0) return undefined;
-          const rows = readDelta('silver', ['domain', 'source', 'last_run_id']);
+          const rows = readDelta(`s3://${endpoints.s3Bucket}/silver`, ['domain', 'source', 'last_run_id']);
           const tagged = rows.filter((r) => r.last_run_id === runId);
           return tagged.length > 0 ? { silverRows: rows, silverCommit: commits.at(-1)! } : undefined;
         },
@@ -286,7 +261,7 @@ describe('the reference pipeline under the supervisor', () => {
         async () => (await deltaCommits('gold')).find((o) => o.Key! > goldBefore && o.LastModified!.getTime() >= silverCommit.LastModified!.getTime()),
         { timeoutMs: Math.max(30_000, silverDeadline - Date.now()), intervalMs: 3_000, diagnose },
       );
-      const gold = readDelta('gold', ['source', 'category', 'domains']);
+      const gold = readDelta(`s3://${endpoints.s3Bucket}/gold`, ['source', 'category', 'domains']);
       for (const source of Object.keys(summary.sources)) {
         const row = gold.find((g) => g.source === source);
         expect(row).toBeDefined();

@@ -4,14 +4,14 @@
  * bronze, silver and gold have Delta commits in S3 and gold holds the per-source counts.
  * Slow (a cold Spark driver and three streaming queries on 2 cores): a few minutes.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { installPipelineJars, activeApp, pipelineSubmitSpec } from '../../../stack/services/pipeline';
-import { venvPython } from '../../../stack/spark';
+import { readDelta } from '../../helpers/delta-read';
 import { silentLog } from '../../../stack/log';
 import { endpoints, ensureServices, s3Client, STACK_TIMEOUT_MS } from '../../helpers/stack';
 import { freshName, freshTopic } from '../../helpers/names';
@@ -37,29 +37,6 @@ const s3 = s3Client();
 async function deltaCommits(prefix: string): Promise<string[]> {
   const res = await s3.send(new ListObjectsV2Command({ Bucket: endpoints.s3Bucket, Prefix: `${prefix}_delta_log/` }));
   return (res.Contents ?? []).map((o) => o.Key!).filter((k) => /\/\d{20}\.json$/.test(k));
-}
-
-/** Reads a Delta table with delta-rs (the venv's `deltalake`), as an independent reader. */
-function readDelta(uri: string): Record<string, unknown>[] {
-  const script = `import json, sys
-from deltalake import DeltaTable
-rows = DeltaTable(sys.argv[1]).to_pyarrow_table().to_pylist()
-print(json.dumps(rows, default=str))`;
-  const res = spawnSync(venvPython(), ['-c', script, uri], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: {
-      ...process.env,
-      AWS_ENDPOINT_URL: endpoints.s3Endpoint,
-      AWS_ALLOW_HTTP: 'true',
-      AWS_S3_ALLOW_UNSAFE_RENAME: 'true',
-      AWS_ACCESS_KEY_ID: endpoints.s3AccessKeyId,
-      AWS_SECRET_ACCESS_KEY: endpoints.s3SecretAccessKey,
-      AWS_REGION: endpoints.s3Region,
-    },
-  });
-  if (res.status !== 0) throw new Error(`deltalake read of ${uri} failed: ${res.stderr.slice(-1500)}`);
-  return JSON.parse(res.stdout) as Record<string, unknown>[];
 }
 
 let job: ChildProcess | undefined;
