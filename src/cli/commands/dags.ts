@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { isSupervisorError } from '../../protocol';
 import type { CliContext } from '../context';
-import { backfillAction, listAction, testAction, triggerAction, type BackfillFlags, type PipelineCliDeps } from './pipelines';
+import { backfillAction, listAction, testAction, triggerAction, withBackfillOptions, type BackfillFlags, type PipelineCliDeps } from './pipelines';
 
 export function registerDagCommands(program: Command, ctx: CliContext, setExit: (code: number) => void, deps: PipelineCliDeps = {}): void {
   const dags = program.command('dags').description('Airflow-compatible aliases of `pipelines`');
@@ -29,16 +29,7 @@ export function registerDagCommands(program: Command, ctx: CliContext, setExit: 
     .description('run the DAG once in this process for DATE')
     .option('--conf <json>', 'run parameters as a JSON object')
     .action((dag: string, date: string, flags: { conf?: string }) => testAction(ctx, deps, setExit, dag, date, flags));
-  dags
-    .command('backfill <dag>')
-    .description('run the DAG for every schedule tick between --start-date and --end-date')
-    .requiredOption('-s, --start-date <date>', 'first logical date (inclusive)')
-    .requiredOption('-e, --end-date <date>', 'last logical date (inclusive)')
-    .option('--dry-run', 'print what would run')
-    .option('--reprocess <policy>', 'dates that already have a run: none | failed | all', 'none')
-    .option('--max-active <n>', 'parallel runs')
-    .option('--conf <json>', 'run parameters as a JSON object')
-    .action((dag: string, flags: BackfillFlags) => backfillAction(ctx, deps, setExit, dag, flags));
+  withBackfillOptions(dags.command('backfill <dag>').description('run the DAG for every schedule tick between --start-date and --end-date')).action((dag: string, flags: BackfillFlags) => backfillAction(ctx, deps, setExit, dag, flags));
   dags
     .command('list-import-errors')
     .description('validate the pipelines in the configuration; print every problem')

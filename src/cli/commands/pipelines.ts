@@ -257,6 +257,17 @@ export async function backfillAction(ctx: CliContext, deps: PipelineCliDeps, set
 
 // ---------------------------------------------------------------------------------------------
 
+/** The backfill flags, shared by `pipelines backfill` and Airflow's `dags backfill`. */
+export function withBackfillOptions(command: Command): Command {
+  return command
+    .requiredOption('-s, --start-date <date>', 'first logical date (inclusive)')
+    .requiredOption('-e, --end-date <date>', 'last logical date (inclusive)')
+    .option('--dry-run', 'print what would run')
+    .option('--reprocess <policy>', 'dates that already have a run: none | failed | all', 'none')
+    .option('--max-active <n>', 'parallel runs')
+    .option('--conf <json>', 'run parameters as a JSON object');
+}
+
 export function registerPipelineCommands(program: Command, ctx: CliContext, setExit: SetExit, deps: PipelineCliDeps = {}): void {
   const pipelines = program.command('pipelines').description('pipelines (Airflow DAGs): list, trigger, test, backfill');
   pipelines.command('list').description('list pipelines with their schedule and last run').action(() => listAction(ctx));
@@ -274,14 +285,5 @@ export function registerPipelineCommands(program: Command, ctx: CliContext, setE
     .description('run the whole pipeline once in this process for DATE (recorded with trigger kind test)')
     .option('--conf <json>', 'run parameters as a JSON object')
     .action((pipeline: string, date: string, flags: { conf?: string }) => testAction(ctx, deps, setExit, pipeline, date, flags));
-  pipelines
-    .command('backfill <pipeline>')
-    .description('run the pipeline for every schedule tick in a date range')
-    .requiredOption('-s, --start-date <date>', 'first logical date (inclusive)')
-    .requiredOption('-e, --end-date <date>', 'last logical date (inclusive)')
-    .option('--dry-run', 'print what would run')
-    .option('--reprocess <policy>', 'dates that already have a run: none | failed | all', 'none')
-    .option('--max-active <n>', 'parallel runs')
-    .option('--conf <json>', 'run parameters as a JSON object')
-    .action((pipeline: string, flags: BackfillFlags) => backfillAction(ctx, deps, setExit, pipeline, flags));
+  withBackfillOptions(pipelines.command('backfill <pipeline>').description('run the pipeline for every schedule tick in a date range')).action((pipeline: string, flags: BackfillFlags) => backfillAction(ctx, deps, setExit, pipeline, flags));
 }
