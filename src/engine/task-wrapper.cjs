@@ -39,9 +39,14 @@ child.on('error', (err) => {
   process.stderr.write(`[task-wrapper] cannot run ${argv[0]}: ${err.code || err.message}\n`);
   process.exit(127);
 });
-const safeWrite = (stream, chunk) => {
+// Forward with backpressure: a task printing faster than the supervisor reads is paused
+// instead of piling its output up here (which a forced exit would then lose).
+const safeWrite = (stream, chunk, source) => {
   try {
-    stream.write(chunk);
+    if (!stream.write(chunk) && source) {
+      source.pause();
+      stream.once('drain', () => source.resume());
+    }
   } catch {
     /* supervisor gone */
   }
@@ -49,7 +54,7 @@ const safeWrite = (stream, chunk) => {
 process.stdout.on('error', () => undefined);
 process.stderr.on('error', () => undefined);
 child.stdout.on('data', (chunk) => {
-  safeWrite(process.stdout, chunk);
+  safeWrite(process.stdout, chunk, child.stdout);
   partial += chunk.toString('utf8');
   const lines = partial.split('\n');
   partial = lines.pop();
@@ -65,7 +70,7 @@ child.stdout.on('data', (chunk) => {
     }
   }
 });
-child.stderr.on('data', (chunk) => safeWrite(process.stderr, chunk));
+child.stderr.on('data', (chunk) => safeWrite(process.stderr, chunk, child.stderr));
 
 function stop(why) {
   if (stopping) return;
@@ -116,7 +121,8 @@ function finish() {
   } catch {
     done();
   }
-  setTimeout(done, 1000).unref();
+  // the flush callbacks above end it; this only bounds a supervisor that stopped reading
+  setTimeout(done, 30_000).unref();
 }
 child.stdout.on('end', () => {
   openStreams -= 1;

@@ -78,6 +78,8 @@ async function readRecords(topic: string, from: Map<number, number>, to: Map<num
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: false });
+    // kafkajs refuses seek() until the consumer has joined its group ("Consumer group was not initialized")
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
         const offset = Number(message.offset);
@@ -92,6 +94,7 @@ async function readRecords(topic: string, from: Map<number, number>, to: Map<num
         seen.set(partition, Math.max(seen.get(partition) ?? -1, offset));
       },
     });
+    await joined;
     for (const [partition, offset] of from) consumer.seek({ topic, partition, offset: String(offset) });
     await waitFor('the ingested records', () => complete(), { timeoutMs: 60_000 });
   } finally {

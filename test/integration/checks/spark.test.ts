@@ -11,20 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createSparkCheck, sparkJobTask, type SparkCheck } from '../../../checks/spark';
 import type { ProbeContext, Signal, SparkFacts } from '../../../src/protocol';
-import { sparkSubmitSpec } from '../../../stack/spark';
+import { startRateApp } from '../../helpers/spark-rate-app';
 import { freshName } from '../../helpers/names';
 import { endpoints, ensureServices, STACK_TIMEOUT_MS } from '../../helpers/stack';
 
-const STREAM_SCRIPT = `
-import sys
-from pyspark.sql import SparkSession
-query_name = sys.argv[1]
-spark = SparkSession.builder.getOrCreate()
-spark.sparkContext.setLogLevel("WARN")
-q = (spark.readStream.format("rate").option("rowsPerSecond", "20").load()
-     .writeStream.format("noop").queryName(query_name).trigger(processingTime="2 seconds").start())
-q.awaitTermination()
-`;
 
 const appName = freshName('it-spark-check');
 const queryName = freshName('q').replace(/-/g, '_');
@@ -38,13 +28,6 @@ function ctx(): ProbeContext {
   return { signal: new AbortController().signal, now: () => Date.now() };
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 async function getText(url: string): Promise<string | null> {
   try {
@@ -99,32 +82,10 @@ async function stopApp(): Promise<void> {
 beforeAll(async () => {
   await ensureServices(['spark-master', 'spark-worker']);
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-it-'));
-  const script = path.join(workDir, 'rate_stream.py');
-  fs.writeFileSync(script, STREAM_SCRIPT);
-  driverPort = await freePort();
-  driverUi = `http://127.0.0.1:${driverPort}`;
-  const spec = sparkSubmitSpec({
-    script,
-    args: [queryName],
-    name: appName,
-    withJars: false,
-    cwd: workDir,
-    conf: {
-      'spark.ui.port': String(driverPort),
-      'spark.port.maxRetries': '0',
-      'spark.cores.max': '1',
-      'spark.executor.memory': '512m',
-      'spark.driver.memory': '512m',
-      'spark.sql.shuffle.partitions': '1',
-      'spark.sql.streaming.metricsEnabled': 'true',
-      'spark.ui.prometheus.enabled': 'true',
-      'spark.metrics.conf.*.sink.prometheusServlet.class': 'org.apache.spark.metrics.sink.PrometheusServlet',
-      'spark.metrics.conf.*.sink.prometheusServlet.path': '/metrics/prometheus',
-    },
-  });
-  const log = fs.openSync(path.join(workDir, 'submit.log'), 'a');
-  child = spawn(spec.command, spec.args, { env: spec.env, cwd: workDir, detached: true, stdio: ['ignore', log, log] });
-  fs.closeSync(log);
+  const app = await startRateApp({ workDir, appName, queryName, rowsPerSecond: 20 });
+  child = app.child;
+  driverPort = app.driverPort;
+  driverUi = app.driverUi;
   // RUNNING on the master and the query reporting rows through the driver's servlet.
   await waitFor(`${appName} RUNNING with streaming metrics`, 240_000, async () => {
     const master = await getText(`${endpoints.sparkMasterUi}/json/`);

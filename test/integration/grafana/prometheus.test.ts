@@ -19,7 +19,7 @@ import { expandVariables, panelQueries, templateVariables, type PanelQuery } fro
 import { createDaemon, type Daemon } from '../../../src/daemon';
 import { silentLogger } from '../../../src/protocol';
 import { CHECK_MODULES } from '../../../src/wiring/check-options';
-import { sparkSubmitSpec } from '../../../stack/spark';
+import { freePort, startRateApp } from '../../helpers/spark-rate-app';
 import { action, putCommits } from '../../helpers/delta-writer';
 import { freshGroup, freshName, freshPrefix, freshTopic } from '../../helpers/names';
 import { endpoints, ensureServices, kafkaClient, ports, s3Client, STACK_TIMEOUT_MS } from '../../helpers/stack';
@@ -41,15 +41,6 @@ function allowedEmpty(q: PanelQuery): string | null {
   return null;
 }
 
-const STREAM_SCRIPT = `
-import sys
-from pyspark.sql import SparkSession
-spark = SparkSession.builder.getOrCreate()
-spark.sparkContext.setLogLevel("WARN")
-q = (spark.readStream.format("rate").option("rowsPerSecond", "10").load()
-     .writeStream.format("noop").queryName(sys.argv[1]).trigger(processingTime="2 seconds").start())
-q.awaitTermination()
-`;
 
 const topic = freshTopic('it-grafana');
 const group = freshGroup('it-grafana');
@@ -62,13 +53,6 @@ let spark: ChildProcess | undefined;
 let producer: Producer | undefined;
 let produceTimer: NodeJS.Timeout | undefined;
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 async function portFree(port: number): Promise<boolean> {
   const srv = net.createServer();
@@ -195,31 +179,9 @@ beforeAll(async () => {
   }
 
   // Spark: a real streaming query with the driver's Prometheus servlet.
-  const driverPort = await freePort();
-  const script = path.join(workDir, 'rate_stream.py');
-  fs.writeFileSync(script, STREAM_SCRIPT);
-  const spec = sparkSubmitSpec({
-    script,
-    args: [queryName],
-    name: appName,
-    withJars: false,
-    cwd: workDir,
-    conf: {
-      'spark.ui.port': String(driverPort),
-      'spark.port.maxRetries': '0',
-      'spark.cores.max': '1',
-      'spark.executor.memory': '512m',
-      'spark.driver.memory': '512m',
-      'spark.sql.shuffle.partitions': '1',
-      'spark.sql.streaming.metricsEnabled': 'true',
-      'spark.ui.prometheus.enabled': 'true',
-      'spark.metrics.conf.*.sink.prometheusServlet.class': 'org.apache.spark.metrics.sink.PrometheusServlet',
-      'spark.metrics.conf.*.sink.prometheusServlet.path': '/metrics/prometheus',
-    },
-  });
-  const log = fs.openSync(path.join(workDir, 'spark-submit.log'), 'a');
-  spark = spawn(spec.command, spec.args, { env: spec.env, cwd: workDir, detached: true, stdio: ['ignore', log, log] });
-  fs.closeSync(log);
+  const app = await startRateApp({ workDir, appName, queryName });
+  spark = app.child;
+  const driverPort = app.driverPort;
 
   // The supervisor on the port the stack's Prometheus scrapes.
   const configFile = path.join(workDir, 'supervisor.yaml');
