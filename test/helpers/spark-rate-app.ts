@@ -62,3 +62,23 @@ export async function startRateApp(params: { workDir: string; appName: string; q
   fs.closeSync(log);
   return { child, driverPort, driverUi: `http://127.0.0.1:${driverPort}` };
 }
+
+/** Stops an app this helper started: SIGTERM to its process group, SIGKILL after 20 s. */
+export async function stopRateApp(c: ChildProcess | undefined): Promise<void> {
+  if (!c || c.pid === undefined || c.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+  try {
+    process.kill(-c.pid, 'SIGTERM'); // the spark-submit JVM and its Python driver
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }, 20_000);
+  await exited;
+  clearTimeout(timer);
+}

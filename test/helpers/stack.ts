@@ -4,10 +4,11 @@
  * stack's endpoints. Processes started here are recorded with the jest session as owner
  * (STACK_OWNER, set by the global setup), so the global teardown stops exactly those.
  */
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Kafka, logLevel } from 'kafkajs';
 import { endpoints } from '../../stack/endpoints';
 import { up } from '../../stack/manager';
+import { stackS3Client } from '../../stack/services/s3';
 import { consoleLog, type StackLog } from '../../stack/log';
 
 export { endpoints, ports, HOST } from '../../stack/endpoints';
@@ -33,13 +34,7 @@ export function kafkaClient(clientId = 'test'): Kafka {
   return new Kafka({ clientId, brokers: endpoints.kafkaBrokers.slice(), logLevel: logLevel.NOTHING, retry: { retries: 5 } });
 }
 
+/** An S3 client for the stack's server: the one the stack itself uses. */
 export function s3Client(): S3Client {
-  return new S3Client({
-    endpoint: endpoints.s3Endpoint,
-    region: endpoints.s3Region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: endpoints.s3AccessKeyId, secretAccessKey: endpoints.s3SecretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return stackS3Client();
 }

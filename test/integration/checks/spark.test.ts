@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createSparkCheck, sparkJobTask, type SparkCheck } from '../../../checks/spark';
 import type { ProbeContext, Signal, SparkFacts } from '../../../src/protocol';
-import { startRateApp } from '../../helpers/spark-rate-app';
+import { startRateApp, stopRateApp } from '../../helpers/spark-rate-app';
 import { freshName } from '../../helpers/names';
 import { endpoints, ensureServices, STACK_TIMEOUT_MS } from '../../helpers/stack';
 
@@ -59,25 +59,7 @@ async function run(c: SparkCheck): Promise<{ signal: Signal; facts: SparkFacts }
   return { signal: signal!, facts: signal!.facts as SparkFacts };
 }
 
-async function stopApp(): Promise<void> {
-  const c = child;
-  if (!c || c.pid === undefined || c.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-  try {
-    process.kill(-c.pid, 'SIGTERM'); // the process group this test started (spark-submit JVM + its Python driver)
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }, 20_000);
-  await exited;
-  clearTimeout(timer);
-}
+const stopApp = (): Promise<void> => stopRateApp(child);
 
 beforeAll(async () => {
   await ensureServices(['spark-master', 'spark-worker']);

@@ -19,7 +19,7 @@ import { expandVariables, panelQueries, templateVariables, type PanelQuery } fro
 import { createDaemon, type Daemon } from '../../../src/daemon';
 import { silentLogger } from '../../../src/protocol';
 import { CHECK_MODULES } from '../../../src/wiring/check-options';
-import { freePort, startRateApp } from '../../helpers/spark-rate-app';
+import { freePort, startRateApp, stopRateApp } from '../../helpers/spark-rate-app';
 import { action, putCommits } from '../../helpers/delta-writer';
 import { freshGroup, freshName, freshPrefix, freshTopic } from '../../helpers/names';
 import { endpoints, ensureServices, kafkaClient, ports, s3Client, STACK_TIMEOUT_MS } from '../../helpers/stack';
@@ -86,25 +86,7 @@ function hasData(result: PromResult[]): boolean {
   return result.some((r) => Number.isFinite(Number(r.value[1])));
 }
 
-async function stopSpark(): Promise<void> {
-  const c = spark;
-  if (!c || c.pid === undefined || c.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-  try {
-    process.kill(-c.pid, 'SIGTERM'); // the process group started here (spark-submit JVM and its Python driver)
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-c.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }, 20_000);
-  await exited;
-  clearTimeout(timer);
-}
+const stopSpark = (): Promise<void> => stopRateApp(spark);
 
 function supervisorConfig(driverPort: number): string {
   const node = process.execPath;
