@@ -9,7 +9,7 @@
  * record gives warn.
  */
 import { randomUUID } from 'node:crypto';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { z } from 'zod';
 import {
   SupervisorError,
@@ -74,7 +74,17 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
   const base = options.url.replace(/\/+$/, '');
   const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
   if (options.auth) headers.authorization = `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
-  const registry = new SchemaRegistry({ host: base, ...(options.auth ? { auth: options.auth } : {}) });
+  // the registry client (avsc, protobufjs, ajv: ~7 MB) is loaded only when a record is decoded
+  let client: SchemaRegistry | undefined;
+  const registry: Pick<SchemaRegistry, 'decode'> = {
+    decode: async (buffer) => {
+      if (!client) {
+        const { SchemaRegistry: Client } = await import('@kafkajs/confluent-schema-registry');
+        client ??= new Client({ host: base, ...(options.auth ? { auth: options.auth } : {}) });
+      }
+      return client.decode(buffer);
+    },
+  };
   const required = [...options.topics.map((t) => `${t}${options.subjectSuffix}`), ...options.subjects];
   const freshness = options.freshness;
   const sampleNewest =

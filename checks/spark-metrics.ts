@@ -90,7 +90,7 @@ export function parseDropwizardJson(body: string, where: string): QueryGauges[] 
     assign(q, m[2] as GaugeName, n);
     byName.set(name, q);
   }
-  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export function parsePrometheusText(body: string, where: string): QueryGauges[] {
@@ -117,7 +117,7 @@ export function parsePrometheusText(body: string, where: string): QueryGauges[] 
     assign(q, gauge, value);
     byName.set(name, q);
   }
-  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function escapeRe(s: string): string {

@@ -19,9 +19,8 @@
  *   metrics unreadable → unknown.
  * Spark JSON missing fields or malformed → unknown naming the field.
  */
-import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { describeError, isSupervisorError, silentLogger, SupervisorError, systemClock, worstStatus } from '../src/protocol';
+import { createHttpAgent, describeError, httpRequest, isSupervisorError, silentLogger, SupervisorError, systemClock, worstStatus, type HttpAgent, type HttpResponse } from '../src/protocol';
 import type {
   CheckProbe,
   Clock,
@@ -185,22 +184,22 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
   const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
   const clock = params.clock ?? systemClock;
   const timeoutMs = options.requestTimeout * 1000;
-  let agent: Agent | null = null;
+  let agent: HttpAgent | null = null;
   let closed: Promise<void> | null = null;
   let lastStatus: Status | null = null;
   const progress = new Map<string, ProgressMemory>();
 
-  const dispatcher = (): Agent => {
+  const dispatcher = (): HttpAgent => {
     if (closed) throw new SupervisorError('SUP_ERR_PROBE_FAILED', `check "${params.name}" is closed`);
-    agent ??= new Agent({ connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
+    agent ??= createHttpAgent({ connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
     return agent;
   };
 
   /** GET with up to 3 redirects (Spark's servlets redirect `/metrics/prometheus` to `.../`). */
   async function fetchText(url: string, what: 'master' | 'driver', signal: AbortSignal, redirects = 3): Promise<string> {
-    let res: Awaited<ReturnType<typeof request>>;
+    let res: HttpResponse;
     try {
-      res = await request(url, { method: 'GET', dispatcher: dispatcher(), signal, headers: { accept: 'application/json, text/plain' } });
+      res = await httpRequest(url, { method: 'GET', dispatcher: dispatcher(), signal, headers: { accept: 'application/json, text/plain' } });
       const location = res.headers.location;
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string' && redirects > 0) {
         await res.body.dump();

@@ -25,15 +25,24 @@ export interface CronTriggerParams {
   onMissed?: (ticks: readonly number[]) => void;
 }
 
+/**
+ * Zones that are UTC all year. They are scheduled with a fixed offset of 0 instead of through
+ * Intl: the first Intl.DateTimeFormat maps ≈ 8 MB of ICU time-zone data into the process.
+ */
+const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/UCT', 'Etc/Universal', 'Etc/Zulu', 'Etc/GMT', 'Etc/GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'Etc/Greenwich', 'GMT', 'UCT', 'Universal', 'Zulu']);
+
 /** Parses a schedule, with an error naming the pipeline. */
 export function compileSchedule(schedule: string, timezone: string, where = 'schedule'): Cron {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
-  } catch {
-    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `unknown time zone "${timezone}" (use an IANA name such as "Europe/Berlin" or "UTC")`, { where });
+  const utc = UTC_ZONES.has(timezone);
+  if (!utc) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    } catch {
+      throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `unknown time zone "${timezone}" (use an IANA name such as "Europe/Berlin" or "UTC")`, { where });
+    }
   }
   try {
-    return new Cron(schedule, { timezone, paused: true });
+    return new Cron(schedule, utc ? { utcOffset: 0, paused: true } : { timezone, paused: true });
   } catch (cause) {
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `invalid cron expression "${schedule}": ${(cause as Error).message}`, { where, cause });
   }

@@ -9,7 +9,7 @@
  * the advance; its committed offsets survive restarts, so a request is not processed twice
  * (delivery is at-least-once between commit and run creation).
  */
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Observable } from 'rxjs';
 import { silentLogger, type Clock, type Logger, type Trigger } from '../src/protocol';
@@ -56,6 +56,20 @@ export function createValueDecoder(mode: OffsetsTriggerParams['decode'], registr
   };
 }
 
+/** A registry client loaded on the first decode (avsc, protobufjs and ajv cost ~7 MB of memory). */
+function lazyRegistry(host: string): Pick<SchemaRegistry, 'decode'> {
+  let client: SchemaRegistry | undefined;
+  return {
+    decode: async (buffer) => {
+      if (!client) {
+        const { SchemaRegistry: Client } = await import('@kafkajs/confluent-schema-registry');
+        client ??= new Client({ host });
+      }
+      return client.decode(buffer);
+    },
+  };
+}
+
 /** The run params of one batch. */
 export function batchParams(topic: string, records: readonly TriggerRecord[]): Record<string, unknown> {
   const first = records[0]?.value;
@@ -67,7 +81,7 @@ export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<
   const { clock } = params;
   const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'offsets-trigger' });
   const groupId = params.groupId ?? `supervisor-trigger.${params.pipeline}`;
-  const registry = params.decode === 'schema_registry' && params.schemaRegistryUrl ? new SchemaRegistry({ host: params.schemaRegistryUrl }) : null;
+  const registry = params.decode === 'schema_registry' && params.schemaRegistryUrl ? lazyRegistry(params.schemaRegistryUrl) : null;
   const decodeValue = createValueDecoder(params.decode, registry);
 
   return new Observable<Trigger>((subscriber) => {

@@ -2,9 +2,10 @@
  * Email over SMTP (nodemailer): text and HTML bodies from templates.renderEmail. The
  * Message-ID derives from the dedup key, so a redelivery is recognisable as the same mail.
  * SMTP 4xx and connection problems are retryable; 5xx, bad addresses and auth failures are not.
+ * nodemailer is loaded on the first delivery: a supervisor that never mails never pays its ~2 MB.
  */
 import { createHash } from 'node:crypto';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { SinkError, type AlertSink } from '../../src/protocol';
 import type { EmailSinkConfig } from '../config';
 import { renderEmail } from '../templates';
@@ -13,15 +14,20 @@ import { redact } from './http';
 const PERMANENT_CODES = new Set(['EAUTH', 'EENVELOPE', 'EMESSAGE', 'ECONFIG', 'ENOAUTH']);
 
 export function createEmailSink(name: string, config: EmailSinkConfig): AlertSink {
-  const transport = nodemailer.createTransport({
-    host: config.host,
-    port: config.port,
-    secure: config.secure,
-    ...(config.user ? { auth: { user: config.user, pass: config.password ?? '' } } : {}),
-    connectionTimeout: config.timeout,
-    greetingTimeout: config.timeout,
-    socketTimeout: config.timeout,
-  });
+  let transport: Transporter | undefined;
+  const getTransport = async (): Promise<Transporter> => {
+    if (transport) return transport;
+    const nodemailer = (await import('nodemailer')).default;
+    return (transport ??= nodemailer.createTransport({
+      host: config.host,
+      port: config.port,
+      secure: config.secure,
+      ...(config.user ? { auth: { user: config.user, pass: config.password ?? '' } } : {}),
+      connectionTimeout: config.timeout,
+      greetingTimeout: config.timeout,
+      socketTimeout: config.timeout,
+    }));
+  };
   const where = `email sink "${name}" (${config.host}:${config.port})`;
   return {
     name,
@@ -29,7 +35,7 @@ export function createEmailSink(name: string, config: EmailSinkConfig): AlertSin
     async deliver(notification, signal) {
       const { subject, text, html } = renderEmail(notification, config.subject_prefix);
       const messageId = `<${createHash('sha256').update(notification.dedupKey).digest('hex').slice(0, 32)}@pipeline-supervisor>`;
-      const send = transport.sendMail({
+      const send = (await getTransport()).sendMail({
         from: config.from,
         to: config.to,
         subject,
@@ -58,7 +64,7 @@ export function createEmailSink(name: string, config: EmailSinkConfig): AlertSin
       }
     },
     async close() {
-      transport.close();
+      transport?.close();
     },
   };
 }

@@ -4,8 +4,7 @@
  * after Retry-After; 408, 5xx and network errors retryable; other 4xx permanent. Error
  * messages name the sink and host only: webhook URLs carry secrets in their paths.
  */
-import { request } from 'undici';
-import { SinkError } from '../../src/protocol';
+import { httpRequest, SinkError } from '../../src/protocol';
 
 export interface PostParams {
   /** `slack sink "ops"` — used in every error message. */
@@ -63,7 +62,7 @@ export async function postJson(p: PostParams): Promise<void> {
   let headers: Record<string, string | string[] | undefined>;
   let text = '';
   try {
-    const res = await request(p.url, {
+    const res = await httpRequest(p.url, {
       method: 'POST',
       body: p.body,
       headers: { 'content-type': 'application/json', 'user-agent': 'pipeline-supervisor', ...p.headers },

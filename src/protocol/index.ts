@@ -8,3 +8,4 @@ export * from './errors';
 export * from './alert';
 export * from './stores';
 export * from './lag';
+export * from './http-client';

@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { compileSchedule, createCronTrigger$, ticksBetween, ticksInRange } from '../../../streams/cron';
 import type { Trigger } from '../../../src/protocol';
@@ -15,6 +16,17 @@ describe('cron schedule', () => {
     const cron = compileSchedule('30 2 * * *', 'Europe/Berlin');
     expect(ticksBetween(cron, Date.parse('2025-03-29T12:00:00Z'), Date.parse('2025-03-31T12:00:00Z')).map(iso)).toEqual(['2025-03-30T01:00:00.000Z', '2025-03-31T00:30:00.000Z']);
     expect(ticksBetween(cron, Date.parse('2025-10-25T12:00:00Z'), Date.parse('2025-10-27T12:00:00Z')).map(iso)).toEqual(['2025-10-26T00:30:00.000Z', '2025-10-27T01:30:00.000Z']);
+  });
+  it('UTC zones (scheduled at a fixed offset 0, without Intl) tick exactly as croner does through Intl', () => {
+    const from = Date.parse('2024-01-01T00:00:00Z'); // a leap year: 29 February exists
+    const to = Date.parse('2024-04-01T00:00:00Z');
+    for (const schedule of ['0 * * * *', '*/15 * * * *', '30 2 * * *', '0 0 1 * *', '0 9 * * 1-5', '0 0 29 2 *', '5 4 L * *']) {
+      for (const zone of ['UTC', 'Etc/UTC', 'GMT']) {
+        const viaIntl = ticksBetween(new Cron(schedule, { timezone: zone, paused: true }), from, to);
+        expect(viaIntl.length).toBeGreaterThan(0);
+        expect(ticksBetween(compileSchedule(schedule, zone), from, to)).toEqual(viaIntl);
+      }
+    }
   });
   it('range ticks include the start', () => {
     const cron = compileSchedule('0 0 * * *', 'UTC');
