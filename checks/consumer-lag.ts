@@ -30,7 +30,7 @@ import {
   type Signal,
   type Status,
 } from '../src/protocol';
-import { createKafkaClient, createManagedAdmin, durationMs, kafkaConnectionShape, mapLimit, type KafkaAdminApi } from './kafka-client';
+import { cacheGroupCoordinators, createKafkaClient, createManagedAdmin, durationMs, kafkaConnectionShape, mapLimit, type KafkaAdminApi } from './kafka-client';
 import { createCommitStore, DEFAULT_MIN_DISTANCE_MS, DEFAULT_WINDOW_SIZE, type CommitStore } from './lag-commit-store';
 import { evaluatePartition, groupLagStatus } from './lag-evaluator';
 import { addOffsetPoint, DEFAULT_TABLE_SIZE, type OffsetPoint } from './lag-interpolation';
@@ -123,10 +123,14 @@ export interface ConsumerLagCheck extends CheckProbe {
   lastCycle(): LagCycleStats | null;
 }
 
+/** How long a group's coordinator is reused (see cacheGroupCoordinators). */
+const COORDINATOR_TTL_MS = 5 * 60_000;
+
 export function createConsumerLagCheck(params: ConsumerLagCheckParams): ConsumerLagCheck {
   const options = parseOptions(params.name, params.options);
   const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
-  const createAdmin = params.createAdmin ?? ((): KafkaAdminApi => createKafkaClient(options, logger.child({ component: 'kafkajs' })).admin());
+  const createAdmin =
+    params.createAdmin ?? ((): KafkaAdminApi => cacheGroupCoordinators(createKafkaClient(options, logger.child({ component: 'kafkajs' })), COORDINATOR_TTL_MS, (k) => k.admin()));
   const admin = createManagedAdmin({ name: params.name, brokers: options.brokers, createAdmin, logger });
   const include = options.include.map((r) => new RegExp(r));
   const exclude = options.exclude.map((r) => new RegExp(r));

@@ -87,6 +87,51 @@ export function createKafkaClient(options: KafkaConnectionOptions, logger: Logge
   return new Kafka(config);
 }
 
+/**
+ * kafkajs's admin sends one FindCoordinator request before every per-group call (fetchOffsets,
+ * describeGroups) and keeps no answer, so a lag cycle over 2,000 groups made 2,000–4,000 extra
+ * round trips. This memoizes each group's coordinator in the clusters `kafka` creates, for
+ * `ttlMs`. A coordinator moves only when its __consumer_offsets partition changes leader;
+ * any failed admin call empties the cache, so the next call asks again.
+ * kafkajs (2.2.4, its final release) has no option for this: the hook is its private
+ * createCluster symbol, and without it the client works as before.
+ */
+export function cacheGroupCoordinators<A extends object>(kafka: Kafka, ttlMs: number, makeAdmin: (k: Kafka) => A, now: () => number = Date.now): A {
+  type Cluster = { findGroupCoordinator(args: { groupId: string; coordinatorType?: number }): Promise<unknown> };
+  const host = kafka as unknown as Record<symbol, ((opts: unknown) => Cluster) | undefined>;
+  const key = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  const createCluster = key ? host[key] : undefined;
+  if (!key || typeof createCluster !== 'function') return makeAdmin(kafka);
+  const cache = new Map<string, { broker: Promise<unknown>; until: number }>();
+  host[key] = (opts: unknown) => {
+    const cluster = createCluster(opts);
+    const find = cluster.findGroupCoordinator.bind(cluster);
+    cluster.findGroupCoordinator = (args) => {
+      if ((args.coordinatorType ?? 0) !== 0) return find(args);
+      const hit = cache.get(args.groupId);
+      if (hit && hit.until > now()) return hit.broker;
+      const broker = find(args);
+      cache.set(args.groupId, { broker, until: now() + ttlMs });
+      broker.catch(() => cache.delete(args.groupId));
+      return broker;
+    };
+    return cluster;
+  };
+  const admin = makeAdmin(kafka);
+  // a failed call may mean a coordinator moved: forget them all
+  for (const method of ['fetchOffsets', 'describeGroups'] as const) {
+    const target = admin as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;
+    const original = target[method];
+    if (typeof original !== 'function') continue;
+    target[method] = (...args: unknown[]) =>
+      original.apply(admin, args).catch((err: unknown) => {
+        cache.clear();
+        throw err;
+      });
+  }
+  return admin;
+}
+
 /** Errors that mean "the cluster could not be reached" rather than "the request was wrong". */
 export function isKafkaConnectionError(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth += 1) {
