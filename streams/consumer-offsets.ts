@@ -152,13 +152,24 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
 
     const loop = async (): Promise<void> => {
       emit({ type: 'state', state: 'catching_up' });
+      // one warning per distinct problem; the retries of the same one are logged at debug
+      let lastProblem: string | null = null;
+      let retries = 0;
       while (!stopper.signal.aborted) {
         try {
           await session();
         } catch (err) {
           if (stopper.signal.aborted) break;
           const error = describeError(err, 'SUP_ERR_KAFKA_UNREACHABLE');
-          logger.warn({ err: error, retryInMs: retryDelayMs }, `cannot read ${topic}; lag checks fall back to offset fetches`);
+          if (live) lastProblem = null;
+          retries = error.message === lastProblem ? retries + 1 : 0;
+          const unknownTopic = /does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(error.message);
+          const text = unknownTopic
+            ? `${topic} does not exist yet (no consumer group has committed on this cluster); lag checks use offset fetches until it does`
+            : `cannot read ${topic}; lag checks fall back to offset fetches`;
+          if (retries === 0) logger.warn({ err: error, retryInMs: retryDelayMs }, `${text}; retrying every ${Math.round(retryDelayMs / 1000)} s (repeats are logged at debug)`);
+          else logger.debug({ err: error, retries }, text);
+          lastProblem = error.message;
           emit({ type: 'state', state: 'unavailable', error });
           live = false;
         }

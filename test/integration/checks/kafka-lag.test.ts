@@ -5,10 +5,11 @@
  * committed.
  */
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
-import { firstValueFrom, filter, type Subscription } from 'rxjs';
+import { firstValueFrom, filter, take, toArray, type Subscription } from 'rxjs';
 import type { Admin, Producer } from 'kafkajs';
 import { ensureServices, kafkaClient, endpoints, STACK_TIMEOUT_MS } from '../../helpers/stack';
 import { freshGroup, freshTopic } from '../../helpers/names';
+import { recordingLogger } from '../../helpers/recording-logger';
 import { createKafkaClusterCheck, kafkaHealthTask } from '../../../checks/kafka-cluster';
 import { createConsumerLagCheck, type ConsumerLagCheck } from '../../../checks/consumer-lag';
 import { createCommitStore } from '../../../checks/lag-commit-store';
@@ -224,6 +225,22 @@ describe('consumer lag on the real broker', () => {
       createConsumerOffsets$({ brokers: ['127.0.0.1:1'], retryDelayMs: 60_000, connectionTimeout: 200 }).pipe(filter((e) => e.type === 'state' && e.state === 'unavailable')),
     );
     expect(down).toMatchObject({ type: 'state', state: 'unavailable', error: { code: 'SUP_ERR_KAFKA_UNREACHABLE' } });
+    await sleep(500);
+  });
+
+  it('warns once about a broker it cannot read, and logs the retries of the same problem at debug', async () => {
+    const logger = recordingLogger();
+    const downs = await firstValueFrom(
+      createConsumerOffsets$({ brokers: ['127.0.0.1:1'], retryDelayMs: 100, connectionTimeout: 200, logger }).pipe(
+        filter((e) => e.type === 'state' && e.state === 'unavailable'),
+        take(3),
+        toArray(),
+      ),
+    );
+    expect(downs).toHaveLength(3);
+    const about = logger.lines.filter((l) => l.msg.includes('__consumer_offsets'));
+    expect(about.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(about.filter((l) => l.level === 'debug').length).toBeGreaterThanOrEqual(2);
     await sleep(500);
   });
 });

@@ -1,22 +1,10 @@
 import { Subject, firstValueFrom } from 'rxjs';
 import { createSignalState$, reduceSignal, emptySignalState, signalKey, type SignalState } from '../../../streams/signal-state';
-import type { Logger, Signal, Status } from '../../../src/protocol';
+import type { Signal, Status } from '../../../src/protocol';
+import { recordingLogger } from '../../helpers/recording-logger';
 
 function sig(check: string, target: string, status: Status, observedAt: number, labels: Record<string, string> = {}): Signal {
   return { check, kind: 'consumer_lag', target, labels, status, observedAt, durationMs: 1, summary: `${target} is ${status}` };
-}
-
-function recordingLogger(): Logger & { lines: Array<{ level: string; msg: string }> } {
-  const lines: Array<{ level: string; msg: string }> = [];
-  const make = (): Logger & { lines: typeof lines } => ({
-    lines,
-    debug: (o: unknown, m?: string) => void lines.push({ level: 'debug', msg: typeof o === 'string' ? o : m ?? '' }),
-    info: (o: unknown, m?: string) => void lines.push({ level: 'info', msg: typeof o === 'string' ? o : m ?? '' }),
-    warn: (o: unknown, m?: string) => void lines.push({ level: 'warn', msg: typeof o === 'string' ? o : m ?? '' }),
-    error: (o: unknown, m?: string) => void lines.push({ level: 'error', msg: typeof o === 'string' ? o : m ?? '' }),
-    child: () => make(),
-  });
-  return make();
 }
 
 describe('signal state', () => {
