@@ -1,5 +1,5 @@
 import pino from 'pino';
-import pretty from 'pino-pretty';
+import type { PrettyOptions } from 'pino-pretty';
 import type { Logger } from './protocol';
 
 export interface CreateLoggerParams {
@@ -38,7 +38,10 @@ export function createLogger({ level, format, destination = process.stderr }: Cr
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  const stream = usePretty ? pretty({ colorize: true, destination: destination as NodeJS.WritableStream, sync: true, ignore: 'pid,hostname' }) : destination;
+  // pino-pretty (and its dependencies) only for a terminal: a daemon writing JSON never loads it
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pretty = (): ((o: PrettyOptions) => NodeJS.WritableStream) => require('pino-pretty') as (o: PrettyOptions) => NodeJS.WritableStream;
+  const stream = usePretty ? pretty()({ colorize: true, destination: destination as NodeJS.WritableStream, sync: true, ignore: 'pid,hostname' }) : destination;
   return pino(options, stream as pino.DestinationStream);
 }
 

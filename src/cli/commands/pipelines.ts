@@ -5,7 +5,7 @@
  * in the store for the running daemon to start.
  */
 import path from 'node:path';
-import { SingleBar } from 'cli-progress';
+import type { SingleBar as ProgressBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { LoadedConfig } from '../../config/load';
 import { createEngine, summarizeRun, type Engine, type RunSummary } from '../../engine/engine';
@@ -214,7 +214,8 @@ export async function backfillAction(ctx: CliContext, deps: PipelineCliDeps, set
   const conf = parseConf(flags.conf);
   await withEngine(ctx, deps, async (engine) => {
     const useBar = !ctx.json && !flags.dryRun && process.stderr.isTTY === true;
-    const bar = useBar ? new SingleBar({ format: 'backfill [{bar}] {value}/{total} runs | {last}', stream: process.stderr, hideCursor: true }) : null;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const bar: ProgressBar | null = useBar ? new (require('cli-progress') as typeof import('cli-progress')).SingleBar({ format: 'backfill [{bar}] {value}/{total} runs | {last}', stream: process.stderr, hideCursor: true }) : null;
     let barStarted = false;
     const summary = await engine.backfill(pipeline, {
       startDate,
