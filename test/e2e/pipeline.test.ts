@@ -144,6 +144,8 @@ describe('the reference pipeline under the supervisor', () => {
         checks: {
           kafka: { kind: 'kafka_cluster', interval: '2s', expected_brokers: 1, topics: ['{{ var.domains_topic }}'] },
           schema_registry: { kind: 'schema_registry', interval: '5s', topics: ['{{ var.domains_topic }}'] },
+          // the job mirrors its processed offsets into a group named after the app
+          consumer_lag: { kind: 'consumer_lag', interval: '2s', groups: ['{{ var.spark_job_name }}'], topics: ['{{ var.domains_topic }}'] },
           spark: { kind: 'spark', interval: '1s', expected_workers: 1, apps: ['{{ var.spark_job_name }}'], driver_metrics_url: `${endpoints.sparkDriverUi}/metrics/prometheus` },
           bronze_freshness: { kind: 'delta_freshness', interval: '3s', path: '{{ var.bronze_path }}', max_age: '30m' },
           silver_freshness: { kind: 'delta_freshness', interval: '3s', path: '{{ var.silver_path }}', max_age: '60m' },
@@ -277,6 +279,17 @@ describe('the reference pipeline under the supervisor', () => {
         const sig = await waitFor(`${check} OK after the gold commit`, async () => (await api.signals(check)).find((s) => s.observedAt > committedAt + 1000 && s.status === 'ok'), { timeoutMs: 30_000, diagnose });
         expect(sig.value!).toBeLessThan(300); // seconds since the last data-changing commit
       }
+      // …the Spark job's offsets, mirrored into its group, reach the run's records: lag 0 on every partition
+      const lag = await waitFor(
+        'the Spark job\'s group committed past the run\'s records',
+        async () =>
+          (await api.signals('consumer_lag')).find((s) => {
+            const f = s.facts as { group?: string; partitions?: Array<{ topic: string; partition: number; committedOffset: number | null }> } | undefined;
+            return f?.group === PIPELINE_APP_NAME && [...after].every(([p, end]) => (f.partitions ?? []).some((x) => x.topic === PIPELINE_TOPIC && x.partition === p && (x.committedOffset ?? -1) >= end));
+          }),
+        { timeoutMs: 60_000, diagnose },
+      );
+      expect(lag.status).not.toBe('unknown');
       // …and the monitoring DAG
       const mon = await api.trigger('monitoring_dag', { logical_date: new Date().toISOString() });
       const monRun = await api.waitForRun(mon.json.runId, 60_000, diagnose);

@@ -381,6 +381,8 @@ export interface ApiSignal {
   summary: string;
   value?: number;
   observedAt: number;
+  /** Check-specific measurements (the Signal's facts). */
+  facts?: Record<string, unknown>;
 }
 
 /** The supervisor's /api/v1 with a bearer token. */

@@ -61,7 +61,14 @@ def parse_args(argv):
     p.add_argument("--s3-endpoint", default=env("S3_ENDPOINT", "http://127.0.0.1:9000"))
     p.add_argument("--progress-file", default=env("PROGRESS_FILE", ""))
     p.add_argument("--app-name", default=env("SPARK_APP_NAME", APP_NAME))
+    p.add_argument(
+        "--commit-group",
+        default=env("COMMIT_GROUP", ""),
+        help="consumer group the bronze query's processed offsets are mirrored to after each micro-batch "
+        "(for lag monitoring; the checkpoint stays the source of truth); default: the app name; 'none' turns it off",
+    )
     args = p.parse_args(argv)
+    args.commit_group = args.commit_group or args.app_name
     if args.trigger_seconds < 1:
         p.error("--trigger-seconds must be >= 1")
     if not os.path.isfile(args.schema_file):
@@ -141,6 +148,89 @@ class ProgressLogger(StreamingQueryListener):
 
     def onQueryTerminated(self, event):
         log("query_terminated", id=str(event.id), exception=event.exception)
+
+
+class KafkaOffsetMirror(StreamingQueryListener):
+    """Commits the Kafka offsets a query has processed to a consumer group after each micro-batch.
+
+    Structured Streaming keeps its Kafka offsets in its checkpoint, not in Kafka, so lag tools
+    (the supervisor's consumer_lag check, kafka-consumer-groups, Burrow) see no group for it.
+    This mirrors the end offsets of every finished micro-batch into `group` with the
+    kafka-clients KafkaConsumer already on the driver's class path (no assignment, manual
+    commits only: a "simple" group that never joins). It is for monitoring only; a failed
+    commit is logged and retried with the next batch and never stops the query.
+    """
+
+    def __init__(self, spark, bootstrap_servers, group, query_name):
+        super().__init__()
+        self.jvm = spark._jvm
+        self.bootstrap_servers = bootstrap_servers
+        self.group = group
+        self.query_name = query_name
+        self.consumer = None
+        self.failed = False
+
+    def _consumer(self):
+        if self.consumer is None:
+            props = self.jvm.java.util.Properties()
+            for key, value in (
+                ("bootstrap.servers", self.bootstrap_servers),
+                ("group.id", self.group),
+                ("client.id", self.group + "-offset-mirror"),
+                ("enable.auto.commit", "false"),
+                ("key.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"),
+                ("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"),
+            ):
+                props.setProperty(key, value)
+            self.consumer = self.jvm.org.apache.kafka.clients.consumer.KafkaConsumer(props)
+        return self.consumer
+
+    def _close(self):
+        consumer, self.consumer = self.consumer, None
+        if consumer is not None:
+            try:
+                consumer.close()
+            except Exception:  # noqa: BLE001 - closing a broken client
+                pass
+
+    def onQueryStarted(self, event):
+        pass
+
+    def onQueryProgress(self, event):
+        p = event.progress
+        if p.name != self.query_name:
+            return
+        offsets = self.jvm.java.util.HashMap()
+        for source in p.sources:
+            if not source.description.startswith("Kafka") or not source.endOffset:
+                continue
+            try:
+                end = json.loads(source.endOffset)
+            except ValueError:
+                log("offset_mirror_skipped", query=p.name, reason="endOffset is not JSON", endOffset=source.endOffset[:200])
+                continue
+            for topic, partitions in end.items():
+                for partition, offset in partitions.items():
+                    tp = self.jvm.org.apache.kafka.common.TopicPartition(topic, int(partition))
+                    offsets.put(tp, self.jvm.org.apache.kafka.clients.consumer.OffsetAndMetadata(int(offset)))
+        if offsets.isEmpty():
+            return
+        try:
+            self._consumer().commitSync(offsets)
+            if self.failed:
+                log("offset_mirror_recovered", group=self.group)
+            self.failed = False
+        except Exception as exc:  # noqa: BLE001 - monitoring aid only: never stop the query
+            if not self.failed:
+                log("offset_mirror_failed", group=self.group, error=str(exc).split("\n")[0][:300])
+            self.failed = True
+            self._close()
+
+    def onQueryIdle(self, event):
+        pass
+
+    def onQueryTerminated(self, event):
+        self._close()
 
 
 SILVER_COLUMNS = (
@@ -303,6 +393,8 @@ def main(argv):
     spark = build_session(args)
     spark.sparkContext.setLogLevel(env("SPARK_LOG_LEVEL", "WARN"))
     spark.streams.addListener(ProgressLogger(args.progress_file))
+    if args.commit_group.lower() != "none":
+        spark.streams.addListener(KafkaOffsetMirror(spark, args.bootstrap_servers, args.commit_group, "bronze"))
     log(
         "job_starting",
         app=args.app_name,
@@ -314,6 +406,7 @@ def main(argv):
         gold=args.gold_path,
         checkpoints=args.checkpoint_root,
         triggerSeconds=args.trigger_seconds,
+        commitGroup=args.commit_group,
     )
 
     stop = {"requested": False}
