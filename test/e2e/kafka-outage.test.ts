@@ -34,9 +34,6 @@ import {
   type SupervisorProcess,
 } from '../helpers/e2e-supervisor';
 
-// (jest's testTimeout is a global option: the e2e project's value does not reach the tests)
-jest.setTimeout(300_000);
-
 const PIPELINE = 'e2e_gated_ingestion';
 const log = process.env.STACK_VERBOSE ? undefined : silentLog;
 

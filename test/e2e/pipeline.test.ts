@@ -38,9 +38,6 @@ import {
   type SupervisorProcess,
 } from '../helpers/e2e-supervisor';
 
-// (jest's testTimeout is a global option: the e2e project's value does not reach the tests)
-jest.setTimeout(300_000);
-
 /** task id → state, with the reason appended for failed tasks (so a mismatch shows why). */
 function taskStates(tasks: readonly { taskId: string; state: string; reason: string | null }[]): Record<string, string> {
   return Object.fromEntries(tasks.map((t) => [t.taskId, t.state === 'failed' ? `failed: ${t.reason ?? ''}` : t.state]));

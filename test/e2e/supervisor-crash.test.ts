@@ -35,9 +35,6 @@ import {
   type SupervisorProcess,
 } from '../helpers/e2e-supervisor';
 
-// (jest's testTimeout is a global option: the e2e project's value does not reach the tests)
-jest.setTimeout(300_000);
-
 const PIPELINE = 'e2e_crash_ingestion';
 const LOGICAL_DATE = '2025-10-05T03:00:00.000Z';
 

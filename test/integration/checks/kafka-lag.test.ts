@@ -15,8 +15,6 @@ import { createConsumerLagCheck, type ConsumerLagCheck } from '../../../checks/c
 import { createCommitStore } from '../../../checks/lag-commit-store';
 import { createConsumerOffsets$ } from '../../../streams/consumer-offsets';
 import type { CheckProbe, ConsumerLagFacts, ConsumerOffsetsEvent, ProbeContext, Signal } from '../../../src/protocol';
-
-jest.setTimeout(120_000);
 const brokers = endpoints.kafkaBrokers.slice();
 const ctx = (): ProbeContext => ({ signal: AbortSignal.timeout(20_000), now: () => Date.now() });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,8 +6,6 @@ import { ensureServices, kafkaClient, endpoints, STACK_TIMEOUT_MS } from '../../
 import { freshTopic } from '../../helpers/names';
 import { createSchemaRegistryCheck } from '../../../checks/schema-registry';
 import type { ProbeContext, SchemaRegistryFacts } from '../../../src/protocol';
-
-jest.setTimeout(120_000);
 const ctx = (): ProbeContext => ({ signal: AbortSignal.timeout(30_000), now: () => Date.now() });
 const brokers = endpoints.kafkaBrokers.slice();
 

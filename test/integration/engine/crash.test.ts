@@ -4,18 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../../src/store/database';
 import { createRunStore } from '../../../src/store/runs';
+import { processExists } from '../../helpers/process';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const FIX = path.join(ROOT, 'test/fixtures/engine');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor<T>(fn: () => T | null | undefined | false, ms: number, what: string): Promise<T> {
   const end = Date.now() + ms;
@@ -91,7 +83,7 @@ describe('crash recovery (real processes)', () => {
     await new Promise((r) => first.child.once('exit', r));
     // The task runs in its own process group, so the daemon's death does not kill it; its
     // wrapper notices the lost supervisor and terminates it before it can finish unsupervised.
-    await waitFor(() => !alive(orphanPid), 5_000, 'the orphaned ingestion to be terminated');
+    await waitFor(() => !processExists(orphanPid), 5_000, 'the orphaned ingestion to be terminated');
     fs.rmSync(pidFile);
 
     // 2nd daemon: recovery kills the orphan group, the task is retried under the same run.
@@ -106,7 +98,7 @@ describe('crash recovery (real processes)', () => {
         return r && (r.state === 'success' || r.state === 'failed') ? r : null;
       }, 30_000, 'the run to finish');
       expect(run.state).toBe('success');
-      expect(alive(orphanPid)).toBe(false);
+      expect(processExists(orphanPid)).toBe(false);
       await new Promise((r) => setTimeout(r, 4_500)); // longer than the orphan would have needed to finish
       const lines = fs.readFileSync(ledger, 'utf8').trim().split('\n');
       expect(lines).toEqual([`${run.id} 2025-10-05T10:00:00.000Z`]);
@@ -115,7 +107,7 @@ describe('crash recovery (real processes)', () => {
       expect(attempts.map((a) => a.state)).toEqual(['failed', 'success']);
       expect(attempts[0]!.error).toMatch(/orphaned/);
       expect(attempts[0]!.error).toMatch(/signal SIGTERM/); // status recorded by the wrapper
-      expect(alive(attempts[0]!.pid!)).toBe(false); // the process group leader is gone too
+      expect(processExists(attempts[0]!.pid!)).toBe(false); // the process group leader is gone too
     } finally {
       db.close();
     }

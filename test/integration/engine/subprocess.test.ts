@@ -8,18 +8,10 @@ import { executeRun } from '../../../src/engine/runner';
 import { isProcessGroupAlive, runProcess } from '../../../src/engine/subprocess';
 import { systemClock } from '../../../src/protocol';
 import { memoryStore, pipelineFrom } from '../../unit/engine/helpers';
+import { processExists } from '../../helpers/process';
 
 const FIX = path.resolve(__dirname, '../../fixtures/engine');
 const NODE = process.execPath;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(predicate: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -59,14 +51,14 @@ describe('runProcess (real processes)', () => {
     const done = runProcess({ argv: [NODE, path.join(FIX, 'ignore-term.js'), pidFile], signal: ac.signal, killGraceMs: 500 });
     await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').length > 0);
     const pids = JSON.parse(fs.readFileSync(pidFile, 'utf8')) as { parent: number; child: number };
-    expect(alive(pids.child)).toBe(true);
+    expect(processExists(pids.child)).toBe(true);
     ac.abort(new Error('timeout'));
     const r = await done;
     expect(r.aborted).toBe(true);
     expect(r.killed).toBe(true);
     expect(r.exitSignal).toBe('SIGKILL');
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
-    await waitFor(() => !alive(pids.child) && !alive(pids.parent), 3000);
+    await waitFor(() => !processExists(pids.child) && !processExists(pids.parent), 3000);
     expect(isProcessGroupAlive(r.pid)).toBe(false);
   });
 
@@ -77,7 +69,7 @@ describe('runProcess (real processes)', () => {
     });
     expect(r.exitCode).toBe(0);
     const child = (r.lastJson as { child: number }).child;
-    await waitFor(() => !alive(child), 4000);
+    await waitFor(() => !processExists(child), 4000);
   });
 
   it('reports a missing executable as a non-retryable error', async () => {
@@ -119,7 +111,7 @@ describe('subprocess operators in a run', () => {
     const ti = t.store.getTask(r.id, 'hang')!;
     expect(ti.state).toBe('timed_out');
     const pids = JSON.parse(fs.readFileSync(pidFile, 'utf8')) as { parent: number; child: number };
-    await waitFor(() => !alive(pids.parent) && !alive(pids.child), 3000);
+    await waitFor(() => !processExists(pids.parent) && !processExists(pids.child), 3000);
     const log = t.store.getLogs(r.id, 'hang')[0]!.content;
     expect(log).toContain('parent ignoring SIGTERM');
     expect(log).toMatch(/signal SIGKILL \(SIGKILL after the grace\)/);

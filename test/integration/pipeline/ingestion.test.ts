@@ -14,8 +14,6 @@ import { endpoints, ensureServices, kafkaClient, STACK_TIMEOUT_MS } from '../../
 import { freshGroup, freshTopic } from '../../helpers/names';
 import { runCli, SHIPPED_SOURCES, startCli } from './ingestion-run';
 
-jest.setTimeout(120_000);
-
 const BROKERS = endpoints.kafkaBrokers.join(',');
 const REGISTRY = endpoints.schemaRegistryUrl;
 

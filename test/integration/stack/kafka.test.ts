@@ -6,8 +6,6 @@ import type { Admin, Consumer, Producer } from 'kafkajs';
 import { freshGroup, freshTopic } from '../../helpers/names';
 import { STACK_TIMEOUT_MS, ensureServices, kafkaClient } from '../../helpers/stack';
 
-jest.setTimeout(120_000);
-
 describe('local stack: kafka', () => {
   let admin: Admin;
   let producer: Producer;

@@ -8,8 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-jest.setTimeout(120_000);
+import { processExists } from '../../helpers/process';
 
 type Manager = typeof import('../../../stack/manager');
 
@@ -22,15 +21,6 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('local stack: manager', () => {
@@ -78,7 +68,7 @@ describe('local stack: manager', () => {
     expect(first).toEqual({ started: ['smtp'], reused: [] });
     const record = JSON.parse(fs.readFileSync(path.join(home, 'run', 'smtp.json'), 'utf8')) as { pid: number; owner: string };
     expect(record.owner).toBe('test-owner');
-    expect(alive(record.pid)).toBe(true);
+    expect(processExists(record.pid)).toBe(true);
 
     const health = await fetch(`http://127.0.0.1:${apiPort}/api/health`);
     expect(health.status).toBe(200);
@@ -92,10 +82,10 @@ describe('local stack: manager', () => {
 
     // Another owner's teardown leaves it alone; its own stops it.
     expect(await manager.down(undefined, { log: quiet, owner: 'someone-else' })).toEqual([]);
-    expect(alive(record.pid)).toBe(true);
+    expect(processExists(record.pid)).toBe(true);
     expect(await manager.down(undefined, { log: quiet, owner: 'test-owner' })).toEqual(['smtp']);
-    for (let i = 0; i < 20 && alive(record.pid); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(alive(record.pid)).toBe(false);
+    for (let i = 0; i < 20 && processExists(record.pid); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(processExists(record.pid)).toBe(false);
     expect(fs.existsSync(path.join(home, 'run', 'smtp.json'))).toBe(false);
     expect((await manager.status(['smtp']))[0]!.state).toBe('down');
   });
