@@ -9,16 +9,17 @@
  * record gives warn.
  */
 import { randomUUID } from 'node:crypto';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { z } from 'zod';
 import {
   SupervisorError,
   describeError,
+  lazySchemaRegistryDecoder,
   silentLogger,
   worstStatus,
   type CheckProbe,
   type Logger,
   type ProbeContext,
+  type SchemaRegistryDecoder,
   type SchemaRegistryFacts,
   type SchemaSubjectFacts,
   type Signal,
@@ -74,17 +75,7 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
   const base = options.url.replace(/\/+$/, '');
   const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
   if (options.auth) headers.authorization = `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
-  // the registry client (avsc, protobufjs, ajv: ~7 MB) is loaded only when a record is decoded
-  let client: SchemaRegistry | undefined;
-  const registry: Pick<SchemaRegistry, 'decode'> = {
-    decode: async (buffer) => {
-      if (!client) {
-        const { SchemaRegistry: Client } = await import('@kafkajs/confluent-schema-registry');
-        client ??= new Client({ host: base, ...(options.auth ? { auth: options.auth } : {}) });
-      }
-      return client.decode(buffer);
-    },
-  };
+  const registry = lazySchemaRegistryDecoder(base, options.auth);
   const required = [...options.topics.map((t) => `${t}${options.subjectSuffix}`), ...options.subjects];
   const freshness = options.freshness;
   const sampleNewest =
@@ -191,7 +182,7 @@ async function eventAge(
   field: string,
   ctx: ProbeContext,
   sample: (topic: string, signal: AbortSignal) => Promise<Buffer[]>,
-  registry: Pick<SchemaRegistry, 'decode'>,
+  registry: SchemaRegistryDecoder,
 ): Promise<{ seconds: number | null; reason?: string }> {
   const values = await sample(topic, ctx.signal);
   if (values.length === 0) return { seconds: null, reason: `topic ${topic} has no record to sample` };

@@ -9,10 +9,9 @@
  * the advance; its committed offsets survive restarts, so a request is not processed twice
  * (delivery is at-least-once between commit and run creation).
  */
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Observable } from 'rxjs';
-import { silentLogger, type Clock, type Logger, type Trigger } from '../src/protocol';
+import { lazySchemaRegistryDecoder, silentLogger, type Clock, type Logger, type SchemaRegistryDecoder, type Trigger } from '../src/protocol';
 
 export interface OffsetsTriggerParams {
   pipeline: string;
@@ -42,7 +41,7 @@ export interface TriggerRecord {
 export type ValueDecoder = (value: Buffer | null) => Promise<unknown>;
 
 /** Decodes a record value: Confluent wire format through the registry, else JSON, else text. */
-export function createValueDecoder(mode: OffsetsTriggerParams['decode'], registry: Pick<SchemaRegistry, 'decode'> | null): ValueDecoder {
+export function createValueDecoder(mode: OffsetsTriggerParams['decode'], registry: SchemaRegistryDecoder | null): ValueDecoder {
   return async (value) => {
     if (value === null) return null;
     if (mode === 'schema_registry' && registry && value.length > 5 && value[0] === 0) return registry.decode(value) as Promise<unknown>;
@@ -53,20 +52,6 @@ export function createValueDecoder(mode: OffsetsTriggerParams['decode'], registr
     } catch {
       return text;
     }
-  };
-}
-
-/** A registry client loaded on the first decode (avsc, protobufjs and ajv cost ~7 MB of memory). */
-function lazyRegistry(host: string): Pick<SchemaRegistry, 'decode'> {
-  let client: SchemaRegistry | undefined;
-  return {
-    decode: async (buffer) => {
-      if (!client) {
-        const { SchemaRegistry: Client } = await import('@kafkajs/confluent-schema-registry');
-        client ??= new Client({ host });
-      }
-      return client.decode(buffer);
-    },
   };
 }
 
@@ -81,7 +66,7 @@ export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<
   const { clock } = params;
   const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'offsets-trigger' });
   const groupId = params.groupId ?? `supervisor-trigger.${params.pipeline}`;
-  const registry = params.decode === 'schema_registry' && params.schemaRegistryUrl ? lazyRegistry(params.schemaRegistryUrl) : null;
+  const registry = params.decode === 'schema_registry' && params.schemaRegistryUrl ? lazySchemaRegistryDecoder(params.schemaRegistryUrl) : null;
   const decodeValue = createValueDecoder(params.decode, registry);
 
   return new Observable<Trigger>((subscriber) => {

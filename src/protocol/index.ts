@@ -9,3 +9,4 @@ export * from './alert';
 export * from './stores';
 export * from './lag';
 export * from './http-client';
+export * from './schema-registry-decoder';
