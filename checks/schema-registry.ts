@@ -12,11 +12,14 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   SupervisorError,
+  createHttpAgent,
   describeError,
+  httpRequest,
   lazySchemaRegistryDecoder,
   silentLogger,
   worstStatus,
   type CheckProbe,
+  type HttpAgent,
   type Logger,
   type ProbeContext,
   type SchemaRegistryDecoder,
@@ -62,16 +65,32 @@ export interface SchemaRegistryCheckParams {
   logger?: Logger;
   intervalMs?: number;
   timeoutMs?: number;
-  /** Replaces global fetch (unit tests). */
-  fetch?: typeof fetch;
+  /** Replaces the HTTP GET (unit tests; global fetch fits). */
+  fetch?: RegistryGet;
   /** Replaces the Kafka sampling of the newest record (unit tests): returns encoded values. */
   sampleNewest?: (topic: string, signal: AbortSignal) => Promise<Buffer[]>;
+}
+
+/** The slice of fetch the check uses. */
+export type RegistryGet = (url: string, init: { headers: Record<string, string>; signal: AbortSignal }) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+
+/**
+ * GET on the check's own undici Agent. Global fetch would load Node's bundled copy of undici
+ * and compile a second llhttp WebAssembly module (a ≈ 60 MB malloc peak at start-up, of which
+ * glibc keeps ≈ 10 MB resident).
+ */
+function undiciGet(dispatcher: () => HttpAgent): RegistryGet {
+  return async (url, init) => {
+    const res = await httpRequest(url, { headers: init.headers, signal: init.signal, dispatcher: dispatcher() });
+    return { ok: res.statusCode >= 200 && res.statusCode < 300, status: res.statusCode, text: () => res.body.text() };
+  };
 }
 
 export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): CheckProbe {
   const options = parseOptions(params.name, params.options);
   const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
-  const doFetch = params.fetch ?? fetch;
+  let agent: HttpAgent | undefined;
+  const doFetch = params.fetch ?? undiciGet(() => (agent ??= createHttpAgent({ connections: 4 })));
   const base = options.url.replace(/\/+$/, '');
   const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
   if (options.auth) headers.authorization = `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
@@ -82,7 +101,7 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
     params.sampleNewest ?? (freshness ? (topic: string, signal: AbortSignal) => readNewestValues(freshness, topic, signal, logger) : undefined);
 
   const getJson = async (path: string, signal: AbortSignal): Promise<{ status: number; body: unknown }> => {
-    let res: Response;
+    let res: Awaited<ReturnType<RegistryGet>>;
     try {
       res = await doFetch(`${base}${path}`, { headers, signal });
     } catch (err) {
@@ -173,7 +192,11 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
     intervalMs: params.intervalMs ?? SCHEMA_REGISTRY_DEFAULT_INTERVAL_MS,
     timeoutMs: params.timeoutMs ?? SCHEMA_REGISTRY_DEFAULT_TIMEOUT_MS,
     probe,
-    close: async () => undefined,
+    close: async () => {
+      const a = agent;
+      agent = undefined;
+      await a?.close();
+    },
   };
 }
 
