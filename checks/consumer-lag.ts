@@ -30,7 +30,8 @@ import {
   type Signal,
   type Status,
 } from '../src/protocol';
-import { cacheGroupCoordinators, createKafkaClient, createManagedAdmin, durationMs, kafkaConnectionShape, mapLimit, type KafkaAdminApi } from './kafka-client';
+import { adminCluster, cacheGroupCoordinators, createKafkaClient, createManagedAdmin, durationMs, kafkaConnectionShape, mapLimit, type KafkaAdminApi } from './kafka-client';
+import { createBatchOffsetFetcher, type BatchOffsetFetcher } from './offset-fetch-batch';
 import { createCommitStore, DEFAULT_MIN_DISTANCE_MS, DEFAULT_WINDOW_SIZE, type CommitStore } from './lag-commit-store';
 import { evaluatePartition, groupLagStatus } from './lag-evaluator';
 import { addOffsetPoint, DEFAULT_TABLE_SIZE, type OffsetPoint } from './lag-interpolation';
@@ -145,6 +146,22 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
   let stats: LagCycleStats | null = null;
   let lastMode: LagCycleStats['mode'] | null = null;
 
+  /** Per admin connection: the OffsetFetch v8 fetcher, or null where the broker or client can't batch. */
+  const batchFetchers = new WeakMap<KafkaAdminApi, Promise<BatchOffsetFetcher | null>>();
+  const batchFetcherFor = (a: KafkaAdminApi, probeGroup: string): Promise<BatchOffsetFetcher | null> => {
+    let f = batchFetchers.get(a);
+    if (!f) {
+      const cluster = adminCluster(a);
+      f = cluster ? createBatchOffsetFetcher(cluster, probeGroup) : Promise.resolve(null);
+      f.then(
+        (fetcher) => logger.debug({ batched: fetcher !== null }, fetcher ? 'admin offset fetches batched (OffsetFetch v8)' : 'admin offset fetches one group per request'),
+        () => batchFetchers.delete(a),
+      );
+      batchFetchers.set(a, f);
+    }
+    return f;
+  };
+
   const selected = (group: string): boolean => {
     if (exact.has(group)) return true;
     if (exclude.some((r) => r.test(group))) return false;
@@ -184,10 +201,7 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
         commitsOf = (g) => source!.commits(g);
       } else {
         const now = ctx.now();
-        await mapLimit(groups, options.concurrency, async (groupId) => {
-          if (ctx.signal.aborted) return;
-          offsetFetches += 1;
-          const answer = await a.fetchOffsets(topicFilter ? { groupId, topics: [...topicFilter].filter((t) => partitionsOf.has(t)) } : { groupId });
+        const fold = (groupId: string, answer: ReadonlyArray<{ topic: string; partitions: ReadonlyArray<{ partition: number; offset: number | string }> }>): void => {
           for (const t of answer) {
             for (const p of t.partitions) {
               const offset = Number(p.offset);
@@ -195,6 +209,22 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
               else fetched.remove(groupId, t.topic, p.partition);
             }
           }
+        };
+        const filtered = topicFilter ? [...topicFilter].filter((t) => partitionsOf.has(t)) : null;
+        // one OffsetFetch v8 per coordinator when the broker offers it; per group otherwise
+        let perGroup = groups;
+        const batch = groups.length > 0 ? await batchFetcherFor(a, groups[0]!) : null;
+        if (batch) {
+          const answer = await batch(groups.map((groupId) => ({ groupId, topics: filtered ? filtered.map((topic) => ({ topic, partitions: partitionsOf.get(topic)! })) : null })));
+          offsetFetches += answer.requests;
+          for (const g of answer.groups) fold(g.groupId, g.topics);
+          perGroup = answer.failed.map((f) => f.groupId);
+          if (perGroup.length > 0) logger.debug({ groups: perGroup.length, errorCode: answer.failed[0]!.errorCode }, 'batched offset fetch answered some groups with an error; fetching those one by one');
+        }
+        await mapLimit(perGroup, options.concurrency, async (groupId) => {
+          if (ctx.signal.aborted) return;
+          offsetFetches += 1;
+          fold(groupId, await a.fetchOffsets(filtered ? { groupId, topics: filtered } : { groupId }));
         });
         fetched.retainGroups(new Set(groups));
         commitsOf = (g) => fetched.commits(g);

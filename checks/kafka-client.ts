@@ -87,6 +87,16 @@ export function createKafkaClient(options: KafkaConnectionOptions, logger: Logge
   return new Kafka(config);
 }
 
+const ADMIN_CLUSTER = Symbol('kafkajs admin cluster');
+
+/**
+ * The kafkajs cluster behind an admin made by `cacheGroupCoordinators` (with its coordinator
+ * cache), for requests kafkajs has no API for (offset-fetch-batch.ts); undefined otherwise.
+ */
+export function adminCluster(admin: object): { findGroupCoordinator(args: { groupId: string }): Promise<unknown> } | undefined {
+  return (admin as Record<symbol, { findGroupCoordinator(args: { groupId: string }): Promise<unknown> } | undefined>)[ADMIN_CLUSTER];
+}
+
 /**
  * kafkajs's admin sends one FindCoordinator request before every per-group call (fetchOffsets,
  * describeGroups) and keeps no answer, so a lag cycle over 2,000 groups made 2,000–4,000 extra
@@ -103,8 +113,10 @@ export function cacheGroupCoordinators<A extends object>(kafka: Kafka, ttlMs: nu
   const createCluster = key ? host[key] : undefined;
   if (!key || typeof createCluster !== 'function') return makeAdmin(kafka);
   const cache = new Map<string, { broker: Promise<unknown>; until: number }>();
+  let created: Cluster | undefined;
   host[key] = (opts: unknown) => {
     const cluster = createCluster(opts);
+    created = cluster;
     const find = cluster.findGroupCoordinator.bind(cluster);
     cluster.findGroupCoordinator = (args) => {
       if ((args.coordinatorType ?? 0) !== 0) return find(args);
@@ -118,6 +130,7 @@ export function cacheGroupCoordinators<A extends object>(kafka: Kafka, ttlMs: nu
     return cluster;
   };
   const admin = makeAdmin(kafka);
+  if (created) Object.defineProperty(admin, ADMIN_CLUSTER, { value: created });
   // a failed call may mean a coordinator moved: forget them all
   for (const method of ['fetchOffsets', 'describeGroups'] as const) {
     const target = admin as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;

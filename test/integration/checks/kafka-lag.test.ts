@@ -13,6 +13,8 @@ import { recordingLogger } from '../../helpers/recording-logger';
 import { createKafkaClusterCheck, kafkaHealthTask } from '../../../checks/kafka-cluster';
 import { createConsumerLagCheck, type ConsumerLagCheck } from '../../../checks/consumer-lag';
 import { createCommitStore } from '../../../checks/lag-commit-store';
+import { adminCluster, cacheGroupCoordinators } from '../../../checks/kafka-client';
+import { createBatchOffsetFetcher } from '../../../checks/offset-fetch-batch';
 import { createConsumerOffsets$ } from '../../../streams/consumer-offsets';
 import type { CheckProbe, ConsumerLagFacts, ConsumerOffsetsEvent, ProbeContext, Signal } from '../../../src/protocol';
 const brokers = endpoints.kafkaBrokers.slice();
@@ -214,6 +216,50 @@ describe('consumer lag on the real broker', () => {
     }
     expect(check.lastCycle()).toMatchObject({ mode: 'admin', offsetFetches: 1 });
     expect(facts(last[0]!)).toMatchObject({ group: stalled, status: 'STALL', totalLag: 85 });
+  });
+
+  it('admin mode reads many groups with one OffsetFetch v8 request, equal to kafkajs per-group answers', async () => {
+    const topic = await topicWith(0, 3);
+    for (let p = 0; p < 3; p += 1) await producer.send({ topic, messages: Array.from({ length: 40 }, (_, i) => ({ partition: p, value: `m${i}` })) });
+    const groups = [1, 2, 3, 4, 5].map((i) => freshGroup(`batched-${i}`));
+    // group i commits partitions 0..min(i, 3)-1 at offset 5·i + p: some partitions stay uncommitted
+    for (const [i, groupId] of groups.entries()) {
+      const partitions = [0, 1, 2].slice(0, Math.min(i + 1, 3)).map((p) => ({ partition: p, offset: String(5 * (i + 1) + p) }));
+      await admin.setOffsets({ groupId, topic, partitions });
+    }
+    const never = freshGroup('batched-never');
+
+    const kafka = kafkaClient('lag-test-batched');
+    const batchedAdmin = cacheGroupCoordinators(kafka, 60_000, (k) => k.admin());
+    await batchedAdmin.connect();
+    closers.push(() => batchedAdmin.disconnect());
+    const fetcher = await createBatchOffsetFetcher(adminCluster(batchedAdmin)!, groups[0]!);
+    expect(fetcher).not.toBeNull();
+    const all = [...groups, never];
+    const normalize = (topics: ReadonlyArray<{ topic: string; partitions: ReadonlyArray<{ partition: number; offset: number | string }> }>) =>
+      topics
+        .filter((t) => t.topic === topic)
+        .flatMap((t) => t.partitions.map((p) => `${p.partition}@${Number(p.offset)}`))
+        .sort();
+    for (const topics of [null, [{ topic, partitions: [0, 1, 2] }]]) {
+      const answer = await fetcher!(all.map((groupId) => ({ groupId, topics })));
+      expect(answer.requests).toBe(1);
+      expect(answer.failed).toEqual([]);
+      for (const groupId of all) {
+        const expected = normalize(await admin.fetchOffsets(topics ? { groupId, topics: [topic] } : { groupId }));
+        const got = normalize(answer.groups.find((g) => g.groupId === groupId)!.topics);
+        // kafkajs with no topic list returns only committed partitions, as does v8 with a null list
+        expect(got).toEqual(expected);
+      }
+    }
+
+    const check = lagCheck(groups, 'admin');
+    const [first] = await Promise.all([check.probe(ctx())]);
+    expect(check.lastCycle()).toMatchObject({ mode: 'admin', groups: 5, offsetFetches: 1 });
+    const lagOf = (g: string) => facts(first.find((s) => facts(s).group === g)!).totalLag;
+    // group i: committed partitions lag 40 − (5·i + p)
+    expect(lagOf(groups[0]!)).toBe(40 - 5);
+    expect(lagOf(groups[4]!)).toBe(3 * 40 - (25 + 26 + 27));
   });
 
   it('the stream reports a state event stream that starts with catching_up', async () => {
