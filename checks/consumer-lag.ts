@@ -146,6 +146,25 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
   let stats: LagCycleStats | null = null;
   let lastMode: LagCycleStats['mode'] | null = null;
 
+  /** Group states (Stable, Empty…) in batches of 200, `concurrency` batches in flight; empty when the broker refuses. */
+  const describeStates = async (a: KafkaAdminApi, groups: readonly string[], signal: AbortSignal): Promise<Map<string, string>> => {
+    const states = new Map<string, string>();
+    if (!options.describeGroups || groups.length === 0) return states;
+    const batches: string[][] = [];
+    for (let i = 0; i < groups.length; i += 200) batches.push(groups.slice(i, i + 200));
+    try {
+      await mapLimit(batches, options.concurrency, async (batch) => {
+        if (signal.aborted) return;
+        const described = await a.describeGroups(batch);
+        for (const d of described.groups) states.set(d.groupId, d.state);
+      });
+    } catch (err) {
+      logger.debug({ err: String(err) }, 'describeGroups failed; group states omitted');
+      states.clear();
+    }
+    return states;
+  };
+
   /** Per admin connection: the OffsetFetch v8 fetcher, or null where the broker or client can't batch. */
   const batchFetchers = new WeakMap<KafkaAdminApi, Promise<BatchOffsetFetcher | null>>();
   const batchFetcherFor = (a: KafkaAdminApi, probeGroup: string): Promise<BatchOffsetFetcher | null> => {
@@ -194,6 +213,8 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
       for (const g of listed.groups) if (selected(g.groupId)) groupNames.add(g.groupId);
       if (mode === 'consumer_offsets') for (const g of source!.groups()) if (selected(g)) groupNames.add(g);
       const groups = [...groupNames].sort();
+      // group states are independent of the commits and end offsets: asked for alongside them
+      const describing = describeStates(a, groups, ctx.signal);
 
       let offsetFetches = 0;
       let commitsOf: (group: string) => ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | undefined;
@@ -261,17 +282,7 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
       // Forget partitions nobody watched for a while.
       if (cycle % 10 === 0) for (const [key, entry] of endTables) if (cycle - entry.cycle > 10) endTables.delete(key);
 
-      const states = new Map<string, string>();
-      if (options.describeGroups && groups.length > 0) {
-        try {
-          for (let i = 0; i < groups.length; i += 200) {
-            const described = await a.describeGroups(groups.slice(i, i + 200));
-            for (const d of described.groups) states.set(d.groupId, d.state);
-          }
-        } catch (err) {
-          logger.debug({ err: String(err) }, 'describeGroups failed; group states omitted');
-        }
-      }
+      const states = await describing;
       return { groups, topicsOfGroup, partitionsOf, ends, commitsOf, states, offsetFetches, endOffsetFetches: neededList.length };
     }, ctx.signal);
 
