@@ -66,7 +66,8 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
           }
         }
         if (carried) {
-          row.ratio = betterRatio(row.supervisor, Object.fromEntries(Object.entries(row.peers).filter(([k]) => !(row.ratioExcludes ?? []).includes(k))));
+          // rows without a ratio (agreement counts) stay without one
+          if (old.ratio !== null && old.ratio !== undefined) row.ratio = betterRatio(row.supervisor, Object.fromEntries(Object.entries(row.peers).filter(([k]) => !(row.ratioExcludes ?? []).includes(k))));
           row.note = `${row.note ? `${row.note}; ` : ''}peer figures carried over from the run of ${previous.startedAt} (this run used --skip-peers)`;
           if (row.ratioGoal !== undefined && row.ratio !== null) row.met = row.met !== false && row.ratio >= row.ratioGoal;
         }
