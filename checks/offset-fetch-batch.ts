@@ -19,7 +19,7 @@
  *       topics => name [partitions] TAG_BUFFER
  *         partitions => partition_index committed_offset committed_leader_epoch metadata error_code TAG_BUFFER
  */
-import { SupervisorError } from '../src/protocol';
+import { KafkaWireReader, SupervisorError } from '../src/protocol';
 
 export const OFFSET_FETCH_API_KEY = 9;
 export const OFFSET_FETCH_BATCH_VERSION = 8;
@@ -131,92 +131,23 @@ export function encodeOffsetFetchV8(groups: readonly GroupOffsetsRequest[]): Buf
 
 // ---- decoding -------------------------------------------------------------------------------
 
-class Reader {
-  offset = 0;
-  constructor(private readonly buf: Buffer) {}
-
-  private need(n: number, what: string): void {
-    if (this.offset + n > this.buf.length) {
-      throw new SupervisorError('SUP_ERR_PROBE_FAILED', `OffsetFetch v8 answer is truncated reading ${what} at byte ${this.offset} of ${this.buf.length}`, { where: 'kafka OffsetFetch' });
-    }
-  }
-
-  uvarint(what: string): number {
-    let result = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      this.need(1, what);
-      const byte = this.buf[this.offset++]!;
-      result += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return result;
-    }
-    throw new SupervisorError('SUP_ERR_PROBE_FAILED', `OffsetFetch v8 answer has an over-long varint for ${what} at byte ${this.offset}`, { where: 'kafka OffsetFetch' });
-  }
-
-  int16(what: string): number {
-    this.need(2, what);
-    const v = this.buf.readInt16BE(this.offset);
-    this.offset += 2;
-    return v;
-  }
-
-  int32(what: string): number {
-    this.need(4, what);
-    const v = this.buf.readInt32BE(this.offset);
-    this.offset += 4;
-    return v;
-  }
-
-  int64(what: string): number {
-    this.need(8, what);
-    const v = this.buf.readBigInt64BE(this.offset);
-    this.offset += 8;
-    return Number(v);
-  }
-
-  /** null for a null compact string. */
-  compactString(what: string): string | null {
-    const n = this.uvarint(what);
-    if (n === 0) return null;
-    this.need(n - 1, what);
-    const s = this.buf.toString('utf8', this.offset, this.offset + n - 1);
-    this.offset += n - 1;
-    return s;
-  }
-
-  /** Element count of a compact array (null arrays read as empty). */
-  compactArray(what: string): number {
-    const n = this.uvarint(what);
-    return n === 0 ? 0 : n - 1;
-  }
-
-  skipTaggedFields(what: string): void {
-    const count = this.uvarint(what);
-    for (let i = 0; i < count; i += 1) {
-      this.uvarint(`${what} tag`);
-      const size = this.uvarint(`${what} tag size`);
-      this.need(size, what);
-      this.offset += size;
-    }
-  }
-}
-
 /** Decodes the response body kafkajs hands over (everything after the correlation id). */
 export function decodeOffsetFetchV8(body: Buffer): BatchOffsetAnswer {
-  const r = new Reader(body);
+  const r = new KafkaWireReader(body, 'OffsetFetch v8 answer', (message) => new SupervisorError('SUP_ERR_PROBE_FAILED', message, { where: 'kafka OffsetFetch' }));
   r.skipTaggedFields('response header');
   r.int32('throttle_time_ms');
   const groups: GroupOffsets[] = [];
   const failed: BatchOffsetAnswer['failed'] = [];
-  const groupCount = r.compactArray('groups');
+  const groupCount = r.compactArrayLength('groups');
   for (let g = 0; g < groupCount; g += 1) {
     const groupId = r.compactString('group_id') ?? '';
     const topics: GroupOffsets['topics'] = [];
     let partitionError = 0;
-    const topicCount = r.compactArray('topics');
+    const topicCount = r.compactArrayLength('topics');
     for (let t = 0; t < topicCount; t += 1) {
       const topic = r.compactString('topic name') ?? '';
       const partitions: CommittedPartition[] = [];
-      const partitionCount = r.compactArray('partitions');
+      const partitionCount = r.compactArrayLength('partitions');
       for (let p = 0; p < partitionCount; p += 1) {
         const partition = r.int32('partition_index');
         const offset = r.int64('committed_offset');

@@ -15,7 +15,7 @@
  *            int64 commitTimestamp, tagged fields
  * `string` is int16 length + UTF-8 (-1 = null); `compact string` is unsigned varint (length+1).
  */
-import type { OffsetCommitEvent, OffsetDeleteEvent } from '../src/protocol';
+import { KafkaWireReader, type OffsetCommitEvent, type OffsetDeleteEvent } from '../src/protocol';
 
 export class OffsetsDecodeError extends Error {
   constructor(message: string) {
@@ -24,73 +24,16 @@ export class OffsetsDecodeError extends Error {
   }
 }
 
-class Reader {
-  private pos = 0;
-  constructor(
-    private readonly buf: Buffer,
-    private readonly what: string,
-  ) {}
-
-  private need(n: number, field: string): void {
-    if (this.pos + n > this.buf.length) {
-      throw new OffsetsDecodeError(`${this.what}: truncated at byte ${this.pos} reading ${field} (${this.buf.length} bytes)`);
-    }
-  }
-  int16(field: string): number {
-    this.need(2, field);
-    const v = this.buf.readInt16BE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  int32(field: string): number {
-    this.need(4, field);
-    const v = this.buf.readInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  int64(field: string): number {
-    this.need(8, field);
-    const v = this.buf.readBigInt64BE(this.pos);
-    this.pos += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-      throw new OffsetsDecodeError(`${this.what}: ${field} ${v} does not fit a safe integer`);
-    }
-    return Number(v);
-  }
-  uvarint(field: string): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      this.need(1, field);
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
-      if (shift > 28) throw new OffsetsDecodeError(`${this.what}: varint ${field} is too long`);
-    }
-  }
-  string(field: string): string | null {
-    const len = this.int16(`${field} length`);
-    if (len < 0) return null;
-    this.need(len, field);
-    const s = this.buf.toString('utf8', this.pos, this.pos + len);
-    this.pos += len;
-    return s;
-  }
-  compactString(field: string): string | null {
-    const n = this.uvarint(`${field} length`);
-    if (n === 0) return null;
-    const len = n - 1;
-    this.need(len, field);
-    const s = this.buf.toString('utf8', this.pos, this.pos + len);
-    this.pos += len;
-    return s;
-  }
-  requiredString(field: string): string {
-    const s = this.string(field);
-    if (s === null) throw new OffsetsDecodeError(`${this.what}: ${field} is null`);
-    return s;
-  }
+/** A wire reader over `buf` that throws OffsetsDecodeError, naming `what` and the field. */
+function reader(buf: Buffer, what: string): KafkaWireReader & { requiredString(field: string): string } {
+  const r = new KafkaWireReader(buf, what, (message) => new OffsetsDecodeError(message));
+  return Object.assign(r, {
+    requiredString(field: string): string {
+      const s = r.string(field);
+      if (s === null) throw new OffsetsDecodeError(`${what}: ${field} is null`);
+      return s;
+    },
+  });
 }
 
 export interface OffsetCommitKey {
@@ -101,7 +44,7 @@ export interface OffsetCommitKey {
 
 /** Decodes a key; returns null for keys that are not offset commits (group metadata, KIP-848). */
 export function decodeOffsetsKey(key: Buffer): OffsetCommitKey | null {
-  const r = new Reader(key, 'offsets key');
+  const r = reader(key, 'offsets key');
   const version = r.int16('key version');
   if (version === 0 || version === 1) {
     const group = r.requiredString('group');
@@ -122,7 +65,7 @@ export interface OffsetCommitValue {
 }
 
 export function decodeOffsetsValue(value: Buffer): OffsetCommitValue {
-  const r = new Reader(value, 'offsets value');
+  const r = reader(value, 'offsets value');
   const version = r.int16('value version');
   switch (version) {
     case 0:

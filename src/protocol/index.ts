@@ -10,3 +10,4 @@ export * from './stores';
 export * from './lag';
 export * from './http-client';
 export * from './schema-registry-decoder';
+export * from './kafka-wire';

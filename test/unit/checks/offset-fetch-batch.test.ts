@@ -121,7 +121,7 @@ describe('OffsetFetch v8 decoding', () => {
       caught = err;
     }
     expect(isSupervisorError(caught)).toBe(true);
-    expect((caught as Error).message).toMatch(/^OffsetFetch v8 answer is truncated reading committed_offset at byte \d+ of \d+$/);
+    expect((caught as Error).message).toMatch(/^OffsetFetch v8 answer: truncated at byte \d+ reading committed_offset \(\d+ bytes\)$/);
   });
 });
 
