@@ -4,11 +4,8 @@
 const path = require('node:path');
 // The AWS SDK warns on Node 20 about releases after January 2027; the lockfile pins this one.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-// WebAssembly with V8's baseline compiler only. undici parses HTTP with llhttp compiled to wasm;
-// V8's optimizing wasm compiler takes ≈ 40 MB of malloc'd zone memory for it at the first request,
-// and glibc keeps ≈ 10 MB of that resident for the life of the process. Liftoff code parses the
-// few KB of JSON the checks and sinks exchange just as well (bench scenario 2 measures this).
-require('node:v8').setFlagsFromString('--liftoff-only');
+// memory settings of V8 (see v8-settings.cjs)
+require('./v8-settings.cjs').applyV8Settings();
 const fs = require('node:fs');
 const entry = path.join(__dirname, '..', 'dist', 'src', 'cli', 'main.js');
 if (!fs.existsSync(entry)) {

@@ -54,7 +54,7 @@ export function createPrivateKafka(name: string, port: number, controllerPort: n
 /** Scenarios 3 and 5. */
 export const privateKafka = createPrivateKafka('stack', PRIVATE_KAFKA_PORT, CONTROLLER_PORT);
 /** Scenario 7 (the soak stops it while others may use the first one). */
-export const soakKafka = createPrivateKafka('stack-soak', Number(process.env.BENCH_SOAK_KAFKA_PORT ?? 39092), Number(process.env.BENCH_SOAK_KAFKA_CONTROLLER_PORT ?? 39094));
+export const soakKafka = createPrivateKafka('stack-soak', Number(process.env.BENCH_SOAK_KAFKA_PORT ?? 29192), Number(process.env.BENCH_SOAK_KAFKA_CONTROLLER_PORT ?? 29194));
 
 function listening(port: number): Promise<boolean> {
   {

@@ -10,6 +10,8 @@ import { silentLogger } from '../../src/protocol';
 import { buildApp } from '../../src/server/app';
 import { countSeries, lagSignals } from '../lib/lag-signals';
 import { percentile, round } from '../lib/stats';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { applyV8Settings } = require('../../bin/v8-settings.cjs') as { applyV8Settings(o?: { youngMb?: number }): void };
 import type { Row, Scenario, ScenarioContext } from '../lib/types';
 
 async function measure(groups: number, partitions: number, scrapes: number) {
@@ -64,6 +66,8 @@ export const scenario: Scenario = {
   limits:
     'The signal gauges render their own exposition text (src/metrics/snapshot-gauge.ts, FastRegistry) and keep each probe result’s lines in a WeakMap keyed by the immutable Signal, so a scrape of unchanged state is a join of pre-rendered chunks; only the scrape-clock ages and the cross-group end offsets are computed at every scrape. Two causes were found by profiling (node --cpu-prof and per-metric renderText timings, bench/.work scratch): (1) prom-client’s per-sample label formatting (~5 µs a series) — replaced by the gauges’ own text; (2) lines grown with += are V8 ropes that every later join walks again, which made joining cached lines cost 5 ms per gauge — building them with Array#join (flat strings) cut registry.metrics() from 30 to 13 ms. The rest of the HTTP figure is fastify encoding 4.5 MB to UTF-8 and writing it, and the client (fetch in the same process) reading it. The cold row replaces every signal before each scrape (nothing cached), the worst case of a lag check as frequent as the scrapes; at the default 15 s check and scrape intervals about half the scrapes find fresh signals.',
   async run(ctx: ScenarioContext): Promise<Row[]> {
+    // the supervisor's V8 settings (bin/supervisor.js applies them to the daemon)
+    applyV8Settings();
     const scrapes = Math.max(ctx.reps, 20);
     const rows: Row[] = [];
     // 667 groups × 20 partitions: per-partition lag, lag seconds and committed offset → ≈ 40,000 series in all.

@@ -223,7 +223,17 @@ export const scenario: Scenario = {
       if (kind.startsWith('broker')) {
         await soakKafka.down(ctx);
         await sleep(60_000);
-        await soakKafka.up(ctx);
+        // a restart that fails (e.g. a port still held) is retried rather than ending the soak
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await soakKafka.up(ctx);
+            break;
+          } catch (err) {
+            if (attempt >= 3) throw err;
+            ctx.log(`broker restart failed (attempt ${attempt}): ${String(err).split('\n')[0]}; retrying in 10 s`);
+            await sleep(10_000);
+          }
+        }
       } else {
         hook.setStatus(500);
         await sleep(90_000);
@@ -277,10 +287,12 @@ export const scenario: Scenario = {
       if (!exitedAlone) await sup.stop();
       (samples as unknown as { exit?: unknown }).exit = { exitedAlone, seconds: (Date.now() - s0) / 1000, code: sup.proc.child.exitCode, signal: sup.proc.child.signalCode };
       await hook.close();
+      // saved even when the soak ends early, so `--from-samples` can still read what was measured
+      const partial: Soak = { samples, faults, exit: (samples as unknown as { exit: Exit }).exit, minutes, faultEvery, windowMs, settleMs, baselineFrom };
+      fs.writeFileSync(path.join(ctx.work, 'soak-samples.json'), JSON.stringify(partial, null, 1));
     }
     const exit = (samples as unknown as { exit: Exit }).exit;
     const soak: Soak = { samples, faults, exit, minutes, faultEvery, windowMs, settleMs, baselineFrom };
-    fs.writeFileSync(path.join(ctx.work, 'soak-samples.json'), JSON.stringify(soak, null, 1));
     return analyse({ ...soak, log: ctx.log });
   },
 };
