@@ -53,8 +53,9 @@ export function createPrivateKafka(name: string, port: number, controllerPort: n
 
 /** Scenarios 3 and 5. */
 export const privateKafka = createPrivateKafka('stack', PRIVATE_KAFKA_PORT, CONTROLLER_PORT);
-/** Scenario 7 (the soak stops it while others may use the first one). */
-export const soakKafka = createPrivateKafka('stack-soak', Number(process.env.BENCH_SOAK_KAFKA_PORT ?? 29192), Number(process.env.BENCH_SOAK_KAFKA_CONTROLLER_PORT ?? 29194));
+const SOAK_PORT = Number(process.env.BENCH_SOAK_KAFKA_PORT ?? 29192);
+/** Scenario 7 (the soak stops it while others may use the first one); its data directory is named after its port (a broker's storage is formatted for one controller address). */
+export const soakKafka = createPrivateKafka(`stack-soak-${SOAK_PORT}`, SOAK_PORT, Number(process.env.BENCH_SOAK_KAFKA_CONTROLLER_PORT ?? SOAK_PORT + 2));
 
 function listening(port: number): Promise<boolean> {
   {

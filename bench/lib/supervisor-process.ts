@@ -42,7 +42,10 @@ export interface SupervisorProcess {
  * Starts `node bin/supervisor.js start`; each scenario passes its own port so scenarios can run
  * side by side (the store and log are named after the port).
  */
-export async function startSupervisorProcess(ctx: ScenarioContext, opts: { config?: string; env?: Record<string, string>; fresh?: boolean; port?: number } = {}): Promise<SupervisorProcess> {
+export async function startSupervisorProcess(
+  ctx: ScenarioContext,
+  opts: { config?: string; env?: Record<string, string>; fresh?: boolean; port?: number; /** the compiled CLI without the launcher (and its V8 settings), for comparison */ withoutLauncher?: boolean } = {},
+): Promise<SupervisorProcess> {
   const port = opts.port ?? SUP_PORT;
   const dir = path.join(ctx.work, `supervisor-process-${port}`);
   fs.mkdirSync(dir, { recursive: true });
@@ -55,7 +58,11 @@ export async function startSupervisorProcess(ctx: ScenarioContext, opts: { confi
     LOG_LEVEL: 'warn',
     ...opts.env,
   };
-  const proc = spawnLogged(process.execPath, [path.join(REPO, 'bin', 'supervisor.js'), '--config', opts.config ?? path.join(REPO, 'config', 'supervisor.yaml'), 'start'], {
+  const args = ['--config', opts.config ?? path.join(REPO, 'config', 'supervisor.yaml'), 'start'];
+  const entry = opts.withoutLauncher
+    ? ['-e', `process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED='true'; require(${JSON.stringify(path.join(REPO, 'dist', 'src', 'cli', 'main.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`, '--']
+    : [path.join(REPO, 'bin', 'supervisor.js')];
+  const proc = spawnLogged(process.execPath, [...entry, ...args], {
     env,
     cwd: REPO,
     log: path.join(ctx.work, `supervisor-process-${port}.log`),

@@ -51,18 +51,22 @@ export const scenario: Scenario = {
     // the repetitions run side by side (own port and store each) to keep the scenario short.
     const procs = [];
     for (let i = 0; i < ctx.reps; i++) procs.push(await startSupervisorProcess(ctx, { port: 18092 + i }));
+    // beside them, the same build started without the launcher's V8 settings, for comparison
+    const bare = await startSupervisorProcess(ctx, { port: 18092 + ctx.reps, withoutLauncher: true });
     await sleep(SETTLE_MS);
     const health = (await (await fetch(`${procs[0]!.url}/api/v1/health`).catch(() => null))?.status) ?? 'n/a';
     const perProc = procs.map(() => ({ rss: [] as number[], pss: [] as number[] }));
     const sampleEnd = Date.now() + SAMPLE_MS;
+    const bareRss: number[] = [];
     while (Date.now() < sampleEnd) {
       procs.forEach((p, i) => {
         perProc[i]!.rss.push(p.rss());
         perProc[i]!.pss.push(p.pss());
       });
+      bareRss.push(bare.rss());
       await sleep(2000);
     }
-    for (const p of procs) await p.stop();
+    for (const p of [...procs, bare]) await p.stop();
     const rssPerRep = perProc.map((m) => median(m.rss) / MB);
     const pssPerRep = perProc.map((m) => median(m.pss) / MB);
     const sup = { rss: perProc.flatMap((m) => m.rss) };
@@ -130,6 +134,18 @@ export const scenario: Scenario = {
       goal: '—',
       met: null,
       method: 'Pss from /proc/<pid>/smaps_rollup, same processes and samples as the RSS row',
+    });
+    rows.push({
+      scenario: '2',
+      metric: 'RSS, same build started without the launcher (no V8 settings), for comparison',
+      unit: 'MB',
+      supervisor: round(median(bareRss) / MB, 1),
+      peers: {},
+      ratio: null,
+      goal: '—',
+      met: null,
+      method:
+        'one more process beside the five above, started as `node -e "require(\'dist/src/cli/main.js\').main(…)"` with the same config, so without bin/v8-settings.cjs (optimizing wasm compiler, young generation free to grow to 2 × 16 MB); sampled the same way',
     });
     const readyPeers = { [name]: typeof afReady === 'string' ? afReady : round(median(afReady), 0) };
     const supReady = round(median(ready), 0);
