@@ -236,7 +236,8 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
         let perGroup = groups;
         const batch = groups.length > 0 ? await batchFetcherFor(a, groups[0]!) : null;
         if (batch) {
-          const answer = await batch(groups.map((groupId) => ({ groupId, topics: filtered ? filtered.map((topic) => ({ topic, partitions: partitionsOf.get(topic)! })) : null })));
+          const topics = filtered ? filtered.map((topic) => ({ topic, partitions: partitionsOf.get(topic)! })) : null;
+          const answer = await batch(groups.map((groupId) => ({ groupId, topics })));
           offsetFetches += answer.requests;
           for (const g of answer.groups) fold(g.groupId, g.topics);
           perGroup = answer.failed.map((f) => f.groupId);

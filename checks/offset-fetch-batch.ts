@@ -183,9 +183,11 @@ export interface ClusterLike {
   findGroupCoordinator(args: { groupId: string }): Promise<unknown>;
 }
 
-function isBroker(b: unknown): b is BrokerLike {
+/** A kafkajs Broker (as this expects it) that negotiated OffsetFetch v8 or later. */
+function offersBatchVersion(b: unknown): b is BrokerLike {
   const x = b as Partial<BrokerLike> | null;
-  return !!x && typeof x.connectionPool?.send === 'function' && typeof x.versions === 'object';
+  if (!x || typeof x.connectionPool?.send !== 'function' || typeof x.versions !== 'object') return false;
+  return (x.versions?.[OFFSET_FETCH_API_KEY]?.maxVersion ?? -1) >= OFFSET_FETCH_BATCH_VERSION;
 }
 
 /** The request object kafkajs's Connection.send expects. */
@@ -213,7 +215,7 @@ function offsetFetchRequest(groups: readonly GroupOffsetsRequest[], requestTimeo
  */
 export async function createBatchOffsetFetcher(cluster: ClusterLike, probeGroup: string, options: { requestTimeoutMs?: number; groupsPerRequest?: number } = {}): Promise<BatchOffsetFetcher | null> {
   const first = await cluster.findGroupCoordinator({ groupId: probeGroup });
-  if (!isBroker(first) || (first.versions?.[OFFSET_FETCH_API_KEY]?.maxVersion ?? -1) < OFFSET_FETCH_BATCH_VERSION) return null;
+  if (!offersBatchVersion(first)) return null;
   const perRequest = Math.max(1, options.groupsPerRequest ?? OFFSET_FETCH_BATCH_GROUPS);
   const timeout = options.requestTimeoutMs ?? 30_000;
   return async (groups) => {
@@ -222,7 +224,7 @@ export async function createBatchOffsetFetcher(cluster: ClusterLike, probeGroup:
     for (const g of groups) {
       const broker = await cluster.findGroupCoordinator({ groupId: g.groupId });
       // a coordinator without v8 (mixed-version cluster mid-upgrade): that group goes the per-group way
-      if (!isBroker(broker) || (broker.versions?.[OFFSET_FETCH_API_KEY]?.maxVersion ?? -1) < OFFSET_FETCH_BATCH_VERSION) {
+      if (!offersBatchVersion(broker)) {
         answer.failed.push({ groupId: g.groupId, errorCode: 35 }); // UNSUPPORTED_VERSION
         continue;
       }
