@@ -39,12 +39,9 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
   const file = resultsPath(date);
   // A new day's file starts from the newest earlier one: scenarios not rerun keep their figures
   // (each scenario section says when it ran), so the table stays whole.
-  const earlier = fs.existsSync(file) ? null : latestResults();
   const current: ResultsFile = fs.existsSync(file)
     ? JSON.parse(fs.readFileSync(file, 'utf8'))
-    : earlier
-      ? { ...earlier, date, updatedAt: '' }
-      : { date, updatedAt: '', scenarios: {}, peers: {} };
+    : { scenarios: {}, peers: {}, ...latestResults(), date, updatedAt: '' };
   for (const r of results) {
     const previous = current.scenarios[r.id];
     // A run that failed before producing rows does not erase the last good figures.

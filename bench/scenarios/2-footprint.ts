@@ -69,7 +69,6 @@ export const scenario: Scenario = {
     for (const p of [...procs, bare]) await p.stop();
     const rssPerRep = perProc.map((m) => median(m.rss) / MB);
     const pssPerRep = perProc.map((m) => median(m.pss) / MB);
-    const sup = { rss: perProc.flatMap((m) => m.rss) };
     const supRss = median(rssPerRep);
     const supPss = median(pssPerRep);
     ctx.log(`supervisor RSS per process ${rssPerRep.map((r) => r.toFixed(1)).join(', ')} MB → median ${supRss.toFixed(1)} MB (PSS ${supPss.toFixed(1)} MB), /api/v1/health HTTP ${health}`);
@@ -121,7 +120,7 @@ export const scenario: Scenario = {
       method:
         `Supervisor: \`node bin/supervisor.js --config config/supervisor.yaml start\` (compiled dist/, the shipped default config: both pipelines, 7 checks, 3 alert sinks) against the running stack, VmRSS from /proc, median of samples every 2 s over ${SAMPLE_MS / 1000} s after ${SETTLE_MS / 60000} min of running, in each of ${ctx.reps} processes run side by side (own port and store each); the figure is the median of the ${ctx.reps} per-process medians (${rssPerRep.map((r) => round(r, 1)).join(', ')} MB). ` +
         `Airflow: \`airflow standalone\` with the seed's two DAGs (bench/peers/airflow-dags/), sum of VmRSS of the scheduler, dag-processor, api-server and triggerer and all their children (the standalone wrapper process excluded: ${typeof afMem === 'string' ? '—' : `${round(afMem.wrapper, 0)} MB`}), sampled the same way`,
-      detail: { supervisorRssPerProcess: rssPerRep.map((r) => round(r, 1)), supervisorRss: sup.rss, airflow: afMem },
+      detail: { supervisorRssPerProcess: rssPerRep.map((r) => round(r, 1)), supervisorRss: perProc.flatMap((m) => m.rss), airflow: afMem },
     });
     const pssPeers = { [name]: typeof afMem === 'string' ? afMem : round(afMem.pss, 0) };
     rows.push({

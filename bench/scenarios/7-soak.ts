@@ -203,6 +203,7 @@ export const scenario: Scenario = {
     let quiet = true;
     let faultN = 0;
     let baselineFrom: number | undefined;
+    let soak: Soak;
     const heap = async (): Promise<{ heapUsed?: number; external?: number }> => {
       try {
         const text = await (await fetch(`${sup.url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
@@ -288,11 +289,9 @@ export const scenario: Scenario = {
       (samples as unknown as { exit?: unknown }).exit = { exitedAlone, seconds: (Date.now() - s0) / 1000, code: sup.proc.child.exitCode, signal: sup.proc.child.signalCode };
       await hook.close();
       // saved even when the soak ends early, so `--from-samples` can still read what was measured
-      const partial: Soak = { samples, faults, exit: (samples as unknown as { exit: Exit }).exit, minutes, faultEvery, windowMs, settleMs, baselineFrom };
-      fs.writeFileSync(path.join(ctx.work, 'soak-samples.json'), JSON.stringify(partial, null, 1));
+      soak = { samples, faults, exit: (samples as unknown as { exit: Exit }).exit, minutes, faultEvery, windowMs, settleMs, baselineFrom };
+      fs.writeFileSync(path.join(ctx.work, 'soak-samples.json'), JSON.stringify(soak, null, 1));
     }
-    const exit = (samples as unknown as { exit: Exit }).exit;
-    const soak: Soak = { samples, faults, exit, minutes, faultEvery, windowMs, settleMs, baselineFrom };
     return analyse({ ...soak, log: ctx.log });
   },
 };
