@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './duration';
-import { validateMatchers } from './matchers';
+import { regexProblem } from '../src/shared/linear-regex';
 
 export const duration = z.string().transform((text, ctx) => {
   try {
@@ -26,11 +26,12 @@ const httpUrl = z.string().refine((v) => {
   }
 }, 'must be an http(s) URL');
 const labelMap = z.record(z.string(), z.string());
+/** Label matchers (exact or `~regex`); each bad regex is an issue at its own label, so the loader names the field. */
 const matchers = labelMap.superRefine((m, ctx) => {
-  try {
-    validateMatchers(m, 'matchers');
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  for (const [label, value] of Object.entries(m)) {
+    if (!value.startsWith('~')) continue;
+    const problem = regexProblem(value.slice(1), 'full');
+    if (problem) ctx.addIssue({ code: 'custom', path: [label], message: problem });
   }
 });
 const oneOrMany = <T extends z.ZodTypeAny>(t: T) => z.union([t, z.array(t).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);

@@ -6,8 +6,8 @@
  * inhibited. Every transition is persisted, every notification goes to the durable outbox
  * with a deterministic dedup key, so a restart continues without paging twice.
  */
-import { BehaviorSubject, EMPTY, merge, map, type Observable, type Subscription } from 'rxjs';
-import { Gauge, type Registry } from 'prom-client';
+import { BehaviorSubject, defer, EMPTY, merge, map, retry, type Observable, type Subscription } from 'rxjs';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import {
   CHECK_WIDE_TARGET,
   isAtLeast,
@@ -25,7 +25,7 @@ import {
   type SilenceStore,
 } from '../src/protocol';
 import type { AlertRule, InhibitRule, RouteConfig } from './config';
-import { labelsKey, matchesLabels } from './matchers';
+import { compileMatchers, labelsKey, type LabelPredicate } from './matchers';
 import { buildNotification } from './notifications';
 import { formatValue, renderTemplate, type TemplateVars } from './templates';
 
@@ -50,6 +50,14 @@ export interface AlertEngineParams {
   evaluationIntervalMs?: number;
   /** Resolved alerts stay visible in alerts$ this long (default 5 min). */
   resolvedRetentionMs?: number;
+  /**
+   * Silences are kept in memory: read at start, again at once when the store reports a change
+   * (`SilenceStore.onChange`), and at least this often for changes made by other processes
+   * (the CLI). Default 5 s.
+   */
+  silenceRefreshMs?: number;
+  /** Longest wait before re-subscribing to an input stream that failed (default 30 s; doubles from 1 s). */
+  maxInputRetryDelayMs?: number;
 }
 
 export interface AlertView extends AlertRecord {
@@ -65,6 +73,8 @@ export interface AlertEngine {
   evaluate(): void;
   /** Current alert instances. */
   snapshot(): AlertView[];
+  /** Errors survived so far, by stage (also in supervisor_alerts_evaluation_errors_total). */
+  errorCounts(): Readonly<Record<AlertEngineErrorStage, number>>;
   start(): void;
   close(): Promise<void>;
 }
@@ -75,6 +85,22 @@ interface Instance {
   /** Last observation's condition (unknown after a restart until the next observation). */
   lastCondition: boolean | undefined;
 }
+
+/** A silence with its matchers compiled once (on the linear-time engine). */
+interface ActiveSilence {
+  silence: Silence;
+  matches: LabelPredicate;
+}
+
+/** An inhibition rule with compiled matchers. */
+interface Inhibition {
+  rule: InhibitRule;
+  source: LabelPredicate;
+  target: LabelPredicate;
+}
+
+/** Where the engine met an error it survived (label of supervisor_alerts_evaluation_errors_total). */
+export type AlertEngineErrorStage = 'event' | 'tick' | 'input' | 'silences' | 'store' | 'notify';
 
 interface Observation {
   rule: AlertRule;
@@ -94,8 +120,14 @@ type Event = { type: 'signal'; signal: Signal } | { type: 'run'; event: RunEvent
 export function createAlertEngine(params: AlertEngineParams): AlertEngine {
   const { route, clock, alertStore, silenceStore, outbox } = params;
   const logger = params.logger.child({ component: 'alerts', name: 'engine' });
-  const inhibitRules = params.inhibit ?? [];
+  const inhibitions: Inhibition[] = (params.inhibit ?? []).map((rule, i) => ({
+    rule,
+    source: compileMatchers(rule.source_match, `alerts.inhibit[${i}].source_match`),
+    target: compileMatchers(rule.target_match, `alerts.inhibit[${i}].target_match`),
+  }));
   const evaluationIntervalMs = params.evaluationIntervalMs ?? 1_000;
+  const silenceRefreshMs = params.silenceRefreshMs ?? 5_000;
+  const maxInputRetryDelayMs = params.maxInputRetryDelayMs ?? 30_000;
   const resolvedRetentionMs = params.resolvedRetentionMs ?? 300_000;
   const publicUrl = params.publicUrl?.replace(/\/+$/, '');
   const rulesByName = new Map<string, AlertRule>();
@@ -105,18 +137,45 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
   }
   const signalRules = params.rules.filter((r) => r.source === 'signal');
   const runRules = params.rules.filter((r) => r.source === 'run');
+  /** Label matchers of signal rules, compiled once. */
+  const ruleLabelMatch = new Map<AlertRule, LabelPredicate>();
+  params.rules.forEach((rule, i) => {
+    if (rule.match.labels) ruleLabelMatch.set(rule, compileMatchers(rule.match.labels, `alerts.rules[${i}].match.labels`));
+  });
 
   const instances = new Map<string, Instance>();
   const groups = new Map<string, AlertGroupRecord>();
   const lastResend = new Map<string, number>();
   const alertsSubject = new BehaviorSubject<readonly AlertView[]>([]);
-  let silences: Silence[] = [];
+  let silences: ActiveSilence[] = [];
+  let silencesLoadedAt = Number.NEGATIVE_INFINITY;
+  let silencesDirty = true;
+  const skippedSilences = new Set<string>();
+  let unsubscribeSilences: (() => void) | null = null;
+  /** Bumped whenever an instance appears, disappears or changes state; keys the inhibition index. */
+  let stateVersion = 0;
+  let inhibitionIndex: { version: number; byRule: Array<Map<string, Instance[]>> } | null = null;
   let subscription: Subscription | null = null;
   let started = false;
   let closed = false;
   let closePromise: Promise<void> | null = null;
   const tickAbort = new AbortController();
   let tickLoop: Promise<void> | null = null;
+
+  const errorCounter = params.registry
+    ? new Counter({
+        name: 'supervisor_alerts_evaluation_errors_total',
+        help: 'Errors the alert engine survived, by stage (event: one input event; tick: a timed evaluation; input: an input stream failed and was re-subscribed; silences: reading silences; store: persisting alert state; notify: enqueueing a notification).',
+        labelNames: ['stage'] as const,
+        registers: [params.registry],
+      })
+    : undefined;
+  const errorsByStage: Record<AlertEngineErrorStage, number> = { event: 0, tick: 0, input: 0, silences: 0, store: 0, notify: 0 };
+
+  function countError(stage: AlertEngineErrorStage): void {
+    errorsByStage[stage] += 1;
+    errorCounter?.inc({ stage });
+  }
 
   if (params.registry) {
     new Gauge({
@@ -147,7 +206,7 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
       const m = rule.match;
       if (m.check && !m.check.includes(signal.check)) continue;
       if (m.kind && !m.kind.includes(signal.kind)) continue;
-      if (m.labels && !matchesLabels(m.labels, signalLabels)) continue;
+      if (m.labels && !ruleLabelMatch.get(rule)!(signalLabels)) continue;
       if (m.pipeline) continue; // pipeline matchers only apply to run rules
       const labels: Record<string, string> = {
         ...rule.labels,
@@ -247,15 +306,17 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
     try {
       alertStore.saveAlert(inst.record);
     } catch (err) {
+      countError('store');
       logger.error({ alert: inst.record.key, err: (err as Error).message }, 'cannot persist alert state');
     }
   }
 
   function drop(key: string): void {
-    instances.delete(key);
+    if (instances.delete(key)) stateVersion += 1;
     try {
       alertStore.deleteAlert(key);
     } catch (err) {
+      countError('store');
       logger.error({ alert: key, err: (err as Error).message }, 'cannot delete alert state');
     }
   }
@@ -271,6 +332,7 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
           record: { key, rule: obs.rule.name, labels: obs.labels, state: 'pending', activeSince: now, lastTrueAt: now, summary: obs.summary },
         };
         instances.set(key, inst);
+        stateVersion += 1;
         logger.info({ alert: key }, 'alert pending');
       }
       const r = inst.record;
@@ -306,6 +368,7 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
     if (r.state === 'pending' && inst.lastCondition !== false && now - r.activeSince >= inst.rule.for) {
       r.state = 'firing';
       r.firedAt = now;
+      stateVersion += 1;
       logger.warn({ alert: r.key, severity: inst.rule.severity }, `alert firing (was pending since ${new Date(r.activeSince).toISOString()})`);
       return true;
     }
@@ -317,6 +380,7 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
     if (r.state === 'firing' && inst.lastCondition === false && now - r.lastTrueAt >= inst.rule.keep_firing_for) {
       r.state = 'resolved';
       r.resolvedAt = now;
+      stateVersion += 1;
       logger.info({ alert: r.key }, 'alert resolved (was firing)');
       return true;
     }
@@ -326,18 +390,50 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
   // ---------- muting ----------
 
   function silencedBy(labels: Record<string, string>, now: number): string[] {
-    return silences.filter((s) => s.startsAt <= now && now < s.endsAt && matchesLabels(s.matchers, labels)).map((s) => s.id);
+    const out: string[] = [];
+    for (const { silence, matches } of silences) {
+      if (silence.startsAt <= now && now < silence.endsAt && matches(labels)) out.push(silence.id);
+    }
+    return out;
+  }
+
+  function equalKey(rule: InhibitRule, labels: Readonly<Record<string, string>>): string {
+    return JSON.stringify(rule.equal.map((l) => labels[l] ?? ''));
+  }
+
+  /**
+   * Firing source alerts per inhibition rule, indexed by the values of the rule's `equal`
+   * labels: built once per state change (O(alerts × rules)), so checking one target is a lookup.
+   */
+  function sourcesIndex(): Array<Map<string, Instance[]>> {
+    if (inhibitionIndex && inhibitionIndex.version === stateVersion) return inhibitionIndex.byRule;
+    const byRule = inhibitions.map(() => new Map<string, Instance[]>());
+    if (inhibitions.length > 0) {
+      for (const inst of instances.values()) {
+        if (inst.record.state !== 'firing') continue;
+        inhibitions.forEach((inh, i) => {
+          if (!inh.source(inst.record.labels)) return;
+          const key = equalKey(inh.rule, inst.record.labels);
+          const list = byRule[i]!.get(key);
+          if (list) list.push(inst);
+          else byRule[i]!.set(key, [inst]);
+        });
+      }
+    }
+    inhibitionIndex = { version: stateVersion, byRule };
+    return byRule;
   }
 
   function isInhibited(inst: Instance): boolean {
+    if (inhibitions.length === 0) return false;
     const labels = inst.record.labels;
-    for (const rule of inhibitRules) {
-      if (!matchesLabels(rule.target_match, labels)) continue;
-      for (const source of instances.values()) {
-        if (source === inst || source.record.state !== 'firing') continue;
-        if (!matchesLabels(rule.source_match, source.record.labels)) continue;
-        if (rule.equal.every((l) => (source.record.labels[l] ?? '') === (labels[l] ?? ''))) return true;
-      }
+    const index = sourcesIndex();
+    for (let i = 0; i < inhibitions.length; i++) {
+      const inh = inhibitions[i]!;
+      if (!inh.target(labels)) continue;
+      const sources = index[i]!.get(equalKey(inh.rule, labels));
+      // an alert matching both sides does not inhibit itself
+      if (sources && (sources.length > 1 || sources[0] !== inst)) return true;
     }
     return false;
   }
@@ -419,7 +515,8 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
       try {
         evaluateGroup(key, members.get(key), now);
       } catch (err) {
-        logger.error({ group: key, err: (err as Error).message }, 'cannot evaluate alert group');
+        countError('notify');
+        logger.error({ group: key, err: (err as Error).message }, 'cannot evaluate alert group; retried at the next evaluation');
       }
     }
   }
@@ -488,6 +585,7 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
     try {
       alertStore.saveGroup(group);
     } catch (err) {
+      countError('store');
       logger.error({ group: group.key, err: (err as Error).message }, 'cannot persist alert group state');
     }
   }
@@ -498,18 +596,43 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
     try {
       alertStore.deleteGroup(key);
     } catch (err) {
+      countError('store');
       logger.error({ group: key, err: (err as Error).message }, 'cannot delete alert group state');
     }
   }
 
   // ---------- evaluation ----------
 
-  function refreshSilences(now: number): void {
+  /** Reads the silences and compiles their matchers; a silence whose regex no longer compiles is skipped with a warning. */
+  function loadSilences(now: number): void {
+    let stored: Silence[];
     try {
-      silences = silenceStore.listSilences(now);
+      stored = silenceStore.listSilences(now);
     } catch (err) {
-      logger.error({ err: (err as Error).message }, 'cannot read silences; keeping the previous list');
+      countError('silences');
+      // retried at the next evaluation, keeping the previous list meanwhile
+      silencesLoadedAt = Number.NEGATIVE_INFINITY;
+      logger.warn({ err: (err as Error).message }, 'cannot read silences; keeping the previous list');
+      return;
     }
+    silencesDirty = false;
+    silencesLoadedAt = now;
+    const next: ActiveSilence[] = [];
+    for (const silence of stored) {
+      try {
+        next.push({ silence, matches: compileMatchers(silence.matchers, `silence ${silence.id} matchers`) });
+      } catch (err) {
+        if (!skippedSilences.has(silence.id)) {
+          skippedSilences.add(silence.id);
+          logger.warn({ silence: silence.id, err: (err as Error).message }, 'silence skipped: its matchers do not compile on the linear-time regex engine (expire it: supervisor silences expire ID)');
+        }
+      }
+    }
+    silences = next;
+  }
+
+  function refreshSilences(now: number): void {
+    if (silencesDirty || now - silencesLoadedAt >= silenceRefreshMs || now < silencesLoadedAt) loadSilences(now);
   }
 
   function tick(now: number): void {
@@ -551,8 +674,9 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
       tick(now);
       publish(now);
     } catch (err) {
+      countError('event');
       const what = event.type === 'signal' ? `signal ${String(event.signal?.check)}` : `run event ${String((event.event as { runId?: unknown })?.runId)}`;
-      logger.error({ err: (err as Error).message }, `cannot evaluate ${what}; skipped`);
+      logger.warn({ err: (err as Error)?.message ?? String(err) }, `cannot evaluate ${what}; skipped, evaluation continues`);
     }
   }
 
@@ -573,8 +697,29 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
       }
       groups.set(group.key, group);
     }
-    logger.info({ alerts: instances.size, groups: groups.size }, 'alert state restored');
+    stateVersion += 1;
+    loadSilences(now);
+    logger.info({ alerts: instances.size, groups: groups.size, silences: silences.length }, 'alert state restored');
     publish(now);
+  }
+
+  /**
+   * An input stream that errors is logged, counted and subscribed to again after a backoff
+   * (1 s doubling to maxInputRetryDelayMs, reset by the next value): evaluation never stops
+   * for good because one upstream failed.
+   */
+  function resilient<T>(name: string, source$: Observable<T>): Observable<T> {
+    return source$.pipe(
+      retry({
+        resetOnSuccess: true,
+        delay: (err: unknown, attempt: number) => {
+          countError('input');
+          const waitMs = Math.min(maxInputRetryDelayMs, 1_000 * 2 ** Math.min(20, attempt - 1));
+          logger.warn({ input: name, attempt, retryInMs: waitMs, err: (err as Error)?.message ?? String(err) }, `alert input stream (${name}) failed; subscribing again`);
+          return defer(() => clock.sleep(waitMs, tickAbort.signal));
+        },
+      }),
+    );
   }
 
   async function runTicks(): Promise<void> {
@@ -590,7 +735,8 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
         tick(now);
         publish(now);
       } catch (err) {
-        logger.error({ err: (err as Error).message }, 'alert evaluation failed');
+        countError('tick');
+        logger.warn({ err: (err as Error)?.message ?? String(err) }, 'alert evaluation failed; retried at the next tick');
       }
     }
   }
@@ -608,16 +754,26 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
     start() {
       if (started || closed) return;
       started = true;
+      unsubscribeSilences =
+        silenceStore.onChange?.(() => {
+          silencesDirty = true;
+        }) ?? null;
       restore(clock.now());
       const events$: Observable<Event> = merge(
-        params.signals$.pipe(map((signal): Event => ({ type: 'signal', signal }))),
-        (params.runEvents$ ?? EMPTY).pipe(map((event): Event => ({ type: 'run', event }))),
+        resilient('signals', params.signals$).pipe(map((signal): Event => ({ type: 'signal', signal }))),
+        resilient('run events', params.runEvents$ ?? EMPTY).pipe(map((event): Event => ({ type: 'run', event }))),
       );
       subscription = events$.subscribe({
         next: handle,
-        error: (err: unknown) => logger.error({ err: (err as Error)?.message }, 'alert input stream failed; no more signals will be evaluated'),
+        // only when closing (the retry wait was aborted)
+        error: (err: unknown) => {
+          if (!closed) logger.error({ err: (err as Error)?.message }, 'alert input stream ended with an error');
+        },
       });
       tickLoop = runTicks();
+    },
+    errorCounts() {
+      return { ...errorsByStage };
     },
     close() {
       if (closePromise) return closePromise;
@@ -626,6 +782,11 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
         const errors: unknown[] = [];
         try {
           subscription?.unsubscribe();
+        } catch (err) {
+          errors.push(err);
+        }
+        try {
+          unsubscribeSilences?.();
         } catch (err) {
           errors.push(err);
         }

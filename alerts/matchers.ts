@@ -1,44 +1,63 @@
 /**
  * Label matchers shared by rules, inhibition and silences: `{ label: "exact" }` or
  * `{ label: "~regex" }` (anchored, like Alertmanager's `=~`). A missing label is the empty
- * string, so `{ layer: "" }` matches alerts without `layer`.
+ * string, so `{ layer: "" }` matches alerts without `layer`. Regexes run on the linear-time
+ * engine (src/shared/linear-regex): a matcher can never hang evaluation.
  */
+import { compileLinearRegex, regexProblem, RegexSyntaxError } from '../src/shared/linear-regex';
+
 export type Matchers = Readonly<Record<string, string>>;
 
-const regexCache = new Map<string, RegExp>();
+/** A compiled matcher set: true when every matcher accepts the labels. */
+export type LabelPredicate = (labels: Readonly<Record<string, string>>) => boolean;
 
-function compile(pattern: string): RegExp {
-  let re = regexCache.get(pattern);
-  if (!re) {
-    re = new RegExp(`^(?:${pattern})$`);
-    if (regexCache.size > 1000) regexCache.clear();
-    regexCache.set(pattern, re);
+/** Every problem of `matchers`, each naming its field (`${where}.${label}: …`); empty when all compile. */
+export function matcherProblems(matchers: Matchers, where: string): string[] {
+  const problems: string[] = [];
+  for (const [label, value] of Object.entries(matchers)) {
+    if (typeof value !== 'string') {
+      problems.push(`${where}.${label}: must be a string (an exact value or ~regex)`);
+      continue;
+    }
+    if (!value.startsWith('~')) continue;
+    const problem = regexProblem(value.slice(1), 'full');
+    if (problem) problems.push(`${where}.${label}: ${problem}`);
   }
-  return re;
+  return problems;
 }
 
-/** Throws a clear error when a `~regex` value does not compile (use at config time). */
+/** Throws a RegexSyntaxError naming the first bad field when a `~regex` value does not compile (use at config time). */
 export function validateMatchers(matchers: Matchers, where: string): void {
   for (const [label, value] of Object.entries(matchers)) {
-    if (value.startsWith('~')) {
-      try {
-        compile(value.slice(1));
-      } catch (err) {
-        throw new Error(`${where}.${label}: invalid regular expression ${JSON.stringify(value.slice(1))}: ${(err as Error).message}`);
-      }
+    if (typeof value === 'string' && value.startsWith('~')) compileLinearRegex(value.slice(1), `${where}.${label}`, 'full');
+  }
+}
+
+/** Compiles `matchers` once (throws a RegexSyntaxError naming `${where}.${label}` for a bad regex). */
+export function compileMatchers(matchers: Matchers, where = 'matchers'): LabelPredicate {
+  const tests: Array<(labels: Readonly<Record<string, string>>) => boolean> = [];
+  for (const [label, expected] of Object.entries(matchers)) {
+    if (expected.startsWith('~')) {
+      const re = compileLinearRegex(expected.slice(1), `${where}.${label}`, 'full');
+      tests.push((labels) => re.test(labels[label] ?? ''));
+    } else {
+      tests.push((labels) => (labels[label] ?? '') === expected);
     }
   }
+  return (labels) => tests.every((t) => t(labels));
 }
 
 export function matchesLabels(matchers: Matchers, labels: Readonly<Record<string, string>>): boolean {
   for (const [label, expected] of Object.entries(matchers)) {
     const actual = labels[label] ?? '';
     if (expected.startsWith('~')) {
-      if (!compile(expected.slice(1)).test(actual)) return false;
+      if (!compileLinearRegex(expected.slice(1), `matchers.${label}`, 'full').test(actual)) return false;
     } else if (actual !== expected) return false;
   }
   return true;
 }
+
+export { RegexSyntaxError };
 
 /** Stable text form of a label set: `a="1",b="2"` sorted by name. */
 export function labelsKey(labels: Readonly<Record<string, string>>): string {

@@ -15,6 +15,7 @@
  * A group that never committed is NOTFOUND with lag null, never "zero lag".
  */
 import { z } from 'zod';
+import { compileLinearRegex, regexProblem } from '../src/shared/linear-regex';
 import {
   SupervisorError,
   silentLogger,
@@ -36,17 +37,11 @@ import { createCommitStore, DEFAULT_MIN_DISTANCE_MS, DEFAULT_WINDOW_SIZE, type C
 import { evaluatePartition, groupLagStatus } from './lag-evaluator';
 import { addOffsetPoint, DEFAULT_TABLE_SIZE, type OffsetPoint } from './lag-interpolation';
 
-const regexString = z.string().refine(
-  (s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not a valid regular expression' },
-);
+/** A group-name regex: linear-time (RE2 syntax), length-limited, matched anywhere in the name (write ^…$ to anchor). */
+const regexString = z.string().superRefine((s, ctx) => {
+  const problem = regexProblem(s, 'search');
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const lagStatusNames = ['OK', 'WARN', 'STALL', 'STOP', 'REWIND', 'ERR', 'NOTFOUND'] as const;
 
@@ -133,8 +128,8 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
   const createAdmin =
     params.createAdmin ?? ((): KafkaAdminApi => cacheGroupCoordinators(createKafkaClient(options, logger.child({ component: 'kafkajs' })), COORDINATOR_TTL_MS, (k) => k.admin()));
   const admin = createManagedAdmin({ name: params.name, brokers: options.brokers, createAdmin, logger });
-  const include = options.include.map((r) => new RegExp(r));
-  const exclude = options.exclude.map((r) => new RegExp(r));
+  const include = options.include.map((r, i) => compileLinearRegex(r, `checks.${params.name}.include[${i}]`, 'search'));
+  const exclude = options.exclude.map((r, i) => compileLinearRegex(r, `checks.${params.name}.exclude[${i}]`, 'search'));
   const exact = new Set(options.groups);
   const topicFilter = options.topics.length > 0 ? new Set(options.topics) : null;
   const statusMap: Record<LagStatus, Status> = { ...DEFAULT_STATUS_MAP, ...options.statusMap };

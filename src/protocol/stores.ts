@@ -88,7 +88,7 @@ export interface AlertStateStore {
 
 export interface Silence {
   id: string;
-  /** Label matchers: exact values, or `~regex`. */
+  /** Label matchers: exact values, or `~regex` (RE2 syntax, anchored to the whole value). */
   matchers: Record<string, string>;
   startsAt: number;
   endsAt: number;
@@ -97,7 +97,16 @@ export interface Silence {
 }
 
 export interface SilenceStore {
-  listSilences(now: number): Silence[];
+  /** Silences not yet ended at `now`, oldest first; with `all`, expired ones too. */
+  listSilences(now: number, options?: { all?: boolean }): Silence[];
+  /** Validates (matchers compile on the linear-time engine, dates, limits) and stores; throws SUP_ERR_BAD_REQUEST. */
   addSilence(silence: Silence): void;
+  /** Ends an active silence at `now` (it stays listed with `all`). False when no active silence has this id. */
+  expireSilence(id: string, now: number): boolean;
   deleteSilence(id: string): boolean;
+  /**
+   * Calls `listener` after every change made through any store on the same database (the
+   * alert engine keeps silences in memory and re-reads them then). Returns the unsubscribe.
+   */
+  onChange?(listener: () => void): () => void;
 }

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { AlertEngine } from '../../../alerts';
 import type { LoadedConfig } from '../../config/load';
@@ -6,7 +5,7 @@ import type { Engine } from '../../engine/engine';
 import { isSupervisorError, type Clock, type SilenceStore } from '../../protocol';
 import type { SqliteDatabase } from '../../store/database';
 import { createVariableStore, VARIABLE_KEY } from '../../store/variables';
-import { parseDuration } from '../../config/duration';
+import { API_SILENCE_FIELDS, buildSilence, SILENCE_LIMITS } from '../../store/silences';
 import { redactConfig } from '../../config/redact';
 
 export interface ApiDeps {
@@ -240,55 +239,63 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       async (request) => ({ alerts: alerts.snapshot().filter((a) => !request.query.state || a.state === request.query.state) }),
     );
 
-    app.get('/silences', { schema: { tags: ['alerts'] } }, async () => ({ silences: silenceStore.listSilences(clock.now()) }));
+    // silences: validated by buildSilence (also the CLI's); regexes run on the linear-time engine
+    app.get<{ Querystring: { all?: boolean } }>(
+      '/silences',
+      {
+        schema: {
+          summary: 'Active silences (with all=true, expired ones too)',
+          tags: ['alerts'],
+          querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' } } },
+        },
+      },
+      async (request) => ({ silences: silenceStore.listSilences(clock.now(), { all: request.query.all === true }) }),
+    );
 
     app.post<{ Body: { matchers: Record<string, string>; duration?: string; ends_at?: string; comment: string } }>(
       '/silences',
       {
         schema: {
-          summary: 'Silence alerts whose labels match (exact values, or ~regex) until ends_at or for duration',
+          summary: 'Silence alerts whose labels match (exact values, or ~regex in RE2 syntax, anchored) for duration or until ends_at (exactly one of the two)',
           tags: ['alerts'],
           body: {
             type: 'object',
             additionalProperties: false,
             required: ['matchers', 'comment'],
+            oneOf: [{ required: ['duration'] }, { required: ['ends_at'] }],
             properties: {
-              matchers: { type: 'object', minProperties: 1, maxProperties: 20, additionalProperties: { type: 'string', minLength: 1, maxLength: 500 } },
-              duration: { type: 'string', maxLength: 20 },
-              ends_at: { type: 'string', format: 'date-time' },
-              comment: { type: 'string', minLength: 1, maxLength: 1000 },
+              matchers: {
+                type: 'object',
+                minProperties: 1,
+                maxProperties: SILENCE_LIMITS.matchers,
+                description: `label: exact value, or label: ~regex (RE2 syntax, at most ${SILENCE_LIMITS.regexLength} characters)`,
+                additionalProperties: { type: 'string', maxLength: SILENCE_LIMITS.regexLength + 1 },
+              },
+              duration: { type: 'string', minLength: 1, maxLength: 40, description: 'e.g. "2h", "30m", "1d"' },
+              ends_at: { type: 'string', minLength: 1, maxLength: 40, description: 'ISO 8601 date or date-time with a zone, in the future' },
+              comment: { type: 'string', minLength: 1, maxLength: SILENCE_LIMITS.commentLength },
             },
           },
         },
       },
       async (request, reply) => {
         const b = request.body;
-        const now = clock.now();
-        let endsAt: number;
-        if (b.ends_at) endsAt = Date.parse(b.ends_at);
-        else {
-          const ms = parseDuration(b.duration ?? '');
-          if (ms === null || ms <= 0) return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message: 'body.duration must be a duration such as "2h" (or give body.ends_at)' });
-          endsAt = now + ms;
+        try {
+          const silence = buildSilence(
+            { matchers: b.matchers, duration: b.duration, endsAt: b.ends_at, comment: b.comment, createdBy: request.principal?.name ?? 'api' },
+            { now: clock.now(), fields: API_SILENCE_FIELDS },
+          );
+          silenceStore.addSilence(silence);
+          return reply.code(201).send(silence);
+        } catch (err) {
+          if (isSupervisorError(err) && err.code === 'SUP_ERR_BAD_REQUEST') return reply.code(400).send({ code: err.code, message: err.message });
+          throw err;
         }
-        if (!(endsAt > now)) return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message: 'body.ends_at must be in the future' });
-        for (const [label, value] of Object.entries(b.matchers)) {
-          if (value.startsWith('~')) {
-            try {
-              new RegExp(value.slice(1));
-            } catch {
-              return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message: `body.matchers.${label}: invalid regular expression` });
-            }
-          }
-        }
-        const silence = { id: crypto.randomUUID(), matchers: b.matchers, startsAt: now, endsAt, createdBy: request.principal?.name ?? 'api', comment: b.comment };
-        silenceStore.addSilence(silence);
-        return reply.code(201).send(silence);
       },
     );
 
-    app.delete<{ Params: { id: string } }>('/silences/:id', { schema: { tags: ['alerts'], params: idParam('id') } }, async (request, reply) =>
-      silenceStore.deleteSilence(request.params.id) ? reply.code(204).send() : reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no silence "${request.params.id}"` }),
+    app.delete<{ Params: { id: string } }>('/silences/:id', { schema: { summary: 'Expire a silence now (it stays listed with all=true)', tags: ['alerts'], params: idParam('id') } }, async (request, reply) =>
+      silenceStore.expireSilence(request.params.id, clock.now()) ? reply.code(204).send() : reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no active silence "${request.params.id}"` }),
     );
   };
 }
