@@ -13,8 +13,10 @@ import { prometheus } from './prometheus';
 import { sparkMaster } from './spark-master';
 import { sparkWorker } from './spark-worker';
 import { pipeline } from './pipeline';
+import { oidc } from './oidc';
+import { edge } from './edge';
 
-export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus, sparkMaster, sparkWorker, pipeline];
+export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus, sparkMaster, sparkWorker, oidc, edge, pipeline];
 
 export function serviceByName(name: string): ServiceDef | undefined {
   return services.find((s) => s.name === name);
