@@ -3,17 +3,11 @@
  * objects (unknown keys are rejected), defaults filled in, durations turned into ms.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration';
+import { durationMs, timerDurationMs } from '../src/shared/duration';
 import { regexProblem } from '../src/shared/linear-regex';
 
-export const duration = z.string().transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+/** The one duration parser (src/shared/duration): a string with units or a bare number of seconds, bounded. */
+export const duration = durationMs;
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 const name = (what: string) => z.string().regex(NAME, `${what} must start with a letter or _ and use only letters, digits, _ . -`);
@@ -36,7 +30,8 @@ const matchers = labelMap.superRefine((m, ctx) => {
 });
 const oneOrMany = <T extends z.ZodTypeAny>(t: T) => z.union([t, z.array(t).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
 
-const timeout = duration.default(10_000);
+/** Sink timeouts feed one timer each: at most ≈ 24.8 days. */
+const timeout = timerDurationMs.default(10_000);
 
 export const slackSinkSchema = z.strictObject({
   type: z.literal('slack'),
@@ -58,7 +53,7 @@ export const emailSinkSchema = z.strictObject({
   from: z.string().min(3),
   to: z.array(z.string().min(3)).min(1),
   subject_prefix: z.string().default('[supervisor]'),
-  timeout: duration.default(15_000),
+  timeout: timerDurationMs.default(15_000),
 });
 
 export const webhookSinkSchema = z.strictObject({

@@ -7,26 +7,13 @@
 import { Kafka, logLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
 import { SupervisorError, describeError, type Logger } from '../src/protocol';
+import { timerDurationMs } from '../src/shared/duration';
 
-/** A duration as milliseconds or a string such as `500ms`, `10s`, `5m`, `1h`. */
-export const durationMs = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
-  if (typeof value === 'number') return value;
-  const ms = parseDurationMs(value);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 500ms, 10s, 5m, 1h)` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
-export function parseDurationMs(text: string): number | null {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Math.round(n * factor);
-}
+/**
+ * Kafka timeouts: the one duration parser (a bare number is seconds, as everywhere else), at
+ * most one timer's reach because kafkajs hands them to setTimeout.
+ */
+export const durationMs = timerDurationMs;
 
 const sslSchema = z.union([
   z.boolean(),

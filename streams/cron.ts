@@ -31,21 +31,62 @@ export interface CronTriggerParams {
  */
 const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/UCT', 'Etc/Universal', 'Etc/Zulu', 'Etc/GMT', 'Etc/GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'Etc/Greenwich', 'GMT', 'UCT', 'Universal', 'Zulu']);
 
+export interface ScheduleProblem {
+  /** Which setting is wrong. */
+  field: 'schedule' | 'timezone';
+  message: string;
+}
+
+function zoneProblem(timezone: string): string | null {
+  if (UTC_ZONES.has(timezone)) return null;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    return null;
+  } catch {
+    return `unknown time zone ${JSON.stringify(timezone)} (use an IANA name such as "Europe/Berlin" or "UTC")`;
+  }
+}
+
+function build(schedule: string, timezone: string): Cron {
+  return new Cron(schedule, UTC_ZONES.has(timezone) ? { utcOffset: 0, paused: true } : { timezone, paused: true });
+}
+
+/**
+ * Every problem of a (schedule, time zone) pair, without throwing: the config validation and
+ * compileSchedule (what the daemon runs) both use this, so `config validate` and `start` agree.
+ * A schedule is 5 or 6 fields (croner's 7th, the year, is not accepted) and must fire again.
+ */
+export function scheduleProblems(schedule: string, timezone: string): ScheduleProblem[] {
+  const problems: ScheduleProblem[] = [];
+  const zone = zoneProblem(timezone);
+  if (zone) problems.push({ field: 'timezone', message: zone });
+  const fields = schedule.trim().split(/\s+/).filter(Boolean);
+  if (schedule.length > 200) {
+    problems.push({ field: 'schedule', message: `invalid cron expression: ${schedule.length} characters long` });
+    return problems;
+  }
+  if (!schedule.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
+    problems.push({ field: 'schedule', message: `invalid cron expression ${JSON.stringify(schedule)}: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), got ${fields.length}` });
+    return problems;
+  }
+  let cron: Cron;
+  try {
+    cron = build(schedule, zone ? 'UTC' : timezone);
+  } catch (cause) {
+    problems.push({ field: 'schedule', message: `invalid cron expression ${JSON.stringify(schedule)}: ${(cause as Error).message.replace(/^CronPattern: /, '')}` });
+    return problems;
+  }
+  if (cron.nextRun() === null) problems.push({ field: 'schedule', message: `cron expression ${JSON.stringify(schedule)} never fires (no such date)` });
+  return problems;
+}
+
 /** Parses a schedule, with an error naming the pipeline. */
 export function compileSchedule(schedule: string, timezone: string, where = 'schedule'): Cron {
-  const utc = UTC_ZONES.has(timezone);
-  if (!utc) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: timezone });
-    } catch {
-      throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `unknown time zone "${timezone}" (use an IANA name such as "Europe/Berlin" or "UTC")`, { where });
-    }
+  const problems = scheduleProblems(schedule, timezone);
+  if (problems.length > 0) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', problems.map((p) => p.message).join('; '), { where });
   }
-  try {
-    return new Cron(schedule, utc ? { utcOffset: 0, paused: true } : { timezone, paused: true });
-  } catch (cause) {
-    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `invalid cron expression "${schedule}": ${(cause as Error).message}`, { where, cause });
-  }
+  return build(schedule, timezone);
 }
 
 /** The first tick strictly after `after`, or null when the schedule never fires again. */

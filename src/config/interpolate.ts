@@ -17,15 +17,16 @@ export interface InterpolationProblem {
 
 export function interpolate(text: string, ctx: InterpolationContext, problems: InterpolationProblem[]): string {
   const withEnv = text.replace(ENV_REF, (whole, name: string, fallback: string | undefined) => {
-    const value = ctx.env[name];
-    if (value !== undefined && value !== '') return value;
+    // own properties only: `${__proto__}` or `${constructor}` is an unset variable, not Object's
+    const value = Object.hasOwn(ctx.env, name) ? ctx.env[name] : undefined;
+    if (typeof value === 'string' && value !== '') return value;
     if (fallback !== undefined) return fallback;
     problems.push({ message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)` });
     return whole;
   });
   return withEnv.replace(VAR_REF, (whole, name: string) => {
-    const value = ctx.variables[name];
-    if (value !== undefined) return value;
+    const value = Object.hasOwn(ctx.variables, name) ? ctx.variables[name] : undefined;
+    if (typeof value === 'string') return value;
     problems.push({ message: `variable "${name}" is not defined (set it with \`supervisor variables set ${name} VALUE\` or under variables: in the config)` });
     return whole;
   });

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { SupervisorError } from '../protocol';
 import { interpolate, type InterpolationProblem } from './interpolate';
-import { configSchema, type SupervisorConfig } from './schema';
+import { LIMITS } from '../shared/limits';
+import { validateRawConfig, type SupervisorConfig } from './schema';
 
 export const DEFAULT_CONFIG_FILE = 'config/supervisor.yaml';
 
@@ -37,7 +38,7 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
   const where = (node: Node | null | undefined, yamlPath: readonly PropertyKey[]): string => position(file, lines, node, yamlPath);
 
   // 1. variables: defaults from the file (which may use ${ENV}), overridden by the store.
-  const declared: Record<string, string> = {};
+  const declared: Record<string, string> = Object.create(null) as Record<string, string>;
   const varsNode = doc.get('variables', true);
   if (isMap(varsNode)) {
     for (const pair of varsNode.items) {
@@ -49,7 +50,11 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
       }
     }
   }
-  const variables = Object.freeze({ ...declared, ...storedVariables });
+  // null prototype: `{{ var.constructor }}` or `{{ var.__proto__ }}` find nothing, not Object's
+  const merged: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of Object.entries(declared)) merged[k] = v;
+  for (const [k, v] of Object.entries(storedVariables)) merged[k] = v;
+  const variables = Object.freeze(merged);
 
   // 2. interpolate every other string scalar in place, keeping positions for errors.
   const unresolved: PropertyKey[][] = [];
@@ -64,12 +69,12 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
   });
 
   // 3. validate against the schema.
-  const raw: unknown = doc.toJS() ?? {};
-  const parsed = configSchema.safeParse(raw);
+  const raw: unknown = toPlain(doc, file, lines) ?? {};
+  const parsed = validateRawConfig(raw);
   if (!parsed.success) {
     // a value whose reference did not resolve is reported once, not again as a type error
     const consequential = (issue: z.core.$ZodIssue): boolean => unresolved.some((u) => u.every((k, i) => issue.path[i] === k));
-    problems.push(...describeIssues(parsed.error.issues.filter((i) => !consequential(i)), doc, where));
+    problems.push(...describeIssues(parsed.issues.filter((i) => !consequential(i)), doc, where));
   }
 
   if (problems.length > 0 || !parsed.success) {
@@ -89,27 +94,155 @@ export function readStorePath(file: string, env: Readonly<Record<string, string 
   return path.resolve(path.dirname(file), text);
 }
 
-function parseFile(file: string): { doc: Document; lines: LineCounter; problems: string[] } {
-  let text: string;
+/**
+ * Reads the file: a regular file only (a FIFO, /dev/zero or a directory is refused before it is
+ * read, so nothing can hang or fill memory), at most LIMITS.configFileBytes, UTF-8.
+ */
+function readConfigText(file: string): string {
+  const fail = (message: string, cause?: unknown): never => {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', message, { where: file, ...(cause !== undefined ? { cause } : {}) });
+  };
+  let fd: number;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new SupervisorError('SUP_ERR_CONFIG_NOT_FOUND', `the configuration file does not exist (give another with --config or SUPERVISOR_CONFIG)`, { where: file });
     }
-    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `cannot read the configuration file: ${(cause as Error).message}`, { where: file, cause });
+    return fail(`cannot read the configuration file: ${code ?? (cause as Error).message}`, cause);
   }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) {
+      const kind = stat.isDirectory() ? 'a directory' : stat.isFIFO() ? 'a FIFO (named pipe)' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'not a regular file';
+      return fail(`the configuration must be a regular file; this is ${kind}`);
+    }
+    const max = LIMITS.configFileBytes;
+    if (stat.size > max) return fail(`the configuration file is ${stat.size} bytes; at most ${max} bytes are read`);
+    const buffer = Buffer.alloc(max + 1);
+    let length = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > max) return fail(`the configuration file grew beyond ${max} bytes while it was read`);
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } catch (cause) {
+    if (cause instanceof SupervisorError) throw cause;
+    return fail(`cannot read the configuration file: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, cause);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Explicit YAML tags allowed in the config: the plain JSON-like types. `!!binary`, `!!set`, `!!timestamp`, custom tags are errors. */
+const ALLOWED_TAGS = new Set(['tag:yaml.org,2002:str', 'tag:yaml.org,2002:int', 'tag:yaml.org,2002:float', 'tag:yaml.org,2002:bool', 'tag:yaml.org,2002:null', 'tag:yaml.org,2002:map', 'tag:yaml.org,2002:seq']);
+/** Keys that would reach or shadow Object.prototype once the YAML is a JS object. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Deeper than this is refused (no sane config nests so far; a recursion bomb would). */
+const MAX_DEPTH = 64;
+/** Alias expansions allowed when the YAML becomes a JS object (yaml's guard against alias bombs). */
+const MAX_ALIAS_COUNT = 100;
+
+function parseFile(file: string): { doc: Document; lines: LineCounter; problems: string[] } {
+  const text = readConfigText(file);
+  const at = (offset: number): string => {
+    const pos = lines.linePos(offset);
+    return `${file}:${pos.line}:${pos.col}`;
+  };
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const problems = [...doc.errors, ...doc.warnings].map((e) => {
-    const pos = lines.linePos(e.pos[0]);
-    return `${file}:${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`;
-  });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  } catch (cause) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the configuration file is not valid YAML: ${(cause as Error).message.split('\n')[0]}`, { where: file, problems: [`${file}:1:1: ${(cause as Error).message.split('\n')[0]}`] });
+  }
+  const problems = [...doc.errors, ...doc.warnings].map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`);
   if (doc.errors.length > 0) {
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the configuration file is not valid YAML`, { where: file, problems });
   }
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file is empty (start from config/supervisor.yaml, which reproduces the seed pipelines)', {
+      where: file,
+      problems: [`${file}:1:1: (root): the file has no settings; expected a map of sections such as server:, checks:, pipelines:`],
+    });
+  }
+  if (!isMap(doc.contents)) {
+    const node = doc.contents as Node;
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file must be a map of sections', {
+      where: file,
+      problems: [`${node.range ? at(node.range[0]) : `${file}:1:1`}: (root): expected a map of sections such as server:, checks:, pipelines:, got ${isSeq(node) ? 'a list' : 'a single value'}`],
+    });
+  }
+  const structural: string[] = [];
+  inspectNodes(doc, doc.contents as Node, [], 0, (node, yamlPath, message) => structural.push(`${node?.range ? at(node.range[0]) : file}: ${dotted(yamlPath)}: ${message}`));
+  if (structural.length > 0) {
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `${structural.length} problem(s) in the configuration`, { where: file, problems: sortByPosition([...problems, ...structural]) });
+  }
   return { doc, lines, problems };
+}
+
+/**
+ * Walks every node once before anything is evaluated: tags, aliases (an alias to an anchor
+ * that does not exist), reserved keys (`__proto__`, `constructor`, `prototype`), depth.
+ */
+function inspectNodes(doc: Document, node: unknown, at: PropertyKey[], depth: number, report: (node: Node | null, at: PropertyKey[], message: string) => void): void {
+  if (!node || typeof node !== 'object') return;
+  const n = node as Node;
+  if (depth > MAX_DEPTH) return report(n, at, `nested deeper than ${MAX_DEPTH} levels`);
+  const tag = (n as { tag?: string }).tag;
+  if (tag !== undefined && !ALLOWED_TAGS.has(tag)) {
+    report(n, at, `the YAML tag ${tag.replace('tag:yaml.org,2002:', '!!')} is not accepted in the configuration (write the value as a plain string, number, boolean, list or map)`);
+    return;
+  }
+  if (isAlias(n)) {
+    if (n.resolve(doc) === undefined) report(n, at, `the alias *${n.source} names no anchor defined before it (write &${n.source} on a value above)`);
+    return;
+  }
+  if (isMap(n)) {
+    for (const pair of n.items) {
+      if (!isPair(pair)) continue;
+      const keyNode = pair.key as Node | null;
+      let key: PropertyKey;
+      if (isScalar(keyNode) && (typeof keyNode.value === 'string' || typeof keyNode.value === 'number')) key = keyNode.value;
+      else {
+        report(keyNode ?? n, at, 'keys must be plain strings (not lists, maps, aliases or null)');
+        continue;
+      }
+      if (typeof key === 'string' && RESERVED_KEYS.has(key)) {
+        report(keyNode, [...at, key], `"${key}" is a reserved name and cannot be used as a key or a name (check, pipeline, sink, variable…)`);
+        continue;
+      }
+      if (isScalar(keyNode)) inspectNodes(doc, keyNode, [...at, key], depth + 1, report);
+      inspectNodes(doc, pair.value, [...at, key], depth + 1, report);
+    }
+  } else if (isSeq(n)) {
+    n.items.forEach((item, i) => inspectNodes(doc, item, [...at, i], depth + 1, report));
+  }
+}
+
+/** The document as plain JS; alias bombs and anything else yaml refuses become positioned errors. */
+function toPlain(doc: Document, file: string, lines: LineCounter): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (cause) {
+    const aliases: Node[] = [];
+    inspectAliases(doc.contents as Node, (a) => aliases.push(a));
+    const range = aliases[0]?.range;
+    const pos = range ? lines.linePos(range[0]) : { line: 1, col: 1 };
+    const reason = /alias count/i.test((cause as Error).message) ? `the aliases expand to more than ${MAX_ALIAS_COUNT} copies (an alias bomb?); write the values out or use fewer aliases` : (cause as Error).message.split('\n')[0];
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file cannot be read as data', { where: file, problems: [`${file}:${pos.line}:${pos.col}: ${reason}`] });
+  }
+}
+
+function inspectAliases(node: unknown, visit: (alias: Node) => void): void {
+  if (!node || typeof node !== 'object') return;
+  if (isAlias(node)) return visit(node as Node);
+  if (isMap(node)) for (const pair of node.items) inspectAliases((pair as { value: unknown }).value, visit);
+  else if (isSeq(node)) for (const item of node.items) inspectAliases(item, visit);
 }
 
 function walkScalars(node: Node | null | undefined, at: PropertyKey[], visit: (scalar: import('yaml').Scalar, at: PropertyKey[]) => void): void {
@@ -168,11 +301,14 @@ function findKeyNode(doc: Document, p: readonly PropertyKey[]): Node | null {
   return nearestNode(doc, p);
 }
 
+function dotted(yamlPath: readonly PropertyKey[]): string {
+  return yamlPath.length === 0 ? '(root)' : yamlPath.map((k) => (typeof k === 'number' ? `[${k}]` : String(k))).join('.').replace(/\.\[/g, '[');
+}
+
 function position(file: string, lines: LineCounter, node: Node | null | undefined, yamlPath: readonly PropertyKey[]): string {
-  const dotted = yamlPath.length === 0 ? '(root)' : yamlPath.map((k) => (typeof k === 'number' ? `[${k}]` : String(k))).join('.').replace(/\.\[/g, '[');
-  if (!node?.range) return `${file}: ${dotted}`;
+  if (!node?.range) return `${file}: ${dotted(yamlPath)}`;
   const pos = lines.linePos(node.range[0]);
-  return `${file}:${pos.line}:${pos.col}: ${dotted}`;
+  return `${file}:${pos.line}:${pos.col}: ${dotted(yamlPath)}`;
 }
 
 function retype(text: string): unknown {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { durationMs } from './duration';
+import { scheduleProblems } from '../../streams/cron';
+import { durationMs, timerDurationMs } from './duration';
+
+/**
+ * Schedules and time zones are checked here with the daemon's own check (streams/cron
+ * scheduleProblems), so `config validate` and `start` agree.
+ */
 
 /** Trigger rules, as in Airflow: when a task may run given the states of its upstream tasks. */
 export const triggerRuleSchema = z.enum(['all_success', 'all_done', 'one_failed', 'one_success', 'none_failed', 'always']);
@@ -46,7 +52,7 @@ const offsetsTriggerSchema = z.strictObject({
   /** Decode record values through the schema registry and pass them as run params. */
   decode: z.enum(['none', 'json', 'schema_registry']).default('schema_registry'),
   /** Wait this long after the first new message to batch further ones into the same run. */
-  batch_window: durationMs.default(2_000),
+  batch_window: timerDurationMs.default(2_000),
   max_batch: z.number().int().min(1).max(10_000).default(100),
 });
 
@@ -66,8 +72,19 @@ export const pipelineSchema = z
     description: z.string().optional(),
     aliases: z.array(z.string()).default([]),
     /** Cron expression (5 or 6 fields), or null for manual/event-only pipelines. */
-    schedule: z.string().nullable().default(null),
-    timezone: z.string().default('UTC'),
+    schedule: z
+      .string()
+      .superRefine((schedule, ctx) => {
+        for (const p of scheduleProblems(schedule, 'UTC')) ctx.addIssue({ code: 'custom', message: p.message });
+      })
+      .nullable()
+      .default(null),
+    timezone: z
+      .string()
+      .superRefine((zone, ctx) => {
+        for (const p of scheduleProblems('0 0 * * *', zone)) ctx.addIssue({ code: 'custom', message: p.message });
+      })
+      .default('UTC'),
     catchup: z.boolean().default(false),
     /** What to do with a tick while a run is active. */
     overlap: z.enum(['skip', 'buffer_one', 'queue']).default('skip'),

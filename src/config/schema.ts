@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { durationMs } from './duration';
+import { durationSchema, MAX_TIMER_MS, timerDurationMs } from './duration';
 import { alertsConfigSchema } from '../../alerts/config';
 import { resolveCheck } from '../wiring/check-options';
 import { pipelinesSchema } from './pipelines';
+import { isProxyAddress } from '../shared/addresses';
 
 /**
  * The configuration file's schema, one section per concern. Every object is strict (unknown
@@ -12,11 +13,29 @@ import { pipelinesSchema } from './pipelines';
 
 const serverSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
-  port: z.coerce.number().int().min(0).max(65535).default(8090),
+  /** 0 = any free port (tests); "" or a word is an error, never a silent random port. */
+  port: z
+    .custom<number | string>((v) => v === undefined || typeof v === 'number' || typeof v === 'string', { error: 'expected a port number 0–65535' })
+    .transform((v, ctx) => {
+      const n = typeof v === 'string' && /^\s*\d{1,5}\s*$/.test(v) ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+        ctx.addIssue({ code: 'custom', message: `expected a port number 0–65535 (0 = any free port), got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .default(8090),
   /** Base URL used in alert links. */
   public_url: z.string().url().optional(),
   /** Failed bearer-token attempts allowed per client IP per minute before 429s. */
   auth_failures_per_minute: z.number().int().min(1).default(10),
+  /**
+   * Whether `X-Forwarded-For` names the client (for the auth rate limit and logs): false (the
+   * socket's address), true (any proxy), or the proxy addresses/CIDRs to trust.
+   */
+  trust_proxy: z
+    .union([z.boolean(), z.array(z.string().refine(isProxyAddress, { error: 'expected an IP address, a CIDR such as 10.0.0.0/8, or loopback/linklocal/uniquelocal' })).min(1)])
+    .default(false),
 });
 
 const storeSchema = z.strictObject({
@@ -44,8 +63,8 @@ const connectionsSchema = z.strictObject({
       sasl: z
         .strictObject({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string(), password: z.string() })
         .optional(),
-      connection_timeout: durationMs.default(3_000),
-      request_timeout: durationMs.default(10_000),
+      connection_timeout: timerDurationMs.default(3_000),
+      request_timeout: timerDurationMs.default(10_000),
     })
     .prefault({}),
   schema_registry: z
@@ -74,12 +93,15 @@ const connectionsSchema = z.strictObject({
 
 export const CHECK_KINDS = ['kafka_cluster', 'consumer_lag', 'schema_registry', 'delta_freshness', 'spark'] as const;
 
+const checkTimer = durationSchema({ min: 100, max: MAX_TIMER_MS });
+
 /** Common fields of every check; the kind-specific options are validated by the check module. */
 export const checkCommonSchema = z.object({
   kind: z.enum(CHECK_KINDS),
   enabled: z.boolean().default(true),
-  interval: durationMs.optional(),
-  timeout: durationMs.optional(),
+  /** Each feeds one timer: at least 100 ms (0 would spin), at most one timer's reach (≈ 24.8 days). */
+  interval: checkTimer.optional(),
+  timeout: checkTimer.optional(),
 });
 
 const checksSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'check names are letters, digits, _ and -'), checkCommonSchema.loose()).default({});
@@ -97,14 +119,43 @@ const rootSchema = z.strictObject({
 
 /** The root schema, plus each check's own options validated by its module (with YAML paths). */
 export const configSchema = rootSchema.superRefine((config, ctx) => {
-  for (const [name, check] of Object.entries(config.checks)) {
-    for (const issue of resolveCheck(name, check, config.connections).issues) {
+  for (const issue of checkIssuesOf(config.checks, config.connections)) ctx.addIssue(issue);
+});
+
+type CheckOptionIssue = { code: 'custom'; path: PropertyKey[]; message: string } | { code: 'unrecognized_keys'; keys: string[]; path: PropertyKey[]; message: string };
+
+function checkIssuesOf(checks: Readonly<Record<string, z.output<typeof checkCommonSchema>>>, connections: z.output<typeof connectionsSchema>): CheckOptionIssue[] {
+  const out: CheckOptionIssue[] = [];
+  for (const [name, check] of Object.entries(checks)) {
+    for (const issue of resolveCheck(name, check as never, connections).issues) {
       const path = ['checks', name, ...issue.path];
-      if (issue.keys) ctx.addIssue({ code: 'unrecognized_keys', keys: issue.keys, path, message: issue.message });
-      else ctx.addIssue({ code: 'custom', path, message: issue.message });
+      out.push(issue.keys ? { code: 'unrecognized_keys', keys: issue.keys, path, message: issue.message } : { code: 'custom', path, message: issue.message });
     }
   }
-});
+  return out;
+}
+
+/**
+ * The whole validation, reporting every problem at once: zod skips a refinement once anything
+ * else failed, so each check's options are validated here on their own, whatever else is
+ * wrong in the file (a broken `connections:` falls back to the defaults for this pass).
+ */
+export function validateRawConfig(raw: unknown): { success: true; data: SupervisorConfig } | { success: false; issues: z.core.$ZodIssue[] } {
+  const parsed = rootSchema.safeParse(raw);
+  const root = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const connections = parsed.success ? parsed.data.connections : (connectionsSchema.safeParse(root.connections ?? {}).data ?? connectionsSchema.parse({}));
+  const checks: Record<string, z.output<typeof checkCommonSchema>> = {};
+  if (parsed.success) Object.assign(checks, parsed.data.checks);
+  else if (root.checks && typeof root.checks === 'object' && !Array.isArray(root.checks)) {
+    for (const [name, value] of Object.entries(root.checks as Record<string, unknown>)) {
+      const one = checkCommonSchema.loose().safeParse(value);
+      if (one.success) checks[name] = one.data;
+    }
+  }
+  const extra = checkIssuesOf(checks, connections) as unknown as z.core.$ZodIssue[];
+  if (parsed.success && extra.length === 0) return { success: true, data: parsed.data };
+  return { success: false, issues: [...(parsed.success ? [] : parsed.error.issues), ...extra] };
+}
 
 export type SupervisorConfig = z.infer<typeof rootSchema>;
 export type ConnectionsConfig = SupervisorConfig['connections'];

@@ -6,19 +6,29 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** The longest delay one Node.js timer holds (beyond it Node fires after 1 ms); longer sleeps are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(abortError(signal));
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
+      const until = Date.now() + ms;
+      let timer: ReturnType<typeof setTimeout>;
+      const arm = (left: number): void => {
+        timer = setTimeout(() => {
+          const rest = until - Date.now();
+          if (rest > 0 && left > MAX_TIMER_MS) return arm(rest);
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, Math.min(Math.max(0, left), MAX_TIMER_MS));
+      };
       const onAbort = (): void => {
         clearTimeout(timer);
         reject(abortError(signal));
       };
+      arm(ms);
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };

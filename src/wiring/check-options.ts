@@ -5,7 +5,7 @@ import { kafkaClusterOptionsSchema } from '../../checks/kafka-cluster';
 import { schemaRegistryOptionsSchema } from '../../checks/schema-registry';
 import { sparkOptionsSchema } from '../../checks/spark';
 import { camelizeKeys, camelToSnake, snakePath } from '../config/case';
-import { parseDuration } from '../config/duration';
+import { readDuration } from '../config/duration';
 import type { CheckConfig, ConnectionsConfig } from '../config/schema';
 import type { CheckKind } from '../protocol';
 
@@ -36,8 +36,9 @@ function connectionDefaults(kind: CheckKind, c: ConnectionsConfig): Record<strin
         clientId: c.kafka.client_id,
         ...(c.kafka.ssl ? { ssl: true } : {}),
         ...(c.kafka.sasl ? { sasl: c.kafka.sasl } : {}),
-        connectionTimeout: c.kafka.connection_timeout,
-        requestTimeout: c.kafka.request_timeout,
+        // already milliseconds; written with their unit so the check's duration parser reads them as such
+        connectionTimeout: `${c.kafka.connection_timeout}ms`,
+        requestTimeout: `${c.kafka.request_timeout}ms`,
       };
     case 'delta_freshness':
       return {
@@ -88,11 +89,11 @@ export function resolveCheck(name: string, check: CheckConfig, connections: Conn
     const parent = field.slice(0, -1).reduce<Record<string, unknown> | undefined>((o, k) => (o?.[k] as Record<string, unknown> | undefined), options);
     const leaf = field[field.length - 1]!;
     const value = parent?.[leaf];
-    if (typeof value === 'string') {
-      const ms = parseDuration(value);
-      if (ms === null) issues.push({ path: snakePath(field), message: `expected a duration such as "30m" or "2h", got ${JSON.stringify(value)}` });
-      else parent![leaf] = ms / 1000;
-    }
+    if (value === undefined) continue;
+    // the one duration parser: "30m" or a bare number of seconds, bounded; the module takes seconds
+    const read = readDuration(value);
+    if (!read.ok) issues.push({ path: snakePath(field), message: read.message });
+    else parent![leaf] = read.ms / 1000;
   }
   const defaults = connectionDefaults(check.kind, connections);
   const merged: Record<string, unknown> = { ...defaults, ...options };

@@ -1,10 +1,11 @@
-import { parseDuration } from '../../config/duration';
+import { readDuration } from '../../config/duration';
 import { SupervisorError } from '../../protocol';
 
+/** A task param that is a duration: the one parser (a bare number is seconds), bounded. */
 export function durationMsParam(params: Readonly<Record<string, unknown>>, key: string, where: string): number | undefined {
   const v = params[key];
   if (v === undefined || v === null) return undefined;
-  const ms = typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : null;
-  if (ms === null) throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `param "${key}" must be a duration such as "10s", got ${JSON.stringify(v)}`, { where, retryable: false });
-  return ms;
+  const read = readDuration(v);
+  if (!read.ok) throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `param "${key}": ${read.message}`, { where, retryable: false });
+  return read.ms;
 }

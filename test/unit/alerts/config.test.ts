@@ -11,9 +11,11 @@ describe('parseDuration', () => {
     ['1d', 86_400_000],
     ['1h30m', 5_400_000],
     ['1.5s', 1_500],
+    // one duration parser everywhere (issue 13, item 7): a bare number is seconds, as in the rest of the config
+    ['5', 5_000],
   ])('%s → %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(['', '5', '5 minutes', 'm5', '5x', '-5s'])('rejects %j', (text) => {
+  it.each(['', '5 minutes', 'm5', '5x', '-5s'])('rejects %j', (text) => {
     expect(() => parseDuration(text)).toThrow(/duration/);
   });
 
@@ -72,8 +74,8 @@ describe('alertsConfigSchema', () => {
     const issues = res.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     const text = issues.join('\n');
     expect(text).toMatch(/sinks\.ops.*colour|colour/);
-    expect(text).toMatch(/route\.repeat_interval: "4 hours" is not a duration/);
-    expect(text).toMatch(/rules\.0\.for: "soon" is not a duration/);
+    expect(text).toMatch(/route\.repeat_interval: .*"4 hours" is not a duration/); // one parser, one message (issue 13, item 7)
+    expect(text).toMatch(/rules\.0\.for: .*"soon" is not a duration/);
     expect(text).toMatch(/extra/);
     expect(text).toMatch(/inhibit\.0\.source_match.*invalid regular expression/);
   });
