@@ -3,6 +3,8 @@
  * its own lane (one delivery at a time, oldest first), so a slow or failing sink never holds
  * up the others. Failures back off exponentially with jitter, per entry and per lane; a 429's
  * Retry-After is honoured exactly; non-retryable errors and exhausted attempts go to `dead`.
+ * A store error (the outbox table cannot be read or written) never ends delivery: the pass is
+ * retried with backoff, counted in `supervisor_alerts_outbox_errors_total` and logged.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { SinkError, type AlertSink, type Clock, type Logger, type Notification, type OutboxEntry, type OutboxStore } from '../src/protocol';
@@ -33,9 +35,14 @@ export interface OutboxWorkerParams {
   random?: () => number;
 }
 
+/** Store operations whose failures the worker survives (label of supervisor_alerts_outbox_errors_total). */
+export type OutboxErrorOperation = 'due' | 'next_due' | 'mark' | 'prune' | 'idle' | 'unknown_sinks' | 'loop';
+
 export interface OutboxWorker {
   /** Look for due entries now (call after every enqueue). */
   wake(): void;
+  /** Store errors survived so far, by operation (also in supervisor_alerts_outbox_errors_total). */
+  errorCounts(): Readonly<Record<OutboxErrorOperation, number>>;
   start(): void;
   /** Resolves when no lane is busy and nothing is due now (tests). */
   idle(): Promise<void>;
@@ -67,6 +74,7 @@ interface Lane {
 }
 
 const MAX_WAIT_MS = 30_000;
+const STORE_RETRY_BASE_MS = 1_000;
 const PRUNE_EVERY_MS = 3_600_000;
 
 export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
@@ -89,6 +97,15 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
   }
 
   let counter: Counter<'sink' | 'result'> | undefined;
+  const errorCounter = params.registry
+    ? new Counter({
+        name: 'supervisor_alerts_outbox_errors_total',
+        help: 'Outbox store errors the delivery loop survived (retried with backoff), by operation.',
+        labelNames: ['operation'] as const,
+        registers: [params.registry],
+      })
+    : undefined;
+  const errorsByOperation: Record<OutboxErrorOperation, number> = { due: 0, next_due: 0, mark: 0, prune: 0, idle: 0, unknown_sinks: 0, loop: 0 };
   if (params.registry) {
     counter = new Counter({
       name: 'supervisor_alert_notifications_total',
@@ -119,6 +136,18 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
   const deliveryAbort = new AbortController();
   let lastPruneAt = 0;
   const idleWaiters: Array<() => void> = [];
+  /** A store error happened during the current pass. */
+  let passFailed = false;
+  /** Consecutive passes with a store error (drives the backoff; 0 when healthy). */
+  let failedPasses = 0;
+  let unknownSinksChecked = false;
+
+  function storeError(operation: OutboxErrorOperation, err: unknown, sink?: string): void {
+    passFailed = true;
+    errorsByOperation[operation] += 1;
+    errorCounter?.inc({ operation });
+    logger.warn({ operation, ...(sink ? { sink } : {}), failedPasses: failedPasses + 1, err: (err as Error)?.message ?? String(err) }, 'outbox store error; delivery continues after a backoff');
+  }
 
   function wake(): void {
     woken = true;
@@ -169,7 +198,16 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
   async function drain(lane: Lane, entries: OutboxEntry[]): Promise<void> {
     for (const entry of entries) {
       if (closed) return;
-      const ok = await attempt(lane, entry);
+      let ok: boolean;
+      try {
+        ok = await attempt(lane, entry);
+      } catch (err) {
+        // recording the outcome failed (store error): the entry stays pending and is retried after a backoff
+        storeError('mark', err, lane.sink.name);
+        lane.consecutiveFailures += 1;
+        lane.blockedUntil = clock.now() + backoff(lane.consecutiveFailures);
+        return;
+      }
       if (!ok) return; // the lane is backing off
     }
   }
@@ -182,7 +220,7 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
       try {
         entries = outbox.due(now, batchSize, lane.sink.name);
       } catch (err) {
-        logger.error({ sink: lane.sink.name, err: (err as Error).message }, 'cannot read the outbox');
+        storeError('due', err, lane.sink.name);
         continue;
       }
       if (entries.length === 0) continue;
@@ -199,7 +237,8 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
         const pruned = outbox.prune(now - retentionMs);
         if (pruned > 0) logger.info({ pruned }, 'pruned old outbox entries');
       } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'cannot prune the outbox');
+        storeError('prune', err);
+        lastPruneAt = now - PRUNE_EVERY_MS + MAX_WAIT_MS; // try again in a while, not every pass
       }
     }
   }
@@ -212,7 +251,8 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
       let due: number | null = null;
       try {
         due = outbox.nextDueAt(lane.sink.name);
-      } catch {
+      } catch (err) {
+        storeError('next_due', err, lane.sink.name);
         due = null;
       }
       if (due === null) continue;
@@ -221,35 +261,73 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
     return Math.max(0, next - now);
   }
 
+  /** Not idle while the store cannot say (idle() waiters keep waiting until it answers). */
   function isIdle(): boolean {
     const now = clock.now();
     for (const lane of lanes.values()) {
       if (lane.busy) return false;
       if (lane.blockedUntil > now) continue;
-      const due = outbox.nextDueAt(lane.sink.name);
+      let due: number | null;
+      try {
+        due = outbox.nextDueAt(lane.sink.name);
+      } catch (err) {
+        storeError('idle', err, lane.sink.name);
+        return false;
+      }
       if (due !== null && due <= now) return false;
     }
     return true;
   }
 
+  async function sleep(ms: number): Promise<void> {
+    sleepAbort = new AbortController();
+    try {
+      await clock.sleep(ms, sleepAbort.signal);
+    } catch {
+      // woken up or closing
+    }
+  }
+
+  /** One pass: dispatch due entries, release idle() waiters; returns how long to wait before the next. */
+  function pass(): number {
+    if (!unknownSinksChecked) {
+      try {
+        markUnknownSinksDead();
+        unknownSinksChecked = true;
+      } catch (err) {
+        storeError('unknown_sinks', err);
+      }
+    }
+    dispatch();
+    if (idleWaiters.length && isIdle()) idleWaiters.splice(0).forEach((resolve) => resolve());
+    if (woken || closed) return 0;
+    return nextWakeIn();
+  }
+
   async function run(): Promise<void> {
     while (!closed) {
       woken = false;
+      passFailed = false;
+      let waitMs: number;
       try {
-        dispatch();
+        waitMs = pass();
       } catch (err) {
-        logger.error({ err: (err as Error).message }, 'outbox pass failed');
+        storeError('loop', err);
+        waitMs = 0;
       }
-      if (idleWaiters.length && isIdle()) idleWaiters.splice(0).forEach((resolve) => resolve());
-      if (woken || closed) continue;
-      const waitMs = nextWakeIn();
-      if (waitMs === 0) continue;
-      sleepAbort = new AbortController();
-      try {
-        await clock.sleep(waitMs, sleepAbort.signal);
-      } catch {
-        // woken up or closing
+      if (closed) break;
+      if (passFailed) {
+        failedPasses += 1;
+        // back off from the store, not from the sinks: 1 s doubling to 30 s (an enqueue wakes it earlier)
+        await sleep(Math.min(MAX_WAIT_MS, STORE_RETRY_BASE_MS * 2 ** Math.min(10, failedPasses - 1)));
+        continue;
       }
+      if (failedPasses > 0) {
+        logger.info({ failedPasses }, 'outbox store answers again; delivery resumed');
+        failedPasses = 0;
+      }
+      if (woken || waitMs === 0) continue;
+      await sleep(waitMs);
     }
   }
 
@@ -265,14 +343,13 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
 
   return {
     wake,
+    errorCounts() {
+      return { ...errorsByOperation };
+    },
     start() {
       if (started || closed) return;
       started = true;
-      try {
-        markUnknownSinksDead();
-      } catch (err) {
-        logger.error({ err: (err as Error).message }, 'cannot check the outbox for unknown sinks');
-      }
+      // the first pass marks entries of sinks no longer configured dead (retried until the store answers)
       loop = run();
     },
     idle() {

@@ -88,7 +88,9 @@ function durationProblem(text: string, field: string): { ms: number } | { proble
   } catch (err) {
     return { problem: `${field}: ${(err as Error).message}` };
   }
-  if (ms === null || !Number.isFinite(ms)) return { problem: `${field}: ${JSON.stringify(text.slice(0, 40))} is not a duration; use e.g. "30m", "2h" or "1d"` };
+  if (ms === null || !Number.isFinite(ms)) {
+    return { problem: `${field}: ${JSON.stringify(text.slice(0, 40))} is not a duration of at most ${LIMITS.durationMaxMs / 86_400_000} days; use e.g. "30m", "2h" or "1d"` };
+  }
   if (ms <= 0) return { problem: `${field}: must be longer than 0` };
   if (ms > LIMITS.durationMaxMs) return { problem: `${field}: ${JSON.stringify(text.slice(0, 40))} is longer than ${LIMITS.durationMaxMs / 86_400_000} days` };
   return { ms };
