@@ -6,6 +6,7 @@ import { registerDagCommands } from './commands/dags';
 import { registerLogCommands } from './commands/logs';
 import { registerPipelineCommands, type PipelineCliDeps } from './commands/pipelines';
 import { registerRunCommands } from './commands/runs';
+import { registerSilenceCommands } from './commands/silences';
 import { registerTaskCommands } from './commands/tasks';
 import type { CliContext } from './context';
 
@@ -32,4 +33,5 @@ export function registerExtraCommands(program: Command, ctx: CliContext, setExit
   registerRunCommands(program, ctx, setExit);
   registerLogCommands(program, ctx, setExit);
   registerCheckCommands(program, ctx, setExit);
+  registerSilenceCommands(program, ctx, setExit);
 }
