@@ -1,8 +1,11 @@
 import { loadConfig, readStorePath, resolveConfigFile, type LoadedConfig } from '../config/load';
 import { createLogger } from '../logging';
-import type { Logger } from '../protocol';
+import { SupervisorError, type Logger } from '../protocol';
 import { openDatabase, type SqliteDatabase } from '../store/database';
 import { createVariableStore } from '../store/variables';
+
+/** The levels `--log-level` and LOG_LEVEL accept (pino's). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** What every CLI command gets: lazy config and store, a logger, and output functions. */
 export interface CliContext {
@@ -17,6 +20,8 @@ export interface CliContext {
   stderr: (s: string) => void;
   /** --json: machine-readable output. */
   json: boolean;
+  /** The environment the config is interpolated with. */
+  env: Readonly<Record<string, string | undefined>>;
   /** Closes what was opened. */
   close(): void;
 }
@@ -35,7 +40,12 @@ export function createCliContext(params: CreateCliContextParams = {}): CliContex
   const file = resolveConfigFile(params.configFile, env);
   let db: SqliteDatabase | undefined;
   let loaded: LoadedConfig | undefined;
-  const logger = createLogger({ level: params.logLevel ?? env.LOG_LEVEL ?? 'warn', format: 'auto' });
+  const level = params.logLevel ?? env.LOG_LEVEL ?? 'warn';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    const source = params.logLevel !== undefined ? '--log-level' : 'LOG_LEVEL';
+    throw new SupervisorError('SUP_ERR_USAGE', `${source} ${JSON.stringify(level)} is not a log level; use one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const logger = createLogger({ level, format: 'auto' });
   const ctx: CliContext = {
     configFile: () => file,
     openStore() {
@@ -55,6 +65,7 @@ export function createCliContext(params: CreateCliContextParams = {}): CliContex
     stdout: params.stdout ?? ((s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n')),
     stderr: params.stderr ?? ((s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n')),
     json: params.json ?? false,
+    env,
     close() {
       db?.close();
       db = undefined;

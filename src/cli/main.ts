@@ -1,11 +1,14 @@
-import { Command, CommanderError } from 'commander';
-import { isSupervisorError } from '../protocol';
+import { Command, CommanderError, Option } from 'commander';
+import { isSupervisorError, type ErrorCode } from '../protocol';
+import { DateParseError } from '../shared/dates';
+import { DurationError } from '../shared/duration';
+import { escapeControl } from '../shared/limits';
 import { VERSION } from '../version';
 import { registerConfigCommands } from './commands/config';
 import { registerStartCommand } from './commands/start';
 import { registerTokenCommands } from './commands/tokens';
 import { registerVariableCommands } from './commands/variables';
-import { createCliContext, type CliContext } from './context';
+import { createCliContext, LOG_LEVELS, type CliContext } from './context';
 import { registerExtraCommands } from './extra-commands';
 
 export interface MainOptions {
@@ -47,7 +50,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     .version(VERSION)
     .option('-c, --config <file>', 'configuration file (default: $SUPERVISOR_CONFIG or config/supervisor.yaml)')
     .option('--json', 'machine-readable output')
-    .option('--log-level <level>', 'log level for this command (default warn)')
+    .addOption(new Option('--log-level <level>', 'log level for this command (default warn)').choices(LOG_LEVELS))
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
@@ -68,15 +71,32 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       if (err.exitCode === 0) return 0; // --help, --version
       return 2;
     }
-    if (isSupervisorError(err)) {
-      stderr(err.format());
-      setExit(err.code === 'SUP_ERR_USAGE' || err.code.startsWith('SUP_ERR_CONFIG') || err.code === 'SUP_ERR_NOT_FOUND' ? 2 : 1);
-    } else {
-      stderr(`SUP_ERR_INTERNAL: ${(err as Error).stack ?? String(err)}`);
-      setExit(1);
-    }
+    setExit(reportError(err, stderr, options.env ?? process.env, program.opts<{ logLevel?: string }>().logLevel));
   } finally {
     ctx?.close();
   }
   return exitCode;
+}
+
+/** Codes that are the user's to fix (exit 2); anything else that reaches here failed (exit 1). */
+const USER_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['SUP_ERR_USAGE', 'SUP_ERR_NOT_FOUND', 'SUP_ERR_CONFLICT', 'SUP_ERR_BAD_REQUEST']);
+
+/**
+ * The catch-all: one short line per error, never a stack trace (unless the log level asks for
+ * debug), control characters escaped. Returns the exit code.
+ */
+export function reportError(err: unknown, stderr: (s: string) => void, env: Readonly<Record<string, string | undefined>>, logLevel?: string): number {
+  if (isSupervisorError(err)) {
+    stderr(escapeControl(err.format()));
+    return USER_ERRORS.has(err.code) || err.code.startsWith('SUP_ERR_CONFIG') ? 2 : 1;
+  }
+  if (err instanceof DateParseError || err instanceof DurationError) {
+    stderr(escapeControl(`SUP_ERR_USAGE: ${err.message}`));
+    return 2;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  const level = logLevel ?? env.LOG_LEVEL;
+  const verbose = level === 'debug' || level === 'trace';
+  stderr(escapeControl(`SUP_ERR_INTERNAL: ${e.message || e.name}${verbose ? `\n${e.stack ?? ''}` : ' (run with --log-level debug for details)'}`));
+  return 1;
 }

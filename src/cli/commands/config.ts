@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { loadConfig } from '../../config/load';
 import { redactConfig } from '../../config/redact';
 import { isSupervisorError } from '../../protocol';
+import { escapeControl } from '../../shared/limits';
 import type { CliContext } from '../context';
-import { createVariableStore } from '../../store/variables';
+import { validateForStart } from '../dry-run';
 
 /** `supervisor config validate|show` — the `airflow dags list-import-errors` counterpart. */
 export function registerConfigCommands(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
@@ -12,24 +12,18 @@ export function registerConfigCommands(program: Command, ctx: CliContext, setExi
 
   config
     .command('validate [file]')
-    .description('check a config file; prints OK or every problem with file:line:column, exit 1 on error')
-    .action((file?: string) => {
+    .description('check a config file as `start` would (same validation); prints OK or every problem with file:line:column, exit 2 on error')
+    .action(async (file?: string) => {
       const target = file ?? ctx.configFile();
       try {
-        let stored: Record<string, string> = {};
-        try {
-          stored = createVariableStore(ctx.openStore()).asRecord();
-        } catch {
-          // validating a file must not need a store; stored variables only refine {{ var.x }}
-        }
-        const loaded = loadConfig({ file: target, storedVariables: stored });
-        const pipelines = Object.keys(loaded.config.pipelines).length;
-        const checks = Object.keys(loaded.config.checks).length;
-        ctx.stdout(ctx.json ? JSON.stringify({ ok: true, file: target, pipelines, checks }) : `OK ${target}: ${pipelines} pipeline(s), ${checks} check(s)`);
+        // validating a file must not create a store; stored variables (read-only) only refine {{ var.x }}
+        const v = await validateForStart({ file: target, env: ctx.env });
+        if (v.storeNote && !ctx.json) ctx.stderr(v.storeNote);
+        ctx.stdout(ctx.json ? JSON.stringify({ ok: true, file: target, pipelines: v.pipelines, checks: v.checks }) : `OK ${target}: ${v.pipelines} pipeline(s), ${v.checks} check(s)`);
       } catch (err) {
         if (!isSupervisorError(err)) throw err;
-        ctx.stdout(ctx.json ? JSON.stringify({ ok: false, file: target, code: err.code, problems: err.problems.length ? err.problems : [err.message] }) : err.format());
-        setExit(1);
+        ctx.stdout(ctx.json ? JSON.stringify({ ok: false, file: target, code: err.code, problems: err.problems.length ? err.problems : [err.where ? `${err.where}: ${err.message}` : err.message] }) : escapeControl(err.format()));
+        setExit(2);
       }
     });
 

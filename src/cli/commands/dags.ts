@@ -40,7 +40,7 @@ export function registerDagCommands(program: Command, ctx: CliContext, setExit: 
         if (!isSupervisorError(err)) throw err;
         if (ctx.json) ctx.stdout(JSON.stringify({ file: err.where ?? null, errors: [err.message, ...err.problems] }));
         else ctx.stdout(err.format());
-        setExit(1);
+        setExit(2); // a configuration error, as for `config validate` and `start`
         return;
       }
       ctx.stdout(ctx.json ? JSON.stringify({ errors: [] }) : 'No data found: the configuration has no import errors');

@@ -13,6 +13,8 @@ import { createPipelineCatalog, type PipelineSpec } from '../../engine/dag';
 import type { OperatorRegistry } from '../../engine/operator';
 import { createBuiltinOperators } from '../../engine/operators';
 import { SupervisorError, type Logger } from '../../protocol';
+import { DateParseError, parseStrictDate } from '../../shared/dates';
+import { LIMITS } from '../../shared/limits';
 import { createRunStore } from '../../store/runs';
 import type { SqliteDatabase } from '../../store/database';
 import type { CliContext } from '../context';
@@ -27,15 +29,36 @@ type SetExit = (code: number) => void;
 // ---------------------------------------------------------------------------------------------
 // helpers shared by pipelines, dags, tasks, runs and logs
 
-/** `2025-10-05` (UTC midnight) or any ISO-8601 date-time. */
+/**
+ * `2025-10-05` (UTC midnight) or an ISO 8601 date-time with a zone (`2025-10-05T13:00:00Z`),
+ * strictly: `2025-02-30` or year 0000 is a usage error naming the flag, never rolled over.
+ */
 export function parseDate(text: string, what: string): number {
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T00:00:00Z`) : Date.parse(text);
-  if (!Number.isFinite(t)) throw new SupervisorError('SUP_ERR_USAGE', `${what}: "${text}" is not a date (use 2025-10-05 or 2025-10-05T13:00:00Z)`);
-  return t;
+  try {
+    return parseStrictDate(text, what);
+  } catch (err) {
+    if (err instanceof DateParseError) throw new SupervisorError('SUP_ERR_USAGE', err.message);
+    throw err;
+  }
 }
 
 export function parseConf(text: string | undefined): Record<string, unknown> {
   if (text === undefined) return {};
+  if (Buffer.byteLength(text) > LIMITS.confBytes) throw new SupervisorError('SUP_ERR_USAGE', `--conf is ${Buffer.byteLength(text)} bytes; at most ${LIMITS.confBytes}`);
+  // nesting is bounded before JSON.parse recurses into it
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') deepest = Math.max(deepest, ++depth);
+    else if (c === '}' || c === ']') depth--;
+  }
+  if (deepest > LIMITS.confDepth) throw new SupervisorError('SUP_ERR_USAGE', `--conf nests ${deepest} levels deep; at most ${LIMITS.confDepth}`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -47,8 +70,8 @@ export function parseConf(text: string | undefined): Record<string, unknown> {
 }
 
 export function parsePositiveInt(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new SupervisorError('SUP_ERR_USAGE', `${what} must be a positive integer, got "${text}"`);
+  const n = /^\s*\d{1,15}\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new SupervisorError('SUP_ERR_USAGE', `${what} must be a positive integer, got "${text}"`);
   return n;
 }
 
@@ -211,6 +234,7 @@ export async function backfillAction(ctx: CliContext, deps: PipelineCliDeps, set
   const reprocess = flags.reprocess ?? 'none';
   if (reprocess !== 'none' && reprocess !== 'failed' && reprocess !== 'all') throw new SupervisorError('SUP_ERR_USAGE', `--reprocess must be none, failed or all, got "${reprocess}"`);
   const maxActive = flags.maxActive !== undefined ? parsePositiveInt(flags.maxActive, '--max-active') : undefined;
+  if (maxActive !== undefined && maxActive > LIMITS.backfillMaxActive) throw new SupervisorError('SUP_ERR_USAGE', `--max-active is at most ${LIMITS.backfillMaxActive} (as in the API), got ${maxActive}`);
   const conf = parseConf(flags.conf);
   await withEngine(ctx, deps, async (engine) => {
     const useBar = !ctx.json && !flags.dryRun && process.stderr.isTTY === true;
@@ -265,7 +289,7 @@ export function withBackfillOptions(command: Command): Command {
     .requiredOption('-e, --end-date <date>', 'last logical date (inclusive)')
     .option('--dry-run', 'print what would run')
     .option('--reprocess <policy>', 'dates that already have a run: none | failed | all', 'none')
-    .option('--max-active <n>', 'parallel runs')
+    .option('--max-active <n>', `parallel runs (1–${LIMITS.backfillMaxActive})`)
     .option('--conf <json>', 'run parameters as a JSON object');
 }
 

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { summarizeRun } from '../../engine/engine';
 import { SupervisorError, type RunState } from '../../protocol';
+import { LIMITS } from '../../shared/limits';
 import { createRunStore } from '../../store/runs';
 import type { CliContext } from '../context';
 import { iso, parsePositiveInt, printRun, table } from './pipelines';
@@ -25,7 +26,7 @@ export function registerRunCommands(program: Command, ctx: CliContext, _setExit:
         const byAlias = Object.entries(cfg).find(([id, p]) => id === pipeline || p.aliases.includes(pipeline!));
         if (byAlias) pipeline = byAlias[0];
       }
-      const rows = store.listRuns({ ...(pipeline ? { pipeline } : {}), ...(flags.state ? { state: flags.state as RunState } : {}), limit: parsePositiveInt(flags.limit, '--limit') });
+      const rows = store.listRuns({ ...(pipeline ? { pipeline } : {}), ...(flags.state ? { state: flags.state as RunState } : {}), limit: Math.min(parsePositiveInt(flags.limit, '--limit'), LIMITS.pageSize) });
       if (ctx.json) return ctx.stdout(JSON.stringify(rows));
       if (rows.length === 0) return ctx.stdout('no runs');
       ctx.stdout(

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { createDaemon } from '../../daemon';
 import type { CliContext } from '../context';
+import { dryRunStart, parsePortFlag } from '../dry-run';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -9,8 +10,10 @@ export function registerStartCommand(program: Command, ctx: CliContext, setExit:
   program
     .command('start')
     .description('run the supervisor daemon until SIGTERM/SIGINT')
-    .option('--port <port>', 'listen on this port instead of server.port', (v) => Number(v))
-    .action(async (opts: { port?: number }) => {
+    .option('--port <port>', 'listen on this port instead of server.port', parsePortFlag)
+    .option('--dry-run', 'load and validate everything start would, then exit 0 (or 2) without listening or connecting')
+    .action(async (opts: { port?: number; dryRun?: boolean }) => {
+      if (opts.dryRun) return dryRunStart(ctx, opts);
       const daemon = await createDaemon({ configFile: ctx.configFile(), ...(opts.port !== undefined ? { port: opts.port } : {}) });
       const done = new Promise<void>((resolve) => {
         const shutdown = (signal: string): void => {

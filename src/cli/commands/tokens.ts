@@ -1,6 +1,16 @@
 import type { Command } from 'commander';
+import { SupervisorError } from '../../protocol';
+import { LIMITS } from '../../shared/limits';
 import { createTokenStore } from '../../store/tokens';
 import type { CliContext } from '../context';
+
+/** A token name: 1 to LIMITS.nameLength printable characters, not only spaces. */
+export function tokenNameProblem(name: string): string | null {
+  if (name.trim().length === 0) return 'a token needs a name (who or what uses it), e.g. --name grafana';
+  if (name.length > LIMITS.nameLength) return `the name is ${name.length} characters long; at most ${LIMITS.nameLength}`;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'the name contains control characters';
+  return null;
+}
 
 /** `supervisor tokens create|list|revoke` — API bearer tokens; only hashes are stored. */
 export function registerTokenCommands(program: Command, ctx: CliContext, setExit: (code: number) => void): void {
@@ -12,6 +22,8 @@ export function registerTokenCommands(program: Command, ctx: CliContext, setExit
     .requiredOption('--name <name>', 'a unique name (who or what uses it)')
     .option('--read-only', 'may only GET', false)
     .action((opts: { name: string; readOnly: boolean }) => {
+      const problem = tokenNameProblem(opts.name);
+      if (problem) throw new SupervisorError('SUP_ERR_USAGE', `--name: ${problem}`);
       const store = createTokenStore(ctx.openStore());
       if (store.list().some((t) => t.name === opts.name)) {
         ctx.stderr(`SUP_ERR_CONFLICT: a token named "${opts.name}" exists; revoke it first or pick another name`);

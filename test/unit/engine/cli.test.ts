@@ -78,7 +78,7 @@ describe('pipelines CLI', () => {
     expect(errors.out).toMatch(/no import errors/);
     fs.appendFileSync(env.file, '      - id: third\n        operator: nope\n');
     const bad = await cli(env.file, ['dags', 'list-import-errors']);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2); // a config error exits 2, as for start and config validate (issue 13, item 14)
     expect(bad.out).toMatch(/SUP_ERR_CONFIG_INVALID/);
     expect(bad.out).toMatch(/pipelines\.hello\.tasks\[2\]\.operator/);
   });

@@ -41,13 +41,13 @@ describe('supervisor variables (CLI)', () => {
 });
 
 describe('supervisor config', () => {
-  it('validates the default config and reports every problem of a bad one with exit 1', async () => {
+  it('validates the default config and reports every problem of a bad one with exit 2', async () => {
     const { run } = sandbox();
     expect(await run('config', 'validate')).toMatchObject({ code: 0, out: expect.stringMatching(/^OK .*2 pipeline\(s\)/) });
     const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sup-bad-')), 'bad.yaml');
     fs.writeFileSync(bad, 'server:\n  port: nope\n  extra: 1\n');
     const result = await run('config', 'validate', bad);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2); // a config error exits 2, as for start (issue 13, item 14)
     expect(result.out).toContain('SUP_ERR_CONFIG_INVALID: 2 problem(s)');
     expect(result.out).toMatch(/bad\.yaml:2:9: server\.port/);
     expect(result.out).toMatch(/bad\.yaml:3:3: server\.extra: unknown key/);
