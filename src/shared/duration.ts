@@ -56,10 +56,14 @@ export function readDuration(input: unknown, bounds: DurationBounds = {}): Durat
   } else {
     return { ok: false, message: `expected ${DURATION_HINT}, got ${input === null ? 'null' : typeof input}` };
   }
-  if (!Number.isFinite(ms) || ms > max) return { ok: false, message: `${describe(input)} is longer than the maximum of ${formatDuration(max)}` };
+  if (!Number.isFinite(ms) || ms > max) return { ok: false, message: `${describe(input)} is longer than the maximum of ${describeMax(max)}` };
   ms = Math.round(ms);
   if (ms < min) return { ok: false, message: `${describe(input)} is shorter than the minimum of ${formatDuration(min)}` };
   return { ok: true, ms };
+}
+
+function describeMax(max: number): string {
+  return max === MAX_TIMER_MS ? '24d20h (2^31−1 ms, the longest one timer waits)' : formatDuration(max);
 }
 
 function describe(input: unknown): string {
