@@ -60,9 +60,7 @@ function compileOrReason(pattern: string, anchor: RegexAnchor): LinearRegex | st
     return `invalid regular expression ${quote(pattern)}: ${detail} (RE2 syntax: no look-around, no back-references)`;
   }
   const compiled: LinearRegex =
-    anchor === 'full'
-      ? { source: pattern, anchor, test: (input: string) => re.testExact(input) }
-      : { source: pattern, anchor, test: (input: string) => re.test(input) };
+    anchor === 'full' ? { source: pattern, anchor, test: (input: string) => re.testExact(input) } : { source: pattern, anchor, test: (input: string) => re.test(input) };
   cache.set(key, compiled);
   return compiled;
 }

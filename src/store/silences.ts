@@ -84,7 +84,7 @@ function invalid(problems: string[], where?: string): SupervisorError {
 function durationProblem(text: string, field: string): { ms: number } | { problem: string } {
   let ms: number | null;
   try {
-    ms = parseDuration(text) as number | null;
+    ms = parseDuration(text);
   } catch (err) {
     return { problem: `${field}: ${(err as Error).message}` };
   }

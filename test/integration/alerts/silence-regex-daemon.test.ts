@@ -44,7 +44,11 @@ describe('a silence with a catastrophic regex (real daemon)', () => {
     });
     const token = await createToken(config, 'silence-test');
     const api = (p: string, init: RequestInit = {}) =>
-      fetch(`${daemon!.url}/api/v1${p}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers }, signal: AbortSignal.timeout(HANG_GUARD_MS) });
+      fetch(`${daemon!.url}/api/v1${p}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
+        signal: AbortSignal.timeout(HANG_GUARD_MS),
+      });
     daemon = await startSupervisor(config, port);
 
     // the payload of the report
@@ -52,7 +56,10 @@ describe('a silence with a catastrophic regex (real daemon)', () => {
     expect(created.status).toBe(201);
     const frozenBefore = (await created.json()) as { id: string };
     // a second one of the same shape that matches the alert below (its name ends in "d")
-    const matching = await api('/silences', { method: 'POST', body: JSON.stringify({ matchers: { alertname: '~(.*.*)*d', pipeline: '~(a|aa)*lways_fails' }, duration: '1h', comment: 'muted' }) });
+    const matching = await api('/silences', {
+      method: 'POST',
+      body: JSON.stringify({ matchers: { alertname: '~(.*.*)*d', pipeline: '~(a|aa)*lways_fails' }, duration: '1h', comment: 'muted' }),
+    });
     expect(matching.status).toBe(201);
     const mutedBy = ((await matching.json()) as { id: string }).id;
     expect(await healthz(daemon.url)).toBe(200);

@@ -57,7 +57,10 @@ describe('user regexes in the config run on the linear-time engine', () => {
       fetchTopicMetadata: async () => ({ topics: [{ name: 't', partitions: [{ partitionId: 0, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }] }] }),
       fetchTopicOffsets: async () => [{ partition: 0, offset: '100', high: '100', low: '0' }],
       fetchOffsets: (async ({ groupId }: { groupId: string }) =>
-        Object.entries(commits[groupId] ?? {}).map(([topic, offsets]) => ({ topic, partitions: offsets.map((o, partition) => ({ partition, offset: String(o), metadata: null })) }))) as unknown as KafkaAdminApi['fetchOffsets'],
+        Object.entries(commits[groupId] ?? {}).map(([topic, offsets]) => ({
+          topic,
+          partitions: offsets.map((o, partition) => ({ partition, offset: String(o), metadata: null })),
+        }))) as unknown as KafkaAdminApi['fetchOffsets'],
       describeGroups: async (ids: string[]) => ({ groups: ids.map((groupId) => ({ groupId, state: 'Stable', members: [], protocol: '', protocolType: 'consumer' })) }),
     };
     const check = createConsumerLagCheck({ name: 'lag', options: { brokers: 'k:9092', include: ['a'], exclude: ['^(a+)+$'] }, createAdmin: () => admin as KafkaAdminApi });

@@ -19,7 +19,10 @@ import { FakeClock, ScriptedSink, note } from './fakes';
 const MIN = 60_000;
 
 /** Wraps `target` so the named methods throw `times[method]` times, then work; counts every call. */
-function flaky<T extends object>(target: T, times: Partial<Record<keyof T, number>> = {}): { store: T; calls: Record<string, number>; failNext(method: keyof T, n?: number): void } {
+function flaky<T extends object>(
+  target: T,
+  times: Partial<Record<keyof T, number>> = {},
+): { store: T; calls: Record<string, number>; failNext(method: keyof T, n?: number): void } {
   const remaining: Record<string, number> = { ...(times as Record<string, number>) };
   const calls: Record<string, number> = {};
   const store = new Proxy(target, {
@@ -118,7 +121,14 @@ describe('alert engine: transient errors', () => {
     const live = new Subject<Signal>();
     let subscriptions = 0;
     // first subscription: one signal, then the stream fails; the next ones get the live subject
-    const signals$ = defer(() => (subscriptions++ === 0 ? concat(of(signal('gold_freshness', 'crit')), throwError(() => new Error('upstream exploded'))) : live));
+    const signals$ = defer(() =>
+      subscriptions++ === 0
+        ? concat(
+            of(signal('gold_freshness', 'crit')),
+            throwError(() => new Error('upstream exploded')),
+          )
+        : live,
+    );
     const e = engine({ rules: [staleRule] }, { signals$ });
     expect(e.snapshot().map((a) => `${a.labels.check}:${a.state}`)).toEqual(['gold_freshness:firing']);
     expect(e.errorCounts().input).toBe(1);
@@ -158,7 +168,7 @@ describe('alert engine: transient errors', () => {
     expect(await metricValue(registry, 'supervisor_alerts_evaluation_errors_total', { stage: 'notify' })).toBe(1);
   });
 
-  it('an alert store that throws once: evaluation goes on and the next change is persisted', async () => {
+  it('an alert store that throws once: evaluation goes on and the next change is persisted', () => {
     const signals = new Subject<Signal>();
     const alertStore = flaky(createSqliteAlertStateStore(db), { saveAlert: 1 });
     const e = engine({ rules: [staleRule] }, { signals$: signals, alertStore: alertStore.store });
@@ -186,7 +196,14 @@ describe('alert engine: silences in memory', () => {
     expect(silences.calls.listSilences).toBe(atStart + 1);
     expect(e.snapshot().find((a) => a.labels.check === 't1_freshness')!.silencedBy).toEqual(['s1']);
     // another process (the CLI) writes directly: seen within silenceRefreshMs
-    db.prepare(`INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?)`).run('s2', JSON.stringify({ check: 't3_freshness' }), clock.now(), clock.now() + 60 * MIN, 'cli', '');
+    db.prepare(`INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?)`).run(
+      's2',
+      JSON.stringify({ check: 't3_freshness' }),
+      clock.now(),
+      clock.now() + 60 * MIN,
+      'cli',
+      '',
+    );
     await clock.advance(10_000);
     expect(e.snapshot().find((a) => a.labels.check === 't3_freshness')!.silencedBy).toEqual(['s2']);
     expect(silences.calls.listSilences).toBeLessThanOrEqual(atStart + 3);

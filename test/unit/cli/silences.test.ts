@@ -27,7 +27,20 @@ describe('supervisor silences (CLI, on the store directly)', () => {
   afterEach(() => fs.rmSync(box.dir, { recursive: true, force: true }));
 
   it('creates, lists and expires a silence', async () => {
-    const created = await box.run('silences', 'create', '--matcher', 'alertname=data_stale', '--matcher', 'check=~gold_.*', '--duration', '2h', '--comment', 'backfill', '--created-by', 'ops');
+    const created = await box.run(
+      'silences',
+      'create',
+      '--matcher',
+      'alertname=data_stale',
+      '--matcher',
+      'check=~gold_.*',
+      '--duration',
+      '2h',
+      '--comment',
+      'backfill',
+      '--created-by',
+      'ops',
+    );
     expect(created).toMatchObject({ code: 0, err: expect.stringContaining('alertname=data_stale,check=~gold_.*') });
     const id = created.out.trim();
     const listed = JSON.parse((await box.run('silences', 'list', '--json')).out) as Array<Record<string, unknown>>;
@@ -56,10 +69,19 @@ describe('supervisor silences (CLI, on the store directly)', () => {
     expect(regex).toMatchObject({ code: 2, err: expect.stringMatching(/SUP_ERR_USAGE: invalid silence\n {2}- matchers\.alertname: invalid regular expression/) });
     const long = await box.run('silences', 'create', '--matcher', `check=~${'a'.repeat(501)}`, '--duration', '2h', '--comment', 'x');
     expect(long).toMatchObject({ code: 2, err: expect.stringContaining('matchers.check: regular expression') });
-    expect(await box.run('silences', 'create', '--matcher', 'a=b', '--comment', 'x')).toMatchObject({ code: 2, err: expect.stringContaining('--duration, --ends-at: one of them is required') });
-    expect(await box.run('silences', 'create', '--matcher', 'a=b', '--ends-at', '2025-02-30', '--comment', 'x')).toMatchObject({ code: 2, err: expect.stringContaining('--ends-at: "2025-02-30" is not a date') });
+    expect(await box.run('silences', 'create', '--matcher', 'a=b', '--comment', 'x')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--duration, --ends-at: one of them is required'),
+    });
+    expect(await box.run('silences', 'create', '--matcher', 'a=b', '--ends-at', '2025-02-30', '--comment', 'x')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--ends-at: "2025-02-30" is not a date'),
+    });
     expect(await box.run('silences', 'create', '--duration', '1h', '--comment', 'x')).toMatchObject({ code: 2, err: expect.stringContaining('matchers: is empty') });
-    expect(await box.run('silences', 'create', '--matcher', 'a=b', '--duration', '1h')).toMatchObject({ code: 2, err: expect.stringContaining("required option '--comment <text>'") });
+    expect(await box.run('silences', 'create', '--matcher', 'a=b', '--duration', '1h')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("required option '--comment <text>'"),
+    });
     expect(JSON.parse((await box.run('silences', 'list', '--all', '--json')).out)).toEqual([]);
     expect(bad.err).not.toMatch(/\n\s+at /); // no stack trace
   });

@@ -42,7 +42,9 @@ describe('compileLinearRegex (RE2 semantics via re2js)', () => {
 
   it('limits the pattern length to LIMITS.regexLength', () => {
     expect(regexProblem('a'.repeat(LIMITS.regexLength))).toBeUndefined();
-    expect(() => compileLinearRegex('a'.repeat(LIMITS.regexLength + 1), 'matchers.check')).toThrow(new RegExp(`^matchers\\.check: .* is ${LIMITS.regexLength + 1} characters long; at most ${LIMITS.regexLength}`));
+    expect(() => compileLinearRegex('a'.repeat(LIMITS.regexLength + 1), 'matchers.check')).toThrow(
+      new RegExp(`^matchers\\.check: .* is ${LIMITS.regexLength + 1} characters long; at most ${LIMITS.regexLength}`),
+    );
   });
 
   it('caches compiled programs per pattern and anchoring', () => {
