@@ -11,6 +11,8 @@
  *   const engine = createAlertEngine({ rules, inhibit, route: cfg.route, signals$, runEvents$, outbox,
  *     alertStore: createSqliteAlertStateStore(db), silenceStore: createSqliteSilenceStore(db),
  *     clock, logger, registry, publicUrl, resendIntervals: resendIntervalsOf(cfg.sinks) });
+ *   // the engine keeps silences in memory: it re-reads them when any silence store on the same
+ *   // database reports a change (SilenceStore.onChange) and every silenceRefreshMs (5 s) for other processes
  *   worker.start(); engine.start();
  *   // stop: await engine.close(); await worker.close(); await closeSinks(sinks); then close the db
  */
