@@ -546,8 +546,9 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
         const changed = activeKeys.length !== group.notifiedAlerts.length || activeKeys.some((k, i) => group!.notifiedAlerts[i] !== k);
         const repeatDue = now - group.lastNotifiedAt >= (rule.repeat_interval ?? route.repeat_interval);
         if ((changed && now - group.lastNotifiedAt >= route.group_interval) || repeatDue) {
+          const activeSet = new Set(activeKeys);
           const resolvedSinceLast = group.notifiedAlerts
-            .filter((k) => !activeKeys.includes(k))
+            .filter((k) => !activeSet.has(k))
             .map((k) => instances.get(k))
             .filter((i): i is Instance => i?.record.state === 'resolved');
           enqueue('firing', rule, group, `${key}|firing|${group.episodeSince}|${group.sequence}`, active, route.send_resolved ? resolvedSinceLast : [], sinks, now);
