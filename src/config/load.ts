@@ -160,7 +160,8 @@ function parseFile(file: string): { doc: Document; lines: LineCounter; problems:
   } catch (cause) {
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the configuration file is not valid YAML: ${(cause as Error).message.split('\n')[0]}`, { where: file, problems: [`${file}:1:1: ${(cause as Error).message.split('\n')[0]}`] });
   }
-  const problems = [...doc.errors, ...doc.warnings].map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`);
+  const yamlMessage = (message: string): string => (/call stack/i.test(message) ? `nested too deeply (more than ${MAX_DEPTH} levels are refused)` : message.split('\n')[0]!);
+  const problems = [...doc.errors, ...doc.warnings].map((e) => `${at(e.pos[0])}: ${yamlMessage(e.message)}`);
   if (doc.errors.length > 0) {
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the configuration file is not valid YAML`, { where: file, problems });
   }
@@ -302,6 +303,7 @@ function findKeyNode(doc: Document, p: readonly PropertyKey[]): Node | null {
 }
 
 function dotted(yamlPath: readonly PropertyKey[]): string {
+  if (yamlPath.length > 12) return `${dotted(yamlPath.slice(0, 6))}…(${yamlPath.length - 8} more)…${dotted(yamlPath.slice(-2)).replace(/^(?=[^[])/, '.')}`;
   return yamlPath.length === 0 ? '(root)' : yamlPath.map((k) => (typeof k === 'number' ? `[${k}]` : String(k))).join('.').replace(/\.\[/g, '[');
 }
 
