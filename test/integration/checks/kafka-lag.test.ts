@@ -94,7 +94,7 @@ describe('kafka_cluster check on the real broker', () => {
   });
 
   it('reports an unreachable cluster as crit with SUP_ERR_KAFKA_UNREACHABLE', async () => {
-    const check = createKafkaClusterCheck({ name: 'kafka', options: { brokers: '127.0.0.1:1', connectionTimeout: 300, retries: 0 } });
+    const check = createKafkaClusterCheck({ name: 'kafka', options: { brokers: '127.0.0.1:1', connectionTimeout: '300ms', retries: 0 } });
     closers.push(() => check.close?.());
     const [s] = await check.probe(ctx());
     expect(s).toMatchObject({ status: 'crit', error: { code: 'SUP_ERR_KAFKA_UNREACHABLE' } });
