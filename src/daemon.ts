@@ -189,7 +189,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     version: VERSION,
     tokens: createTokenStore(db),
     authFailuresPerMinute: config.server.auth_failures_per_minute,
-    api: [healthRoutes(latestSignals), apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded })],
+    trustProxy: config.server.trust_proxy,
+    api: [healthRoutes(latestSignals), apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env })],
     readiness: () => {
       const parts: Record<string, true | string> = { store: db.open ? true : 'closed' };
       for (const name of lifecycle.names()) parts[name] = lifecycle.isStarted(name) ? true : 'not started';

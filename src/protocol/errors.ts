@@ -39,6 +39,7 @@ export const ERROR_CATALOGUE = {
   SUP_ERR_FORBIDDEN: { retryable: false, summary: 'the token may not do this' },
   SUP_ERR_RATE_LIMITED: { retryable: true, summary: 'too many failed attempts; wait and retry' },
   SUP_ERR_BAD_REQUEST: { retryable: false, summary: 'the request is invalid' },
+  SUP_ERR_METHOD_NOT_ALLOWED: { retryable: false, summary: 'the path exists but not for this method (see the Allow header)' },
   SUP_ERR_INTERNAL: { retryable: false, summary: 'an unexpected internal error' },
 } as const;
 

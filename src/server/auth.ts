@@ -1,10 +1,17 @@
+import net from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../protocol';
 import type { TokenStore } from '../store/tokens';
 
 export interface AuthParams {
   tokens: Pick<TokenStore, 'verify'>;
   /** Failed attempts per client address per minute before answering 429. */
   failuresPerMinute: number;
+  /** Where failed attempts are logged (address and reason, never the token). */
+  logger?: Logger;
+  /** Client addresses whose failures are remembered; the least recently failing is forgotten first. */
+  maxTrackedAddresses?: number;
   now?: () => number;
 }
 
@@ -20,60 +27,98 @@ declare module 'fastify' {
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const WINDOW_MS = 60_000;
+
+/**
+ * The key failures are counted under: the address itself for IPv4, its /64 network for IPv6
+ * (one host commonly owns a whole /64, so counting single addresses would not limit it).
+ */
+export function clientKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (net.isIPv6(ip)) {
+    const [head = '', tail = ''] = ip.split('::');
+    const left = head ? head.split(':') : [];
+    const right = tail ? tail.split(':') : [];
+    const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+    return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  }
+  return ip;
+}
+
+type Verdict = { ok: true; principal: Principal } | { ok: false; status: number; reason: string };
 
 /**
  * Bearer-token check for /api/v1. No default credentials: with no token created, every API
- * call is refused (create one with `supervisor tokens create`). Repeated failures from one
- * address are rate-limited; a success does not reset the window (no oracle for guessing).
+ * call is refused (create one with `supervisor tokens create`).
+ *
+ * A valid token always passes. Failures (no token, an invalid one) are counted per client
+ * address in a fixed one-minute window; past `failuresPerMinute` that address gets 429 for
+ * the rest of its window. The table is an LRU bounded to `maxTrackedAddresses`: a spray of new
+ * addresses forgets the least recently failing ones, never the whole table at once.
  */
-export function createAuthHook({ tokens, failuresPerMinute, now = Date.now }: AuthParams) {
-  const failures = new Map<string, { windowStart: number; count: number }>();
-  const limited = (ip: string): number => {
-    const entry = failures.get(ip);
+export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAddresses = 10_000, now = Date.now }: AuthParams) {
+  const failures = new LRUCache<string, { windowStart: number; count: number }>({ max: maxTrackedAddresses });
+
+  /** Seconds until the address may try again, or 0 when it is not limited. */
+  const limited = (key: string): number => {
+    const entry = failures.get(key);
     if (!entry) return 0;
     const elapsed = now() - entry.windowStart;
-    if (elapsed >= 60_000) {
-      failures.delete(ip);
-      return 0;
-    }
-    return entry.count >= failuresPerMinute ? Math.ceil((60_000 - elapsed) / 1000) : 0;
+    if (elapsed >= WINDOW_MS) return 0;
+    return entry.count >= failuresPerMinute ? Math.max(1, Math.ceil((WINDOW_MS - elapsed) / 1000)) : 0;
   };
-  const fail = (ip: string): void => {
-    const entry = failures.get(ip);
-    if (!entry || now() - entry.windowStart >= 60_000) failures.set(ip, { windowStart: now(), count: 1 });
-    else entry.count += 1;
-    if (failures.size > 10_000) failures.clear(); // bounded memory under a spray of addresses
+  const fail = (key: string): number => {
+    const entry = failures.get(key);
+    if (!entry || now() - entry.windowStart >= WINDOW_MS) {
+      failures.set(key, { windowStart: now(), count: 1 });
+      return 1;
+    }
+    entry.count += 1;
+    return entry.count;
+  };
+
+  const check = (request: FastifyRequest): Verdict => {
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
+    if (!match) return { ok: false, status: 401, reason: header === undefined ? 'no authorization header' : 'authorization header is not "Bearer <token>"' };
+    const info = tokens.verify(match[1]!);
+    if (!info) return { ok: false, status: 401, reason: 'unknown or revoked token' };
+    return { ok: true, principal: { name: info.name, readOnly: info.readOnly } };
   };
 
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const retryAfter = limited(request.ip);
+    const verdict = check(request);
+    if (verdict.ok) {
+      if (verdict.principal.readOnly && WRITE_METHODS.has(request.method)) {
+        await reply.code(403).send({ code: 'SUP_ERR_FORBIDDEN', message: `authorization: token "${verdict.principal.name}" is read-only and cannot ${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}` });
+        return;
+      }
+      request.principal = verdict.principal;
+      return;
+    }
+
+    const key = clientKey(request.ip);
+    const retryAfter = limited(key);
     if (retryAfter > 0) {
+      logger?.debug({ address: request.ip, reason: verdict.reason }, 'authentication failed (rate-limited)');
       await reply
         .code(429)
         .header('retry-after', String(retryAfter))
-        .send({ code: 'SUP_ERR_RATE_LIMITED', message: `too many failed authentication attempts; retry in ${retryAfter}s` });
+        .send({ code: 'SUP_ERR_RATE_LIMITED', message: `authorization: too many failed attempts from ${request.ip}; retry in ${retryAfter}s with a valid token` });
       return;
     }
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) {
-      fail(request.ip);
-      await reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({ code: 'SUP_ERR_UNAUTHORIZED', message: 'missing bearer token: send "Authorization: Bearer <token>" (create one with `supervisor tokens create --name NAME`)' });
-      return;
-    }
-    const info = tokens.verify(match[1]!);
-    if (!info) {
-      fail(request.ip);
-      await reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ code: 'SUP_ERR_UNAUTHORIZED', message: 'invalid bearer token' });
-      return;
-    }
-    if (info.readOnly && WRITE_METHODS.has(request.method)) {
-      await reply.code(403).send({ code: 'SUP_ERR_FORBIDDEN', message: `token "${info.name}" is read-only and cannot ${request.method} ${request.routeOptions.url ?? request.url}` });
-      return;
-    }
-    request.principal = { name: info.name, readOnly: info.readOnly };
+    const count = fail(key);
+    logger?.warn({ address: request.ip, reason: verdict.reason, method: request.method, path: request.url.split('?')[0]!.slice(0, 200), failures: count }, 'authentication failed');
+    const missing = verdict.reason !== 'unknown or revoked token';
+    await reply
+      .code(401)
+      .header('www-authenticate', missing ? 'Bearer' : 'Bearer error="invalid_token"')
+      .send({
+        code: 'SUP_ERR_UNAUTHORIZED',
+        message: missing
+          ? 'authorization: missing bearer token: send "Authorization: Bearer <token>" (create one with `supervisor tokens create --name NAME`)'
+          : 'authorization: invalid bearer token',
+      });
   };
 }

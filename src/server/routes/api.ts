@@ -7,6 +7,9 @@ import type { SqliteDatabase } from '../../store/database';
 import { createVariableStore, VARIABLE_KEY } from '../../store/variables';
 import { API_SILENCE_FIELDS, buildSilence, SILENCE_LIMITS } from '../../store/silences';
 import { redactConfig } from '../../config/redact';
+import { checkEpochMs, DateParseError, MAX_EPOCH_MS, parseStrictDate } from '../../shared/dates';
+import { LIMITS } from '../../shared/limits';
+import { noContent, openObject, responses } from '../responses';
 
 export interface ApiDeps {
   engine: Engine;
@@ -15,25 +18,59 @@ export interface ApiDeps {
   silenceStore: SilenceStore;
   clock: Clock;
   loaded: LoadedConfig;
+  /** The environment the config was loaded with (a variable change is checked against it). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Loads the config with one variable changed and throws the config's error when it no longer
+   * loads (src/config/variable-change.ts); the change is stored only when this passes.
+   */
+  checkVariableChange?: (params: { file: string; env: Readonly<Record<string, string | undefined>>; storedVariables: Record<string, string>; key: string; value: string }) => void;
 }
 
 const RUN_STATES = ['queued', 'running', 'success', 'failed', 'skipped', 'timed_out'];
-const error = { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } as const;
-const idParam = (name: string) => ({ type: 'object', required: [name], properties: { [name]: { type: 'string', minLength: 1, maxLength: 300 } } }) as const;
-const isoOrEpoch = { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, { type: 'integer', minimum: 0 }] } as const;
+const idParam = (name: string) => ({ type: 'object', required: [name], properties: { [name]: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength } } }) as const;
+const isoOrEpoch = {
+  description: 'an ISO 8601 date (2025-10-05, UTC midnight) or date-time with a zone (2025-10-05T06:00:00Z), years 0001 to 9999, or epoch milliseconds',
+  anyOf: [
+    { type: 'string', format: 'date-time', maxLength: 40 },
+    { type: 'string', format: 'date', pattern: '^\\d{4}-\\d{2}-\\d{2}$' },
+    { type: 'integer', minimum: 0, maximum: MAX_EPOCH_MS },
+  ],
+} as const;
+const runSummary = openObject({ runId: { type: 'string' }, pipeline: { type: 'string' }, logicalDate: { type: 'integer' }, state: { type: 'string' }, created: { type: 'boolean' } });
 
-/** "2025-10-05", an ISO timestamp or epoch ms → epoch ms (UTC for bare dates, as Airflow). */
-export function toEpoch(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(ms)) throw Object.assign(new Error(`"${value}" is not a date (use 2025-10-05 or an ISO timestamp)`), { statusCode: 400, code: 'SUP_ERR_BAD_REQUEST' });
-  return ms;
+const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400, code: 'SUP_ERR_BAD_REQUEST' });
+
+/** A date from a body or query (`field` names it in the error): strict ISO 8601 or epoch ms, never rolled over. */
+export function toEpoch(value: string | number, field: string): number {
+  try {
+    return typeof value === 'number' ? checkEpochMs(value, field) : parseStrictDate(value, field);
+  } catch (err) {
+    if (err instanceof DateParseError) throw badRequest(err.message);
+    throw err;
+  }
 }
 
-function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+/** A run's conf: at most LIMITS.confDepth levels deep and LIMITS.confBytes serialized. */
+export function checkConf(conf: unknown, field: string): void {
+  const depth = (value: unknown, level: number): number => {
+    if (value === null || typeof value !== 'object') return level - 1;
+    if (level > LIMITS.confDepth) return level;
+    let max = level;
+    for (const v of Object.values(value)) max = Math.max(max, depth(v, level + 1));
+    return max;
+  };
+  if (depth(conf, 1) > LIMITS.confDepth) throw badRequest(`${field}: nested more than ${LIMITS.confDepth} levels deep`);
+  const bytes = Buffer.byteLength(JSON.stringify(conf), 'utf8');
+  if (bytes > LIMITS.confBytes) throw badRequest(`${field}: ${bytes} bytes serialized; at most ${LIMITS.confBytes}`);
+}
+
+/** A SupervisorError as its HTTP answer (`field` prefixes a message that does not name one); anything else is a 500. */
+function sendError(reply: FastifyReply, err: unknown, field?: string): FastifyReply {
   if (isSupervisorError(err)) {
-    const status = err.code === 'SUP_ERR_NOT_FOUND' ? 404 : err.code === 'SUP_ERR_CONFLICT' ? 409 : err.code === 'SUP_ERR_USAGE' || err.code.startsWith('SUP_ERR_CONFIG') ? 400 : 500;
-    return reply.code(status).send({ code: err.code, message: err.where ? `${err.message} (at ${err.where})` : err.message });
+    if (field && !/^[a-z][\w.]*: /i.test(err.message)) err.message = `${field}: ${err.message}`;
+    const status = err.code === 'SUP_ERR_NOT_FOUND' ? 404 : err.code === 'SUP_ERR_CONFLICT' ? 409 : err.code === 'SUP_ERR_USAGE' || err.code === 'SUP_ERR_BAD_REQUEST' || err.code.startsWith('SUP_ERR_CONFIG') ? 400 : 0;
+    if (status) return reply.code(status).send({ code: err.code, message: err.where ? `${err.message} (at ${err.where})` : err.message });
   }
   throw err;
 }
@@ -47,7 +84,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
 
   return async (app) => {
     // ---------------------------------------------------------------- pipelines
-    app.get('/pipelines', { schema: { summary: 'Pipelines (the DAGs) with their schedules, tasks and last run', tags: ['pipelines'] } }, async () => ({
+    app.get('/pipelines', { schema: { summary: 'Pipelines (the DAGs) with their schedules, tasks and last run', tags: ['pipelines'], response: responses({ 200: openObject({ pipelines: { type: 'array', items: openObject({ id: { type: 'string' } }, ['id']) } }, ['pipelines']) }) } }, async () => ({
       pipelines: engine.catalog.list().map((p) => {
         const last = engine.store.listRuns({ pipeline: p.id, limit: 1 })[0];
         const success = engine.store.lastSuccess(p.id);
@@ -66,9 +103,9 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       }),
     }));
 
-    app.get<{ Params: { id: string } }>('/pipelines/:id', { schema: { params: idParam('id'), tags: ['pipelines'], response: { 404: error } } }, async (request, reply) => {
+    app.get<{ Params: { id: string } }>('/pipelines/:id', { schema: { summary: 'One pipeline by id or alias (task params redacted)', params: idParam('id'), tags: ['pipelines'], response: responses({ 200: openObject({ id: { type: 'string' } }, ['id']) }, { extra: [404] }) } }, async (request, reply) => {
       const p = engine.catalog.find(request.params.id);
-      if (!p) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no pipeline "${request.params.id}" (known: ${engine.catalog.list().map((x) => x.id).join(', ')})` });
+      if (!p) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no pipeline "${request.params.id}" (known: ${engine.catalog.list().map((x) => x.id).join(', ')})` });
       // task params may carry credentials (env, URLs with user:password): shown redacted
       return redactConfig({ ...p, tasks: p.tasks });
     });
@@ -83,15 +120,26 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           body: {
             type: 'object',
             additionalProperties: false,
-            properties: { logical_date: isoOrEpoch, conf: { type: 'object', additionalProperties: true }, rerun: { type: 'boolean' } },
+            properties: {
+              logical_date: isoOrEpoch,
+              conf: {
+                type: 'object',
+                additionalProperties: true,
+                propertyNames: { not: { const: '__proto__' } },
+                description: `run parameters, at most ${LIMITS.confDepth} levels deep and ${LIMITS.confBytes} bytes as JSON; no key named __proto__ at any depth`,
+              },
+              rerun: { type: 'boolean' },
+            },
           },
+          response: responses({ 200: { description: 'a run for this logical date exists (not started again without rerun)', ...runSummary }, 201: { description: 'run created', ...runSummary } }, { write: true, extra: [404, 409] }),
         },
       },
       async (request, reply) => {
         const body = request.body ?? {};
         try {
+          if (body.conf !== undefined) checkConf(body.conf, 'body.conf');
           const run = await engine.trigger(request.params.id, {
-            ...(body.logical_date !== undefined ? { logicalDate: toEpoch(body.logical_date) } : {}),
+            ...(body.logical_date !== undefined ? { logicalDate: toEpoch(body.logical_date, 'body.logical_date') } : {}),
             ...(body.conf ? { conf: body.conf } : {}),
             ...(body.rerun ? { rerun: true } : {}),
           });
@@ -118,17 +166,24 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
               end_date: isoOrEpoch,
               dry_run: { type: 'boolean' },
               reprocess: { type: 'string', enum: ['none', 'failed', 'all'] },
-              max_active: { type: 'integer', minimum: 1, maximum: 64 },
+              max_active: { type: 'integer', minimum: 1, maximum: LIMITS.backfillMaxActive },
             },
           },
+          response: responses(
+            {
+              200: { description: 'dry run: the plan', ...openObject({ runs: { type: 'array' } }) },
+              202: { description: 'accepted: the plan, running in the background (progress through /runs)', ...openObject({ runs: { type: 'array' }, accepted: { type: 'boolean' } }) },
+            },
+            { write: true, extra: [404, 409] },
+          ),
         },
       },
       async (request, reply) => {
         const b = request.body;
         try {
           const options = {
-            startDate: toEpoch(b.start_date),
-            endDate: toEpoch(b.end_date),
+            startDate: toEpoch(b.start_date, 'body.start_date'),
+            endDate: toEpoch(b.end_date, 'body.end_date'),
             ...(b.reprocess ? { reprocess: b.reprocess } : {}),
             ...(b.max_active ? { maxActive: b.max_active } : {}),
           };
@@ -138,7 +193,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           void engine.backfill(request.params.id, options).catch((err: unknown) => request.log.error({ err }, 'backfill failed'));
           return reply.code(202).send({ ...plan, dryRun: false, accepted: true });
         } catch (err) {
-          return sendError(reply, err);
+          return sendError(reply, err, 'body');
         }
       },
     );
@@ -154,14 +209,15 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
             type: 'object',
             additionalProperties: false,
             properties: {
-              pipeline: { type: 'string', maxLength: 200 },
+              pipeline: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength },
               state: { type: 'string', enum: RUN_STATES },
               from: isoOrEpoch,
               to: isoOrEpoch,
-              limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+              limit: { type: 'integer', minimum: 1, maximum: LIMITS.pageSize, default: 50 },
               offset: { type: 'integer', minimum: 0, maximum: 100000, default: 0 },
             },
           },
+          response: responses({ 200: openObject({ runs: { type: 'array', items: openObject({ id: { type: 'string' } }) }, offset: { type: 'integer' }, limit: { type: 'integer' }, has_more: { type: 'boolean' } }, ['runs']) }, { extra: [404] }),
         },
       },
       async (request, reply) => {
@@ -173,41 +229,48 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           const rows = engine.store.listRuns({
             ...(pipeline ? { pipeline } : {}),
             ...(q.state ? { state: q.state as never } : {}),
-            ...(q.from !== undefined ? { from: toEpoch(q.from) } : {}),
-            ...(q.to !== undefined ? { to: toEpoch(q.to) } : {}),
+            ...(q.from !== undefined ? { from: toEpoch(q.from, 'query.from') } : {}),
+            ...(q.to !== undefined ? { to: toEpoch(q.to, 'query.to') } : {}),
             limit: offset + limit + 1,
           });
           const page = rows.slice(offset, offset + limit);
           return { runs: page, offset, limit, has_more: rows.length > offset + limit };
         } catch (err) {
-          return sendError(reply, err);
+          return sendError(reply, err, 'query.pipeline');
         }
       },
     );
 
-    app.get<{ Params: { id: string } }>('/runs/:id', { schema: { params: idParam('id'), tags: ['runs'] } }, async (request, reply) => {
+    app.get<{ Params: { id: string } }>('/runs/:id', { schema: { summary: 'One run with its tasks', params: idParam('id'), tags: ['runs'], response: responses({ 200: openObject({ id: { type: 'string' }, tasks: { type: 'array' } }) }, { extra: [404] }) } }, async (request, reply) => {
       const run = engine.getRun(request.params.id);
-      return run ?? reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no run "${request.params.id}"` });
+      return run ?? reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no run "${request.params.id}"` });
     });
 
-    app.get<{ Params: { id: string } }>('/runs/:id/tasks', { schema: { params: idParam('id'), tags: ['runs'] } }, async (request, reply) => {
-      if (!engine.store.getRun(request.params.id)) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no run "${request.params.id}"` });
+    app.get<{ Params: { id: string } }>('/runs/:id/tasks', { schema: { summary: "A run's task instances and attempts", params: idParam('id'), tags: ['runs'], response: responses({ 200: openObject({ tasks: { type: 'array' }, attempts: { type: 'array' } }, ['tasks', 'attempts']) }, { extra: [404] }) } }, async (request, reply) => {
+      if (!engine.store.getRun(request.params.id)) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no run "${request.params.id}"` });
       return { tasks: engine.store.listTasks(request.params.id), attempts: engine.store.listAttempts(request.params.id) };
     });
 
     app.get<{ Params: { id: string; task: string } }>(
       '/runs/:id/tasks/:task/logs',
-      { schema: { params: { type: 'object', required: ['id', 'task'], properties: { id: { type: 'string', maxLength: 300 }, task: { type: 'string', maxLength: 200 } } }, tags: ['runs'] } },
+      {
+        schema: {
+          summary: "A task's log lines",
+          params: { type: 'object', required: ['id', 'task'], properties: { id: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength }, task: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength } } },
+          tags: ['runs'],
+          response: responses({ 200: openObject({ logs: {} }, ['logs']) }, { extra: [404] }),
+        },
+      },
       async (request, reply) => {
         if (!engine.store.getTask(request.params.id, request.params.task)) {
-          return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no task "${request.params.task}" in run "${request.params.id}"` });
+          return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.task: no task "${request.params.task}" in run "${request.params.id}"` });
         }
         return { logs: engine.store.getLogs(request.params.id, request.params.task) };
       },
     );
 
     // ---------------------------------------------------------------- variables
-    app.get('/variables', { schema: { tags: ['variables'] } }, async () => {
+    app.get('/variables', { schema: { summary: 'Variables: stored ones and config defaults', tags: ['variables'], response: responses({ 200: openObject({ variables: { type: 'object', additionalProperties: openObject({ value: { type: 'string' }, source: { type: 'string', enum: ['store', 'config'] } }) } }, ['variables']) }) } }, async () => {
       const stored = Object.fromEntries(variables.list().map((v) => [v.key, { value: v.value, source: 'store' }]));
       const defaults = Object.fromEntries(Object.entries(deps.loaded.variables).filter(([k]) => !(k in stored)).map(([k, v]) => [k, { value: v, source: 'config' }]));
       return { variables: { ...defaults, ...stored } };
@@ -217,25 +280,43 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       '/variables/:key',
       {
         schema: {
+          summary: 'Store a variable; refused when the config would not load with it',
           tags: ['variables'],
-          params: { type: 'object', required: ['key'], properties: { key: { type: 'string', pattern: VARIABLE_KEY.source, maxLength: 200 } } },
-          body: { type: 'object', additionalProperties: false, required: ['value'], properties: { value: { type: 'string', maxLength: 10000 } } },
+          params: { type: 'object', required: ['key'], properties: { key: { type: 'string', pattern: VARIABLE_KEY.source, minLength: 1, maxLength: LIMITS.variableKeyLength } } },
+          body: { type: 'object', additionalProperties: false, required: ['value'], properties: { value: { type: 'string', maxLength: LIMITS.variableValueLength } } },
+          response: responses({ 200: openObject({ key: { type: 'string' }, value: { type: 'string' }, note: { type: 'string' } }, ['key', 'value']) }, { write: true }),
         },
       },
-      async (request) => {
-        variables.set(request.params.key, request.body.value, clock.now());
-        return { key: request.params.key, value: request.body.value, note: 'used by runs started from now on; checks and connections pick it up at the next restart' };
+      async (request, reply) => {
+        const { key } = request.params;
+        const { value } = request.body;
+        if (deps.checkVariableChange) {
+          try {
+            deps.checkVariableChange({ file: deps.loaded.file, env: deps.env ?? {}, storedVariables: variables.asRecord(), key, value });
+          } catch (err) {
+            return sendError(reply, err, 'body.value');
+          }
+        }
+        variables.set(key, value, clock.now());
+        return { key, value, note: 'used by runs started from now on; checks and connections pick it up at the next restart' };
       },
     );
 
-    app.delete<{ Params: { key: string } }>('/variables/:key', { schema: { tags: ['variables'], params: idParam('key') } }, async (request, reply) =>
-      variables.delete(request.params.key) ? reply.code(204).send() : reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `variable "${request.params.key}" is not stored` }),
+    app.delete<{ Params: { key: string } }>('/variables/:key', { schema: { summary: 'Delete a stored variable (its config default, if any, applies again)', tags: ['variables'], params: idParam('key'), response: responses({ 204: noContent }, { write: true, extra: [404] }) } }, async (request, reply) =>
+      variables.delete(request.params.key) ? reply.code(204).send() : reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.key: variable "${request.params.key}" is not stored` }),
     );
 
     // ---------------------------------------------------------------- alerts and silences
     app.get<{ Querystring: { state?: 'pending' | 'firing' | 'resolved' } }>(
       '/alerts',
-      { schema: { tags: ['alerts'], querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', enum: ['pending', 'firing', 'resolved'] } } } } },
+      {
+        schema: {
+          summary: 'Alert instances, optionally by state',
+          tags: ['alerts'],
+          querystring: { type: 'object', additionalProperties: false, properties: { state: { type: 'string', enum: ['pending', 'firing', 'resolved'] } } },
+          response: responses({ 200: openObject({ alerts: { type: 'array' } }, ['alerts']) }),
+        },
+      },
       async (request) => ({ alerts: alerts.snapshot().filter((a) => !request.query.state || a.state === request.query.state) }),
     );
 
@@ -247,6 +328,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           summary: 'Active silences (with all=true, expired ones too)',
           tags: ['alerts'],
           querystring: { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' } } },
+          response: responses({ 200: openObject({ silences: { type: 'array' } }, ['silences']) }),
         },
       },
       async (request) => ({ silences: silenceStore.listSilences(clock.now(), { all: request.query.all === true }) }),
@@ -268,6 +350,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
                 type: 'object',
                 minProperties: 1,
                 maxProperties: SILENCE_LIMITS.matchers,
+                propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_.-]*$', maxLength: LIMITS.nameLength },
                 description: `label: exact value, or label: ~regex (RE2 syntax, at most ${SILENCE_LIMITS.regexLength} characters)`,
                 additionalProperties: { type: 'string', maxLength: SILENCE_LIMITS.regexLength + 1 },
               },
@@ -276,6 +359,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
               comment: { type: 'string', minLength: 1, maxLength: SILENCE_LIMITS.commentLength },
             },
           },
+          response: responses({ 201: { description: 'silence created', ...openObject({ id: { type: 'string' } }, ['id']) } }, { write: true }),
         },
       },
       async (request, reply) => {
@@ -294,7 +378,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
     );
 
-    app.delete<{ Params: { id: string } }>('/silences/:id', { schema: { summary: 'Expire a silence now (it stays listed with all=true)', tags: ['alerts'], params: idParam('id') } }, async (request, reply) =>
+    app.delete<{ Params: { id: string } }>('/silences/:id', { schema: { summary: 'Expire a silence now (it stays listed with all=true)', tags: ['alerts'], params: idParam('id'), response: responses({ 204: noContent }, { write: true, extra: [404] }) } }, async (request, reply) =>
       silenceStore.expireSilence(request.params.id, clock.now()) ? reply.code(204).send() : reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no active silence "${request.params.id}"` }),
     );
   };

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { worstStatus, type Signal, type Status } from '../../protocol';
+import { LIMITS } from '../../shared/limits';
+import { responses } from '../responses';
 
 export interface HealthSnapshot {
   status: Status;
@@ -30,14 +32,15 @@ export function healthRoutes(source: () => readonly Signal[]): FastifyPluginAsyn
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { check: { type: 'string', maxLength: 200 }, status: { type: 'string', enum: ['ok', 'warn', 'unknown', 'crit'] } },
+            properties: { check: { type: 'string', maxLength: LIMITS.nameLength }, status: { type: 'string', enum: ['ok', 'warn', 'unknown', 'crit'] } },
           },
-          response: {
+          response: responses({
             200: {
               type: 'object',
+              required: ['status', 'generatedAt', 'signals'],
               properties: { status: { type: 'string' }, generatedAt: { type: 'string' }, signals: { type: 'array', items: signalSchema } },
             },
-          },
+          }),
         },
       },
       async (request) => {
