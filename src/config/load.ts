@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { SupervisorError } from '../protocol';
 import { interpolate, type InterpolationProblem } from './interpolate';
@@ -34,7 +34,7 @@ export function resolveConfigFile(explicit: string | undefined, env: Readonly<Re
  * with `file:line:column`, the YAML path and what was expected. The result is deep-frozen.
  */
 export function loadConfig({ file, env = process.env, storedVariables = {} }: LoadConfigParams): LoadedConfig {
-  const { doc, lines, problems } = parseFile(file);
+  const { doc, lines, problems, neutralized } = parseFile(file);
   const where = (node: Node | null | undefined, yamlPath: readonly PropertyKey[]): string => position(file, lines, node, yamlPath);
 
   // 1. variables: defaults from the file (which may use ${ENV}), overridden by the store.
@@ -69,11 +69,11 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
   });
 
   // 3. validate against the schema.
-  const raw: unknown = toPlain(doc, file, lines) ?? {};
+  const raw: unknown = toPlain(doc, file, lines, problems) ?? {};
   const parsed = validateRawConfig(raw);
   if (!parsed.success) {
     // a value whose reference did not resolve is reported once, not again as a type error
-    const consequential = (issue: z.core.$ZodIssue): boolean => unresolved.some((u) => u.every((k, i) => issue.path[i] === k));
+    const consequential = (issue: z.core.$ZodIssue): boolean => [...unresolved, ...neutralized].some((u) => u.every((k, i) => issue.path[i] === k));
     problems.push(...describeIssues(parsed.issues.filter((i) => !consequential(i)), doc, where));
   }
 
@@ -147,7 +147,7 @@ const MAX_DEPTH = 64;
 /** Alias expansions allowed when the YAML becomes a JS object (yaml's guard against alias bombs). */
 const MAX_ALIAS_COUNT = 100;
 
-function parseFile(file: string): { doc: Document; lines: LineCounter; problems: string[] } {
+function parseFile(file: string): { doc: Document; lines: LineCounter; problems: string[]; neutralized: PropertyKey[][] } {
   const text = readConfigText(file);
   const at = (offset: number): string => {
     const pos = lines.linePos(offset);
@@ -178,32 +178,48 @@ function parseFile(file: string): { doc: Document; lines: LineCounter; problems:
       problems: [`${node.range ? at(node.range[0]) : `${file}:1:1`}: (root): expected a map of sections such as server:, checks:, pipelines:, got ${isSeq(node) ? 'a list' : 'a single value'}`],
     });
   }
-  const structural: string[] = [];
-  inspectNodes(doc, doc.contents as Node, [], 0, (node, yamlPath, message) => structural.push(`${node?.range ? at(node.range[0]) : file}: ${dotted(yamlPath)}: ${message}`));
-  if (structural.length > 0) {
-    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `${structural.length} problem(s) in the configuration`, { where: file, problems: sortByPosition([...problems, ...structural]) });
-  }
-  return { doc, lines, problems };
+  // structural problems are reported with the rest: the offending node is set aside (null, or
+  // its key removed) and the schema's complaints about that path are not repeated
+  const neutralized: PropertyKey[][] = [];
+  inspectNodes(doc, doc.contents as Node, [], 0, (node, yamlPath, message) => {
+    problems.push(`${node?.range ? at(node.range[0]) : file}: ${dotted(yamlPath)}: ${message}`);
+    neutralized.push(yamlPath);
+  }, () => undefined);
+  return { doc, lines, problems, neutralized };
 }
 
 /**
  * Walks every node once before anything is evaluated: tags, aliases (an alias to an anchor
  * that does not exist), reserved keys (`__proto__`, `constructor`, `prototype`), depth.
  */
-function inspectNodes(doc: Document, node: unknown, at: PropertyKey[], depth: number, report: (node: Node | null, at: PropertyKey[], message: string) => void): void {
+function inspectNodes(
+  doc: Document,
+  node: unknown,
+  at: PropertyKey[],
+  depth: number,
+  report: (node: Node | null, at: PropertyKey[], message: string) => void,
+  replace: (value: Node) => void,
+): void {
   if (!node || typeof node !== 'object') return;
   const n = node as Node;
-  if (depth > MAX_DEPTH) return report(n, at, `nested deeper than ${MAX_DEPTH} levels`);
+  if (depth > MAX_DEPTH) {
+    report(n, at, `nested deeper than ${MAX_DEPTH} levels`);
+    return replace(new Scalar(null));
+  }
   const tag = (n as { tag?: string }).tag;
   if (tag !== undefined && !ALLOWED_TAGS.has(tag)) {
     report(n, at, `the YAML tag ${tag.replace('tag:yaml.org,2002:', '!!')} is not accepted in the configuration (write the value as a plain string, number, boolean, list or map)`);
-    return;
+    return replace(new Scalar(null));
   }
   if (isAlias(n)) {
-    if (n.resolve(doc) === undefined) report(n, at, `the alias *${n.source} names no anchor defined before it (write &${n.source} on a value above)`);
+    if (n.resolve(doc) === undefined) {
+      report(n, at, `the alias *${n.source} names no anchor defined before it (write &${n.source} on a value above)`);
+      replace(new Scalar(null));
+    }
     return;
   }
   if (isMap(n)) {
+    const drop: unknown[] = [];
     for (const pair of n.items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key as Node | null;
@@ -211,22 +227,29 @@ function inspectNodes(doc: Document, node: unknown, at: PropertyKey[], depth: nu
       if (isScalar(keyNode) && (typeof keyNode.value === 'string' || typeof keyNode.value === 'number')) key = keyNode.value;
       else {
         report(keyNode ?? n, at, 'keys must be plain strings (not lists, maps, aliases or null)');
+        drop.push(pair);
         continue;
       }
       if (typeof key === 'string' && RESERVED_KEYS.has(key)) {
         report(keyNode, [...at, key], `"${key}" is a reserved name and cannot be used as a key or a name (check, pipeline, sink, variable…)`);
+        drop.push(pair);
         continue;
       }
-      if (isScalar(keyNode)) inspectNodes(doc, keyNode, [...at, key], depth + 1, report);
-      inspectNodes(doc, pair.value, [...at, key], depth + 1, report);
+      if (keyNode.tag !== undefined && !ALLOWED_TAGS.has(keyNode.tag)) {
+        report(keyNode, [...at, key], `the YAML tag ${keyNode.tag.replace('tag:yaml.org,2002:', '!!')} is not accepted on a key`);
+        drop.push(pair);
+        continue;
+      }
+      inspectNodes(doc, pair.value, [...at, key], depth + 1, report, (v) => (pair.value = v));
     }
+    if (drop.length > 0) n.items = n.items.filter((p) => !drop.includes(p));
   } else if (isSeq(n)) {
-    n.items.forEach((item, i) => inspectNodes(doc, item, [...at, i], depth + 1, report));
+    n.items.forEach((item, i) => inspectNodes(doc, item, [...at, i], depth + 1, report, (v) => (n.items[i] = v)));
   }
 }
 
 /** The document as plain JS; alias bombs and anything else yaml refuses become positioned errors. */
-function toPlain(doc: Document, file: string, lines: LineCounter): unknown {
+function toPlain(doc: Document, file: string, lines: LineCounter, earlier: readonly string[]): unknown {
   try {
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (cause) {
@@ -235,7 +258,7 @@ function toPlain(doc: Document, file: string, lines: LineCounter): unknown {
     const range = aliases[0]?.range;
     const pos = range ? lines.linePos(range[0]) : { line: 1, col: 1 };
     const reason = /alias count/i.test((cause as Error).message) ? `the aliases expand to more than ${MAX_ALIAS_COUNT} copies (an alias bomb?); write the values out or use fewer aliases` : (cause as Error).message.split('\n')[0];
-    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file cannot be read as data', { where: file, problems: [`${file}:${pos.line}:${pos.col}: ${reason}`] });
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file cannot be read as data', { where: file, problems: sortByPosition([...earlier, `${file}:${pos.line}:${pos.col}: ${reason}`]) });
   }
 }
 

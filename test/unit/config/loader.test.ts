@@ -95,6 +95,19 @@ describe('the loader', () => {
     expect(found.join('\n')).toMatch(expected);
   });
 
+  it('reports YAML-level problems together with the schema problems of the rest of the file', () => {
+    const text = DEFAULT.replace('port: ${SUPERVISOR_PORT:-8090}', 'port: !!binary aGVsbG8=')
+      .replace('schedule: "0 * * * *"', 'schedule: "61 * * * *"')
+      .replace('  kafka:\n    kind: kafka_cluster', '  __proto__:\n    kind: kafka_cluster')
+      .replace('interval: 30s', 'interval: *nowhere');
+    const found = problems(text);
+    expect(found).toHaveLength(4);
+    expect(found[0]).toMatch(/:12:\d+: server\.port: the YAML tag !!binary is not accepted/);
+    expect(found.join('\n')).toMatch(/checks\.__proto__: "__proto__" is a reserved name/);
+    expect(found.join('\n')).toMatch(/interval: the alias \*nowhere names no anchor/);
+    expect(found.join('\n')).toMatch(/pipelines\.domain_ingestion\.schedule: invalid cron expression/);
+  });
+
   it('refuses /dev/zero, a FIFO and a directory before reading them (no hang, no out-of-memory)', () => {
     expect(rejection('/dev/zero').message).toMatch(/must be a regular file; this is a device/);
     const fifo = path.join(dir, 'fifo.yaml');
