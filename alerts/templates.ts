@@ -14,7 +14,8 @@ export function renderTemplate(template: string, vars: TemplateVars): string {
     .replace(/\{\{\s*([A-Za-z_][\w.]*)\s*\}\}/g, (_, path: string) => {
       let value: unknown = vars;
       for (const part of path.split('.')) {
-        value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+        // own properties only: `{{ labels.constructor }}` or `{{ __proto__ }}` render empty, not Object's internals
+        value = value !== null && typeof value === 'object' && Object.hasOwn(value, part) ? (value as Record<string, unknown>)[part] : undefined;
       }
       if (value === undefined || value === null) return '';
       if (typeof value === 'number') return formatNumber(value);
