@@ -275,7 +275,17 @@ export function createManagedAdmin(params: ManagedAdminParams): ManagedAdmin {
       }
     },
     close() {
-      if (!closed) closed = (connecting ? connecting.then(() => undefined, () => undefined) : Promise.resolve()).then(drop);
+      if (!closed) {
+        // A connect in flight is not waited for (against a dead broker it can take the
+        // connection timeout times the retries): its admin is disconnected when it settles.
+        const pending = connecting;
+        closed = drop().then(() => {
+          pending?.then(
+            (a) => a.disconnect().catch(() => undefined),
+            () => undefined,
+          );
+        });
+      }
       return closed;
     },
   };

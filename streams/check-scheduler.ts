@@ -9,7 +9,9 @@
  *   SUP_ERR_PROBE_FAILED — the stream itself never errors and never completes until `stop$`.
  *
  * - `kicks$` (check names) runs a probe at once, between its intervals: the root kicks the
- *   Kafka checks when a broker stops or starts accepting connections;
+ *   Kafka checks when a broker stops or starts accepting connections. `kicks$` is subscribed
+ *   once per subscription of the signal stream (not once per probe, nor again at every wait):
+ *   a cold `kicks$` (a reachability loop) runs once however many probes wait on it;
  * - when a run's worst status gets worse than the previous run's and is `unknown` or `crit`,
  *   the probe is run again `recheckMs` later, `rechecks` times, before it falls back to its
  *   interval: an alert's `for` is then backed by fresh probes, not by one stale answer.
@@ -18,7 +20,7 @@
  * all signals of one run share one `observedAt`: the state stream uses that to drop targets a
  * later run no longer reports.
  */
-import { EMPTY, Observable, defer, from, merge, timer, type SchedulerLike, asyncScheduler } from 'rxjs';
+import { EMPTY, Observable, Subject, defer, from, merge, timer, type SchedulerLike, asyncScheduler } from 'rxjs';
 import { expand, filter, map, mergeMap, take, takeUntil, toArray } from 'rxjs/operators';
 import {
   CHECK_WIDE_TARGET,
@@ -68,10 +70,9 @@ export function createSignals$(params: SignalsParams): Observable<Signal> {
   const clock = params.clock ?? systemClock;
   const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'check-scheduler' });
   const scheduler = params.scheduler ?? asyncScheduler;
-  const kicks$ = params.kicks$ ?? EMPTY;
   const rechecks = params.rechecks ?? 2;
-  const schedules = params.probes.map((probe) => {
-    validateProbe(probe);
+  for (const probe of params.probes) validateProbe(probe);
+  const schedulesWith = (kicks$: Observable<string>): Observable<Signal>[] => params.probes.map((probe) => {
     const probeLogger = logger.child({ check: probe.name });
     const recheckMs = Math.min(params.recheckMs ?? 1000, probe.intervalMs);
     const kicked$ = kicks$.pipe(filter((name) => name === probe.name));
@@ -106,7 +107,23 @@ export function createSignals$(params: SignalsParams): Observable<Signal> {
       );
     });
   });
-  const all$ = schedules.length === 0 ? EMPTY : merge(...schedules);
+  const outer = params.kicks$;
+  const all$ =
+    params.probes.length === 0
+      ? EMPTY
+      : !outer
+        ? merge(...schedulesWith(EMPTY))
+        : new Observable<Signal>((subscriber) => {
+            // One subscription to the caller's kicks per subscription of this stream; the waits
+            // of every probe listen to this hot relay, not to `kicks$` itself.
+            const relay = new Subject<string>();
+            const kicking = outer.subscribe({ next: (name) => relay.next(name), error: () => undefined });
+            const running = merge(...schedulesWith(relay.asObservable())).subscribe(subscriber);
+            return () => {
+              running.unsubscribe();
+              kicking.unsubscribe();
+            };
+          });
   return params.stop$ ? all$.pipe(takeUntil(params.stop$)) : all$;
 }
 

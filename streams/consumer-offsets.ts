@@ -56,7 +56,9 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
       brokers: [...params.brokers],
       connectionTimeout: params.connectionTimeout ?? 3000,
       requestTimeout: params.requestTimeout ?? 30_000,
-      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
+      // This stream retries a failed session itself (every retryDelayMs); kafkajs's own connect
+      // retries are kept short because their timers cannot be cancelled and would hold up a stop.
+      retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1000 },
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => {
         const { message } = entry.log as unknown as { message?: unknown };
@@ -105,7 +107,7 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
         }
       };
 
-      const c = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 } });
+      const c = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 1000 } });
       consumer = c;
       let crashed: (err: unknown) => void = () => undefined;
       const crash = new Promise<unknown>((resolve) => (crashed = resolve));
@@ -127,8 +129,17 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
         if (next > Number(positions.get(partition) ?? -1)) positions.set(partition, String(next));
         markProgress(partition, next);
       });
+      // a stop during a step must not leave a consumer running: check after every await
+      const stoppedNow = async (): Promise<boolean> => {
+        if (!stopper.signal.aborted) return false;
+        if (consumer === c) consumer = null;
+        await c.disconnect().catch(() => undefined);
+        return true;
+      };
       await c.connect();
+      if (await stoppedNow()) return;
       await c.subscribe({ topics: [topic], fromBeginning: true });
+      if (await stoppedNow()) return;
       await c.run({
         autoCommit: false,
         eachBatchAutoResolve: true,
@@ -146,7 +157,13 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
           }
         },
       });
-      const error = await crash;
+      if (await stoppedNow()) return;
+      const stopped = new Promise<'stopped'>((resolve) => stopper.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
+      const error = await Promise.race([crash, stopped]);
+      if (error === 'stopped') {
+        await stoppedNow();
+        return;
+      }
       throw error;
     };
 

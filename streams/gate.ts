@@ -2,10 +2,11 @@
  * Gates: a scheduled run is skipped — recorded as `skipped` with the reason, not silently
  * dropped — while Kafka is unhealthy or a downstream consumer group lags above a threshold.
  * The gate is evaluated when the tick fires; an evaluation that fails (Kafka unreachable)
- * counts as "unhealthy", never as a dead stream.
+ * counts as "unhealthy", one that does not answer in time is a skip too, never a dead or a
+ * stuck stream.
  */
-import { from, of, type MonoTypeOperatorFunction } from 'rxjs';
-import { catchError, concatMap, map } from 'rxjs/operators';
+import { asyncScheduler, from, of, race, timer, type MonoTypeOperatorFunction, type Observable, type SchedulerLike } from 'rxjs';
+import { catchError, concatMap, groupBy, map, mergeMap, take } from 'rxjs/operators';
 import { silentLogger, type Logger, type Signal, type Trigger } from '../src/protocol';
 
 export interface GateSpec {
@@ -40,29 +41,45 @@ export async function evaluateGate(spec: GateSpec, probes: GateProbes): Promise<
   return null;
 }
 
+/** Default bound of one gate evaluation. */
+export const DEFAULT_GATE_TIMEOUT_MS = 15_000;
+
 /**
- * Applies a gate to triggers, one at a time, in order. `gateFor` returns the evaluation for a
- * trigger (or null when its pipeline has no gate); only the given kinds are gated.
+ * Applies a gate to triggers. Triggers of one pipeline are gated one at a time, in order;
+ * pipelines are independent, so a gate that is slow (or never answers) delays only its own
+ * pipeline. Each evaluation is bounded by `timeoutMs`: one that does not answer in time is a
+ * skip with that reason (recorded like any other gate skip), and the pipeline's next trigger is
+ * evaluated afresh. `gateFor` returns the evaluation for a trigger (or null when its pipeline
+ * has no gate); only the given kinds are gated.
  */
 export function gateTriggers(
   gateFor: (trigger: Trigger) => (() => Promise<string | null>) | null,
-  options: { kinds?: readonly Trigger['kind'][]; logger?: Logger } = {},
+  options: { kinds?: readonly Trigger['kind'][]; logger?: Logger; timeoutMs?: number; scheduler?: SchedulerLike } = {},
 ): MonoTypeOperatorFunction<Trigger> {
   const kinds = options.kinds ?? ['cron'];
   const logger = (options.logger ?? silentLogger).child({ component: 'streams', name: 'gate' });
-  return (source) =>
-    source.pipe(
-      concatMap((trigger) => {
-        const evaluate = kinds.includes(trigger.kind) ? gateFor(trigger) : null;
-        if (!evaluate) return of(trigger);
-        return from(Promise.resolve().then(evaluate)).pipe(
-          map((reason): Trigger => (reason === null ? trigger : { ...trigger, skipReason: reason })),
-          catchError((err: unknown) => {
-            const reason = `gate: Kafka is unhealthy (${(err as Error)?.message ?? String(err)})`;
-            logger.warn({ pipeline: trigger.pipeline, reason }, 'gate evaluation failed; skipping the run');
-            return of<Trigger>({ ...trigger, skipReason: reason });
-          }),
-        );
-      }),
-    );
+  const timeoutMs = options.timeoutMs ?? DEFAULT_GATE_TIMEOUT_MS;
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const gate = (trigger: Trigger): Observable<Trigger> => {
+    const evaluate = kinds.includes(trigger.kind) ? gateFor(trigger) : null;
+    if (!evaluate) return of(trigger);
+    const timedOut: Trigger = { ...trigger, skipReason: `gate: the evaluation did not answer within ${timeoutMs} ms; skipping this run` };
+    return race(
+      from(Promise.resolve().then(evaluate)).pipe(
+        map((reason): Trigger => (reason === null ? trigger : { ...trigger, skipReason: reason })),
+        catchError((err: unknown) => {
+          const reason = `gate: Kafka is unhealthy (${(err as Error)?.message ?? String(err)})`;
+          logger.warn({ pipeline: trigger.pipeline, reason }, 'gate evaluation failed; skipping the run');
+          return of<Trigger>({ ...trigger, skipReason: reason });
+        }),
+      ),
+      timer(timeoutMs, scheduler).pipe(
+        map(() => {
+          logger.warn({ pipeline: trigger.pipeline, timeoutMs }, 'gate evaluation timed out; skipping the run');
+          return timedOut;
+        }),
+      ),
+    ).pipe(take(1));
+  };
+  return (source) => source.pipe(groupBy((trigger) => trigger.pipeline), mergeMap((pipeline$) => pipeline$.pipe(concatMap(gate))));
 }

@@ -92,12 +92,17 @@ export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<
 
     const connect = async (): Promise<void> => {
       while (!ac.signal.aborted) {
-        const kafka = new Kafka({ clientId: params.clientId, brokers: [...params.brokers], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
-        const c = kafka.consumer({ groupId, retry: { retries: 3 } });
+        // short kafkajs retries: their timers cannot be cancelled and would hold up a stop; this
+        // loop reconnects after retryMs itself
+        const kafka = new Kafka({ clientId: params.clientId, brokers: [...params.brokers], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 1000 } });
+        const c = kafka.consumer({ groupId, retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 1000 } });
         consumer = c;
         try {
           await c.connect();
+          // stopped while connecting: no subscription, no run (the disconnect below ends it)
+          if (ac.signal.aborted) throw new Error('stopped');
           await c.subscribe({ topic: params.topic, fromBeginning: false });
+          if (ac.signal.aborted) throw new Error('stopped');
           const crashed = new Promise<void>((resolve) => c.on(c.events.CRASH, () => resolve()));
           await c.run({
             autoCommit: true,
@@ -115,9 +120,9 @@ export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<
             },
           });
           logger.info({ pipeline: params.pipeline, topic: params.topic, groupId }, 'watching the topic for new records');
-          await Promise.race([crashed, new Promise<void>((resolve) => ac.signal.addEventListener('abort', () => resolve(), { once: true }))]);
+          await Promise.race([crashed, new Promise<void>((resolve) => (ac.signal.aborted ? resolve() : ac.signal.addEventListener('abort', () => resolve(), { once: true })))]);
         } catch (err) {
-          logger.warn({ pipeline: params.pipeline, topic: params.topic, error: (err as Error).message }, 'offsets trigger cannot consume; retrying');
+          if (!ac.signal.aborted) logger.warn({ pipeline: params.pipeline, topic: params.topic, error: (err as Error).message }, 'offsets trigger cannot consume; retrying');
         }
         await c.disconnect().catch(() => undefined);
         if (consumer === c) consumer = null;

@@ -29,7 +29,9 @@ export function createKafkaAdminSource(params: KafkaAdminSourceParams): KafkaAdm
     brokers: [...params.brokers],
     connectionTimeout: params.connectionTimeoutMs ?? 3_000,
     requestTimeout: params.requestTimeoutMs ?? 10_000,
-    retry: { retries: 1, initialRetryTime: 200 },
+    // kafkajs schedules its retries with timers nobody can cancel: short ones, so a stop is not
+    // held up by them (the gates and triggers ask again at their next evaluation anyway)
+    retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1000 },
     logLevel: logLevel.NOTHING,
   });
   let admin: Admin | null = null;
@@ -48,8 +50,13 @@ export function createKafkaAdminSource(params: KafkaAdminSourceParams): KafkaAdm
         await a.disconnect().catch(() => undefined);
         throw err;
       }
-      admin = a;
       connecting = null;
+      if (closed) {
+        // closed while connecting: this admin must not outlive the source
+        await a.disconnect().catch(() => undefined);
+        throw new Error('the Kafka admin is closed');
+      }
+      admin = a;
       return a;
     })();
     return connecting;

@@ -3,7 +3,7 @@
  * gated, turned into runs under the overlap policy and the one-run-per-logical-date rule,
  * dispatched to the runner within max_active_runs, and published as run events.
  *
- *   cron$ ─┐
+ *   cron$ ─┐                (per pipeline, bounded)
  *   lag$  ─┼─► merge ─► gate ─► submit (overlap, idempotency → store `queued`) ─► dispatch ─► runner ─► runEvents$
  *   offsets$┘                 ▲ manual trigger() / backfill() / CLI rows queued in the store (polled)
  *
@@ -70,6 +70,8 @@ export interface EngineParams {
   statusDir?: string;
   /** Upper bound of catchup ticks enqueued at start per pipeline. Default 100. */
   maxCatchupRuns?: number;
+  /** Bound of one gate evaluation; a gate that does not answer in time skips the run. Default 15 s. */
+  gateTimeoutMs?: number;
 }
 
 export interface TriggerOptions {
@@ -147,6 +149,10 @@ export interface Engine {
 }
 
 const AUTOMATIC: ReadonlySet<TriggerKind> = new Set(['cron', 'lag', 'offsets']);
+/** Run kinds max_active_runs does not limit. */
+const UNLIMITED: ReadonlySet<TriggerKind> = new Set(['backfill', 'test']);
+/** Queued runs read per dispatch query. */
+const DISPATCH_PAGE = 500;
 const TERMINAL: ReadonlySet<RunState> = new Set(TERMINAL_RUN_STATES);
 
 export function summarizeRun(store: RunStore, run: RunRecord, created = true): RunSummary {
@@ -241,20 +247,43 @@ export function createEngine(params: EngineParams): Engine {
     executing.set(runId, p);
   };
 
-  /** Starts queued runs while their pipeline has room. */
+  /**
+   * Starts queued runs, oldest first, while their pipeline has room (backfill and test runs are
+   * not limited by max_active_runs). One query counts the running runs of every pipeline; the
+   * queued ones are read in pages (only of pipelines with room, plus unlimited kinds), so every
+   * queued run is reached however many there are, and a queued run that must wait costs no
+   * query of its own.
+   */
   const dispatch = (): void => {
     if (shutdown.signal.aborted) return;
     try {
-      const queued = store.listRuns({ state: 'queued', limit: 1000 }).reverse(); // oldest first
-      for (const run of queued) {
-        if (!daemon && !own.has(run.id)) continue;
+      const running = store.countByPipeline(['running']);
+      const hasRoom = (spec: PipelineSpec): boolean => (running.get(spec.id) ?? 0) < spec.maxActiveRuns;
+      const start = (run: RunRecord): void => {
         const spec = catalog.find(run.pipeline);
-        if (!spec) continue;
-        const running = store.listRuns({ pipeline: spec.id, state: 'running', limit: 1000 }).length;
-        const limit = run.kind === 'backfill' || run.kind === 'test' ? Number.POSITIVE_INFINITY : spec.maxActiveRuns;
-        if (running >= limit) continue;
-        if (!store.claimRun(run.id, process.pid, clock.now())) continue;
+        if (!spec) return;
+        if (!UNLIMITED.has(run.kind) && !hasRoom(spec)) return;
+        if (!store.claimRun(run.id, process.pid, clock.now())) return;
+        running.set(spec.id, (running.get(spec.id) ?? 0) + 1);
         execute(spec, run.id);
+      };
+      if (!daemon) {
+        // an in-process CLI engine executes only the runs it created
+        for (const id of [...own]) {
+          if (executing.has(id)) continue;
+          const run = store.getRun(id);
+          if (run?.state === 'queued') start(run);
+        }
+        return;
+      }
+      let after: { queuedAt: number; id: string } | undefined;
+      for (;;) {
+        const pipelines = catalog.list().filter(hasRoom).map((p) => p.id);
+        const page = store.listQueued({ ...(after ? { after } : {}), limit: DISPATCH_PAGE, pipelines, kinds: [...UNLIMITED] });
+        for (const run of page) start(run);
+        if (page.length < DISPATCH_PAGE || shutdown.signal.aborted) break;
+        const last = page[page.length - 1]!;
+        after = { queuedAt: last.queuedAt, id: last.id };
       }
     } catch (err) {
       logger.error({ error: describeError(err).message }, 'dispatch failed');
@@ -287,7 +316,7 @@ export function createEngine(params: EngineParams): Engine {
       if (AUTOMATIC.has(trigger.kind) && !options.bypassOverlap && !trigger.rerun) {
         const existing = store.findRun(spec.id, trigger.logicalDate);
         if (existing) return summarizeRun(store, existing, false);
-        const active = store.listRuns({ pipeline: spec.id, state: ['running', 'queued'], limit: 10_000 }).length;
+        const active = store.countRuns(spec.id, ['running', 'queued']);
         const room = spec.overlap === 'skip' ? spec.maxActiveRuns : spec.overlap === 'buffer_one' ? spec.maxActiveRuns + 1 : 1000;
         if (active >= room) {
           metrics.skippedTick(spec.id, 'overlap');
@@ -457,7 +486,7 @@ export function createEngine(params: EngineParams): Engine {
         kafkaSource = createKafkaAdminSource({ brokers: params.kafka.brokers, clientId: params.kafka.clientId, logger });
       }
       catchup();
-      const triggers$ = merge(...triggerStreams(), EMPTY).pipe(gateTriggers(gateFor, { logger }));
+      const triggers$ = merge(...triggerStreams(), EMPTY).pipe(gateTriggers(gateFor, { logger, ...(params.gateTimeoutMs !== undefined ? { timeoutMs: params.gateTimeoutMs } : {}) }));
       subscriptions.push(
         triggers$.subscribe({
           next: (t) => {

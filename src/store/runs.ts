@@ -95,6 +95,16 @@ export interface RunStore {
   /** The non-rerun run of a logical date. */
   findRun(pipeline: string, logicalDate: number): RunRecord | null;
   listRuns(filter?: ListRunsFilter): RunRecord[];
+  /** How many runs of these states each pipeline has, in one query. */
+  countByPipeline(states: readonly RunState[]): Map<string, number>;
+  /** How many runs of a pipeline are in these states. */
+  countRuns(pipeline: string, states: readonly RunState[]): number;
+  /**
+   * One page of queued runs, oldest first (by queued time, then id), after `after`: the
+   * dispatcher pages through every queued run with it. `pipelines`/`kinds` keep only runs of
+   * those pipelines or of those kinds (both given: either matches).
+   */
+  listQueued(page: { after?: { queuedAt: number; id: string }; limit: number; pipelines?: readonly string[]; kinds?: readonly TriggerKind[] }): RunRecord[];
   /** Atomically moves a queued run to running, owned by `pid`; false if another process took it. */
   claimRun(id: string, pid: number, now: number): boolean;
   updateRun(id: string, patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid'>>): void;
@@ -358,6 +368,37 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       }
       const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY queued_at DESC, rowid DESC LIMIT ?`;
       return (stmt(sql).all(...values, filter.limit ?? 1000) as RunRow[]).map(toRun);
+    },
+    countByPipeline: (states) => {
+      const rows = stmt(`SELECT pipeline, COUNT(*) AS n FROM runs WHERE state IN (${states.map(() => '?').join(', ')}) GROUP BY pipeline`).all(...states) as Array<{ pipeline: string; n: number }>;
+      return new Map(rows.map((r) => [r.pipeline, r.n]));
+    },
+    countRuns: (pipeline, states) => {
+      const row = stmt(`SELECT COUNT(*) AS n FROM runs WHERE pipeline = ? AND state IN (${states.map(() => '?').join(', ')})`).get(pipeline, ...states) as { n: number };
+      return row.n;
+    },
+    listQueued: ({ after, limit, pipelines, kinds }) => {
+      const where = [`state = 'queued'`];
+      const values: unknown[] = [];
+      if (after) {
+        where.push('(queued_at > ? OR (queued_at = ? AND id > ?))');
+        values.push(after.queuedAt, after.queuedAt, after.id);
+      }
+      if (pipelines !== undefined || kinds !== undefined) {
+        const either: string[] = [];
+        if (pipelines?.length) {
+          either.push(`pipeline IN (${pipelines.map(() => '?').join(', ')})`);
+          values.push(...pipelines);
+        }
+        if (kinds?.length) {
+          either.push(`trigger_kind IN (${kinds.map(() => '?').join(', ')})`);
+          values.push(...kinds);
+        }
+        if (either.length === 0) return [];
+        where.push(`(${either.join(' OR ')})`);
+      }
+      const sql = `SELECT * FROM runs WHERE ${where.join(' AND ')} ORDER BY queued_at, id LIMIT ?`;
+      return (stmt(sql).all(...values, limit) as RunRow[]).map(toRun);
     },
     claimRun: (id, pid, now) => claimStmt.run(pid, now, id).changes === 1,
     updateRun: (id, patch) => {
