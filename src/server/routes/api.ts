@@ -7,6 +7,7 @@ import type { SqliteDatabase } from '../../store/database';
 import { createVariableStore, VARIABLE_KEY } from '../../store/variables';
 import { API_SILENCE_FIELDS, buildSilence, SILENCE_LIMITS } from '../../store/silences';
 import { redactConfig } from '../../config/redact';
+import { checkVariableChange, variableProblem, type CheckVariableChangeParams } from '../../config/variable-change';
 import { checkEpochMs, DateParseError, MAX_EPOCH_MS, parseStrictDate } from '../../shared/dates';
 import { LIMITS } from '../../shared/limits';
 import { noContent, openObject, responses } from '../responses';
@@ -22,9 +23,9 @@ export interface ApiDeps {
   env?: Readonly<Record<string, string | undefined>>;
   /**
    * Loads the config with one variable changed and throws the config's error when it no longer
-   * loads (src/config/variable-change.ts); the change is stored only when this passes.
+   * loads; the change is stored only when this passes (default: src/config/variable-change.ts).
    */
-  checkVariableChange?: (params: { file: string; env: Readonly<Record<string, string | undefined>>; storedVariables: Record<string, string>; key: string; value: string }) => void;
+  checkVariableChange?: (params: CheckVariableChangeParams) => unknown;
 }
 
 const RUN_STATES = ['queued', 'running', 'success', 'failed', 'skipped', 'timed_out'];
@@ -81,6 +82,20 @@ const iso = (ms: number | null | undefined): string | null => (ms === null || ms
 export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { engine, alerts, silenceStore, clock } = deps;
   const variables = createVariableStore(deps.db);
+  const checkChange = deps.checkVariableChange ?? checkVariableChange;
+  /** A variable change refused with the config's error (all its problems), or null when it may be stored. */
+  const refuseChange = (reply: FastifyReply, key: string, value: string | undefined): FastifyReply | null => {
+    const problem = variableProblem(key, value);
+    if (problem) return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message: `${value !== undefined && problem.startsWith('the value') ? 'body.value' : 'path.key'}: ${problem}` });
+    try {
+      checkChange({ file: deps.loaded.file, env: deps.env ?? process.env, storedVariables: variables.asRecord(), key, value });
+      return null;
+    } catch (err) {
+      if (!isSupervisorError(err)) throw err;
+      const detail = err.problems.length > 0 ? `: ${err.problems.join('; ')}` : '';
+      return reply.code(400).send({ code: err.code, message: `${value === undefined ? 'path.key' : 'body.value'}: ${err.message}${detail}` });
+    }
+  };
 
   return async (app) => {
     // ---------------------------------------------------------------- pipelines
@@ -171,8 +186,8 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           },
           response: responses(
             {
-              200: { description: 'dry run: the plan', ...openObject({ runs: { type: 'array' } }) },
-              202: { description: 'accepted: the plan, running in the background (progress through /runs)', ...openObject({ runs: { type: 'array' }, accepted: { type: 'boolean' } }) },
+              200: { description: 'dry run: the plan', ...openObject({ plan: { type: 'array' }, counts: openObject() }) },
+              202: { description: 'accepted: the plan, running in the background (progress through /runs)', ...openObject({ plan: { type: 'array' }, accepted: { type: 'boolean' } }) },
             },
             { write: true, extra: [404, 409] },
           ),
@@ -187,6 +202,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
             ...(b.reprocess ? { reprocess: b.reprocess } : {}),
             ...(b.max_active ? { maxActive: b.max_active } : {}),
           };
+          if (options.endDate < options.startDate) throw badRequest(`body.end_date: ${JSON.stringify(b.end_date)} is before body.start_date ${JSON.stringify(b.start_date)}`);
           const plan = await engine.backfill(request.params.id, { ...options, dryRun: true });
           if (b.dry_run) return plan;
           // run in the background; progress is visible through /runs
@@ -282,7 +298,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
         schema: {
           summary: 'Store a variable; refused when the config would not load with it',
           tags: ['variables'],
-          params: { type: 'object', required: ['key'], properties: { key: { type: 'string', pattern: VARIABLE_KEY.source, minLength: 1, maxLength: LIMITS.variableKeyLength } } },
+          params: { type: 'object', required: ['key'], properties: { key: { type: 'string', pattern: VARIABLE_KEY.source, minLength: 1, maxLength: LIMITS.variableKeyLength, not: { enum: ['__proto__', 'constructor', 'prototype'] } } } },
           body: { type: 'object', additionalProperties: false, required: ['value'], properties: { value: { type: 'string', maxLength: LIMITS.variableValueLength } } },
           response: responses({ 200: openObject({ key: { type: 'string' }, value: { type: 'string' }, note: { type: 'string' } }, ['key', 'value']) }, { write: true }),
         },
@@ -290,21 +306,21 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       async (request, reply) => {
         const { key } = request.params;
         const { value } = request.body;
-        if (deps.checkVariableChange) {
-          try {
-            deps.checkVariableChange({ file: deps.loaded.file, env: deps.env ?? {}, storedVariables: variables.asRecord(), key, value });
-          } catch (err) {
-            return sendError(reply, err, 'body.value');
-          }
-        }
+        const refused = refuseChange(reply, key, value);
+        if (refused) return refused;
         variables.set(key, value, clock.now());
         return { key, value, note: 'used by runs started from now on; checks and connections pick it up at the next restart' };
       },
     );
 
-    app.delete<{ Params: { key: string } }>('/variables/:key', { schema: { summary: 'Delete a stored variable (its config default, if any, applies again)', tags: ['variables'], params: idParam('key'), response: responses({ 204: noContent }, { write: true, extra: [404] }) } }, async (request, reply) =>
-      variables.delete(request.params.key) ? reply.code(204).send() : reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.key: variable "${request.params.key}" is not stored` }),
-    );
+    app.delete<{ Params: { key: string } }>('/variables/:key', { schema: { summary: 'Delete a stored variable (its config default, if any, applies again)', tags: ['variables'], params: idParam('key'), response: responses({ 204: noContent }, { write: true, extra: [404] }) } }, async (request, reply) => {
+      const { key } = request.params;
+      if (!Object.hasOwn(variables.asRecord(), key)) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.key: variable "${key}" is not stored` });
+      const refused = refuseChange(reply, key, undefined);
+      if (refused) return refused;
+      variables.delete(key);
+      return reply.code(204).send();
+    });
 
     // ---------------------------------------------------------------- alerts and silences
     app.get<{ Querystring: { state?: 'pending' | 'firing' | 'resolved' } }>(

@@ -95,6 +95,35 @@ describe('/api/v1 (inject, real engine and store)', () => {
     }
   });
 
+  it('answers impossible and out-of-range dates with 400 naming the field (never 500, 409 or a rolled-over date)', async () => {
+    const cases: Array<[string, unknown, string]> = [
+      ['/api/v1/pipelines/nightly/backfill', { start_date: 9e15, end_date: 9e15 + 1 }, 'body.start_date'],
+      ['/api/v1/pipelines/nightly/trigger', { logical_date: 8.64e15 }, 'body.logical_date'],
+      ['/api/v1/pipelines/nightly/trigger', { logical_date: Date.UTC(9999, 11, 31) + 86_400_000 }, 'body.logical_date'],
+      ['/api/v1/pipelines/nightly/trigger', { logical_date: '2025-02-30' }, 'body.logical_date'],
+      ['/api/v1/pipelines/nightly/trigger', { logical_date: '0000-01-01' }, 'body.logical_date'],
+      ['/api/v1/pipelines/nightly/trigger', { logical_date: '2025-10-05T06:00:00' }, 'body.logical_date'],
+      // was "end before start": 2025-02-30 had become 2 March
+      ['/api/v1/pipelines/nightly/backfill', { start_date: '2025-02-30', end_date: '2025-03-01' }, 'body.start_date'],
+      ['/api/v1/pipelines/nightly/backfill', { start_date: '2025-03-01', end_date: '2025-02-29' }, 'body.end_date'],
+      ['/api/v1/pipelines/nightly/backfill', { start_date: '2025-03-02', end_date: '2025-03-01' }, 'body.end_date: "2025-03-01" is before body.start_date "2025-03-02"'],
+      ['/api/v1/pipelines/nightly/backfill', { start_date: '2025-10-01', end_date: '2025-10-02', max_active: 65 }, 'body.max_active'],
+    ];
+    for (const [url, payload, field] of cases) {
+      const res = await daemon.app.inject({ method: 'POST', url, headers: auth(writer), payload: payload as object });
+      expect({ payload, status: res.statusCode }).toEqual({ payload, status: 400 });
+      expect(res.json().message).toContain(field);
+      expect(res.body).not.toMatch(/see the log/);
+    }
+    const runs = await daemon.app.inject({ url: '/api/v1/runs?from=2025-02-30', headers: auth(reader) });
+    expect(runs.statusCode).toBe(400);
+    expect(runs.json().message).toContain('query.from');
+    // a date-time with a zone and epoch ms are read exactly
+    const plan = await daemon.app.inject({ method: 'POST', url: '/api/v1/pipelines/nightly/backfill', headers: auth(writer), payload: { start_date: '2025-02-28T00:00:00+01:00', end_date: Date.UTC(2025, 2, 1, 12), dry_run: true } });
+    expect(plan.statusCode).toBe(200);
+    expect(plan.json().plan.map((r: { logicalDate: number }) => new Date(r.logicalDate).toISOString())).toEqual(['2025-02-28T03:00:00.000Z', '2025-03-01T03:00:00.000Z']);
+  });
+
   it('never answers 5xx to fuzzed bodies', async () => {
     // 470 requests through inject: allow for a loaded machine
     const values: unknown[] = [null, 0, -1, 1e308, '', 'x'.repeat(5000), [], {}, [1, 'a'], { nested: { deep: [null] } }, true, '2025-13-45', '\u0000'];
