@@ -90,7 +90,8 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const verdict = check(request);
     if (verdict.ok) {
-      if (verdict.principal.readOnly && WRITE_METHODS.has(request.method)) {
+      // (no route matched: nothing would be written, the 404/405 that follows says more)
+      if (verdict.principal.readOnly && WRITE_METHODS.has(request.method) && !request.is404) {
         await reply.code(403).send({ code: 'SUP_ERR_FORBIDDEN', message: `authorization: token "${verdict.principal.name}" is read-only and cannot ${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}` });
         return;
       }

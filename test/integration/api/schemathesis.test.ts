@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { cli, ensureBuilt, freePort, startSupervisor, tempDir, writeConfig, type SupervisorProcess } from '../../helpers/e2e-supervisor';
 import { ensureSchemathesis } from './schemathesis-venv';
@@ -25,6 +26,19 @@ const RUN_TIMEOUT_MS = 150_000;
 interface FuzzResult {
   code: number | null;
   output: string;
+}
+
+/** One raw HTTP request (any method, any path length), its status and Allow header. */
+function raw(url: string, method: string, pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; allow?: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${pathname}`, { method, headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.allow ? { allow: res.headers.allow } : {}) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 function schemathesis(bin: string, url: string, token: string | null, examples: number, reportDir: string): Promise<FuzzResult> {
@@ -98,7 +112,29 @@ describe('the served OpenAPI document, fuzzed by schemathesis against a real dae
     work?.cleanup();
   });
 
-  it.each(RUNS)('finds nothing with a $name', async ({ token, examples }) => {
+  it('answers a stranger 401 over the wire for any method, path and parameter length; a token holder 405 with Allow, or 400 naming the parameter', async () => {
+    const url = daemon!.url;
+    const long = 'x'.repeat(5_000);
+    for (const [method, p] of [
+      ['GET', `/api/v1/runs/${long}`],
+      ['GET', `/api/v1/no-such/${long}`],
+      ['PATCH', '/api/v1/pipelines'],
+      ['TRACE', '/api/v1/pipelines'],
+      ['QUERY', '/api/v1/runs'],
+      ['PROPFIND', '/api/v1/variables'],
+      ['GET', '/api/v1/nothing'],
+      ['GET', '/api/v1/runs/%E0%A4%A'],
+    ] as const) {
+      expect({ method, p: p.slice(0, 40), status: (await raw(url, method, p)).status }).toEqual({ method, p: p.slice(0, 40), status: 401 });
+    }
+    const bearer = { authorization: `Bearer ${tokens.ro}` };
+    expect(await raw(url, 'PATCH', '/api/v1/pipelines', bearer)).toMatchObject({ status: 405, allow: 'GET, HEAD' });
+    const tooLong = await raw(url, 'GET', `/api/v1/runs/${long}`, bearer);
+    expect(tooLong.status).toBe(400);
+    expect(JSON.parse(tooLong.body).message).toMatch(/^path: a parameter is longer than \d+ characters$/);
+  });
+
+  it.each(RUNS)('finds nothing with $name', async ({ token, examples }) => {
     const reportDir = fs.mkdtempSync(path.join(work.dir, 'report-'));
     const result = await schemathesis(bin, daemon!.url, token ? tokens[token] : null, examples, reportDir);
     const summary = result.output.split('\n').filter((l) => /^(=+ .* =+|\s+\d+ generated.*)$/.test(l));

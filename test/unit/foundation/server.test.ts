@@ -44,8 +44,10 @@ describe('HTTP probes and auth (inject)', () => {
     const wrong = await daemon.app.inject({ url: '/api/v1/health', headers: { authorization: 'Bearer sup_wrong' } });
     expect(wrong.statusCode).toBe(401);
     const { token } = createTokenStore(daemon.db).create('reader', true);
-    const readOnlyWrite = await daemon.app.inject({ method: 'POST', url: '/api/v1/anything', headers: { authorization: `Bearer ${token}` }, payload: {} });
+    const readOnlyWrite = await daemon.app.inject({ method: 'POST', url: '/api/v1/pipelines/anything/trigger', headers: { authorization: `Bearer ${token}` }, payload: {} });
     expect(readOnlyWrite.statusCode).toBe(403);
+    // no route: nothing to forbid, the answer says the route does not exist
+    expect((await daemon.app.inject({ method: 'POST', url: '/api/v1/anything', headers: { authorization: `Bearer ${token}` }, payload: {} })).statusCode).toBe(404);
   });
 
   it('rate-limits repeated failures from one address', async () => {
