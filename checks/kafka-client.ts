@@ -69,7 +69,7 @@ export function createKafkaClient(options: KafkaConnectionOptions, logger: Logge
       else logger.debug(fields, String(message));
     },
   };
-  if (options.ssl !== undefined) config.ssl = options.ssl as KafkaConfig['ssl'];
+  if (options.ssl !== undefined) config.ssl = options.ssl;
   if (options.sasl !== undefined) config.sasl = options.sasl as SASLOptions;
   return new Kafka(config);
 }

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { closeSinks, createSinks, resolveAlertRules } from '../../alerts';
 import { loadConfig, readStorePath, type LoadedConfig } from '../config/load';
 import { createPipelineCatalog } from '../engine/dag';
-import { SupervisorError, silentLogger } from '../protocol';
+import { silentLogger } from '../protocol';
 import { resolvedChecks } from '../wiring/checks';
 import type { CliContext } from './context';
 
@@ -61,13 +61,6 @@ export async function validateForStart({ file, env }: { file: string; env: Reado
     sinks: sinks.length,
     ...(stored.note !== undefined ? { storeNote: stored.note } : {}),
   };
-}
-
-/** `--port`: an integer 0–65535 (0 = any free port), else a usage error (exit 2). */
-export function parsePortFlag(value: string): number {
-  const n = /^\d{1,5}$/.test(value.trim()) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new SupervisorError('SUP_ERR_USAGE', `--port must be a port number 0–65535, got ${JSON.stringify(value)}`);
-  return n;
 }
 
 /** `start --dry-run`: exit 0 with a summary, or the config's error (exit 2 through the CLI's catch-all). */

@@ -45,8 +45,9 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
       const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
       if (isScalar(pair.value) && pair.value.value !== null && typeof pair.value.value !== 'object') {
         const found: InterpolationProblem[] = [];
-        declared[key] = interpolate(String(pair.value.value), { env, variables: {} }, found);
-        for (const p of found) problems.push(`${where(pair.value as Node, ['variables', key])}: ${p.message}`);
+        const v: unknown = pair.value.value;
+        declared[key] = interpolate(typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '', { env, variables: {} }, found);
+        for (const p of found) problems.push(`${where(pair.value, ['variables', key])}: ${p.message}`);
       }
     }
   }
@@ -58,7 +59,7 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
 
   // 2. interpolate every other string scalar in place, keeping positions for errors.
   const unresolved: PropertyKey[][] = [];
-  walkScalars(doc.contents as Node | null, [], (scalar, yamlPath) => {
+  walkScalars(doc.contents, [], (scalar, yamlPath) => {
     if (yamlPath[0] === 'variables' || typeof scalar.value !== 'string') return;
     const found: InterpolationProblem[] = [];
     const value = interpolate(scalar.value, { env, variables }, found);
@@ -172,7 +173,7 @@ function parseFile(file: string): { doc: Document; lines: LineCounter; problems:
     });
   }
   if (!isMap(doc.contents)) {
-    const node = doc.contents as Node;
+    const node = doc.contents;
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file must be a map of sections', {
       where: file,
       problems: [`${node.range ? at(node.range[0]) : `${file}:1:1`}: (root): expected a map of sections such as server:, checks:, pipelines:, got ${isSeq(node) ? 'a list' : 'a single value'}`],
@@ -181,7 +182,7 @@ function parseFile(file: string): { doc: Document; lines: LineCounter; problems:
   // structural problems are reported with the rest: the offending node is set aside (null, or
   // its key removed) and the schema's complaints about that path are not repeated
   const neutralized: PropertyKey[][] = [];
-  inspectNodes(doc, doc.contents as Node, [], 0, (node, yamlPath, message) => {
+  inspectNodes(doc, doc.contents, [], 0, (node, yamlPath, message) => {
     problems.push(`${node?.range ? at(node.range[0]) : file}: ${dotted(yamlPath)}: ${message}`);
     neutralized.push(yamlPath);
   }, () => undefined);
@@ -254,7 +255,7 @@ function toPlain(doc: Document, file: string, lines: LineCounter, earlier: reado
     return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (cause) {
     const aliases: Node[] = [];
-    inspectAliases(doc.contents as Node, (a) => aliases.push(a));
+    inspectAliases(doc.contents, (a) => aliases.push(a));
     const range = aliases[0]?.range;
     const pos = range ? lines.linePos(range[0]) : { line: 1, col: 1 };
     const reason = /alias count/i.test((cause as Error).message) ? `the aliases expand to more than ${MAX_ALIAS_COUNT} copies (an alias bomb?); write the values out or use fewer aliases` : (cause as Error).message.split('\n')[0];

@@ -127,7 +127,7 @@ type CheckOptionIssue = { code: 'custom'; path: PropertyKey[]; message: string }
 function checkIssuesOf(checks: Readonly<Record<string, z.output<typeof checkCommonSchema>>>, connections: z.output<typeof connectionsSchema>): CheckOptionIssue[] {
   const out: CheckOptionIssue[] = [];
   for (const [name, check] of Object.entries(checks)) {
-    for (const issue of resolveCheck(name, check as never, connections).issues) {
+    for (const issue of resolveCheck(name, check, connections).issues) {
       const path = ['checks', name, ...issue.path];
       out.push(issue.keys ? { code: 'unrecognized_keys', keys: issue.keys, path, message: issue.message } : { code: 'custom', path, message: issue.message });
     }

@@ -98,7 +98,7 @@ export function resolveCheck(name: string, check: CheckConfig, connections: Conn
   const defaults = connectionDefaults(check.kind, connections);
   const merged: Record<string, unknown> = { ...defaults, ...options };
   for (const [k, v] of Object.entries(defaults)) {
-    if (v && typeof v === 'object' && !Array.isArray(v) && options[k] && typeof options[k] === 'object') merged[k] = { ...v, ...(options[k] as object) };
+    if (v && typeof v === 'object' && !Array.isArray(v) && options[k] && typeof options[k] === 'object') merged[k] = { ...v, ...options[k] };
   }
   const parsed = module.schema.safeParse(merged);
   if (!parsed.success) {

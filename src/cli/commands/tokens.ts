@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SupervisorError } from '../../protocol';
-import { LIMITS } from '../../shared/limits';
+import { escapeControl, LIMITS } from '../../shared/limits';
 import { createTokenStore } from '../../store/tokens';
 import type { CliContext } from '../context';
 
@@ -8,7 +8,7 @@ import type { CliContext } from '../context';
 export function tokenNameProblem(name: string): string | null {
   if (name.trim().length === 0) return 'a token needs a name (who or what uses it), e.g. --name grafana';
   if (name.length > LIMITS.nameLength) return `the name is ${name.length} characters long; at most ${LIMITS.nameLength}`;
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'the name contains control characters';
+  if (escapeControl(name) !== name) return 'the name contains control characters';
   return null;
 }
 

@@ -112,6 +112,6 @@ describe('variables', () => {
     expect(got.out).not.toContain('\u001b');
     expect(cli(['variables', 'list']).out).not.toContain('\u001b');
     // --json keeps the value exact (JSON escapes it)
-    expect(JSON.parse(cli(['--json', 'variables', 'get', 'note']).out).value).toBe(evil);
+    expect((JSON.parse(cli(['--json', 'variables', 'get', 'note']).out) as { value: string }).value).toBe(evil);
   });
 });

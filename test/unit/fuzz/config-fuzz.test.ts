@@ -63,8 +63,8 @@ interface Located {
 function collect(node: unknown, at: PropertyKey[], parent: Node | null, pair: Pair | null, out: Located[]): void {
   if (!node || typeof node !== 'object') return;
   out.push({ node: node as Node, path: at, parent, pair });
-  if (isMap(node)) for (const p of node.items) collect(p.value, [...at, isScalar(p.key) ? (p.key.value as PropertyKey) : '?'], node as Node, p as Pair, out);
-  else if (isSeq(node)) node.items.forEach((item, i) => collect(item, [...at, i], node as Node, null, out));
+  if (isMap(node)) for (const p of node.items) collect(p.value, [...at, isScalar(p.key) ? (p.key.value as PropertyKey) : '?'], node, p, out);
+  else if (isSeq(node)) node.items.forEach((item, i) => collect(item, [...at, i], node, null, out));
 }
 
 /** Replaces the node at a random location by a YAML snippet (parsed as its own document). */
