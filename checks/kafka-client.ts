@@ -7,13 +7,10 @@
 import { Kafka, logLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
 import { SupervisorError, describeError, type Logger } from '../src/protocol';
-import { timerDurationMs } from '../src/shared/duration';
+import { durationMs as sharedDurationMs, timerDurationMs } from '../src/shared/duration';
 
-/**
- * Kafka timeouts: the one duration parser (a bare number is seconds, as everywhere else), at
- * most one timer's reach because kafkajs hands them to setTimeout.
- */
-export const durationMs = timerDurationMs;
+/** Durations in check options: the one duration parser (a bare number is seconds, as everywhere else). */
+export const durationMs = sharedDurationMs;
 
 const sslSchema = z.union([
   z.boolean(),
@@ -42,8 +39,9 @@ export const kafkaConnectionShape = {
   clientId: z.string().min(1).default('pipeline-supervisor'),
   ssl: sslSchema.optional(),
   sasl: saslSchema.optional(),
-  connectionTimeout: durationMs.default(3000),
-  requestTimeout: durationMs.default(10_000),
+  /** kafkajs hands these to setTimeout: at most one timer's reach. */
+  connectionTimeout: timerDurationMs.default(3000),
+  requestTimeout: timerDurationMs.default(10_000),
   /** kafkajs retries per request; low, because the scheduler runs the check again soon. */
   retries: z.number().int().min(0).max(10).default(1),
 };
