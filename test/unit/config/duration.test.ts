@@ -63,6 +63,7 @@ describe('a bare number means seconds everywhere', () => {
     // a check's connection_timeout: 5 was 5 ms before (checks/kafka-client read numbers as ms)
     expect(kafkaClusterOptionsSchema.parse({ brokers: ['a:1'], connectionTimeout: 5 }).connectionTimeout).toBe(5_000);
     expect(durationMsParam({ kill_grace: 5 }, 'kill_grace', 'task')).toBe(5_000);
+    expect(() => durationMsParam({ kill_grace: '30d' }, 'kill_grace', 'task')).toThrow(/param "kill_grace": "30d" is longer than the maximum/);
     expect(pipelineSchema.parse({ run_timeout: 5, tasks: [{ id: 'a', operator: 'notify' }] }).run_timeout).toBe(5_000);
   });
 
