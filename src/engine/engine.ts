@@ -10,6 +10,7 @@
  * The store is the queue: a CLI `pipelines trigger` inserts a `queued` row and the daemon's
  * poll picks it up; claiming is atomic, so two processes never execute one run.
  */
+import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
@@ -216,6 +217,8 @@ export function createEngine(params: EngineParams): Engine {
   };
 
   const shutdown = new AbortController();
+  // every run in flight listens to it (max_active_runs is up to 64 per pipeline, backfills more)
+  setMaxListeners(0, shutdown.signal);
   const executing = new Map<string, Promise<void>>();
   /** Runs this engine created and may execute even when not in daemon mode. */
   const own = new Set<string>();

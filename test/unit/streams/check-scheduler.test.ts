@@ -1,4 +1,4 @@
-import { Subject, firstValueFrom, toArray, take } from 'rxjs';
+import { Subject, defer, firstValueFrom, toArray, take } from 'rxjs';
 import { createSignals$, runOnce, CHECK_WIDE_TARGET } from '../../../streams/check-scheduler';
 import { systemClock, type CheckProbe, type ProbeContext, type Signal } from '../../../src/protocol';
 
@@ -33,6 +33,30 @@ describe('createSignals$', () => {
     await jest.advanceTimersByTimeAsync(5000);
     expect(calls.a).toHaveLength(4);
     expect(sub.closed).toBe(true);
+  });
+
+  it('subscribes a cold kicks$ once for all probes, not once per probe or per wait (issue 13 item 15)', async () => {
+    let subscriptions = 0;
+    const source = new Subject<string>();
+    const kicks$ = defer(() => {
+      subscriptions += 1;
+      return source;
+    });
+    const names = ['k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7'];
+    const calls: Record<string, number> = {};
+    const probes = names.map((n) => probe(n, async () => ((calls[n] = (calls[n] ?? 0) + 1), [okSignal(n)]), 1000));
+    const stop$ = new Subject<void>();
+    createSignals$({ probes, kicks$, stop$ }).subscribe();
+    await jest.advanceTimersByTimeAsync(5_500); // six runs of each probe, six waits each
+    expect(subscriptions).toBe(1);
+    // kicks still reach the probe they name
+    const before = calls.k3!;
+    source.next('k3');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(calls.k3).toBe(before + 1);
+    expect(calls.k4).toBe(6);
+    stop$.next();
+    expect(source.observed).toBe(false);
   });
 
   it('runs a probe at once when kicked, and confirms a worsening status with quick reruns', async () => {

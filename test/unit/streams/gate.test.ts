@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Subject } from 'rxjs';
 import { evaluateGate, gateTriggers } from '../../../streams/gate';
 import type { Signal, Trigger } from '../../../src/protocol';
@@ -41,5 +42,87 @@ describe('gate', () => {
       [3, null],
       [4, null],
     ]);
+  });
+
+  it('a gate that never answers delays only its own pipeline, and times out as a recorded skip', async () => {
+    const input = new Subject<Trigger>();
+    const out: Array<{ at: number; pipeline: string; skipReason: string | null }> = [];
+    const t0 = Date.now();
+    input
+      .pipe(
+        gateTriggers(
+          (trigger) => (trigger.pipeline === 'stuck' ? () => new Promise<string | null>(() => undefined) : async () => null),
+          { timeoutMs: 200 },
+        ),
+      )
+      .subscribe((t) => out.push({ at: Date.now() - t0, pipeline: t.pipeline, skipReason: t.skipReason ?? null }));
+    const t = (pipeline: string, d: number): Trigger => ({ pipeline, logicalDate: d, kind: 'cron', params: {}, firedAt: d });
+    input.next(t('stuck', 1));
+    input.next(t('other', 1));
+    input.next(t('stuck', 2));
+    input.next(t('other', 2));
+    await new Promise((r) => setTimeout(r, 20));
+    // the other pipeline's triggers went through while the stuck gate was still pending
+    expect(out).toEqual([
+      { at: expect.any(Number), pipeline: 'other', skipReason: null },
+      { at: expect.any(Number), pipeline: 'other', skipReason: null },
+    ]);
+    await new Promise((r) => setTimeout(r, 600));
+    const stuck = out.filter((o) => o.pipeline === 'stuck');
+    // each stuck evaluation is bounded and ends as a skip naming the bound; order is kept
+    expect(stuck.map((o) => o.skipReason)).toEqual([
+      'gate: the evaluation did not answer within 200 ms; skipping this run',
+      'gate: the evaluation did not answer within 200 ms; skipping this run',
+    ]);
+  });
+
+  it('the engine records a timed-out gate as a skipped run with the reason; other pipelines run', async () => {
+    const { createEngine } = await import('../../../src/engine/engine');
+    const { configSchema } = await import('../../../src/config/schema');
+    const { openDatabase } = await import('../../../src/store/database');
+    const { silentLogger } = await import('../../../src/protocol');
+    // a "broker" that accepts connections and never answers: the gate's Kafka probe hangs
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const broker = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const db = openDatabase({ file: ':memory:' });
+    const config = configSchema.parse({
+      pipelines: {
+        gated: { gate: { kafka_healthy: true }, tasks: [{ id: 'a', operator: 'command' }] },
+        free: { tasks: [{ id: 'a', operator: 'command' }] },
+      },
+    });
+    const triggers = new Subject<Trigger>();
+    const engine = createEngine({
+      config: { file: '/tmp/supervisor.yaml', config, variables: {} },
+      db,
+      logger: silentLogger,
+      operators: { command: async () => ({}) },
+      triggers$: [triggers],
+      kafka: { brokers: [broker], clientId: 'gate-test' },
+      gateTimeoutMs: 300,
+      pollIntervalMs: 60_000,
+    });
+    await engine.start();
+    try {
+      const now = Date.now();
+      triggers.next({ pipeline: 'gated', logicalDate: now, kind: 'cron', params: {}, firedAt: now });
+      triggers.next({ pipeline: 'free', logicalDate: now, kind: 'cron', params: {}, firedAt: now });
+      const end = Date.now() + 10_000;
+      while (engine.store.listRuns({ pipeline: 'gated' }).length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      const [run] = engine.store.listRuns({ pipeline: 'gated' });
+      expect(run?.state).toBe('skipped');
+      expect(run?.reason).toBe('gate: the evaluation did not answer within 300 ms; skipping this run');
+      expect(engine.store.listRuns({ pipeline: 'free' }).map((r) => r.state)).toEqual(['success']);
+    } finally {
+      await engine.close();
+      db.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => silent.close(r));
+    }
   });
 });
