@@ -162,7 +162,8 @@ function parseFile(file: string): { doc: Document; lines: LineCounter; problems:
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the configuration file is not valid YAML: ${(cause as Error).message.split('\n')[0]}`, { where: file, problems: [`${file}:1:1: ${(cause as Error).message.split('\n')[0]}`] });
   }
   const yamlMessage = (message: string): string => (/call stack/i.test(message) ? `nested too deeply (more than ${MAX_DEPTH} levels are refused)` : message.split('\n')[0]!);
-  const problems = [...doc.errors, ...doc.warnings].map((e) => `${at(e.pos[0])}: ${yamlMessage(e.message)}`);
+  // an unresolved tag is reported below, once, by inspectNodes
+  const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code !== 'TAG_RESOLVE_FAILED')].map((e) => `${at(e.pos[0])}: ${yamlMessage(e.message)}`);
   if (doc.errors.length > 0) {
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the configuration file is not valid YAML`, { where: file, problems });
   }

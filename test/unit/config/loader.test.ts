@@ -79,7 +79,7 @@ describe('the loader', () => {
     ['!!binary', 'server:\n  port: !!binary aGVsbG8=\n', /:2:\d+: server\.port: the YAML tag !!binary is not accepted/],
     ['!!set', 'variables: !!set {a, b}\n', /:1:\d+: variables: the YAML tag !!set is not accepted/],
     ['!!timestamp', 'variables:\n  a: !!timestamp 2001-12-14\n', /:2:\d+: variables\.a: the YAML tag !!timestamp/],
-    ['a custom tag', 'server: !evil {host: x}\n', /:1:\d+: .*Unresolved tag|:1:\d+: server: the YAML tag !evil/],
+    ['a custom tag', 'server: !evil {host: x}\n', /^[^\n]*:1:\d+: server: the YAML tag !evil is not accepted[^\n]*$/],
     ['an undefined alias', 'server:\n  port: *x\n', /:2:9: server\.port: the alias \*x names no anchor/],
     ['an alias bomb', 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', /:2:\d+: the aliases expand to more than 100 copies/],
     ['an empty file', '', /:1:1: \(root\): the file has no settings/],
