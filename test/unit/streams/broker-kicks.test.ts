@@ -46,7 +46,7 @@ describe('broker kicks', () => {
       timeoutMs: 1000,
       probe: async (): Promise<Signal[]> => {
         probed.push(name);
-        return [{ check: name, kind: 'kafka_cluster', target: broker, labels: {}, status: 'ok', observedAt: 0, summary: 'ok' }];
+        return [{ check: name, kind: 'kafka_cluster', target: broker, labels: {}, status: 'ok', observedAt: 0, durationMs: 0, summary: 'ok' }];
       },
     }));
     const sub = createSignals$({ probes, kicks$: kicks.kicks$ }).subscribe();
