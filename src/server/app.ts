@@ -60,14 +60,16 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
     trustProxy: toTrustProxy(params.trustProxy),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // the router's own refusals (a malformed %-escape, a parameter past MAX_PARAM_LENGTH)
-    frameworkErrors: async (error: HttpError, request: FastifyRequest, reply: FastifyReply) => {
-      if (isApi(request.url)) {
-        await authenticate(request, reply);
-        if (reply.sent) return;
-      }
-      const message =
-        error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `path: a parameter is longer than ${MAX_PARAM_LENGTH} characters` : error.code === 'FST_ERR_BAD_URL' ? 'path: is not a valid URL (a malformed %-escape?)' : `path: ${error.message}`;
-      return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message });
+    frameworkErrors: (error: HttpError, request: FastifyRequest, reply: FastifyReply) => {
+      void (async () => {
+        if (isApi(request.url)) {
+          await authenticate(request, reply);
+          if (reply.sent) return;
+        }
+        const message =
+          error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `path: a parameter is longer than ${MAX_PARAM_LENGTH} characters` : error.code === 'FST_ERR_BAD_URL' ? 'path: is not a valid URL (a malformed %-escape?)' : `path: ${error.message}`;
+        await reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message });
+      })();
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
     // query strings and path parameters arrive as text and are coerced to their schema's types;
@@ -140,7 +142,7 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
 
   await app.register(
     async (api) => {
-      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      api.get('/openapi.json', { schema: { hide: true } }, (_request, reply) => reply.send(app.swagger()));
       await api.register(async (secured) => {
         secured.addHook('onRequest', authenticate);
         for (const plugin of params.api ?? []) await secured.register(plugin);
