@@ -66,10 +66,14 @@ export function checkConf(conf: unknown, field: string): void {
   if (bytes > LIMITS.confBytes) throw badRequest(`${field}: ${bytes} bytes serialized; at most ${LIMITS.confBytes}`);
 }
 
-/** A SupervisorError as its HTTP answer (`field` prefixes a message that does not name one); anything else is a 500. */
-function sendError(reply: FastifyReply, err: unknown, field?: string): FastifyReply {
+/**
+ * A SupervisorError as its HTTP answer, its message prefixed with the field it is about when it
+ * names none (`notFound` for a missing pipeline, `field` for the rest); anything else is a 500.
+ */
+function sendError(reply: FastifyReply, err: unknown, field?: string, notFound = field): FastifyReply {
   if (isSupervisorError(err)) {
-    if (field && !/^[a-z][\w.]*: /i.test(err.message)) err.message = `${field}: ${err.message}`;
+    const about = err.code === 'SUP_ERR_NOT_FOUND' ? notFound : field;
+    if (about && !/^[a-z][\w.]*: /i.test(err.message)) err.message = `${about}: ${err.message}`;
     const status = err.code === 'SUP_ERR_NOT_FOUND' ? 404 : err.code === 'SUP_ERR_CONFLICT' ? 409 : err.code === 'SUP_ERR_USAGE' || err.code === 'SUP_ERR_BAD_REQUEST' || err.code.startsWith('SUP_ERR_CONFIG') ? 400 : 0;
     if (status) return reply.code(status).send({ code: err.code, message: err.where ? `${err.message} (at ${err.where})` : err.message });
   }
@@ -160,7 +164,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           });
           return reply.code(run.created ? 201 : 200).send(run);
         } catch (err) {
-          return sendError(reply, err);
+          return sendError(reply, err, 'body', 'path.id');
         }
       },
     );
@@ -209,7 +213,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           void engine.backfill(request.params.id, options).catch((err: unknown) => request.log.error({ err }, 'backfill failed'));
           return reply.code(202).send({ ...plan, dryRun: false, accepted: true });
         } catch (err) {
-          return sendError(reply, err, 'body');
+          return sendError(reply, err, 'body', 'path.id');
         }
       },
     );

@@ -115,6 +115,11 @@ describe('/api/v1 (inject, real engine and store)', () => {
       expect(res.json().message).toContain(field);
       expect(res.body).not.toMatch(/see the log/);
     }
+    for (const url of ['/api/v1/pipelines/nope/trigger', '/api/v1/pipelines/nope/backfill']) {
+      const missing = await daemon.app.inject({ method: 'POST', url, headers: auth(writer), payload: url.endsWith('backfill') ? { start_date: '2025-10-01', end_date: '2025-10-02' } : {} });
+      expect({ url, status: missing.statusCode }).toEqual({ url, status: 404 });
+      expect(missing.json().message).toMatch(/^path\.id: /);
+    }
     const runs = await daemon.app.inject({ url: '/api/v1/runs?from=2025-02-30', headers: auth(reader) });
     expect(runs.statusCode).toBe(400);
     expect(runs.json().message).toContain('query.from');
