@@ -25,6 +25,8 @@ import type { Logger } from './protocol';
 export const SHUTDOWN_HARD_MS = 9_000;
 /** How much later the worker-thread backstop kills the process. */
 export const SHUTDOWN_BACKSTOP_MS = 500;
+/** Longest wait for the backstop thread to come up before the stop begins anyway. */
+export const BACKSTOP_START_WAIT_MS = 1_000;
 /** Wait after a finished stop before exiting, for log lines still being written. */
 export const SHUTDOWN_LINGER_MS = 100;
 
@@ -90,10 +92,15 @@ export function createShutdownController(params: ShutdownControllerParams): Shut
         params.logger.error({ hardMs }, `the stop did not finish within ${hardMs} ms of ${signal}; exiting`);
         exit(1);
       }, hardMs);
+      // the stop waits for the backstop thread to run, but not for long: a thread that does not
+      // come up must not delay the stop itself
       const backstop = params.armBackstop
-        ? params.armBackstop(hardMs + backstopMs).catch((err: unknown) => {
-            params.logger.warn({ err }, 'could not start the shutdown backstop thread; the hard timer alone bounds the stop');
-          })
+        ? Promise.race([
+            params.armBackstop(hardMs + backstopMs).catch((err: unknown) => {
+              params.logger.warn({ err }, 'could not start the shutdown backstop thread; the hard timer alone bounds the stop');
+            }),
+            new Promise<void>((resolve) => timers.setTimer(resolve, BACKSTOP_START_WAIT_MS)),
+          ])
         : Promise.resolve();
       // the backstop is running (or failed) before the first component's stop may block the thread
       void backstop

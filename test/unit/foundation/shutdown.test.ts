@@ -93,4 +93,23 @@ describe('shutdown controller', () => {
     expect(await c.stopped).toBe(0);
     expect(order).toEqual(['backstop 9500', 'stop']);
   });
+
+  it('a backstop thread that never comes up delays the stop by at most its start wait', async () => {
+    const timers = manualTimers();
+    let stopped = false;
+    const c = createShutdownController({
+      stop: async () => void (stopped = true),
+      logger: recordingLogger(),
+      exit: () => undefined,
+      timers,
+      armBackstop: () => new Promise<void>(() => undefined),
+    });
+    c.onSignal('SIGTERM');
+    await flush();
+    expect(stopped).toBe(false);
+    timers.fire(1_000);
+    expect(await c.stopped).toBe(0);
+    expect(stopped).toBe(true);
+  });
 });
+
