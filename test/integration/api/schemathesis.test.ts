@@ -57,6 +57,8 @@ function schemathesis(bin: string, url: string, token: string | null, examples: 
   ];
   return new Promise((resolve) => {
     const child = spawn(bin, args, {
+      // its cache (.schemathesis/) goes beside the reports, not into the repository
+      cwd: reportDir,
       env: { ...process.env, PYTHONPATH: HERE, SCHEMATHESIS_HOOKS: 'schemathesis_hooks', SUPERVISOR_FUZZ_STRANGER: token ? '0' : '1', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
