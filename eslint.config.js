@@ -1,0 +1,65 @@
+// @ts-check
+/**
+ * Lint: ESLint with typescript-eslint's type-aware rules, Prettier for layout (eslint-config-prettier
+ * turns off the rules it owns), and the import direction of the architecture as boundary rules
+ * (eslint-plugin-boundaries): see the README's architecture table.
+ */
+const js = require('@eslint/js');
+const tseslint = require('typescript-eslint');
+const boundaries = require('eslint-plugin-boundaries');
+const prettier = require('eslint-config-prettier');
+
+/** The architecture's layers and what each may import (besides itself and npm packages). */
+const elements = [
+  { type: 'test', pattern: 'test/**/*' },
+  { type: 'bench', pattern: 'bench/**/*' },
+  { type: 'protocol', pattern: 'src/protocol/**/*' },
+  { type: 'shared', pattern: 'src/shared/**/*' },
+  { type: 'app', pattern: 'src/**/*' },
+  { type: 'checks', pattern: 'checks/**/*' },
+  { type: 'streams', pattern: 'streams/**/*' },
+  { type: 'alerts', pattern: 'alerts/**/*' },
+  { type: 'grafana', pattern: 'grafana/**/*' },
+  { type: 'stack', pattern: 'stack/**/*' },
+  { type: 'bin', pattern: 'bin/**/*' },
+];
+
+module.exports = tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.stack/**', 'bench/.work/**', 'bench/peers/otelcol/**', 'coverage/**'] },
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'bin/*.cjs', 'stack/*.cjs', 'bench/lib/*.cjs', 'src/engine/*.cjs'] }, tsconfigRootDir: __dirname } },
+  },
+  {
+    files: ['**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/elements': elements.map((e) => ({ ...e, mode: 'full' })),
+      'boundaries/root-path': __dirname,
+      'import/resolver': { node: { extensions: ['.ts', '.js', '.cjs', '.json'] } },
+    },
+    rules: {
+      'boundaries/no-unknown': 'off',
+      'boundaries/element-types': [
+        'error',
+        {
+          default: 'disallow',
+          message: '${file.type} may not import ${dependency.type} (the import direction is in the README architecture table)',
+          rules: [
+            { from: 'protocol', allow: ['protocol'] },
+            { from: 'shared', allow: ['protocol', 'shared'] },
+            { from: 'checks', allow: ['protocol', 'shared', 'checks'] },
+            { from: 'streams', allow: ['protocol', 'shared', 'streams'] },
+            { from: 'alerts', allow: ['protocol', 'shared', 'alerts'] },
+            { from: 'app', allow: ['protocol', 'shared', 'checks', 'streams', 'alerts', 'app', 'grafana'] },
+            { from: 'grafana', allow: ['protocol', 'shared', 'grafana'] },
+            { from: 'stack', allow: ['stack', 'protocol', 'shared'] },
+            { from: ['bench', 'test', 'bin'], allow: ['protocol', 'shared', 'checks', 'streams', 'alerts', 'app', 'grafana', 'stack', 'bench', 'test', 'bin'] },
+          ],
+        },
+      ],
+    },
+  },
+  prettier,
+);
