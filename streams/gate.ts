@@ -42,7 +42,8 @@ export async function evaluateGate(spec: GateSpec, probes: GateProbes): Promise<
 }
 
 /** Default bound of one gate evaluation. */
-export const DEFAULT_GATE_TIMEOUT_MS = 15_000;
+/** Above kafkajs's own worst case for the gate's admin (request timeout + a retry + a reconnect). */
+export const DEFAULT_GATE_TIMEOUT_MS = 20_000;
 
 /**
  * Applies a gate to triggers. Triggers of one pipeline are gated one at a time, in order;
@@ -63,7 +64,7 @@ export function gateTriggers(
   const gate = (trigger: Trigger): Observable<Trigger> => {
     const evaluate = kinds.includes(trigger.kind) ? gateFor(trigger) : null;
     if (!evaluate) return of(trigger);
-    const timedOut: Trigger = { ...trigger, skipReason: `gate: the evaluation did not answer within ${timeoutMs} ms; skipping this run` };
+    const timedOut: Trigger = { ...trigger, skipReason: `gate: Kafka is unhealthy (the gate's probe did not answer within ${timeoutMs} ms)` };
     return race(
       from(Promise.resolve().then(evaluate)).pipe(
         map((reason): Trigger => (reason === null ? trigger : { ...trigger, skipReason: reason })),

@@ -71,7 +71,7 @@ export interface EngineParams {
   statusDir?: string;
   /** Upper bound of catchup ticks enqueued at start per pipeline. Default 100. */
   maxCatchupRuns?: number;
-  /** Bound of one gate evaluation; a gate that does not answer in time skips the run. Default 15 s. */
+  /** Bound of one gate evaluation; a gate that does not answer in time skips the run. Default 20 s. */
   gateTimeoutMs?: number;
 }
 

@@ -71,8 +71,8 @@ describe('gate', () => {
     const stuck = out.filter((o) => o.pipeline === 'stuck');
     // each stuck evaluation is bounded and ends as a skip naming the bound; order is kept
     expect(stuck.map((o) => o.skipReason)).toEqual([
-      'gate: the evaluation did not answer within 200 ms; skipping this run',
-      'gate: the evaluation did not answer within 200 ms; skipping this run',
+      "gate: Kafka is unhealthy (the gate's probe did not answer within 200 ms)",
+      "gate: Kafka is unhealthy (the gate's probe did not answer within 200 ms)",
     ]);
   });
 
@@ -116,7 +116,7 @@ describe('gate', () => {
       while (engine.store.listRuns({ pipeline: 'gated' }).length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
       const [run] = engine.store.listRuns({ pipeline: 'gated' });
       expect(run?.state).toBe('skipped');
-      expect(run?.reason).toBe('gate: the evaluation did not answer within 300 ms; skipping this run');
+      expect(run?.reason).toBe("gate: Kafka is unhealthy (the gate's probe did not answer within 300 ms)");
       expect(engine.store.listRuns({ pipeline: 'free' }).map((r) => r.state)).toEqual(['success']);
     } finally {
       await engine.close();
