@@ -153,7 +153,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
         stop$.complete();
         brokerKicks.stop();
         for (const s of subscriptions.splice(0)) s.unsubscribe();
-        await Promise.allSettled(probes.map((p) => p.close?.()));
+        await Promise.allSettled(probes.map(async (p) => p.close?.()));
       })());
     const listen = async (): Promise<void> => {
       const host = config.server.host;
@@ -170,7 +170,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     // Started in this order, stopped in reverse. `checks` starts the probes (and nothing else
     // does); `alerts` comes after it and reads the replayed state first.
     const components: Component[] = [
-      { name: 'outbox', start: async () => worker.start(), stop: async () => { await worker.close(); await closeSinks(sinks); } },
+      { name: 'outbox', start: () => Promise.resolve(worker.start()), stop: async () => { await worker.close(); await closeSinks(sinks); } },
       {
         name: 'checks',
         start: async () => {
@@ -195,7 +195,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
         },
         stop: stopChecks,
       },
-      { name: 'alerts', start: async () => alerts.start(), stop: () => alerts.close() },
+      { name: 'alerts', start: () => Promise.resolve(alerts.start()), stop: () => alerts.close() },
       { name: 'http', start: listen, stop: () => app.close() },
       { name: 'engine', start: () => engine.start(), stop: () => engine.close() },
     ];
