@@ -7,9 +7,11 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import * as https from 'node:https';
+import { GetObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { SupervisorError } from '../src/protocol';
+import { describeTlsError, hasTlsSettings, hostPortOf, pickTlsSettings, readTlsFiles, tlsSettingsShape } from '../src/shared/tls';
 
 /** Where a table (or any object tree) lives. */
 export type StoreLocation =
@@ -68,9 +70,15 @@ export const s3ConnectionSchema = z
     forcePathStyle: z.boolean().default(true),
     /** HTTP attempts per request (1 = no SDK retries; the scheduler retries checks). */
     maxAttempts: z.number().int().min(1).max(10).default(2),
+    /** TLS: `caFile` (a private CA), `certFile`/`keyFile`/`keyPassword`, `servername`, `rejectUnauthorized`. */
+    ...tlsSettingsShape,
   })
   .refine((o) => (o.accessKeyId === undefined) === (o.secretAccessKey === undefined), {
-    message: 'accessKeyId and secretAccessKey must be given together',
+    message: 'accessKeyId and secretAccessKey must be given together (or neither, for the default credential chain)',
+  })
+  .refine((o) => o.sessionToken === undefined || o.accessKeyId !== undefined, {
+    message: 'sessionToken needs accessKeyId and secretAccessKey',
+    path: ['sessionToken'],
   });
 
 export type S3ConnectionOptions = z.output<typeof s3ConnectionSchema>;
@@ -117,9 +125,15 @@ export interface S3StoreParams {
   connection: S3ConnectionOptions;
 }
 
-export function createS3ObjectStore(params: S3StoreParams): ObjectStore {
-  const { location, connection } = params;
-  const client = new S3Client({
+/**
+ * The S3 client's configuration. Static `credentials` only when keys are given: otherwise the
+ * SDK's default credential chain runs (environment, shared config/credentials files and
+ * AWS_PROFILE, web identity token, ECS container credentials, EC2 instance metadata). TLS files
+ * go into the HTTPS agent of the SDK's Node handler.
+ */
+export function s3ClientConfig(connection: S3ConnectionOptions, where = 's3'): S3ClientConfig {
+  const tls = pickTlsSettings(connection);
+  return {
     region: connection.region,
     ...(connection.endpoint !== undefined ? { endpoint: connection.endpoint } : {}),
     forcePathStyle: connection.forcePathStyle,
@@ -135,7 +149,14 @@ export function createS3ObjectStore(params: S3StoreParams): ObjectStore {
           },
         }
       : {}),
-  });
+    ...(hasTlsSettings(tls) ? { requestHandler: { httpsAgent: new https.Agent({ keepAlive: true, ...readTlsFiles(tls, where) }) } } : {}),
+  };
+}
+
+export function createS3ObjectStore(params: S3StoreParams): ObjectStore {
+  const { location, connection } = params;
+  const client = new S3Client(s3ClientConfig(connection));
+  const host = connection.endpoint !== undefined ? hostPortOf(connection.endpoint) : `s3.${connection.region}.amazonaws.com:443`;
   let requests = 0;
   // The deserialize step runs inside the retry middleware: this counts every HTTP attempt.
   client.middlewareStack.add(
@@ -160,7 +181,7 @@ export function createS3ObjectStore(params: S3StoreParams): ObjectStore {
         return { body: Buffer.from(bytes), lastModified: out.LastModified?.getTime() ?? Number.NaN };
       } catch (err) {
         if (isS3NotFound(err, 'NoSuchKey')) return null;
-        throw s3Error(err, 'GetObject', where(key));
+        throw s3Error(err, 'GetObject', where(key), host);
       }
     },
     async list(p, signal) {
@@ -183,7 +204,7 @@ export function createS3ObjectStore(params: S3StoreParams): ObjectStore {
         const commonPrefixes = (out.CommonPrefixes ?? []).flatMap((c) => (c.Prefix ? [c.Prefix.slice(base.length)] : []));
         return { objects, commonPrefixes, truncated: out.IsTruncated === true };
       } catch (err) {
-        throw s3Error(err, 'ListObjectsV2', where(p.prefix));
+        throw s3Error(err, 'ListObjectsV2', where(p.prefix), host);
       }
     },
     requestCount: () => requests,
@@ -203,8 +224,10 @@ export function isS3NotFound(err: unknown, ...names: string[]): boolean {
   return names.includes('NoSuchKey') && (err.name === 'NotFound' || (status === 404 && err.name !== 'NoSuchBucket'));
 }
 
-function s3Error(err: unknown, op: string, where: string): Error {
+function s3Error(err: unknown, op: string, where: string, host: string): Error {
   if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) return err;
+  const tls = describeTlsError(err, host);
+  if (tls) return new SupervisorError('SUP_ERR_S3', `${op}: ${tls}`, { where, cause: err });
   if (isS3NotFound(err, 'NoSuchBucket')) {
     return new SupervisorError('SUP_ERR_DELTA_TABLE_MISSING', `${op}: the bucket does not exist`, { where, cause: err });
   }

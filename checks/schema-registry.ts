@@ -15,19 +15,19 @@ import {
   createHttpAgent,
   describeError,
   httpRequest,
-  lazySchemaRegistryDecoder,
   silentLogger,
   worstStatus,
   type CheckProbe,
   type HttpAgent,
   type Logger,
   type ProbeContext,
-  type SchemaRegistryDecoder,
   type SchemaRegistryFacts,
   type SchemaSubjectFacts,
   type Signal,
   type Status,
 } from '../src/protocol';
+import { lazySchemaRegistryDecoder, registryAuthProblem, registryHeaders, registryTlsProblem, type SchemaRegistryDecoder } from '../src/shared/schema-registry-decoder';
+import { hasTlsSettings, pickTlsSettings, readTlsFiles, tlsSettingsShape } from '../src/shared/tls';
 import { abortable, createKafkaClient, durationMs, kafkaConnectionShape } from './kafka-client';
 
 const freshnessSchema = z.strictObject({
@@ -44,7 +44,14 @@ const freshnessSchema = z.strictObject({
 export const schemaRegistryOptionsSchema = z.strictObject({
   /** Base URL of the Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 */
   url: z.url(),
+  /** HTTP basic auth. */
   auth: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
+  /** Bearer token (not together with `auth`). */
+  token: z.string().min(1).optional(),
+  /** Extra request headers (e.g. an API key a reverse proxy wants). */
+  headers: z.record(z.string().min(1), z.string()).default({}),
+  /** TLS: `ca_file`, `cert_file`/`key_file`/`key_password`, `servername`, `reject_unauthorized`. */
+  ...tlsSettingsShape,
   /** Topics that must have a value subject. */
   topics: z.array(z.string().min(1)).default([]),
   /** Subject name = topic + suffix (TopicNameStrategy). */
@@ -52,7 +59,7 @@ export const schemaRegistryOptionsSchema = z.strictObject({
   /** Further subjects that must exist, by exact name. */
   subjects: z.array(z.string().min(1)).default([]),
   freshness: freshnessSchema.optional(),
-});
+}).refine((o) => !(o.auth && o.token !== undefined), { message: 'basic auth (username/password) and a bearer token are both set: choose one', path: ['token'] });
 export type SchemaRegistryOptionsInput = z.input<typeof schemaRegistryOptionsSchema>;
 export type SchemaRegistryOptions = z.output<typeof schemaRegistryOptionsSchema>;
 
@@ -90,11 +97,15 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
   const options = parseOptions(params.name, params.options);
   const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
   let agent: HttpAgent | undefined;
-  const doFetch = params.fetch ?? undiciGet(() => (agent ??= createHttpAgent({ connections: 4 })));
-  const base = options.url.replace(/\/+$/, '');
-  const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json, application/json' };
-  if (options.auth) headers.authorization = `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
-  const registry = lazySchemaRegistryDecoder(base, options.auth);
+  const { auth, token, headers: extraHeaders, url } = options;
+  const tls = pickTlsSettings(options);
+  const where = `checks.${params.name}`;
+  // the TLS files are read when the agent is built (the first probe, and again after a failure)
+  const doFetch = params.fetch ?? undiciGet(() => (agent ??= createHttpAgent({ connections: 4, ...(hasTlsSettings(tls) ? { connect: readTlsFiles(tls, where) } : {}) })));
+  const base = url.replace(/\/+$/, '');
+  const connection = { url: base, auth, token, headers: extraHeaders, tls, where };
+  const headers: Record<string, string> = { accept: 'application/vnd.schemaregistry.v1+json, application/json', ...registryHeaders(connection) };
+  const registry = lazySchemaRegistryDecoder(connection);
   const required = [...options.topics.map((t) => `${t}${options.subjectSuffix}`), ...options.subjects];
   const freshness = options.freshness;
   const sampleNewest =
@@ -105,8 +116,15 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
     try {
       res = await doFetch(`${base}${path}`, { headers, signal });
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (signal.aborted || err instanceof SupervisorError) throw err;
+      const tlsProblem = registryTlsProblem(err, base);
+      if (tlsProblem) throw new RegistryAccessError(tlsProblem, base, err);
       throw new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', `schema registry unreachable: ${describeError(err).message}${causeText(err)}`, { where: base, cause: err });
+    }
+    const authProblem = registryAuthProblem(res.status, `${base}${path}`);
+    if (authProblem) {
+      await res.text().catch(() => '');
+      throw new RegistryAccessError(authProblem, `${base}${path}`);
     }
     const text = await res.text();
     let body: unknown = null;
@@ -146,7 +164,10 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
     } catch (err) {
       if (ctx.signal.aborted || !(err instanceof SupervisorError)) throw err;
       error = describeError(err);
-      problems.push({ status: 'crit', text: err.message });
+      // refused credentials, an untrusted certificate, unreadable TLS files: the registry's own
+      // health is not known (unknown); an unreachable or failing registry is crit
+      const unknown = err instanceof RegistryAccessError || err.code === 'SUP_ERR_CONFIG_INVALID';
+      problems.push({ status: unknown ? 'unknown' : 'crit', text: err.message });
     }
 
     const facts: SchemaRegistryFacts = { kind: 'schema_registry', reachable, subjects };
@@ -294,6 +315,13 @@ async function readNewestValues(options: z.output<typeof freshnessSchema>, topic
   } finally {
     await consumer.disconnect().catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** The registry could not be asked (credentials refused, TLS failed): the check's answer is unknown. */
+class RegistryAccessError extends SupervisorError {
+  constructor(message: string, where: string, cause?: unknown) {
+    super('SUP_ERR_SCHEMA_REGISTRY', message, { where, ...(cause !== undefined ? { cause } : {}) });
   }
 }
 

@@ -32,6 +32,7 @@ import type {
   Status,
   StreamingQueryFacts,
 } from '../src/protocol';
+import { describeTlsError, hasTlsSettings, hostPortOf, pickTlsSettings, readTlsFiles, tlsSettingsShape, type TlsSettings } from '../src/shared/tls';
 import { parseStreamingMetrics, prometheusName, type QueryGauges } from './spark-metrics';
 
 const DEFAULT_MASTER_UI_PORT = 8080;
@@ -66,6 +67,9 @@ function urlString(what: string) {
   return z.string().refine((s) => /^https?:\/\//i.test(s) && URL.canParse(s), { message: `${what} must be an http(s) URL` });
 }
 
+const basicAuthSchema = z.strictObject({ username: z.string().min(1), password: z.string() });
+const headersSchema = z.record(z.string().min(1), z.string());
+
 export const sparkOptionsSchema = z
   .strictObject({
     /** Master web UI (`http://host:8080`) or the master URL (`spark://host:7077`, mapped to the UI port). */
@@ -91,6 +95,17 @@ export const sparkOptionsSchema = z
       .prefault({}),
     /** Per-request timeout, seconds. */
     requestTimeout: z.number().positive().max(300).default(10),
+    /** HTTP basic auth for the master UI (a reverse proxy's). */
+    auth: basicAuthSchema.optional(),
+    /** Extra request headers for the master UI (e.g. `X-Api-Key`). */
+    headers: headersSchema.optional(),
+    /** TLS for the master UI: `caFile`, `certFile`/`keyFile`/`keyPassword`, `servername`, `rejectUnauthorized`. */
+    ...tlsSettingsShape,
+    /**
+     * The driver metrics URL's own auth, headers and TLS. Each of `auth`, `headers` and the TLS
+     * settings not given here is the master's.
+     */
+    driver: z.strictObject({ auth: basicAuthSchema.optional(), headers: headersSchema.optional(), ...tlsSettingsShape }).optional(),
   })
   .superRefine((o, ctx) => {
     try {
@@ -184,22 +199,34 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
   const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
   const clock = params.clock ?? systemClock;
   const timeoutMs = options.requestTimeout * 1000;
-  let agent: HttpAgent | null = null;
+  const agents: Partial<Record<'master' | 'driver', HttpAgent>> = {};
   let closed: Promise<void> | null = null;
   let lastStatus: Status | null = null;
   const progress = new Map<string, ProgressMemory>();
+  const access = accessSettings(options);
+  const where = `checks.${params.name}`;
 
-  const dispatcher = (): HttpAgent => {
+  // One agent per role when their TLS differs (undici's connect options are per agent). The TLS
+  // files are read when an agent is built: the first probe, and again after it failed.
+  const dispatcher = (what: 'master' | 'driver'): HttpAgent => {
     if (closed) throw new SupervisorError('SUP_ERR_PROBE_FAILED', `check "${params.name}" is closed`);
-    agent ??= createHttpAgent({ connectTimeout: timeoutMs, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
-    return agent;
+    const role = what === 'driver' && access.driver.ownTls ? 'driver' : 'master';
+    const tls = access[role].tls;
+    agents[role] ??= createHttpAgent({
+      connectTimeout: timeoutMs,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 30_000,
+      ...(hasTlsSettings(tls) ? { connect: readTlsFiles(tls, role === 'driver' ? `${where}.driver` : where) } : {}),
+    });
+    return agents[role];
   };
 
   /** GET with up to 3 redirects (Spark's servlets redirect `/metrics/prometheus` to `.../`). */
   async function fetchText(url: string, what: 'master' | 'driver', signal: AbortSignal, redirects = 3): Promise<string> {
     let res: HttpResponse;
     try {
-      res = await httpRequest(url, { method: 'GET', dispatcher: dispatcher(), signal, headers: { accept: 'application/json, text/plain' } });
+      res = await httpRequest(url, { method: 'GET', dispatcher: dispatcher(what), signal, headers: { accept: 'application/json, text/plain', ...access[what].headers } });
       const location = res.headers.location;
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string' && redirects > 0) {
         await res.body.dump();
@@ -211,6 +238,8 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
       }
     } catch (err) {
       if (isSupervisorError(err)) throw err;
+      const tlsProblem = signal.aborted ? null : describeTlsError(err, hostPortOf(url));
+      if (tlsProblem) throw new SupervisorError('SUP_ERR_SPARK_UNREACHABLE', tlsProblem, { where: url, cause: err });
       const code = (err as { code?: string }).code ?? (err as Error).name;
       throw new SupervisorError(
         'SUP_ERR_SPARK_UNREACHABLE',
@@ -221,6 +250,17 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
     const text = await res.body.text().catch((err: unknown) => {
       throw new SupervisorError('SUP_ERR_SPARK_UNREACHABLE', `reading the answer failed: ${(err as Error).message}`, { where: url, cause: err });
     });
+    if (res.statusCode === 401 || res.statusCode === 403) {
+      const who = what === 'master' ? 'the Spark master' : 'the Spark driver';
+      const given = access[what].headers.authorization !== undefined || Object.keys(access[what].headers).length > 0;
+      throw new SupervisorError(
+        'SUP_ERR_SPARK_UNREACHABLE',
+        res.statusCode === 401
+          ? `${who} refused the credentials: 401 Unauthorized from ${url}${given ? '' : ' (no credentials configured: set username/password or headers)'}`
+          : `${who} refused the request: 403 Forbidden: the credentials lack permission for GET ${url}`,
+        { where: url },
+      );
+    }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       throw new SupervisorError('SUP_ERR_SPARK_BAD_RESPONSE', `HTTP ${res.statusCode}: ${text.slice(0, 200).replace(/\s+/g, ' ')}`, { where: url });
     }
@@ -429,17 +469,42 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
     },
     close(): Promise<void> {
       if (!closed) {
-        const a = agent;
-        agent = null;
+        const open = Object.values(agents);
         closed = (async () => {
           try {
-            await a?.close();
+            await Promise.all(open.map((a) => a.close()));
           } catch (err) {
             logger.warn({ err: describeError(err) }, 'closing the HTTP agent failed');
           }
         })();
       }
       return closed;
+    },
+  };
+}
+
+interface Access {
+  headers: Record<string, string>;
+  tls: TlsSettings;
+}
+
+/** Request headers and TLS of the master and of the driver (each driver field defaults to the master's). */
+function accessSettings(o: SparkOptions): { master: Access; driver: Access & { ownTls: boolean } } {
+  const headersOf = (auth: SparkOptions['auth'], headers: SparkOptions['headers']): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v;
+    if (auth) out.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    return out;
+  };
+  const masterTls = pickTlsSettings(o);
+  const driverTls = o.driver ? pickTlsSettings(o.driver) : {};
+  const ownTls = hasTlsSettings(driverTls);
+  return {
+    master: { headers: headersOf(o.auth, o.headers), tls: masterTls },
+    driver: {
+      headers: headersOf(o.driver?.auth ?? o.auth, o.driver?.headers ?? o.headers),
+      tls: ownTls ? { ...masterTls, ...driverTls } : masterTls,
+      ownTls,
     },
   };
 }

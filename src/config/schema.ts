@@ -4,6 +4,10 @@ import { alertsConfigSchema } from '../../alerts/config';
 import { resolveCheck } from '../wiring/check-options';
 import { pipelinesSchema } from './pipelines';
 import { isProxyAddress } from '../shared/addresses';
+import { resolveSecret } from '../shared/secrets';
+import { readTlsFiles, type TlsSettings } from '../shared/tls';
+import { SupervisorError, describeError } from '../protocol';
+import { camelizeKeys } from './case';
 
 /**
  * The configuration file's schema, one section per concern. Every object is strict (unknown
@@ -54,6 +58,55 @@ const brokersSchema = z
   .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1, 'at least one broker host:port'));
 
+/** Extra HTTP request headers (header values are redacted by `config show`: they often carry a key). */
+const headersSchema = z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected an HTTP header name'), z.string()).default({});
+
+/** TLS files of an HTTP connection (read by src/shared/tls.ts; checked at load). */
+const tlsYamlShape = {
+  /** PEM CA(s) to trust instead of Node's bundled roots (a private CA). */
+  ca_file: z.string().min(1).optional(),
+  /** Client certificate and key (mutual TLS). */
+  cert_file: z.string().min(1).optional(),
+  key_file: z.string().min(1).optional(),
+  key_password: z.string().optional(),
+  key_password_file: z.string().min(1).optional(),
+  /** Name to verify the certificate against, when it differs from the URL's host. */
+  servername: z.string().min(1).optional(),
+  /** false accepts any certificate (a test bench only). */
+  reject_unauthorized: z.boolean().optional(),
+};
+
+/** Resolves `<key>_file` into `<key>` for each secret key (the path stays, for `config show`). */
+function withSecrets<T extends Record<string, unknown>>(keys: readonly string[]) {
+  return (c: T, ctx: z.core.$RefinementCtx<T>): T => {
+    const out: Record<string, unknown> = { ...c };
+    for (const key of keys) {
+      try {
+        const value = resolveSecret({ key, value: c[key] as string | undefined, file: c[`${key}_file`] as string | undefined });
+        if (value !== undefined) out[key] = value;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', path: [c[key] !== undefined && c[`${key}_file`] !== undefined ? key : `${key}_file`], message: describeError(err).message.replace(new RegExp(`^${key}_file: `), '') });
+      }
+    }
+    return out as T;
+  };
+}
+
+/** Reads the TLS files once at load so a wrong path is a config error (naming key and path). */
+function checkTlsFiles(c: Partial<Record<keyof typeof tlsYamlShape, unknown>>, ctx: z.core.$RefinementCtx<unknown>): void {
+  if (!Object.keys(tlsYamlShape).some((k) => c[k as keyof typeof tlsYamlShape] !== undefined)) return;
+  try {
+    readTlsFiles(camelizeKeys(pickTlsYaml(c)) as TlsSettings);
+  } catch (err) {
+    const key = err instanceof SupervisorError && err.where ? err.where : 'ca_file';
+    ctx.addIssue({ code: 'custom', path: [key], message: describeError(err).message.replace(`${key}: `, '') });
+  }
+}
+
+function pickTlsYaml(c: Partial<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(tlsYamlShape).flatMap((k) => (c[k] !== undefined ? [[k, c[k]]] : [])));
+}
+
 const connectionsSchema = z.strictObject({
   kafka: z
     .strictObject({
@@ -67,26 +120,66 @@ const connectionsSchema = z.strictObject({
       request_timeout: timerDurationMs.default(10_000),
     })
     .prefault({}),
+  /** Basic auth (username + password) or a bearer token, extra headers, TLS files. */
   schema_registry: z
     .strictObject({
       url: z.string().url().default('http://127.0.0.1:8081/apis/ccompat/v7'),
       username: z.string().optional(),
       password: z.string().optional(),
+      password_file: z.string().optional(),
+      /** Bearer token (not together with username/password). */
+      token: z.string().optional(),
+      token_file: z.string().optional(),
+      headers: headersSchema,
+      ...tlsYamlShape,
+    })
+    .transform(withSecrets(['password', 'token']))
+    .superRefine((c, ctx) => {
+      if (c.password !== undefined && c.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'password is set without username' });
+      if (c.username !== undefined && c.token !== undefined) ctx.addIssue({ code: 'custom', path: ['token'], message: 'basic auth (username/password) and a bearer token are both set: choose one' });
+      checkTlsFiles(c, ctx);
     })
     .prefault({}),
+  /**
+   * With no keys the AWS SDK's default credential chain is used (environment, shared
+   * config/credentials files and AWS_PROFILE, web identity token, ECS, EC2 instance metadata).
+   */
   s3: z
     .strictObject({
       endpoint: z.string().url().optional(),
       region: z.string().default('us-east-1'),
       access_key_id: z.string().optional(),
       secret_access_key: z.string().optional(),
+      secret_access_key_file: z.string().optional(),
+      session_token: z.string().optional(),
+      session_token_file: z.string().optional(),
       force_path_style: z.boolean().default(true),
+      ...tlsYamlShape,
+    })
+    .transform(withSecrets(['secret_access_key', 'session_token']))
+    .superRefine((c, ctx) => {
+      if ((c.access_key_id === undefined) !== (c.secret_access_key === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [c.access_key_id === undefined ? 'access_key_id' : 'secret_access_key'], message: 'access_key_id and secret_access_key go together (or leave both out for the default credential chain)' });
+      }
+      if (c.session_token !== undefined && c.access_key_id === undefined) ctx.addIssue({ code: 'custom', path: ['session_token'], message: 'session_token needs access_key_id and secret_access_key' });
+      checkTlsFiles(c, ctx);
     })
     .prefault({}),
+  /** The master's UI/JSON and, unless a check sets its own, the driver metrics URLs: TLS, basic auth, headers. */
   spark: z
     .strictObject({
       /** The standalone master's web UI (serves /json/). */
       master_ui: z.string().url().default('http://127.0.0.1:8080'),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      password_file: z.string().optional(),
+      headers: headersSchema,
+      ...tlsYamlShape,
+    })
+    .transform(withSecrets(['password']))
+    .superRefine((c, ctx) => {
+      if (c.password !== undefined && c.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'password is set without username' });
+      checkTlsFiles(c, ctx);
     })
     .prefault({}),
 });

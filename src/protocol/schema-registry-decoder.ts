@@ -1,21 +1,16 @@
 /**
- * Confluent wire-format decoding through @kafkajs/confluent-schema-registry, with the client
- * loaded on the first decode: it brings avsc, protobufjs and ajv (~7 MB of memory), which a
- * supervisor that never decodes a record should not pay for.
+ * The decoder interface for Confluent wire-format values. The implementation (connection, auth,
+ * TLS, lazy loading of @kafkajs/confluent-schema-registry) lives in
+ * src/shared/schema-registry-decoder.ts.
  */
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 
 export type SchemaRegistryDecoder = Pick<SchemaRegistry, 'decode'>;
 
-export function lazySchemaRegistryDecoder(host: string, auth?: { username: string; password: string }): SchemaRegistryDecoder {
-  let client: SchemaRegistry | undefined;
-  return {
-    decode: async (buffer) => {
-      if (!client) {
-        const { SchemaRegistry: Client } = await import('@kafkajs/confluent-schema-registry');
-        client ??= new Client({ host, ...(auth ? { auth } : {}) });
-      }
-      return client.decode(buffer);
-    },
-  };
-}
+/**
+ * Transitional re-export for streams/offsets-trigger.ts, which still imports the decoder from
+ * src/protocol: import it from src/shared/schema-registry-decoder instead (protocol may not
+ * import shared, so this line goes once nothing imports it from here).
+ */
+// eslint-disable-next-line boundaries/element-types
+export { lazySchemaRegistryDecoder } from '../shared/schema-registry-decoder';

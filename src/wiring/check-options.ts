@@ -7,7 +7,10 @@ import { sparkOptionsSchema } from '../../checks/spark';
 import { camelizeKeys, camelToSnake, snakePath } from '../config/case';
 import { readDuration } from '../config/duration';
 import type { CheckConfig, ConnectionsConfig } from '../config/schema';
-import type { CheckKind } from '../protocol';
+import { describeError, type CheckKind } from '../protocol';
+import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder';
+import { resolveSecret } from '../shared/secrets';
+import { hasTlsSettings, pickTlsSettings, type TlsSettings } from '../shared/tls';
 
 /** Each check kind's option schema (owned by its module) and default schedule. */
 export const CHECK_MODULES = {
@@ -41,20 +44,91 @@ function connectionDefaults(kind: CheckKind, c: ConnectionsConfig): Record<strin
         requestTimeout: `${c.kafka.request_timeout}ms`,
       };
     case 'delta_freshness':
-      return {
-        s3: {
-          ...(c.s3.endpoint ? { endpoint: c.s3.endpoint } : {}),
-          region: c.s3.region,
-          ...(c.s3.access_key_id ? { accessKeyId: c.s3.access_key_id } : {}),
-          ...(c.s3.secret_access_key ? { secretAccessKey: c.s3.secret_access_key } : {}),
-          forcePathStyle: c.s3.force_path_style,
-        },
-      };
+      return { s3: s3ConnectionOptions(c) };
     case 'spark':
-      return { masterUrl: c.spark.master_ui };
-    case 'schema_registry':
-      return { url: c.schema_registry.url, ...(c.schema_registry.username ? { auth: { username: c.schema_registry.username, password: c.schema_registry.password ?? '' } } : {}) };
+      return {
+        masterUrl: c.spark.master_ui,
+        ...(c.spark.username !== undefined ? { auth: { username: c.spark.username, password: c.spark.password ?? '' } } : {}),
+        ...(Object.keys(c.spark.headers).length > 0 ? { headers: { ...c.spark.headers } } : {}),
+        ...tlsOptionsOf(c.spark),
+      };
+    case 'schema_registry': {
+      const r = schemaRegistryConnection(c);
+      return { url: r.url, ...(r.auth ? { auth: r.auth } : {}), ...(r.token !== undefined ? { token: r.token } : {}), ...(r.headers ? { headers: { ...r.headers } } : {}), ...r.tls };
+    }
   }
+}
+
+/** The TLS keys of a connection section, as camelCase options (only those set). */
+function tlsOptionsOf(section: Readonly<Record<string, unknown>>): TlsSettings {
+  return pickTlsSettings(camelizeKeys(section) as Record<string, unknown>);
+}
+
+/**
+ * `connections.s3` as S3 client options: keys only when given (no keys = the SDK's default
+ * credential chain), TLS files, path style.
+ */
+export function s3ConnectionOptions(c: ConnectionsConfig): Record<string, unknown> {
+  return {
+    ...(c.s3.endpoint ? { endpoint: c.s3.endpoint } : {}),
+    region: c.s3.region,
+    ...(c.s3.access_key_id ? { accessKeyId: c.s3.access_key_id } : {}),
+    ...(c.s3.secret_access_key ? { secretAccessKey: c.s3.secret_access_key } : {}),
+    ...(c.s3.session_token ? { sessionToken: c.s3.session_token } : {}),
+    forcePathStyle: c.s3.force_path_style,
+    ...tlsOptionsOf(c.s3),
+  };
+}
+
+/**
+ * `connections.schema_registry` as one connection (URL, basic auth or bearer token, headers,
+ * TLS files): what the schema_registry check inherits and what the offsets trigger's decoder
+ * takes (`lazySchemaRegistryDecoder(schemaRegistryConnection(config.connections))`).
+ */
+export function schemaRegistryConnection(c: ConnectionsConfig): SchemaRegistryConnection {
+  const r = c.schema_registry;
+  return {
+    url: r.url,
+    ...(r.username !== undefined ? { auth: { username: r.username, password: r.password ?? '' } } : {}),
+    ...(r.token !== undefined ? { token: r.token } : {}),
+    ...(Object.keys(r.headers).length > 0 ? { headers: { ...r.headers } } : {}),
+    ...(hasTlsSettings(tlsOptionsOf(r)) ? { tls: tlsOptionsOf(r) } : {}),
+    where: 'connections.schema_registry',
+  };
+}
+
+/** Inherited settings a check replaces as a group: setting one drops the inherited others. */
+const EXCLUSIVE_DEFAULTS: Partial<Record<CheckKind, string[][]>> = {
+  schema_registry: [['auth', 'token']],
+};
+
+/** Secret keys a check may give as `<key>_file` (camelCase: `passwordFile`), at any depth. */
+const SECRET_FILE_KEYS = new Set(['password', 'token', 'secretAccessKey', 'sessionToken']);
+
+/** Replaces `<key>File` by `<key>` read from the file, in place; issues carry YAML paths. */
+function resolveSecretFiles(value: unknown, path: string[], issues: CheckIssue[]): void {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return;
+  const obj = value as Record<string, unknown>;
+  for (const [k, v] of Object.entries(obj)) {
+    const base = k.endsWith('File') ? k.slice(0, -'File'.length) : null;
+    if (base !== null && SECRET_FILE_KEYS.has(base) && typeof v === 'string') {
+      const key = camelToSnake(base);
+      try {
+        const secret = resolveSecret({ key, fileKey: `${key}_file`, value: obj[base] as string | undefined, file: v });
+        delete obj[k];
+        if (secret !== undefined) obj[base] = secret;
+      } catch (err) {
+        issues.push({ path: snakePath([...path, obj[base] !== undefined ? base : k]), message: describeError(err).message.replace(`${key}_file: `, '') });
+      }
+    } else resolveSecretFiles(v, [...path, k], issues);
+  }
+}
+
+/** Header names as written (the snake→camel conversion must not touch them). */
+function restoreHeaders(options: Record<string, unknown>, own: Record<string, unknown>): void {
+  if (own.headers && typeof own.headers === 'object') options.headers = own.headers;
+  const driver = own.driver as Record<string, unknown> | undefined;
+  if (driver?.headers && typeof driver.headers === 'object' && options.driver && typeof options.driver === 'object') (options.driver as Record<string, unknown>).headers = driver.headers;
 }
 
 export interface ResolvedCheck {
@@ -84,7 +158,9 @@ export function resolveCheck(name: string, check: CheckConfig, connections: Conn
   const module = CHECK_MODULES[check.kind];
   const own = Object.fromEntries(Object.entries(check).filter(([k]) => !COMMON_KEYS.has(k)));
   const options = camelizeKeys(own) as Record<string, unknown>;
+  restoreHeaders(options, own);
   const issues: CheckIssue[] = [];
+  resolveSecretFiles(options, [], issues);
   for (const field of SECONDS_FIELDS[check.kind] ?? []) {
     const parent = field.slice(0, -1).reduce<Record<string, unknown> | undefined>((o, k) => (o?.[k] as Record<string, unknown> | undefined), options);
     const leaf = field[field.length - 1]!;
@@ -96,6 +172,9 @@ export function resolveCheck(name: string, check: CheckConfig, connections: Conn
     else parent![leaf] = read.ms / 1000;
   }
   const defaults = connectionDefaults(check.kind, connections);
+  for (const group of EXCLUSIVE_DEFAULTS[check.kind] ?? []) {
+    if (group.some((k) => options[k] !== undefined)) for (const k of group) delete defaults[k];
+  }
   const merged: Record<string, unknown> = { ...defaults, ...options };
   for (const [k, v] of Object.entries(defaults)) {
     if (v && typeof v === 'object' && !Array.isArray(v) && options[k] && typeof options[k] === 'object') merged[k] = { ...v, ...options[k] };
