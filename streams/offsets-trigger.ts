@@ -11,7 +11,8 @@
  */
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Observable } from 'rxjs';
-import { lazySchemaRegistryDecoder, silentLogger, type Clock, type Logger, type SchemaRegistryDecoder, type Trigger } from '../src/protocol';
+import { silentLogger, type Clock, type Logger, type SchemaRegistryDecoder, type Trigger } from '../src/protocol';
+import { lazySchemaRegistryDecoder, type SchemaRegistryConnection } from '../src/shared/schema-registry-decoder';
 
 export interface OffsetsTriggerParams {
   pipeline: string;
@@ -22,6 +23,8 @@ export interface OffsetsTriggerParams {
   brokers: readonly string[];
   clientId: string;
   schemaRegistryUrl?: string;
+  /** The registry with its auth, headers and TLS (src/shared/schema-registry-decoder.ts); wins over `schemaRegistryUrl`. */
+  schemaRegistry?: SchemaRegistryConnection;
   /** Default `supervisor-trigger.<pipeline>`. */
   groupId?: string;
   clock: Clock;
@@ -66,7 +69,7 @@ export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<
   const { clock } = params;
   const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'offsets-trigger' });
   const groupId = params.groupId ?? `supervisor-trigger.${params.pipeline}`;
-  const registry = params.decode === 'schema_registry' && params.schemaRegistryUrl ? lazySchemaRegistryDecoder(params.schemaRegistryUrl) : null;
+  const registry = params.decode === 'schema_registry' && (params.schemaRegistry ?? params.schemaRegistryUrl) ? lazySchemaRegistryDecoder(params.schemaRegistry ?? params.schemaRegistryUrl!) : null;
   const decodeValue = createValueDecoder(params.decode, registry);
 
   return new Observable<Trigger>((subscriber) => {
