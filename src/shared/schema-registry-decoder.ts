@@ -93,7 +93,7 @@ export function lazySchemaRegistryDecoder(conn: string | SchemaRegistryConnectio
 function decodeError(err: unknown, host: string): Error {
   if (err instanceof SupervisorError) return err;
   const e = err as { status?: number; url?: string } | null;
-  const url = typeof e?.url === 'string' ? e.url.replace(/^[A-Z]+ /, '') : host;
+  const url = typeof e?.url === 'string' ? e.url.replace(/^[a-z]+ /i, '') : host;
   const auth = typeof e?.status === 'number' ? registryAuthProblem(e.status, url) : null;
   if (auth) return new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', auth, { where: url, cause: err });
   const tls = registryTlsProblem(err, host);
