@@ -9,7 +9,7 @@ import { createSqliteAlertStateStore } from '../../../src/store/alert-state';
 import { createSqliteOutboxStore } from '../../../src/store/outbox';
 import { createSqliteSilenceStore } from '../../../src/store/silences';
 import { openAlertDb, tempDbPath } from '../../helpers/alert-db';
-import { FakeClock } from './fakes';
+import { FakeClock, freshnessSignal } from './fakes';
 
 const MIN = 60_000;
 
@@ -60,22 +60,7 @@ function engine(cfg: AlertsConfigInput, extra: Partial<Parameters<typeof createA
   return e;
 }
 
-function signal(check: string, status: Status, extra: Partial<Signal> = {}): Signal {
-  return {
-    check,
-    kind: 'delta_freshness',
-    target: `s3://delta-lake/${check}`,
-    labels: { layer: check.split('_')[0]! },
-    status,
-    value: status === 'ok' ? 60 : 9000,
-    unit: 'seconds',
-    threshold: 7200,
-    observedAt: clock.now(),
-    durationMs: 5,
-    summary: `${check} observed`,
-    ...extra,
-  };
-}
+const signal = (check: string, status: Status, extra: Partial<Signal> = {}): Signal => freshnessSignal(clock, check, status, extra);
 
 function sent(): Array<{ key: string; kind: string; sink: string; items: number }> {
   return outbox.list({ limit: 1000 }).map((e) => ({ key: e.dedupKey, kind: e.notification.kind, sink: e.sink, items: e.notification.items.length }));

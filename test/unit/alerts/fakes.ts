@@ -1,5 +1,5 @@
 /** Test doubles for the alert tests: a manual clock and a scripted sink. */
-import { SinkError, type AlertSink, type Clock, type Notification } from '../../../src/protocol';
+import { SinkError, type AlertSink, type Clock, type Notification, type Signal, type Status } from '../../../src/protocol';
 
 interface Waiter {
   at: number;
@@ -100,5 +100,23 @@ export function note(dedupKey: string, overrides: Partial<Notification> = {}): N
     startsAt: 0,
     items: [],
     ...overrides,
+  };
+}
+
+/** A delta_freshness signal of `check` observed now: ok is 60 s old, anything else 9,000 s (threshold 7,200). */
+export function freshnessSignal(clock: Clock, check: string, status: Status, extra: Partial<Signal> = {}): Signal {
+  return {
+    check,
+    kind: 'delta_freshness',
+    target: `s3://delta-lake/${check}`,
+    labels: { layer: check.split('_')[0]! },
+    status,
+    value: status === 'ok' ? 60 : 9000,
+    unit: 'seconds',
+    threshold: 7200,
+    observedAt: clock.now(),
+    durationMs: 5,
+    summary: `${check} observed`,
+    ...extra,
   };
 }

@@ -14,7 +14,7 @@ import { createSqliteAlertStateStore } from '../../../src/store/alert-state';
 import { createSqliteOutboxStore } from '../../../src/store/outbox';
 import { createSqliteSilenceStore } from '../../../src/store/silences';
 import { openAlertDb, tempDbPath } from '../../helpers/alert-db';
-import { FakeClock, ScriptedSink, note } from './fakes';
+import { FakeClock, ScriptedSink, freshnessSignal, note } from './fakes';
 
 const MIN = 60_000;
 
@@ -69,22 +69,7 @@ afterEach(async () => {
   tmp.cleanup();
 });
 
-function signal(check: string, status: Status, extra: Partial<Signal> = {}): Signal {
-  return {
-    check,
-    kind: 'delta_freshness',
-    target: `s3://delta-lake/${check}`,
-    labels: { layer: check.split('_')[0]! },
-    status,
-    value: status === 'ok' ? 60 : 9000,
-    unit: 'seconds',
-    threshold: 7200,
-    observedAt: clock.now(),
-    durationMs: 5,
-    summary: `${check} observed`,
-    ...extra,
-  };
-}
+const signal = (check: string, status: Status, extra: Partial<Signal> = {}): Signal => freshnessSignal(clock, check, status, extra);
 
 const staleRule = { name: 'data_stale', match: { kind: 'delta_freshness' as const }, status: 'crit' as const };
 
