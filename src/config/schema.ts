@@ -6,7 +6,7 @@ import { pipelinesSchema } from './pipelines';
 import { isProxyAddress } from '../shared/addresses';
 import { resolveSecret } from '../shared/secrets';
 import { readTlsFiles, type TlsSettings } from '../shared/tls';
-import { SupervisorError, describeError } from '../protocol';
+import { SupervisorError } from '../protocol';
 import { camelizeKeys } from './case';
 
 /**
@@ -85,7 +85,7 @@ function withSecrets<T extends Record<string, unknown>>(keys: readonly string[])
         const value = resolveSecret({ key, value: c[key] as string | undefined, file: c[`${key}_file`] as string | undefined });
         if (value !== undefined) out[key] = value;
       } catch (err) {
-        ctx.addIssue({ code: 'custom', path: [c[key] !== undefined && c[`${key}_file`] !== undefined ? key : `${key}_file`], message: describeError(err).message.replace(new RegExp(`^${key}_file: `), '') });
+        ctx.addIssue({ code: 'custom', path: [c[key] !== undefined && c[`${key}_file`] !== undefined ? key : `${key}_file`], message: errMessage(err).replace(new RegExp(`^${key}_file: `), '') });
       }
     }
     return out as T;
@@ -99,8 +99,13 @@ function checkTlsFiles(c: Partial<Record<keyof typeof tlsYamlShape, unknown>>, c
     readTlsFiles(camelizeKeys(pickTlsYaml(c)) as TlsSettings);
   } catch (err) {
     const key = err instanceof SupervisorError && err.where ? err.where : 'ca_file';
-    ctx.addIssue({ code: 'custom', path: [key], message: describeError(err).message.replace(`${key}: `, '') });
+    ctx.addIssue({ code: 'custom', path: [key], message: errMessage(err).replace(`${key}: `, '') });
   }
+}
+
+/** The error's own sentence (describeError would append `(at …)`: the issue path says where). */
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function pickTlsYaml(c: Partial<Record<string, unknown>>): Record<string, unknown> {

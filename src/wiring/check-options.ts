@@ -7,7 +7,7 @@ import { sparkOptionsSchema } from '../../checks/spark';
 import { camelizeKeys, camelToSnake, snakePath } from '../config/case';
 import { readDuration } from '../config/duration';
 import type { CheckConfig, ConnectionsConfig } from '../config/schema';
-import { describeError, type CheckKind } from '../protocol';
+import type { CheckKind } from '../protocol';
 import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder';
 import { resolveSecret } from '../shared/secrets';
 import { hasTlsSettings, pickTlsSettings, type TlsSettings } from '../shared/tls';
@@ -118,7 +118,8 @@ function resolveSecretFiles(value: unknown, path: string[], issues: CheckIssue[]
         delete obj[k];
         if (secret !== undefined) obj[base] = secret;
       } catch (err) {
-        issues.push({ path: snakePath([...path, obj[base] !== undefined ? base : k]), message: describeError(err).message.replace(`${key}_file: `, '') });
+        delete obj[k]; // reported here, not again as an unknown key
+        issues.push({ path: snakePath([...path, obj[base] !== undefined ? base : k]), message: (err instanceof Error ? err.message : String(err)).replace(`${key}_file: `, '') });
       }
     } else resolveSecretFiles(v, [...path, k], issues);
   }
