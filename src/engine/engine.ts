@@ -18,6 +18,7 @@ import { EMPTY, Subject, merge, type Observable, type Subscription } from 'rxjs'
 import {
   SupervisorError,
   describeError,
+  isSupervisorError,
   systemClock,
   TERMINAL_RUN_STATES,
   type Clock,
@@ -293,8 +294,11 @@ export function createEngine(params: EngineParams): Engine {
     }
   };
 
-  /** A trigger becomes a queued run (or is skipped, or deduplicated). Never throws. */
-  const submit = (trigger: Trigger, options: { bypassOverlap?: boolean } = {}): RunSummary | null => {
+  /**
+   * A trigger becomes a queued run (or is skipped, or deduplicated). Never throws unless
+   * `rethrow` is set (a manual trigger, whose caller is waiting for the answer).
+   */
+  const submit = (trigger: Trigger, options: { bypassOverlap?: boolean; rethrow?: boolean } = {}): RunSummary | null => {
     try {
       const spec = catalog.get(trigger.pipeline);
       const now = clock.now();
@@ -347,6 +351,7 @@ export function createEngine(params: EngineParams): Engine {
       return summarizeRun(store, store.getRun(run.id)!, true);
     } catch (err) {
       logger.error({ pipeline: trigger.pipeline, kind: trigger.kind, error: describeError(err).message }, 'trigger rejected');
+      if (options.rethrow) throw err;
       return null;
     }
   };
@@ -531,11 +536,18 @@ export function createEngine(params: EngineParams): Engine {
       if (closing) throw new SupervisorError('SUP_ERR_CONFLICT', 'the engine is shutting down');
       const now = clock.now();
       const kind = options.kind ?? 'manual';
-      const summary = submit(
-        { pipeline: spec.id, logicalDate: options.logicalDate ?? now, kind, params: options.conf ?? {}, firedAt: now, ...(options.rerun ? { rerun: true } : {}) },
-        { bypassOverlap: true },
-      );
-      if (!summary) throw new SupervisorError('SUP_ERR_CONFLICT', `the trigger of "${spec.id}" was not accepted (see the log)`);
+      let summary: RunSummary | null;
+      try {
+        summary = submit(
+          { pipeline: spec.id, logicalDate: options.logicalDate ?? now, kind, params: options.conf ?? {}, firedAt: now, ...(options.rerun ? { rerun: true } : {}) },
+          { bypassOverlap: true, rethrow: true },
+        );
+      } catch (err) {
+        if (isSupervisorError(err)) throw err;
+        throw new SupervisorError('SUP_ERR_CONFLICT', `the trigger of "${spec.id}" was not accepted: ${describeError(err).message}`, { cause: err });
+      }
+      // with bypassOverlap and rethrow, submit answers a summary or throws
+      if (!summary) throw new SupervisorError('SUP_ERR_INTERNAL', `the trigger of "${spec.id}" produced no run`);
       return summary;
     },
 

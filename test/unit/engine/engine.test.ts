@@ -155,6 +155,17 @@ describe('engine', () => {
     await h.close();
   });
 
+  it('a manual trigger the store refuses says why in its error, not "see the log"', async () => {
+    const db = openDatabase({ file: ':memory:' });
+    const h = harness({ p: { tasks: [{ id: 'a', operator: 'command' }] } }, { command: ok }, { db });
+    db.close();
+    const err = await h.engine.trigger('p').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'SUP_ERR_CONFLICT' });
+    expect((err as Error).message).toMatch(/the trigger of "p" was not accepted: .*database connection is not open/);
+    expect((err as Error).message).not.toMatch(/see the log/);
+    await h.close();
+  });
+
   it('a gate that is closed records the tick as a skipped run with its reason', async () => {
     const h = harness({ p: { schedule: '* * * * *', tasks: [{ id: 'a', operator: 'command' }], gate: { kafka_healthy: true } } }, { command: ok });
     await h.engine.start(); // no Kafka configured: the gate stays closed
