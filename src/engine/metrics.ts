@@ -44,8 +44,10 @@ export function createEngineMetrics(params: { registry: Registry; store: RunStor
     registers,
     collect() {
       this.reset();
-      for (const p of params.pipelines()) {
-        for (const state of ['queued', 'running'] as const) this.set({ pipeline: p, state }, store.listRuns({ pipeline: p, state, limit: 10_000 }).length);
+      // one grouped COUNT per state (this used to load up to 10,000 rows per pipeline and state per scrape)
+      for (const state of ['queued', 'running'] as const) {
+        const counts = store.countByPipeline([state]);
+        for (const p of params.pipelines()) this.set({ pipeline: p, state }, counts.get(p) ?? 0);
       }
     },
   });

@@ -155,6 +155,18 @@ describe('engine', () => {
     await h.close();
   });
 
+  it('the active-runs gauge counts every queued run, beyond 10,000 too', async () => {
+    const h = harness({ p: { tasks: [{ id: 'a', operator: 'command' }] }, q: { tasks: [{ id: 'a', operator: 'command' }] } }, { command: ok });
+    const runs = createRunStore(h.db);
+    h.db.transaction(() => {
+      for (let i = 0; i < 10_050; i++) runs.insertRun({ pipeline: 'p', logicalDate: i * 60_000, kind: 'manual', firedAt: 0, queuedAt: 0 });
+    })();
+    const text = await h.registry.getSingleMetricAsString('supervisor_pipeline_active_runs');
+    expect(text).toContain('supervisor_pipeline_active_runs{pipeline="p",state="queued"} 10050');
+    expect(text).toContain('supervisor_pipeline_active_runs{pipeline="q",state="queued"} 0');
+    await h.close();
+  });
+
   it('a manual trigger the store refuses says why in its error, not "see the log"', async () => {
     const db = openDatabase({ file: ':memory:' });
     const h = harness({ p: { tasks: [{ id: 'a', operator: 'command' }] } }, { command: ok }, { db });
