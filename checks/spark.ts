@@ -523,6 +523,8 @@ export interface SparkJobTaskParams {
   job_name?: string | null;
   expected_workers?: number;
   driver_metrics_url?: string;
+  /** Auth, headers and TLS of the master (and driver), e.g. from `connections.spark`. */
+  connection?: Pick<SparkOptionsInput, 'auth' | 'headers' | 'driver' | keyof typeof tlsSettingsShape>;
   name?: string;
   logger?: Logger;
 }
@@ -531,6 +533,7 @@ export async function sparkJobTask(params: SparkJobTaskParams, ctx: ProbeContext
   const check = createSparkCheck({
     name: params.name ?? 'spark_job',
     options: {
+      ...params.connection,
       masterUrl: params.spark_master,
       apps: params.job_name ? [params.job_name] : [],
       ...(params.expected_workers !== undefined ? { expectedWorkers: params.expected_workers } : {}),

@@ -46,22 +46,30 @@ function connectionDefaults(kind: CheckKind, c: ConnectionsConfig): Record<strin
     case 'delta_freshness':
       return { s3: s3ConnectionOptions(c) };
     case 'spark':
-      return {
-        masterUrl: c.spark.master_ui,
-        ...(c.spark.username !== undefined ? { auth: { username: c.spark.username, password: c.spark.password ?? '' } } : {}),
-        ...(Object.keys(c.spark.headers).length > 0 ? { headers: { ...c.spark.headers } } : {}),
-        ...tlsOptionsOf(c.spark),
-      };
-    case 'schema_registry': {
-      const r = schemaRegistryConnection(c);
-      return { url: r.url, ...(r.auth ? { auth: r.auth } : {}), ...(r.token !== undefined ? { token: r.token } : {}), ...(r.headers ? { headers: { ...r.headers } } : {}), ...r.tls };
-    }
+      return { masterUrl: c.spark.master_ui, ...sparkConnectionOptions(c) };
+    case 'schema_registry':
+      return schemaRegistryCheckDefaults(c);
   }
+}
+
+/** `connections.schema_registry` as schema_registry check options (url, auth or token, headers, TLS). */
+export function schemaRegistryCheckDefaults(c: ConnectionsConfig): Record<string, unknown> {
+  const r = schemaRegistryConnection(c);
+  return { url: r.url, ...(r.auth ? { auth: r.auth } : {}), ...(r.token !== undefined ? { token: r.token } : {}), ...(r.headers ? { headers: { ...r.headers } } : {}), ...r.tls };
 }
 
 /** The TLS keys of a connection section, as camelCase options (only those set). */
 function tlsOptionsOf(section: Readonly<Record<string, unknown>>): TlsSettings {
   return pickTlsSettings(camelizeKeys(section) as Record<string, unknown>);
+}
+
+/** `connections.spark` as spark check options: basic auth, headers, TLS (the master URL aside). */
+export function sparkConnectionOptions(c: ConnectionsConfig): { auth?: { username: string; password: string }; headers?: Record<string, string> } & TlsSettings {
+  return {
+    ...(c.spark.username !== undefined ? { auth: { username: c.spark.username, password: c.spark.password ?? '' } } : {}),
+    ...(Object.keys(c.spark.headers).length > 0 ? { headers: { ...c.spark.headers } } : {}),
+    ...tlsOptionsOf(c.spark),
+  };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { SupervisorConfig } from '../config/schema';
 import { createBuiltinOperators, createSignalOperator } from '../engine/operators';
 import type { LatestSignalsFn, NotifyFn, OperatorRegistry } from '../engine/operator';
 import { SupervisorError } from '../protocol';
+import { s3ConnectionOptions, schemaRegistryCheckDefaults, sparkConnectionOptions } from './check-options';
 import { REPO_ROOT } from '../version';
 
 export interface CreateOperatorsParams {
@@ -27,14 +28,8 @@ function requireString(params: Readonly<Record<string, unknown>>, key: string, t
  * the seed's parameter names.
  */
 export function createOperators({ config, notify, latestSignals }: CreateOperatorsParams): OperatorRegistry {
-  const s3 = config.connections.s3;
-  const s3Options = {
-    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-    region: s3.region,
-    ...(s3.access_key_id ? { accessKeyId: s3.access_key_id } : {}),
-    ...(s3.secret_access_key ? { secretAccessKey: s3.secret_access_key } : {}),
-    forcePathStyle: s3.force_path_style,
-  };
+  // keys only when given (none = the SDK's default credential chain), session token, TLS files
+  const s3Options = s3ConnectionOptions(config.connections);
   return {
     ...createBuiltinOperators({ repoRoot: REPO_ROOT, ...(notify ? { notify } : {}), ...(latestSignals ? { latestSignals } : {}) }),
     // KafkaHealthCheckOperator(kafka_servers, topics)
@@ -60,6 +55,7 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
         {
           spark_master: typeof ctx.params.spark_master === 'string' ? ctx.params.spark_master : config.connections.spark.master_ui,
           job_name: typeof ctx.params.job_name === 'string' ? ctx.params.job_name : null,
+          connection: sparkConnectionOptions(config.connections),
           ...(typeof ctx.params.expected_workers === 'number' ? { expected_workers: ctx.params.expected_workers } : {}),
           name: ctx.taskId,
           logger: ctx.logger,
@@ -75,9 +71,10 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
         name: ctx.taskId,
         logger: ctx.logger,
         options: {
+          // auth, bearer token, headers and TLS of connections.schema_registry
+          ...schemaRegistryCheckDefaults(config.connections),
           url: typeof ctx.params.url === 'string' ? ctx.params.url : registry.url,
           topics,
-          ...(registry.username ? { auth: { username: registry.username, password: registry.password ?? '' } } : {}),
         },
       });
       try {

@@ -16,7 +16,7 @@ import type { Admin, Producer } from 'kafkajs';
 import { firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { createDeltaFreshnessCheck, type DeltaFreshnessCheck } from '../../../checks/delta-freshness';
 import { createSchemaRegistryCheck } from '../../../checks/schema-registry';
-import { createSparkCheck, type SparkCheck } from '../../../checks/spark';
+import { createSparkCheck, sparkJobTask, type SparkCheck } from '../../../checks/spark';
 import { configSchema } from '../../../src/config/schema';
 import { systemClock, type CheckProbe, type DeltaFacts, type ProbeContext, type SchemaRegistryFacts, type Signal, type SparkFacts } from '../../../src/protocol';
 import { createCheckProbes } from '../../../src/wiring/checks';
@@ -259,6 +259,13 @@ describe('Spark through the secured edge', () => {
     const otherCa = await one(make({ auth: master, caFile: tls.otherCaFile }));
     expect(otherCa.status).toBe('unknown');
     expect(otherCa.summary).toContain(`TLS: the certificate of ${hostOf(endpoints.edgeSparkMasterUi)} is not trusted`);
+  });
+
+  it('the spark_job task (SparkJobCheckOperator) reaches the master edge with the connection settings', async () => {
+    const signal = await sparkJobTask({ spark_master: endpoints.edgeSparkMasterUi, connection: { auth: master, caFile: tls.caFile } }, ctx());
+    expect((signal.facts as SparkFacts).masterStatus).toBe('ALIVE');
+    const refused = await sparkJobTask({ spark_master: endpoints.edgeSparkMasterUi, connection: { caFile: tls.caFile } }, ctx());
+    expect(refused.summary).toContain('the Spark master refused the credentials: 401 Unauthorized');
   });
 
   it('the driver metrics come through the driver edge with its X-Api-Key header (the master keeps basic auth)', async () => {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { s3ClientConfig, s3ConnectionSchema } from '../../../checks/object-store';
 import { redactConfig } from '../../../src/config/redact';
 import { configSchema, validateRawConfig } from '../../../src/config/schema';
-import { resolveCheck, schemaRegistryConnection } from '../../../src/wiring/check-options';
+import { resolveCheck, s3ConnectionOptions, schemaRegistryCheckDefaults, schemaRegistryConnection, sparkConnectionOptions } from '../../../src/wiring/check-options';
 import { ensureStackTls } from '../../../stack/tls';
 
 const tls = ensureStackTls();
@@ -126,5 +126,20 @@ describe('S3 client configuration', () => {
     const agent = (cfg.requestHandler as { httpsAgent: { options: { ca: Buffer[] } } }).httpsAgent;
     expect(agent.options.ca).toEqual([fs.readFileSync(tls.caFile)]);
     expect(s3ConnectionSchema.safeParse({ sessionToken: 'ST' }).success).toBe(false);
+  });
+});
+
+describe('task operators take the same connections', () => {
+  it('spark_job and schema_registry operators get auth, headers and TLS; data_freshness the S3 TLS and no forced keys', () => {
+    const c = configSchema.parse({
+      connections: {
+        schema_registry: { url: 'https://reg:8444', token: 'tok', ca_file: tls.caFile },
+        spark: { master_ui: 'https://spark:8483', username: 's', password: 'sp', ca_file: tls.caFile },
+        s3: { endpoint: 'https://s3:9443', ca_file: tls.caFile },
+      },
+    }).connections;
+    expect(sparkConnectionOptions(c)).toEqual({ auth: { username: 's', password: 'sp' }, caFile: tls.caFile });
+    expect(schemaRegistryCheckDefaults(c)).toEqual({ url: 'https://reg:8444', token: 'tok', caFile: tls.caFile });
+    expect(s3ConnectionOptions(c)).toEqual({ endpoint: 'https://s3:9443', region: 'us-east-1', forcePathStyle: true, caFile: tls.caFile });
   });
 });
