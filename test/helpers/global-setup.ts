@@ -1,5 +1,6 @@
 /**
- * Jest global setup: when integration or e2e tests are selected, bring up the local stack's
+ * Jest global setup: first, rebuild dist/ when a source is newer (test/helpers/fresh-build.ts).
+ * Then, when integration or e2e tests are selected, bring up the local stack's
  * services (installing them on first use — a cold machine takes minutes, progress is printed)
  * or reuse the ones already running. Which services: STACK_SERVICES (comma list, `none` to
  * skip), default every non-optional service. What this run starts is recorded with a session
@@ -10,6 +11,7 @@ import * as path from 'node:path';
 import { consoleLog } from '../../stack/log';
 import { down, up } from '../../stack/manager';
 import { dirs, ensureDir } from '../../stack/paths';
+import { ensureFreshBuild } from './fresh-build';
 
 interface JestGlobalConfigLike {
   selectProjects?: string[] | null;
@@ -20,9 +22,29 @@ interface JestGlobalConfigLike {
 
 export const SESSION_FILE = () => path.join(dirs.run, 'jest-session.json');
 
+/**
+ * The projects named with `--selectProjects` on jest's command line. Jest 30 leaves them out of
+ * the global config a global setup receives, so they are read from the arguments themselves.
+ */
+export function selectedProjectsFromArgv(argv: readonly string[]): string[] | undefined {
+  const out: string[] = [];
+  let seen = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--selectProjects=')) {
+      seen = true;
+      out.push(...arg.slice('--selectProjects='.length).split(',').filter(Boolean));
+    } else if (arg === '--selectProjects') {
+      seen = true;
+      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) out.push(argv[++i]!);
+    }
+  }
+  return seen ? out : undefined;
+}
+
 /** Whether this jest run can reach integration or e2e test files at all. */
-export function needsStack(config: JestGlobalConfigLike): boolean {
-  const projects = config.selectProjects ?? undefined;
+export function needsStack(config: JestGlobalConfigLike, argv: readonly string[] = process.argv): boolean {
+  const projects = config.selectProjects ?? selectedProjectsFromArgv(argv);
   if (projects && projects.length > 0 && !projects.some((p) => p === 'integration' || p === 'e2e')) return false;
   const tp = config.testPathPatterns;
   const patterns = Array.isArray(tp) ? tp : (tp?.patterns ?? (config.testPathPattern ? [config.testPathPattern] : []));
@@ -38,6 +60,8 @@ export function selectedServices(): string[] | undefined {
 }
 
 export default async function globalSetup(globalConfig: JestGlobalConfigLike): Promise<void> {
+  // tests that spawn bin/supervisor.js run dist/: never against an older build than the sources
+  ensureFreshBuild((m) => consoleLog('build').info(m));
   if (!needsStack(globalConfig)) return;
   const services = selectedServices();
   if (services && services.length === 0) return;
