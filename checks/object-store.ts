@@ -14,9 +14,7 @@ import { SupervisorError } from '../src/protocol';
 import { describeTlsError, hasTlsSettings, hostPortOf, pickTlsSettings, readTlsFiles, tlsSettingsShape } from '../src/shared/tls';
 
 /** Where a table (or any object tree) lives. */
-export type StoreLocation =
-  | { kind: 's3'; bucket: string; prefix: string; url: string }
-  | { kind: 'local'; dir: string; url: string };
+export type StoreLocation = { kind: 's3'; bucket: string; prefix: string; url: string } | { kind: 'local'; dir: string; url: string };
 
 export interface StoredObject {
   body: Buffer;
@@ -197,9 +195,7 @@ export function createS3ObjectStore(params: S3StoreParams): ObjectStore {
           { ...(signal ? { abortSignal: signal } : {}) },
         );
         const objects: ListedObject[] = (out.Contents ?? []).flatMap((o) =>
-          o.Key === undefined
-            ? []
-            : [{ key: o.Key.slice(base.length), lastModified: o.LastModified?.getTime() ?? Number.NaN, size: o.Size ?? 0 }],
+          o.Key === undefined ? [] : [{ key: o.Key.slice(base.length), lastModified: o.LastModified?.getTime() ?? Number.NaN, size: o.Size ?? 0 }],
         );
         const commonPrefixes = (out.CommonPrefixes ?? []).flatMap((c) => (c.Prefix ? [c.Prefix.slice(base.length)] : []));
         return { objects, commonPrefixes, truncated: out.IsTruncated === true };
@@ -208,10 +204,12 @@ export function createS3ObjectStore(params: S3StoreParams): ObjectStore {
       }
     },
     requestCount: () => requests,
-    async close() {
-      if (closed) return;
-      closed = true;
-      client.destroy();
+    close() {
+      if (!closed) {
+        closed = true;
+        client.destroy(); // with the HTTPS agent of ca_file
+      }
+      return Promise.resolve();
     },
   };
 }
@@ -235,11 +233,10 @@ function s3Error(err: unknown, op: string, where: string, host: string): Error {
   const status = err instanceof S3ServiceException ? err.$metadata?.httpStatusCode : undefined;
   const msg = err instanceof Error ? err.message || name : String(err);
   const code = (err as { code?: string } | null)?.code;
-  return new SupervisorError(
-    'SUP_ERR_S3',
-    `${op} failed: ${name}${status !== undefined ? ` (HTTP ${status})` : ''}${code && code !== name ? ` ${code}` : ''}: ${msg}`,
-    { where, cause: err },
-  );
+  return new SupervisorError('SUP_ERR_S3', `${op} failed: ${name}${status !== undefined ? ` (HTTP ${status})` : ''}${code && code !== name ? ` ${code}` : ''}: ${msg}`, {
+    where,
+    cause: err,
+  });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -41,25 +41,27 @@ const freshnessSchema = z.strictObject({
   status: z.enum(['warn', 'crit']).default('warn'),
 });
 
-export const schemaRegistryOptionsSchema = z.strictObject({
-  /** Base URL of the Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 */
-  url: z.url(),
-  /** HTTP basic auth. */
-  auth: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
-  /** Bearer token (not together with `auth`). */
-  token: z.string().min(1).optional(),
-  /** Extra request headers (e.g. an API key a reverse proxy wants). */
-  headers: z.record(z.string().min(1), z.string()).default({}),
-  /** TLS: `ca_file`, `cert_file`/`key_file`/`key_password`, `servername`, `reject_unauthorized`. */
-  ...tlsSettingsShape,
-  /** Topics that must have a value subject. */
-  topics: z.array(z.string().min(1)).default([]),
-  /** Subject name = topic + suffix (TopicNameStrategy). */
-  subjectSuffix: z.string().default('-value'),
-  /** Further subjects that must exist, by exact name. */
-  subjects: z.array(z.string().min(1)).default([]),
-  freshness: freshnessSchema.optional(),
-}).refine((o) => !(o.auth && o.token !== undefined), { message: 'basic auth (username/password) and a bearer token are both set: choose one', path: ['token'] });
+export const schemaRegistryOptionsSchema = z
+  .strictObject({
+    /** Base URL of the Confluent-compatible API, e.g. http://127.0.0.1:8081/apis/ccompat/v7 */
+    url: z.url(),
+    /** HTTP basic auth. */
+    auth: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
+    /** Bearer token (not together with `auth`). */
+    token: z.string().min(1).optional(),
+    /** Extra request headers (e.g. an API key a reverse proxy wants). */
+    headers: z.record(z.string().min(1), z.string()).default({}),
+    /** TLS: `ca_file`, `cert_file`/`key_file`/`key_password`, `servername`, `reject_unauthorized`. */
+    ...tlsSettingsShape,
+    /** Topics that must have a value subject. */
+    topics: z.array(z.string().min(1)).default([]),
+    /** Subject name = topic + suffix (TopicNameStrategy). */
+    subjectSuffix: z.string().default('-value'),
+    /** Further subjects that must exist, by exact name. */
+    subjects: z.array(z.string().min(1)).default([]),
+    freshness: freshnessSchema.optional(),
+  })
+  .refine((o) => !(o.auth && o.token !== undefined), { message: 'basic auth (username/password) and a bearer token are both set: choose one', path: ['token'] });
 export type SchemaRegistryOptionsInput = z.input<typeof schemaRegistryOptionsSchema>;
 export type SchemaRegistryOptions = z.output<typeof schemaRegistryOptionsSchema>;
 
@@ -108,8 +110,7 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
   const registry = lazySchemaRegistryDecoder(connection);
   const required = [...options.topics.map((t) => `${t}${options.subjectSuffix}`), ...options.subjects];
   const freshness = options.freshness;
-  const sampleNewest =
-    params.sampleNewest ?? (freshness ? (topic: string, signal: AbortSignal) => readNewestValues(freshness, topic, signal, logger) : undefined);
+  const sampleNewest = params.sampleNewest ?? (freshness ? (topic: string, signal: AbortSignal) => readNewestValues(freshness, topic, signal, logger) : undefined);
 
   const getJson = async (path: string, signal: AbortSignal): Promise<{ status: number; body: unknown }> => {
     let res: Awaited<ReturnType<RegistryGet>>;
@@ -236,7 +237,10 @@ async function eventAge(
     try {
       decoded = await registry.decode(buf);
     } catch (err) {
-      throw new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', `cannot decode the newest ${topic} record through the registry: ${describeError(err).message}`, { where: topic, cause: err });
+      throw new SupervisorError('SUP_ERR_SCHEMA_REGISTRY', `cannot decode the newest ${topic} record through the registry: ${describeError(err).message}`, {
+        where: topic,
+        cause: err,
+      });
     }
     const ts = toEpochMs(readPath(decoded, field));
     if (ts === null) return { seconds: null, reason: `field ${field} of the newest ${topic} record is not a timestamp` };
@@ -301,11 +305,13 @@ async function readNewestValues(options: z.output<typeof freshnessSchema>, topic
       consumer
         .run({
           autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            if (!wanted.has(partition) || BigInt(message.offset) < BigInt(wanted.get(partition)!)) return;
-            wanted.delete(partition);
-            if (message.value) values.push(message.value);
-            if (wanted.size === 0) resolve();
+          eachMessage: ({ partition, message }) => {
+            if (wanted.has(partition) && BigInt(message.offset) >= BigInt(wanted.get(partition)!)) {
+              wanted.delete(partition);
+              if (message.value) values.push(message.value);
+              if (wanted.size === 0) resolve();
+            }
+            return Promise.resolve();
           },
         })
         .catch(reject);

@@ -20,18 +20,19 @@
  * Spark JSON missing fields or malformed → unknown naming the field.
  */
 import { z } from 'zod';
-import { createHttpAgent, describeError, httpRequest, isSupervisorError, silentLogger, SupervisorError, systemClock, worstStatus, type HttpAgent, type HttpResponse } from '../src/protocol';
-import type {
-  CheckProbe,
-  Clock,
-  Logger,
-  ProbeContext,
-  Signal,
-  SparkAppFacts,
-  SparkFacts,
-  Status,
-  StreamingQueryFacts,
+import {
+  createHttpAgent,
+  describeError,
+  httpRequest,
+  isSupervisorError,
+  silentLogger,
+  SupervisorError,
+  systemClock,
+  worstStatus,
+  type HttpAgent,
+  type HttpResponse,
 } from '../src/protocol';
+import type { CheckProbe, Clock, Logger, ProbeContext, Signal, SparkAppFacts, SparkFacts, Status, StreamingQueryFacts } from '../src/protocol';
 import { describeTlsError, hasTlsSettings, hostPortOf, pickTlsSettings, readTlsFiles, tlsSettingsShape, type TlsSettings } from '../src/shared/tls';
 import { parseStreamingMetrics, prometheusName, type QueryGauges } from './spark-metrics';
 
@@ -306,15 +307,13 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
     if (master) {
       facts.masterStatus = master.status;
       facts.aliveWorkers = master.aliveworkers ?? master.workers.filter((w) => w.state === 'ALIVE').length;
-      facts.apps = master.activeapps.map(
-        (a): SparkAppFacts => ({
-          id: a.id,
-          name: a.name,
-          state: a.state,
-          durationSeconds: Math.max(0, Math.round((a.duration ?? now - a.starttime) / 1000)),
-          ...(a.cores !== undefined ? { cores: a.cores } : {}),
-        }),
-      );
+      facts.apps = master.activeapps.map((a): SparkAppFacts => ({
+        id: a.id,
+        name: a.name,
+        state: a.state,
+        durationSeconds: Math.max(0, Math.round((a.duration ?? now - a.starttime) / 1000)),
+        ...(a.cores !== undefined ? { cores: a.cores } : {}),
+      }));
       if (master.status === 'ALIVE') statuses.push('ok');
       else {
         const s: Status = ['STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'].includes(master.status) ? 'warn' : 'crit';
@@ -362,15 +361,11 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
     }
 
     const status = worstStatus(statuses);
-    const appsText = facts.apps.length
-      ? facts.apps.map((a) => `${a.name} ${a.state} ${fmtSeconds(a.durationSeconds)}`).join(', ')
-      : 'no active apps';
+    const appsText = facts.apps.length ? facts.apps.map((a) => `${a.name} ${a.state} ${fmtSeconds(a.durationSeconds)}`).join(', ') : 'no active apps';
     const queriesText = facts.queries?.length
       ? `; queries: ${facts.queries.map((q) => `${q.name} in ${fmtRate(q.inputRowsPerSecond)}/s processed ${fmtRate(q.processedRowsPerSecond)}/s`).join(', ')}`
       : '';
-    const head = master
-      ? `master ${master.status}, ${facts.aliveWorkers}/${options.expectedWorkers} workers, ${appsText}${queriesText}`
-      : `master ${base} unavailable`;
+    const head = master ? `master ${master.status}, ${facts.aliveWorkers}/${options.expectedWorkers} workers, ${appsText}${queriesText}` : `master ${base} unavailable`;
     const summary = problems.length && master ? `${problems.join('; ')} (${head})` : problems.length ? problems.join('; ') : head;
 
     const signal: Signal = {

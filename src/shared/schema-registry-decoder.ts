@@ -69,7 +69,8 @@ export function lazySchemaRegistryDecoder(conn: string | SchemaRegistryConnectio
       if (!client) {
         // built again after a failure (an unreadable CA file is retried, not remembered)
         const headers = registryHeaders(connection);
-        const agent = host.startsWith('https:') && hasTlsSettings(connection.tls) ? new https.Agent({ keepAlive: true, ...readTlsFiles(connection.tls!, connection.where ?? '') }) : undefined;
+        const agent =
+          host.startsWith('https:') && hasTlsSettings(connection.tls) ? new https.Agent({ keepAlive: true, ...readTlsFiles(connection.tls!, connection.where ?? '') }) : undefined;
         const { SchemaRegistry: Client } = await import('@kafkajs/confluent-schema-registry');
         const headerMiddleware = () => ({
           prepareRequest: (next: () => Promise<{ enhance(r: { headers: Record<string, string> }): unknown }>) => next().then((req) => req.enhance({ headers })),
@@ -81,7 +82,8 @@ export function lazySchemaRegistryDecoder(conn: string | SchemaRegistryConnectio
         });
       }
       try {
-        return await client.decode(buffer);
+        const decoded: unknown = await client.decode(buffer);
+        return decoded;
       } catch (err) {
         throw decodeError(err, host);
       }

@@ -70,9 +70,10 @@ const TLS_KEYS = Object.keys(tlsSettingsShape) as Array<keyof TlsSettings>;
 
 /** The TLS settings among a client's options (the fields of `tlsSettingsShape`). */
 export function pickTlsSettings(options: Readonly<Partial<Record<keyof TlsSettings, unknown>>>): TlsSettings {
-  const out: Record<string, unknown> = {};
-  for (const k of TLS_KEYS) if (options[k] !== undefined) out[k] = options[k];
-  return out as TlsSettings;
+  // the fields' types are those of tlsSettingsShape, which every caller's schema spreads
+  const out: TlsSettings = {};
+  for (const k of TLS_KEYS) if (options[k] !== undefined) Object.assign(out, { [k]: options[k] });
+  return out;
 }
 
 /** True when any TLS setting is given (a client may then need its own agent). */
@@ -207,7 +208,11 @@ function findTlsError(err: unknown): { e: TlsErrorLike; code: string } | null {
     seen.add(current);
     const e = current as TlsErrorLike;
     const code = e.code ?? '';
-    if (code in UNTRUSTED || ['DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'].includes(code) || code.startsWith('ERR_SSL_')) {
+    if (
+      code in UNTRUSTED ||
+      ['DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'].includes(code) ||
+      code.startsWith('ERR_SSL_')
+    ) {
       return { e, code };
     }
     const message = e.message ?? '';
@@ -227,9 +232,17 @@ function findTlsError(err: unknown): { e: TlsErrorLike; code: string } | null {
 /** `IP Address:127.0.0.1, DNS:localhost` → `127.0.0.1, localhost`. */
 function altNames(e: TlsErrorLike): string | null {
   const san = e.cert?.subjectaltname;
-  if (san) return san.split(/,\s*/).map((n) => n.replace(/^(?:DNS|IP Address|IP|URI|email):/i, '')).join(', ');
+  if (san)
+    return san
+      .split(/,\s*/)
+      .map((n) => n.replace(/^(?:DNS|IP Address|IP|URI|email):/i, ''))
+      .join(', ');
   const listed = /cert's list: (.+)$/.exec(e.message ?? '')?.[1] ?? /not in the cert's altnames: (.+)$/.exec(e.message ?? '')?.[1];
-  if (listed) return listed.split(/,\s*/).map((n) => n.replace(/^(?:DNS|IP Address|IP|URI|email):/i, '')).join(', ');
+  if (listed)
+    return listed
+      .split(/,\s*/)
+      .map((n) => n.replace(/^(?:DNS|IP Address|IP|URI|email):/i, ''))
+      .join(', ');
   return e.cert?.subject?.CN ?? null;
 }
 
@@ -279,7 +292,9 @@ export function describeTlsError(err: unknown, host: string): string | null {
     case 'ERR_SSL_HTTP_REQUEST':
       return `TLS: ${host} does not answer TLS (${detail(code)}): is it a plain-text port? Use http:// or the TLS port`;
     default: {
-      const reason = detail(code).replace(/^[0-9A-F:]+:error:[0-9A-F]+:SSL routines:[^:]*:/i, '').replace(/^.*SSL routines:[^:]*:/i, '');
+      const reason = detail(code)
+        .replace(/^[0-9A-F:]+:error:[0-9A-F]+:SSL routines:[^:]*:/i, '')
+        .replace(/^.*SSL routines:[^:]*:/i, '');
       if (/certificate required|bad certificate|certificate unknown|unknown ca|handshake failure/i.test(reason) || /CERTIFICATE|HANDSHAKE/i.test(code)) {
         return `TLS: ${host} refused the handshake (${reason}): it may want a (different) client certificate (cert_file, key_file)`;
       }

@@ -56,7 +56,7 @@ beforeAll(async () => {
 }, STACK_TIMEOUT_MS);
 
 afterEach(async () => {
-  await Promise.all(probes.splice(0).map((p) => p.close?.()));
+  await Promise.all(probes.splice(0).map((p) => (p.close ? p.close() : Promise.resolve())));
 });
 
 afterAll(async () => {
@@ -90,14 +90,25 @@ function secretFile(content: string): string {
 }
 
 const avro = (name: string) =>
-  JSON.stringify({ type: 'record', name, namespace: 'test.secured', fields: [{ name: 'source_name', type: 'string' }, { name: 'requested_by', type: 'string' }] });
+  JSON.stringify({
+    type: 'record',
+    name,
+    namespace: 'test.secured',
+    fields: [
+      { name: 'source_name', type: 'string' },
+      { name: 'requested_by', type: 'string' },
+    ],
+  });
 
 describe('schema registry through the secured edge', () => {
   it('the check is green through basic auth and through a bearer token, with the stack CA', async () => {
     const topic = freshTopic('sec-sr');
     await registry.register({ type: SchemaType.AVRO, schema: avro('Basic') }, { subject: `${topic}-value` });
     const viaBasic = track(
-      createSchemaRegistryCheck({ name: 'reg', options: { url: basicUrl, auth: { username: secured.registryUser, password: secured.registryPassword }, caFile: tls.caFile, topics: [topic] } }),
+      createSchemaRegistryCheck({
+        name: 'reg',
+        options: { url: basicUrl, auth: { username: secured.registryUser, password: secured.registryPassword }, caFile: tls.caFile, topics: [topic] },
+      }),
     );
     const basic = await one(viaBasic);
     expect(basic).toMatchObject({ status: 'ok', target: basicUrl });
@@ -180,7 +191,9 @@ describe('schema registry through the secured edge', () => {
     await expect(lazySchemaRegistryDecoder({ url: bearerUrl, token: secured.registryToken, tls: { caFile: tls.otherCaFile } }).decode(value)).rejects.toThrow(
       `TLS: the certificate of ${hostOf(bearerUrl)} is not trusted (unable to verify the first certificate)`,
     );
-    await expect(lazySchemaRegistryDecoder({ url: basicUrl, auth: { username: secured.registryUser, password: secured.registryPassword }, tls: { caFile: tls.caFile } }).decode(value)).resolves.toEqual({
+    await expect(
+      lazySchemaRegistryDecoder({ url: basicUrl, auth: { username: secured.registryUser, password: secured.registryPassword }, tls: { caFile: tls.caFile } }).decode(value),
+    ).resolves.toEqual({
       source_name: 'a',
       requested_by: 'b',
     });

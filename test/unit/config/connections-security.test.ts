@@ -75,19 +75,39 @@ describe('connections: secrets and TLS', () => {
     expect(own.check!.options).toMatchObject({ token: 'tok', caFile: tls.caFile });
     expect((own.check!.options as { auth?: unknown }).auth).toBeUndefined();
     const spark = resolveCheck('s', { kind: 'spark', enabled: true, driver: { headers: { 'X-Api-Key': 'drv' } } } as never, config.connections).check!.options;
-    expect(spark).toMatchObject({ masterUrl: 'https://spark:8483', auth: { username: 's', password: 'sp' }, caFile: tls.caFile, headers: { 'X-Api-Key': 'k' }, driver: { headers: { 'X-Api-Key': 'drv' } } });
-    const delta = resolveCheck('d', { kind: 'delta_freshness', enabled: true, path: 's3a://bucket/t', max_age: '30m' } as never, config.connections).check!.options as { s3: Record<string, unknown> };
+    expect(spark).toMatchObject({
+      masterUrl: 'https://spark:8483',
+      auth: { username: 's', password: 'sp' },
+      caFile: tls.caFile,
+      headers: { 'X-Api-Key': 'k' },
+      driver: { headers: { 'X-Api-Key': 'drv' } },
+    });
+    const delta = resolveCheck('d', { kind: 'delta_freshness', enabled: true, path: 's3a://bucket/t', max_age: '30m' } as never, config.connections).check!.options as {
+      s3: Record<string, unknown>;
+    };
     expect(delta.s3).toMatchObject({ endpoint: 'https://s3:9443', caFile: tls.caFile });
     expect(delta.s3.accessKeyId).toBeUndefined();
     const missing = resolveCheck('r', { kind: 'schema_registry', enabled: true, token_file: path.join(dir, 'none') } as never, config.connections);
     expect(missing.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([`token_file: cannot read ${path.join(dir, 'none')} (no such file (ENOENT))`]);
-    expect(schemaRegistryConnection(config.connections)).toMatchObject({ url: 'https://reg:8443', auth: { username: 'u', password: 'p' }, tls: { caFile: tls.caFile }, headers: { 'X-Tenant': 'a' } });
+    expect(schemaRegistryConnection(config.connections)).toMatchObject({
+      url: 'https://reg:8443',
+      auth: { username: 'u', password: 'p' },
+      tls: { caFile: tls.caFile },
+      headers: { 'X-Tenant': 'a' },
+    });
   });
 
   it('config show redacts every secret and header value, shows *_file paths', () => {
     const shown = redactConfig({
       connections: {
-        schema_registry: { url: 'https://reg', username: 'u', password: 'p', password_file: '/run/secrets/reg', token: 't', headers: { 'X-Api-Key': 'k', 'X-Tenant': 'secret-tenant' } },
+        schema_registry: {
+          url: 'https://reg',
+          username: 'u',
+          password: 'p',
+          password_file: '/run/secrets/reg',
+          token: 't',
+          headers: { 'X-Api-Key': 'k', 'X-Tenant': 'secret-tenant' },
+        },
         s3: { access_key_id: 'AK', secret_access_key: 'SK', session_token: 'ST', session_token_file: '/run/st', ca_file: '/etc/ca.pem', key_password: 'kp' },
         spark: { password: 'sp', headers: { Authorization: 'Bearer x' } },
       },

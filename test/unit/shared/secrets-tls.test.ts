@@ -51,11 +51,20 @@ describe('resolveSecret', () => {
 
 describe('readTlsFiles', () => {
   it('reads CA, client certificate, key and passphrase into Node TLS options', () => {
-    const out = readTlsFiles({ caFile: tls.caFile, certFile: tls.clientCertFile, keyFile: tls.clientKeyEncryptedFile, keyPassword: tls.clientKeyPassword, servername: 'localhost', rejectUnauthorized: true });
+    const out = readTlsFiles({
+      caFile: tls.caFile,
+      certFile: tls.clientCertFile,
+      keyFile: tls.clientKeyEncryptedFile,
+      keyPassword: tls.clientKeyPassword,
+      servername: 'localhost',
+      rejectUnauthorized: true,
+    });
     expect(out.ca).toEqual([fs.readFileSync(tls.caFile)]);
     expect(out.cert).toEqual(fs.readFileSync(tls.clientCertFile));
     expect(out).toMatchObject({ passphrase: tls.clientKeyPassword, servername: 'localhost', rejectUnauthorized: true });
-    expect(readTlsFiles({ keyPasswordFile: file('pass', `${tls.clientKeyPassword}\n`), certFile: tls.clientCertFile, keyFile: tls.clientKeyEncryptedFile }).passphrase).toBe(tls.clientKeyPassword);
+    expect(readTlsFiles({ keyPasswordFile: file('pass', `${tls.clientKeyPassword}\n`), certFile: tls.clientCertFile, keyFile: tls.clientKeyEncryptedFile }).passphrase).toBe(
+      tls.clientKeyPassword,
+    );
     expect(readTlsFiles({})).toEqual({});
   });
 
@@ -69,7 +78,9 @@ describe('readTlsFiles', () => {
   });
 
   it('an encrypted key without or with a wrong passphrase, and a key of another certificate, are named', () => {
-    expect(() => readTlsFiles({ certFile: tls.clientCertFile, keyFile: tls.clientKeyEncryptedFile })).toThrow(`key_file: ${tls.clientKeyEncryptedFile} is encrypted: set key_password`);
+    expect(() => readTlsFiles({ certFile: tls.clientCertFile, keyFile: tls.clientKeyEncryptedFile })).toThrow(
+      `key_file: ${tls.clientKeyEncryptedFile} is encrypted: set key_password`,
+    );
     expect(() => readTlsFiles({ certFile: tls.clientCertFile, keyFile: tls.clientKeyEncryptedFile, keyPassword: 'wrong' })).toThrow(
       `key_file: ${tls.clientKeyEncryptedFile} cannot be decrypted with key_password`,
     );
@@ -88,17 +99,37 @@ describe('describeTlsError', () => {
   const host = '127.0.0.1:8443';
 
   it.each([
-    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate', 'TLS: the certificate of 127.0.0.1:8443 is not trusted (unable to verify the first certificate): set ca_file to the CA that signed it'],
-    ['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain', 'TLS: the certificate of 127.0.0.1:8443 is not trusted (self-signed certificate in certificate chain): set ca_file to the CA that signed it'],
-    ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unable to get local issuer certificate', 'TLS: the certificate of 127.0.0.1:8443 is not trusted (unable to get local issuer certificate): set ca_file to the CA that signed it'],
-    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate', 'TLS: the certificate of 127.0.0.1:8443 is self-signed and not trusted: set ca_file to that certificate (or the CA that should sign it)'],
+    [
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'unable to verify the first certificate',
+      'TLS: the certificate of 127.0.0.1:8443 is not trusted (unable to verify the first certificate): set ca_file to the CA that signed it',
+    ],
+    [
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'self-signed certificate in certificate chain',
+      'TLS: the certificate of 127.0.0.1:8443 is not trusted (self-signed certificate in certificate chain): set ca_file to the CA that signed it',
+    ],
+    [
+      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+      'unable to get local issuer certificate',
+      'TLS: the certificate of 127.0.0.1:8443 is not trusted (unable to get local issuer certificate): set ca_file to the CA that signed it',
+    ],
+    [
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'self-signed certificate',
+      'TLS: the certificate of 127.0.0.1:8443 is self-signed and not trusted: set ca_file to that certificate (or the CA that should sign it)',
+    ],
   ])('%s', (code, message, expected) => expect(describeTlsError(err(code, message), host)).toBe(expected));
 
   it('a wrong server name lists the names the certificate is for', () => {
-    const e = err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames: Host: wrong.example. is not in the cert's altnames: IP Address:127.0.0.1, DNS:localhost", {
-      host: 'wrong.example',
-      cert: { subjectaltname: 'IP Address:127.0.0.1, DNS:localhost' },
-    });
+    const e = err(
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+      "Hostname/IP does not match certificate's altnames: Host: wrong.example. is not in the cert's altnames: IP Address:127.0.0.1, DNS:localhost",
+      {
+        host: 'wrong.example',
+        cert: { subjectaltname: 'IP Address:127.0.0.1, DNS:localhost' },
+      },
+    );
     expect(describeTlsError(e, host)).toBe('TLS: the certificate of 127.0.0.1:8443 is for 127.0.0.1, localhost, not wrong.example');
     // the same from the message alone (a library that kept only the text)
     expect(describeTlsError(new Error(`request failed: ${e.message}`), host)).toBe('TLS: the certificate of 127.0.0.1:8443 is for 127.0.0.1, localhost, not wrong.example');
@@ -115,7 +146,9 @@ describe('describeTlsError', () => {
     expect(describeTlsError(err('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'x', { reason: 'tlsv13 alert certificate required' }), '127.0.0.1:9096')).toBe(
       'TLS: 127.0.0.1:9096 refused the handshake (tlsv13 alert certificate required): it may want a (different) client certificate (cert_file, key_file)',
     );
-    expect(describeTlsError(err('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'x', { reason: 'sslv3 alert bad certificate' }), host)).toMatch(/refused the handshake \(sslv3 alert bad certificate\)/);
+    expect(describeTlsError(err('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'x', { reason: 'sslv3 alert bad certificate' }), host)).toMatch(
+      /refused the handshake \(sslv3 alert bad certificate\)/,
+    );
     expect(describeTlsError(err('ERR_SSL_WRONG_VERSION_NUMBER', 'x', { reason: 'wrong version number' }), '127.0.0.1:8081')).toBe(
       'TLS: 127.0.0.1:8081 does not answer TLS (wrong version number): is it a plain-text port? Use http:// or the TLS port',
     );
