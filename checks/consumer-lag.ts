@@ -31,7 +31,17 @@ import {
   type Signal,
   type Status,
 } from '../src/protocol';
-import { adminCluster, cacheGroupCoordinators, createKafkaClient, createManagedAdmin, durationMs, kafkaConnectionShape, mapLimit, type KafkaAdminApi } from './kafka-client';
+import {
+  adminCluster,
+  cacheGroupCoordinators,
+  createKafkaClient,
+  createManagedAdmin,
+  durationMs,
+  kafkaConnectionShape,
+  mapLimit,
+  resolveCheckConnection,
+  type KafkaAdminApi,
+} from './kafka-client';
 import { createBatchOffsetFetcher, type BatchOffsetFetcher } from './offset-fetch-batch';
 import { createCommitStore, DEFAULT_MIN_DISTANCE_MS, DEFAULT_WINDOW_SIZE, type CommitStore } from './lag-commit-store';
 import { evaluatePartition, groupLagStatus } from './lag-evaluator';
@@ -125,9 +135,11 @@ const COORDINATOR_TTL_MS = 5 * 60_000;
 export function createConsumerLagCheck(params: ConsumerLagCheckParams): ConsumerLagCheck {
   const options = parseOptions(params.name, params.options);
   const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
+  // TLS and secret files are read once, here; an OAUTHBEARER token is cached across runs
+  const resolved = resolveCheckConnection(options, params.name);
   const createAdmin =
-    params.createAdmin ?? ((): KafkaAdminApi => cacheGroupCoordinators(createKafkaClient(options, logger.child({ component: 'kafkajs' })), COORDINATOR_TTL_MS, (k) => k.admin()));
-  const admin = createManagedAdmin({ name: params.name, brokers: options.brokers, createAdmin, logger });
+    params.createAdmin ?? ((): KafkaAdminApi => cacheGroupCoordinators(createKafkaClient(resolved, logger.child({ component: 'kafkajs' })), COORDINATOR_TTL_MS, (k) => k.admin()));
+  const admin = createManagedAdmin({ name: params.name, brokers: options.brokers, connection: resolved.connection, createAdmin, logger });
   const include = options.include.map((r, i) => compileLinearRegex(r, `checks.${params.name}.include[${i}]`, 'search'));
   const exclude = options.exclude.map((r, i) => compileLinearRegex(r, `checks.${params.name}.exclude[${i}]`, 'search'));
   const exact = new Set(options.groups);
@@ -189,11 +201,9 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
     const source = params.commitSource;
     const streamLive = source !== undefined && source.state() === 'live';
     if (options.offsetSource === 'consumer_offsets' && !streamLive) {
-      throw new SupervisorError(
-        'SUP_ERR_PROBE_FAILED',
-        source ? `the __consumer_offsets stream is ${source.state()}` : 'no __consumer_offsets stream is wired to this check',
-        { where: `checks.${params.name}.offsetSource` },
-      );
+      throw new SupervisorError('SUP_ERR_PROBE_FAILED', source ? `the __consumer_offsets stream is ${source.state()}` : 'no __consumer_offsets stream is wired to this check', {
+        where: `checks.${params.name}.offsetSource`,
+      });
     }
     const mode: LagCycleStats['mode'] = options.offsetSource !== 'admin' && streamLive ? 'consumer_offsets' : 'admin';
     if (mode !== lastMode) {
@@ -236,7 +246,8 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
           offsetFetches += answer.requests;
           for (const g of answer.groups) fold(g.groupId, g.topics);
           perGroup = answer.failed.map((f) => f.groupId);
-          if (perGroup.length > 0) logger.debug({ groups: perGroup.length, errorCode: answer.failed[0]!.errorCode }, 'batched offset fetch answered some groups with an error; fetching those one by one');
+          if (perGroup.length > 0)
+            logger.debug({ groups: perGroup.length, errorCode: answer.failed[0]!.errorCode }, 'batched offset fetch answered some groups with an error; fetching those one by one');
         }
         await mapLimit(perGroup, options.concurrency, async (groupId) => {
           if (ctx.signal.aborted) return;

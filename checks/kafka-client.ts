@@ -4,30 +4,22 @@
  * is connected lazily, kept between runs, and rebuilt after a connection failure (broker
  * restart, network loss). No RxJS, no timers of its own.
  */
-import { Kafka, logLevel, type Admin, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { z } from 'zod';
 import { SupervisorError, describeError, type Logger } from '../src/protocol';
 import { durationMs as sharedDurationMs, timerDurationMs } from '../src/shared/duration';
+import {
+  describeKafkaError,
+  kafkaClientConfig,
+  kafkaLogCreator,
+  kafkaSaslSchema,
+  kafkaSslSchema,
+  resolveKafkaConnection,
+  type KafkaConnection,
+} from '../src/shared/kafka-connection';
 
 /** Durations in check options: the one duration parser (a bare number is seconds, as everywhere else). */
 export const durationMs = sharedDurationMs;
-
-const sslSchema = z.union([
-  z.boolean(),
-  z.strictObject({
-    rejectUnauthorized: z.boolean().optional(),
-    ca: z.union([z.string(), z.array(z.string())]).optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
-    servername: z.string().optional(),
-  }),
-]);
-
-const saslSchema = z.strictObject({
-  mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-  username: z.string().min(1),
-  password: z.string(),
-});
 
 /** Connection fields shared by every Kafka check (spread into each check's options schema). */
 export const kafkaConnectionShape = {
@@ -37,8 +29,10 @@ export const kafkaConnectionShape = {
     .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((b) => b.trim()).filter((b) => b.length > 0))
     .pipe(z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'a broker is host:port')).min(1, 'at least one broker is needed')),
   clientId: z.string().min(1).default('pipeline-supervisor'),
-  ssl: sslSchema.optional(),
-  sasl: saslSchema.optional(),
+  /** true, or TLS files (`caFile`, `certFile`, `keyFile`, `keyPassword(File)`, `servername`, `rejectUnauthorized`); inline PEM `ca`/`cert`/`key` too. */
+  ssl: kafkaSslSchema.optional(),
+  /** plain / scram-sha-256 / scram-sha-512 (username, password) or oauthbearer (token endpoint, client id/secret, scope). */
+  sasl: kafkaSaslSchema.optional(),
   /** kafkajs hands these to setTimeout: at most one timer's reach. */
   connectionTimeout: timerDurationMs.default(3000),
   requestTimeout: timerDurationMs.default(10_000),
@@ -49,27 +43,31 @@ export const kafkaConnectionShape = {
 export const kafkaConnectionSchema = z.strictObject(kafkaConnectionShape);
 export type KafkaConnectionOptions = z.output<typeof kafkaConnectionSchema>;
 
-/** Builds a kafkajs client whose log lines go to `logger` (INFO and below as debug). */
-export function createKafkaClient(options: KafkaConnectionOptions, logger: Logger): Kafka {
-  const config: KafkaConfig = {
-    clientId: options.clientId,
-    brokers: options.brokers,
-    connectionTimeout: options.connectionTimeout,
-    requestTimeout: options.requestTimeout,
-    retry: { retries: options.retries, initialRetryTime: 200, maxRetryTime: 2000 },
-    logLevel: logLevel.WARN,
-    logCreator: () => (entry) => {
-      // Only the message and a few plain fields: kafkajs entries can carry SASL details.
-      const { message, broker, error, groupId, topic } = entry.log as unknown as Record<string, unknown>;
-      const fields = { kafkajs: entry.namespace, broker, error, groupId, topic };
-      if (entry.level <= logLevel.ERROR) logger.warn(fields, String(message));
-      else if (entry.level === logLevel.WARN) logger.warn(fields, String(message));
-      else logger.debug(fields, String(message));
-    },
-  };
-  if (options.ssl !== undefined) config.ssl = options.ssl;
-  if (options.sasl !== undefined) config.sasl = options.sasl as SASLOptions;
-  return new Kafka(config);
+/** A check's connection: the TLS and secret files read once (at check creation), the OAUTHBEARER token cache. */
+export interface CheckKafkaConnection {
+  connection: KafkaConnection;
+  retries: number;
+}
+
+/** Resolves a check's connection options once; errors name `checks.<name>.ssl.ca_file` and the like. */
+export function resolveCheckConnection(options: KafkaConnectionOptions, name: string): CheckKafkaConnection {
+  return { connection: resolveKafkaConnection(options, `checks.${name}`), retries: options.retries };
+}
+
+/**
+ * Builds a kafkajs client whose log lines go to `logger` (INFO and below as debug; never SASL
+ * fields). Takes a resolved connection (`resolveCheckConnection`), or options that are then
+ * resolved here (their files read on each call).
+ */
+export function createKafkaClient(options: KafkaConnectionOptions | CheckKafkaConnection, logger: Logger): Kafka {
+  const resolved = 'connection' in options ? options : { connection: resolveKafkaConnection(options, 'check'), retries: options.retries };
+  return new Kafka(
+    kafkaClientConfig(resolved.connection, {
+      retry: { retries: resolved.retries, initialRetryTime: 200, maxRetryTime: 2000 },
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(logger),
+    }),
+  );
 }
 
 const ADMIN_CLUSTER = Symbol('kafkajs admin cluster');
@@ -212,6 +210,8 @@ export interface ManagedAdminParams {
   /** Names the check in errors. */
   name: string;
   brokers: readonly string[];
+  /** The connection, to name authentication and TLS failures (describeKafkaError). */
+  connection?: KafkaConnection;
   createAdmin: () => KafkaAdminApi;
   logger: Logger;
 }
@@ -261,13 +261,15 @@ export function createManagedAdmin(params: ManagedAdminParams): ManagedAdmin {
           await drop();
           throw err;
         }
+        const named = describeKafkaError(err, params.connection ?? { brokers: params.brokers, where: `checks.${params.name}` });
+        if (named) {
+          // the next run connects afresh: a fixed password or certificate is picked up without a restart
+          await drop();
+          throw named;
+        }
         if (isKafkaConnectionError(err)) {
           await drop();
-          throw new SupervisorError(
-            'SUP_ERR_KAFKA_UNREACHABLE',
-            `no Kafka broker answered (${describeError(err).message})`,
-            { where: params.brokers.join(','), cause: err },
-          );
+          throw new SupervisorError('SUP_ERR_KAFKA_UNREACHABLE', `no Kafka broker answered (${describeError(err).message})`, { where: params.brokers.join(','), cause: err });
         }
         throw err;
       }

@@ -21,7 +21,7 @@ import {
   type Signal,
   type Status,
 } from '../src/protocol';
-import { createKafkaClient, createManagedAdmin, describeProblem, kafkaConnectionShape, type KafkaAdminApi } from './kafka-client';
+import { createKafkaClient, createManagedAdmin, describeProblem, kafkaConnectionShape, resolveCheckConnection, type KafkaAdminApi } from './kafka-client';
 
 export const kafkaClusterOptionsSchema = z.strictObject({
   ...kafkaConnectionShape,
@@ -56,8 +56,10 @@ export const KAFKA_CLUSTER_DEFAULT_TIMEOUT_MS = 10_000;
 export function createKafkaClusterCheck(params: KafkaClusterCheckParams): CheckProbe {
   const options = parseOptions(params.name, params.options);
   const logger = (params.logger ?? silentLogger).child({ component: 'checks', name: params.name });
-  const createAdmin = params.createAdmin ?? ((): KafkaAdminApi => createKafkaClient(options, logger.child({ component: 'kafkajs' })).admin());
-  const admin = createManagedAdmin({ name: params.name, brokers: options.brokers, createAdmin, logger });
+  // TLS and secret files are read once, here; an OAUTHBEARER token is cached across runs
+  const resolved = resolveCheckConnection(options, params.name);
+  const createAdmin = params.createAdmin ?? ((): KafkaAdminApi => createKafkaClient(resolved, logger.child({ component: 'kafkajs' })).admin());
+  const admin = createManagedAdmin({ name: params.name, brokers: options.brokers, connection: resolved.connection, createAdmin, logger });
   const target = options.brokers.join(',');
 
   return {
@@ -125,7 +127,11 @@ interface TopicMetadata {
 }
 
 /** Pure: turns metadata into facts. */
-export function evaluateCluster(cluster: ClusterDescription, topics: readonly TopicMetadata[], options: Pick<KafkaClusterOptions, 'expectedBrokers' | 'topics'>): KafkaClusterFacts {
+export function evaluateCluster(
+  cluster: ClusterDescription,
+  topics: readonly TopicMetadata[],
+  options: Pick<KafkaClusterOptions, 'expectedBrokers' | 'topics'>,
+): KafkaClusterFacts {
   const names = new Set(topics.map((t) => t.name));
   let partitions = 0;
   let offline = 0;
@@ -152,28 +158,21 @@ export function evaluateCluster(cluster: ClusterDescription, topics: readonly To
 }
 
 /** Pure: status and sentence from the facts. */
-export function judgeCluster(facts: KafkaClusterFacts, options: Pick<KafkaClusterOptions, 'underReplicatedStatus' | 'missingBrokerStatus'>): { status: Status; problems: string[] } {
+export function judgeCluster(
+  facts: KafkaClusterFacts,
+  options: Pick<KafkaClusterOptions, 'underReplicatedStatus' | 'missingBrokerStatus'>,
+): { status: Status; problems: string[] } {
   const problems: Array<{ status: Status; text: string }> = [];
   if (facts.brokers === 0) problems.push({ status: 'crit', text: 'no broker in the cluster metadata' });
-  else if (facts.brokers < facts.expectedBrokers)
-    problems.push({ status: options.missingBrokerStatus, text: `${facts.brokers} of ${facts.expectedBrokers} brokers` });
+  else if (facts.brokers < facts.expectedBrokers) problems.push({ status: options.missingBrokerStatus, text: `${facts.brokers} of ${facts.expectedBrokers} brokers` });
   if (facts.controllerId === null) problems.push({ status: 'crit', text: 'no active controller' });
   if (facts.missingTopics.length > 0) problems.push({ status: 'crit', text: `missing topics: ${facts.missingTopics.join(', ')}` });
   if (facts.offlinePartitions > 0) problems.push({ status: 'crit', text: `${facts.offlinePartitions} partitions without a leader` });
-  if (facts.underReplicatedPartitions > 0)
-    problems.push({ status: options.underReplicatedStatus, text: `${facts.underReplicatedPartitions} under-replicated partitions` });
+  if (facts.underReplicatedPartitions > 0) problems.push({ status: options.underReplicatedStatus, text: `${facts.underReplicatedPartitions} under-replicated partitions` });
   return { status: worstStatus(problems.map((p) => p.status)), problems: problems.map((p) => p.text) };
 }
 
-function buildSignal(
-  check: string,
-  target: string,
-  facts: KafkaClusterFacts,
-  options: KafkaClusterOptions,
-  clusterId: string,
-  startedAt: number,
-  now: number,
-): Signal {
+function buildSignal(check: string, target: string, facts: KafkaClusterFacts, options: KafkaClusterOptions, clusterId: string, startedAt: number, now: number): Signal {
   const { status, problems } = judgeCluster(facts, options);
   const base = `${facts.brokers}/${facts.expectedBrokers} brokers, controller ${facts.controllerId ?? 'none'}, ${facts.topics} topics, ${facts.partitions} partitions`;
   return {
@@ -214,6 +213,8 @@ export interface KafkaHealthTaskParams {
   /** Required topics (list or comma-separated). */
   topics?: string | string[];
   expected_brokers?: number;
+  /** TLS, SASL, client id and timeouts (connections.kafka), for the brokers above. */
+  connection?: Pick<KafkaClusterOptionsInput, 'ssl' | 'sasl' | 'clientId' | 'connectionTimeout' | 'requestTimeout'>;
 }
 
 export interface TaskContext {
@@ -230,10 +231,18 @@ export async function kafkaHealthTask(params: KafkaHealthTaskParams, ctx: TaskCo
   const startedAt = now();
   let check: CheckProbe | null = null;
   try {
-    const topics = params.topics === undefined ? [] : Array.isArray(params.topics) ? params.topics : params.topics.split(',').map((t) => t.trim()).filter(Boolean);
+    const topics =
+      params.topics === undefined
+        ? []
+        : Array.isArray(params.topics)
+          ? params.topics
+          : params.topics
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean);
     check = createKafkaClusterCheck({
       name,
-      options: { brokers: params.kafka_servers, topics, expectedBrokers: params.expected_brokers ?? 1 },
+      options: { ...params.connection, brokers: params.kafka_servers, topics, expectedBrokers: params.expected_brokers ?? 1 },
       ...(ctx.logger ? { logger: ctx.logger } : {}),
     });
     const [signal] = await check.probe({ signal: ctx.signal, now });
@@ -256,4 +265,3 @@ export async function kafkaHealthTask(params: KafkaHealthTaskParams, ctx: TaskCo
     await check?.close?.();
   }
 }
-

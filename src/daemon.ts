@@ -6,6 +6,8 @@ import { createAlertEngine, createOutboxWorker, createSinks, closeSinks, resendI
 import { createCheckProbes, createCommitStore, needsOffsetsStream } from './wiring/checks';
 import { createBrokerKicks } from './wiring/broker-kicks';
 import { createOperators } from './wiring/operators';
+import { kafkaConnectionSettings } from './wiring/check-options';
+import { resolveKafkaConnection } from './shared/kafka-connection';
 import { loadConfig, readStorePath, type LoadedConfig } from './config/load';
 import { createEngine, type Engine } from './engine/engine';
 import { createLifecycle, type Component } from './lifecycle';
@@ -116,6 +118,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     };
 
     // --- pipelines
+    // the one Kafka connection (TLS, SASL) of the stream, triggers and gates: files read once, one OAUTHBEARER token cache
+    const kafkaConnection = resolveKafkaConnection(kafkaConnectionSettings(config.connections));
     const engine = createEngine({
       config: loaded,
       db,
@@ -123,7 +127,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       logger,
       registry,
       operators: createOperators({ config, notify, latestSignals }),
-      kafka: { brokers: [...config.connections.kafka.brokers], clientId: config.connections.kafka.client_id, schemaRegistryUrl: config.connections.schema_registry.url },
+      kafka: { brokers: [...kafkaConnection.brokers], clientId: kafkaConnection.clientId, schemaRegistryUrl: config.connections.schema_registry.url, connection: kafkaConnection },
       latestSignals,
       configDir: path.dirname(loaded.file),
     });
@@ -176,9 +180,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
         start: async () => {
           try {
             if (commitStore) {
-              const k = config.connections.kafka;
               subscriptions.push(
-                createConsumerOffsets$({ brokers: k.brokers, clientId: k.client_id, logger, clock, connectionTimeout: k.connection_timeout })
+                createConsumerOffsets$({ connection: kafkaConnection, logger, clock })
                   .pipe(takeUntil(stop$))
                   .subscribe({ next: (e) => commitStore.apply(e), error: (err: unknown) => logger.error({ err }, 'consumer offsets stream failed') }),
               );

@@ -13,12 +13,15 @@ import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { describeError, silentLogger, systemClock, type Clock, type ConsumerOffsetsEvent, type Logger } from '../src/protocol';
+import { describeKafkaError, kafkaClientConfig, kafkaLogCreator, type KafkaConnection } from '../src/shared/kafka-connection';
 import { decodeConsumerOffsetsRecord } from './consumer-offsets-codec';
 
 export const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets';
 
 export interface ConsumerOffsetsParams {
-  brokers: readonly string[];
+  /** connections.kafka resolved (TLS, SASL, timeouts): wins over brokers/clientId/ssl/sasl. */
+  connection?: KafkaConnection;
+  brokers?: readonly string[];
   clientId?: string;
   ssl?: KafkaConfig['ssl'];
   sasl?: SASLOptions;
@@ -51,22 +54,36 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
     let live = false;
     let decodeErrors = 0;
 
-    const kafka = new Kafka({
-      clientId: params.clientId ?? 'pipeline-supervisor',
-      brokers: [...params.brokers],
-      connectionTimeout: params.connectionTimeout ?? 3000,
-      requestTimeout: params.requestTimeout ?? 30_000,
+    const connection: Pick<KafkaConnection, 'brokers' | 'saslLabel' | 'sasl' | 'ssl' | 'where'> = params.connection ?? {
+      brokers: params.brokers ?? [],
+      where: 'connections.kafka',
+      ...(params.ssl !== undefined && params.ssl !== false ? { ssl: params.ssl === true ? true : (params.ssl as Exclude<KafkaConnection['ssl'], undefined>) } : {}),
+      ...(params.sasl !== undefined ? { sasl: params.sasl, saslLabel: `SASL ${params.sasl.mechanism.toUpperCase()}` } : {}),
+    };
+    const overrides: Partial<KafkaConfig> = {
       // This stream retries a failed session itself (every retryDelayMs); kafkajs's own connect
       // retries are kept short because their timers cannot be cancelled and would hold up a stop.
       retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1000 },
       logLevel: logLevel.WARN,
-      logCreator: () => (entry) => {
-        const { message } = entry.log as unknown as { message?: unknown };
-        logger.debug({ kafkajs: entry.namespace, level: entry.level }, String(message));
-      },
-      ...(params.ssl !== undefined ? { ssl: params.ssl } : {}),
-      ...(params.sasl !== undefined ? { sasl: params.sasl } : {}),
-    });
+      // kafkajs's own lines at debug only (the session's failures are logged below, named); never SASL fields
+      logCreator: kafkaLogCreator(logger, { warnAsDebug: true }),
+    };
+    const kafka = new Kafka(
+      params.connection
+        ? kafkaClientConfig(params.connection, {
+            ...(params.requestTimeout !== undefined ? { requestTimeout: params.requestTimeout } : { requestTimeout: Math.max(30_000, params.connection.requestTimeout) }),
+            ...overrides,
+          })
+        : {
+            clientId: params.clientId ?? 'pipeline-supervisor',
+            brokers: [...(params.brokers ?? [])],
+            connectionTimeout: params.connectionTimeout ?? 3000,
+            requestTimeout: params.requestTimeout ?? 30_000,
+            ...overrides,
+            ...(params.ssl !== undefined ? { ssl: params.ssl } : {}),
+            ...(params.sasl !== undefined ? { sasl: params.sasl } : {}),
+          },
+    );
 
     const emit = (e: ConsumerOffsetsEvent): void => {
       if (!subscriber.closed) subscriber.next(e);
@@ -177,7 +194,8 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
           await session();
         } catch (err) {
           if (stopper.signal.aborted) break;
-          const error = describeError(err, 'SUP_ERR_KAFKA_UNREACHABLE');
+          // authentication refused, a certificate problem: named as such (describeKafkaError)
+          const error = describeError(describeKafkaError(err, connection) ?? err, 'SUP_ERR_KAFKA_UNREACHABLE');
           if (live) lastProblem = null;
           retries = error.message === lastProblem ? retries + 1 : 0;
           const unknownTopic = /does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(error.message);

@@ -13,6 +13,7 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Observable } from 'rxjs';
 import { silentLogger, type Clock, type Logger, type SchemaRegistryDecoder, type Trigger } from '../src/protocol';
 import { lazySchemaRegistryDecoder, type SchemaRegistryConnection } from '../src/shared/schema-registry-decoder';
+import { describeKafkaError, kafkaClientConfig, resolveKafkaConnection, type KafkaConnection } from '../src/shared/kafka-connection';
 
 export interface OffsetsTriggerParams {
   pipeline: string;
@@ -20,8 +21,10 @@ export interface OffsetsTriggerParams {
   decode: 'none' | 'json' | 'schema_registry';
   batchWindowMs: number;
   maxBatch: number;
-  brokers: readonly string[];
-  clientId: string;
+  /** connections.kafka resolved (TLS, SASL): wins over `brokers` / `clientId`. */
+  connection?: KafkaConnection;
+  brokers?: readonly string[];
+  clientId?: string;
   schemaRegistryUrl?: string;
   /** The registry with its auth, headers and TLS (src/shared/schema-registry-decoder.ts); wins over `schemaRegistryUrl`. */
   schemaRegistry?: SchemaRegistryConnection;
@@ -69,8 +72,12 @@ export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<
   const { clock } = params;
   const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'offsets-trigger' });
   const groupId = params.groupId ?? `supervisor-trigger.${params.pipeline}`;
-  const registry = params.decode === 'schema_registry' && (params.schemaRegistry ?? params.schemaRegistryUrl) ? lazySchemaRegistryDecoder(params.schemaRegistry ?? params.schemaRegistryUrl!) : null;
+  const registry =
+    params.decode === 'schema_registry' && (params.schemaRegistry ?? params.schemaRegistryUrl)
+      ? lazySchemaRegistryDecoder(params.schemaRegistry ?? params.schemaRegistryUrl!)
+      : null;
   const decodeValue = createValueDecoder(params.decode, registry);
+  const connection = params.connection ?? resolveKafkaConnection({ brokers: params.brokers ?? [], clientId: params.clientId });
 
   return new Observable<Trigger>((subscriber) => {
     const ac = new AbortController();
@@ -93,11 +100,12 @@ export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<
       subscriber.next({ pipeline: params.pipeline, logicalDate, kind: 'offsets', params: batchParams(params.topic, records), firedAt: now });
     };
 
+    let lastProblem: string | null = null;
     const connect = async (): Promise<void> => {
       while (!ac.signal.aborted) {
         // short kafkajs retries: their timers cannot be cancelled and would hold up a stop; this
         // loop reconnects after retryMs itself
-        const kafka = new Kafka({ clientId: params.clientId, brokers: [...params.brokers], logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 1000 } });
+        const kafka = new Kafka(kafkaClientConfig(connection, { logLevel: logLevel.NOTHING, retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 1000 } }));
         const c = kafka.consumer({ groupId, retry: { retries: 3, initialRetryTime: 300, maxRetryTime: 1000 } });
         consumer = c;
         try {
@@ -115,17 +123,28 @@ export function createOffsetsTrigger$(params: OffsetsTriggerParams): Observable<
                 value = await decodeValue(message.value);
               } catch (err) {
                 value = { undecodable: (err as Error).message };
-                logger.warn({ pipeline: params.pipeline, topic: params.topic, partition, offset: message.offset, error: (err as Error).message }, 'cannot decode a record; passing the error as its value');
+                logger.warn(
+                  { pipeline: params.pipeline, topic: params.topic, partition, offset: message.offset, error: (err as Error).message },
+                  'cannot decode a record; passing the error as its value',
+                );
               }
               batch.push({ partition, offset: message.offset, key: message.key ? message.key.toString('utf8') : null, value, timestamp: Number(message.timestamp) });
               if (batch.length >= params.maxBatch) flush();
               else windowTimer ??= setTimeout(flush, params.batchWindowMs);
             },
           });
-          logger.info({ pipeline: params.pipeline, topic: params.topic, groupId }, 'watching the topic for new records');
+          logger.info({ pipeline: params.pipeline, topic: params.topic, groupId }, lastProblem ? 'watching the topic for new records again' : 'watching the topic for new records');
+          lastProblem = null;
           await Promise.race([crashed, new Promise<void>((resolve) => (ac.signal.aborted ? resolve() : ac.signal.addEventListener('abort', () => resolve(), { once: true })))]);
         } catch (err) {
-          if (!ac.signal.aborted) logger.warn({ pipeline: params.pipeline, topic: params.topic, error: (err as Error).message }, 'offsets trigger cannot consume; retrying');
+          if (!ac.signal.aborted) {
+            // the plain reason (authentication refused, certificate problem), once per distinct problem
+            const error = (describeKafkaError(err, connection) ?? (err as Error)).message;
+            if (error !== lastProblem)
+              logger.warn({ pipeline: params.pipeline, topic: params.topic, error }, 'offsets trigger cannot consume; retrying (repeats are logged at debug)');
+            else logger.debug({ pipeline: params.pipeline, topic: params.topic, error }, 'offsets trigger cannot consume; retrying');
+            lastProblem = error;
+          }
         }
         await c.disconnect().catch(() => undefined);
         if (consumer === c) consumer = null;

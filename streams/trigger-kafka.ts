@@ -5,6 +5,7 @@
  */
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { silentLogger, type Logger } from '../src/protocol';
+import { describeKafkaError, kafkaClientConfig, resolveKafkaConnection, type KafkaConnection } from '../src/shared/kafka-connection';
 
 export interface KafkaAdminSource {
   /** Σ over partitions of (end offset − committed offset); a partition never committed counts end − start. */
@@ -15,8 +16,10 @@ export interface KafkaAdminSource {
 }
 
 export interface KafkaAdminSourceParams {
-  brokers: readonly string[];
-  clientId: string;
+  /** connections.kafka resolved (TLS, SASL): wins over `brokers` / `clientId`. */
+  connection?: KafkaConnection;
+  brokers?: readonly string[];
+  clientId?: string;
   logger?: Logger;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
@@ -24,16 +27,32 @@ export interface KafkaAdminSourceParams {
 
 export function createKafkaAdminSource(params: KafkaAdminSourceParams): KafkaAdminSource {
   const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'trigger-kafka' });
-  const kafka = new Kafka({
-    clientId: params.clientId,
-    brokers: [...params.brokers],
-    connectionTimeout: params.connectionTimeoutMs ?? 3_000,
-    requestTimeout: params.requestTimeoutMs ?? 10_000,
-    // kafkajs schedules its retries with timers nobody can cancel: short ones, so a stop is not
-    // held up by them (the gates and triggers ask again at their next evaluation anyway)
-    retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1000 },
-    logLevel: logLevel.NOTHING,
-  });
+  const connection =
+    params.connection ??
+    resolveKafkaConnection({
+      brokers: params.brokers ?? [],
+      clientId: params.clientId,
+      connectionTimeout: params.connectionTimeoutMs ?? 3_000,
+      requestTimeout: params.requestTimeoutMs ?? 10_000,
+    });
+  const kafka = new Kafka(
+    kafkaClientConfig(connection, {
+      // kafkajs schedules its retries with timers nobody can cancel: short ones, so a stop is not
+      // held up by them (the gates and triggers ask again at their next evaluation anyway); an
+      // authentication failure is not retried by kafkajs at all
+      retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1000 },
+      logLevel: logLevel.NOTHING,
+    }),
+  );
+  /** The plain reason (authentication refused, certificate problem) when there is one. */
+  const explain = (err: unknown): Error => describeKafkaError(err, connection) ?? (err instanceof Error ? err : new Error(String(err)));
+  let lastProblem: string | null = null;
+  const report = (err: Error): void => {
+    // once per distinct problem; the repeats at debug
+    if (err.message !== lastProblem) logger.warn({ error: err.message }, 'Kafka admin for the triggers and gates failed');
+    else logger.debug({ error: err.message }, 'Kafka admin for the triggers and gates failed again');
+    lastProblem = err.message;
+  };
   let admin: Admin | null = null;
   let connecting: Promise<Admin> | null = null;
   let closed = false;
@@ -69,7 +88,14 @@ export function createKafkaAdminSource(params: KafkaAdminSourceParams): KafkaAdm
 
   return {
     async lag(group, topic) {
-      const a = await getAdmin();
+      let a: Admin;
+      try {
+        a = await getAdmin();
+      } catch (err) {
+        const named = explain(err);
+        report(named);
+        throw named;
+      }
       try {
         const [ends, committed] = await Promise.all([a.fetchTopicOffsets(topic), a.fetchOffsets({ groupId: group, topics: [topic] })]);
         const byPartition = new Map<number, number>();
@@ -80,10 +106,13 @@ export function createKafkaAdminSource(params: KafkaAdminSourceParams): KafkaAdm
           const c = byPartition.get(e.partition) ?? -1;
           total += Math.max(0, end - (c >= 0 ? c : Number(e.low)));
         }
+        lastProblem = null;
         return total;
       } catch (err) {
         await reset();
-        throw err;
+        const named = explain(err);
+        report(named);
+        throw named;
       }
     },
     async health() {
@@ -92,16 +121,19 @@ export function createKafkaAdminSource(params: KafkaAdminSourceParams): KafkaAdm
         const cluster = await a.describeCluster();
         if (cluster.brokers.length === 0) return 'no broker in the cluster metadata';
         if (cluster.controller === null || cluster.controller < 0) return 'no active controller';
+        lastProblem = null;
         return null;
       } catch (err) {
         await reset();
-        logger.debug({ error: (err as Error).message }, 'Kafka health probe failed');
-        return `no broker answered: ${(err as Error).message}`;
+        const named = describeKafkaError(err, connection);
+        report(named ?? (err as Error));
+        return named ? named.message : `no broker answered: ${(err as Error).message}`;
       }
     },
     async close() {
       closed = true;
       await reset();
+      if (!params.connection) await connection.tokens?.close();
     },
   };
 }

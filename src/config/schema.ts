@@ -7,7 +7,8 @@ import { isProxyAddress } from '../shared/addresses';
 import { resolveSecret } from '../shared/secrets';
 import { readTlsFiles, type TlsSettings } from '../shared/tls';
 import { SupervisorError } from '../protocol';
-import { camelizeKeys } from './case';
+import { camelizeKeys, camelToSnake } from './case';
+import { KAFKA_SASL_MECHANISMS, saslProblems, type KafkaSaslSettings } from '../shared/kafka-connection';
 
 /**
  * The configuration file's schema, one section per concern. Every object is strict (unknown
@@ -112,15 +113,40 @@ function pickTlsYaml(c: Partial<Record<string, unknown>>): Record<string, unknow
   return Object.fromEntries(Object.keys(tlsYamlShape).flatMap((k) => (c[k] !== undefined ? [[k, c[k]]] : [])));
 }
 
+/** `connections.kafka.sasl` (checked by src/shared/kafka-connection.ts's `saslProblems`). */
+const kafkaSaslYamlSchema = z
+  .strictObject({
+    mechanism: z.enum(KAFKA_SASL_MECHANISMS),
+    username: z.string().min(1).optional(),
+    password: z.string().optional(),
+    password_file: z.string().min(1).optional(),
+    /** oauthbearer: the OIDC token endpoint (client-credentials grant), client, scope, SASL extensions. */
+    token_endpoint_url: z.string().url().optional(),
+    client_id: z.string().min(1).optional(),
+    client_secret: z.string().optional(),
+    client_secret_file: z.string().min(1).optional(),
+    scope: z.string().optional(),
+    extensions: z.record(z.string(), z.string()).optional(),
+    /** CA of an https token endpoint behind a private CA. */
+    token_endpoint_ca_file: z.string().min(1).optional(),
+  })
+  .transform(withSecrets(['password', 'client_secret']))
+  .superRefine((c, ctx) => {
+    const settings = { ...(camelizeKeys(c) as KafkaSaslSettings), ...(c.extensions ? { extensions: c.extensions } : {}) };
+    for (const p of saslProblems(settings)) ctx.addIssue({ code: 'custom', path: [camelToSnake(p.key)], message: p.message });
+  });
+
 const connectionsSchema = z.strictObject({
   kafka: z
     .strictObject({
       brokers: brokersSchema.default(['127.0.0.1:9092']),
       client_id: z.string().default('pipeline-supervisor'),
-      ssl: z.boolean().default(false),
-      sasl: z
-        .strictObject({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string(), password: z.string() })
-        .optional(),
+      /** true = TLS with Node's roots; an object = TLS with a CA, a client certificate, a server name. */
+      ssl: z
+        .union([z.boolean(), z.strictObject({ ...tlsYamlShape }).transform(withSecrets(['key_password'])).superRefine(checkTlsFiles)])
+        .default(false),
+      /** plain / scram-sha-256 / scram-sha-512 with username + password, or oauthbearer with an OIDC client-credentials token endpoint. */
+      sasl: kafkaSaslYamlSchema.optional(),
       connection_timeout: timerDurationMs.default(3_000),
       request_timeout: timerDurationMs.default(10_000),
     })

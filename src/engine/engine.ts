@@ -37,6 +37,7 @@ import { evaluateGate, gateTriggers } from '../../streams/gate';
 import { createLagTrigger$ } from '../../streams/lag-trigger';
 import { createOffsetsTrigger$ } from '../../streams/offsets-trigger';
 import { createKafkaAdminSource, type KafkaAdminSource } from '../../streams/trigger-kafka';
+import type { KafkaConnection } from '../shared/kafka-connection';
 import { createPipelineCatalog, getTask, type PipelineCatalog, type PipelineSpec } from './dag';
 import { createEngineMetrics, type EngineMetrics } from './metrics';
 import type { OperatorRegistry } from './operator';
@@ -51,7 +52,13 @@ export interface EngineParams {
   registry?: Registry;
   operators: OperatorRegistry;
   /** Kafka connection for lag/offsets triggers and gates. */
-  kafka?: { brokers: string[]; clientId: string; schemaRegistryUrl?: string };
+  kafka?: {
+    brokers: string[];
+    clientId: string;
+    schemaRegistryUrl?: string;
+    /** connections.kafka resolved (TLS, SASL; src/shared/kafka-connection.ts): every trigger and gate client uses it. */
+    connection?: KafkaConnection;
+  };
   latestSignals?: () => readonly Signal[];
   /** Folder relative paths in task params are resolved against (the config file's folder). */
   configDir?: string;
@@ -438,6 +445,7 @@ export function createEngine(params: EngineParams): Engine {
               maxBatch: t.max_batch,
               brokers: params.kafka!.brokers,
               clientId: params.kafka!.clientId,
+              ...(params.kafka!.connection ? { connection: params.kafka!.connection } : {}),
               ...(params.kafka!.schemaRegistryUrl ? { schemaRegistryUrl: params.kafka!.schemaRegistryUrl } : {}),
               clock,
               logger,
@@ -491,7 +499,7 @@ export function createEngine(params: EngineParams): Engine {
       if (!daemon) return;
       await recoverOrphanedRuns({ store, logger, now: () => clock.now(), statusDir });
       if (params.kafka && catalog.list().some((p) => p.triggers.length > 0 || p.gate)) {
-        kafkaSource = createKafkaAdminSource({ brokers: params.kafka.brokers, clientId: params.kafka.clientId, logger });
+        kafkaSource = createKafkaAdminSource({ brokers: params.kafka.brokers, clientId: params.kafka.clientId, ...(params.kafka.connection ? { connection: params.kafka.connection } : {}), logger });
       }
       catchup();
       const triggers$ = merge(...triggerStreams(), EMPTY).pipe(gateTriggers(gateFor, { logger, ...(params.gateTimeoutMs !== undefined ? { timeoutMs: params.gateTimeoutMs } : {}) }));

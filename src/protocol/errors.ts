@@ -26,6 +26,8 @@ export const ERROR_CATALOGUE = {
   SUP_ERR_DELTA_CORRUPT: { retryable: false, summary: 'a Delta log file cannot be parsed' },
   SUP_ERR_SPARK_UNREACHABLE: { retryable: true, summary: 'the Spark master did not answer' },
   SUP_ERR_SPARK_BAD_RESPONSE: { retryable: true, summary: 'the Spark master answered with unexpected JSON' },
+  SUP_ERR_KAFKA_AUTH: { retryable: false, summary: 'the Kafka broker refused the credentials (SASL authentication failed)' },
+  SUP_ERR_KAFKA_TLS: { retryable: false, summary: 'the TLS handshake with a Kafka broker failed (certificate not trusted, wrong name, or a client certificate refused)' },
   // runs and tasks
   SUP_ERR_TASK_FAILED: { retryable: true, summary: 'a task failed' },
   SUP_ERR_TASK_TIMEOUT: { retryable: true, summary: 'a task exceeded its execution timeout' },

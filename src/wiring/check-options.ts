@@ -11,6 +11,7 @@ import type { CheckKind } from '../protocol';
 import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder';
 import { resolveSecret } from '../shared/secrets';
 import { hasTlsSettings, pickTlsSettings, type TlsSettings } from '../shared/tls';
+import type { KafkaConnectionSettings, KafkaSaslSettings } from '../shared/kafka-connection';
 
 /** Each check kind's option schema (owned by its module) and default schedule. */
 export const CHECK_MODULES = {
@@ -35,10 +36,7 @@ function connectionDefaults(kind: CheckKind, c: ConnectionsConfig): Record<strin
     case 'kafka_cluster':
     case 'consumer_lag':
       return {
-        brokers: c.kafka.brokers,
-        clientId: c.kafka.client_id,
-        ...(c.kafka.ssl ? { ssl: true } : {}),
-        ...(c.kafka.sasl ? { sasl: c.kafka.sasl } : {}),
+        ...kafkaConnectionSettings(c),
         // already milliseconds; written with their unit so the check's duration parser reads them as such
         connectionTimeout: `${c.kafka.connection_timeout}ms`,
         requestTimeout: `${c.kafka.request_timeout}ms`,
@@ -56,6 +54,33 @@ function connectionDefaults(kind: CheckKind, c: ConnectionsConfig): Record<strin
 export function schemaRegistryCheckDefaults(c: ConnectionsConfig): Record<string, unknown> {
   const r = schemaRegistryConnection(c);
   return { url: r.url, ...(r.auth ? { auth: r.auth } : {}), ...(r.token !== undefined ? { token: r.token } : {}), ...(r.headers ? { headers: { ...r.headers } } : {}), ...r.tls };
+}
+
+/**
+ * `connections.kafka` as the one Kafka connection definition (src/shared/kafka-connection.ts):
+ * what the Kafka checks inherit, what the `__consumer_offsets` stream, the triggers and gates
+ * connect with, and what `kafkaEnvFor` turns into the ingestion service's environment. Secrets
+ * are already read (the loader resolved `*_file`); the file keys are dropped then.
+ */
+export function kafkaConnectionSettings(c: ConnectionsConfig): KafkaConnectionSettings & { clientId: string; connectionTimeout: number; requestTimeout: number } {
+  const k = c.kafka;
+  const ssl = typeof k.ssl === 'object' ? withoutResolvedFiles(tlsOptionsOf(k.ssl) as Record<string, unknown>, ['keyPassword']) : k.ssl;
+  const sasl = k.sasl ? withoutResolvedFiles({ ...(camelizeKeys(k.sasl) as Record<string, unknown>), ...(k.sasl.extensions ? { extensions: { ...k.sasl.extensions } } : {}) }, ['password', 'clientSecret']) : undefined;
+  return {
+    brokers: [...k.brokers],
+    clientId: k.client_id,
+    ...(ssl ? { ssl: ssl as KafkaConnectionSettings['ssl'] } : {}),
+    ...(sasl ? { sasl: sasl as unknown as KafkaSaslSettings } : {}),
+    connectionTimeout: k.connection_timeout,
+    requestTimeout: k.request_timeout,
+  };
+}
+
+/** Drops `<key>File` where `<key>` holds the secret read from it. */
+function withoutResolvedFiles(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out = { ...o };
+  for (const k of keys) if (out[k] !== undefined) delete out[`${k}File`];
+  return out;
 }
 
 /** The TLS keys of a connection section, as camelCase options (only those set). */
@@ -186,6 +211,8 @@ export function resolveCheck(name: string, check: CheckConfig, connections: Conn
   }
   const merged: Record<string, unknown> = { ...defaults, ...options };
   for (const [k, v] of Object.entries(defaults)) {
+    // a check's own Kafka `sasl` replaces the inherited one whole (another mechanism has other keys)
+    if (k === 'sasl') continue;
     if (v && typeof v === 'object' && !Array.isArray(v) && options[k] && typeof options[k] === 'object') merged[k] = { ...v, ...options[k] };
   }
   const parsed = module.schema.safeParse(merged);

@@ -9,6 +9,8 @@ import type { LatestSignalsFn, NotifyFn, OperatorRegistry } from '../engine/oper
 import { SupervisorError } from '../protocol';
 import { s3ConnectionOptions, schemaRegistryCheckDefaults, sparkConnectionOptions } from './check-options';
 import { REPO_ROOT } from '../version';
+import { kafkaEnvFor } from '../shared/kafka-connection';
+import { kafkaConnectionSettings } from './check-options';
 
 export interface CreateOperatorsParams {
   config: SupervisorConfig;
@@ -30,8 +32,18 @@ function requireString(params: Readonly<Record<string, unknown>>, key: string, t
 export function createOperators({ config, notify, latestSignals }: CreateOperatorsParams): OperatorRegistry {
   // keys only when given (none = the SDK's default credential chain), session token, TLS files
   const s3Options = s3ConnectionOptions(config.connections);
+  // the one Kafka connection definition: the kafka_health task connects with it, and the
+  // ingestion service gets it as KAFKA_* environment variables (kafkaEnvFor)
+  const kafka = kafkaConnectionSettings(config.connections);
+  const kafkaConnection = {
+    clientId: kafka.clientId,
+    ...(kafka.ssl !== undefined ? { ssl: kafka.ssl } : {}),
+    ...(kafka.sasl !== undefined ? { sasl: kafka.sasl } : {}),
+    connectionTimeout: `${kafka.connectionTimeout}ms`,
+    requestTimeout: `${kafka.requestTimeout}ms`,
+  };
   return {
-    ...createBuiltinOperators({ repoRoot: REPO_ROOT, ...(notify ? { notify } : {}), ...(latestSignals ? { latestSignals } : {}) }),
+    ...createBuiltinOperators({ repoRoot: REPO_ROOT, kafkaEnv: kafkaEnvFor(kafka), ...(notify ? { notify } : {}), ...(latestSignals ? { latestSignals } : {}) }),
     // KafkaHealthCheckOperator(kafka_servers, topics)
     kafka_health: createSignalOperator((ctx) =>
       kafkaHealthTask(
@@ -39,6 +51,7 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
           kafka_servers: (ctx.params.kafka_servers as string | string[] | undefined) ?? config.connections.kafka.brokers,
           ...(ctx.params.topics !== undefined ? { topics: ctx.params.topics as string | string[] } : {}),
           ...(typeof ctx.params.expected_brokers === 'number' ? { expected_brokers: ctx.params.expected_brokers } : {}),
+          connection: kafkaConnection,
         },
         { signal: ctx.signal, now: ctx.now, logger: ctx.logger, name: ctx.taskId },
       ),
@@ -46,8 +59,12 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
     // DataFreshnessCheckOperator(delta_path, max_age_minutes)
     data_freshness: createSignalOperator((ctx) => {
       const maxAge = ctx.params.max_age_minutes;
-      if (typeof maxAge !== 'number' || !(maxAge > 0)) throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `task ${ctx.taskId}: params.max_age_minutes must be a positive number`, { retryable: false });
-      return dataFreshnessTask({ delta_path: requireString(ctx.params, 'delta_path', ctx.taskId), max_age_minutes: maxAge, s3: s3Options, name: ctx.taskId, logger: ctx.logger }, { signal: ctx.signal, now: ctx.now });
+      if (typeof maxAge !== 'number' || !(maxAge > 0))
+        throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `task ${ctx.taskId}: params.max_age_minutes must be a positive number`, { retryable: false });
+      return dataFreshnessTask(
+        { delta_path: requireString(ctx.params, 'delta_path', ctx.taskId), max_age_minutes: maxAge, s3: s3Options, name: ctx.taskId, logger: ctx.logger },
+        { signal: ctx.signal, now: ctx.now },
+      );
     }),
     // SparkJobCheckOperator(spark_master, job_name)
     spark_job: createSignalOperator((ctx) =>
@@ -65,7 +82,14 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
     ),
     // schema_registry(topics): every topic has a value subject
     schema_registry: createSignalOperator(async (ctx) => {
-      const topics = ctx.params.topics === undefined ? [] : Array.isArray(ctx.params.topics) ? ctx.params.topics.map(String) : String(ctx.params.topics).split(',').map((t) => t.trim());
+      const topics =
+        ctx.params.topics === undefined
+          ? []
+          : Array.isArray(ctx.params.topics)
+            ? ctx.params.topics.map(String)
+            : String(ctx.params.topics)
+                .split(',')
+                .map((t) => t.trim());
       const registry = config.connections.schema_registry;
       const probe = createSchemaRegistryCheck({
         name: ctx.taskId,

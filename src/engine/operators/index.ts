@@ -22,6 +22,8 @@ export interface BuiltinOperatorsParams {
   latestSignals?: LatestSignalsFn;
   repoRoot?: string;
   killGraceMs?: number;
+  /** connections.kafka as KAFKA_* variables (kafkaEnvFor), handed to every ingestion task. */
+  kafkaEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -33,7 +35,7 @@ export function createBuiltinOperators(params: BuiltinOperatorsParams = {}): Ope
   const repoRoot = params.repoRoot ?? REPO_ROOT;
   const grace = params.killGraceMs === undefined ? {} : { killGraceMs: params.killGraceMs };
   return {
-    ingestion: createIngestionOperator({ repoRoot, ...grace }),
+    ingestion: createIngestionOperator({ repoRoot, ...grace, ...(params.kafkaEnv ? { kafkaEnv: params.kafkaEnv } : {}) }),
     command: createCommandOperator(grace),
     notify: createNotifyOperator(params.notify),
     collect_metrics: createCollectMetricsOperator(params.latestSignals),

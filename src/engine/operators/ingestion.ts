@@ -24,6 +24,12 @@ export interface IngestionOperatorParams {
   /** Repository root: the default command runs `node_modules/.bin/tsx stack/pipeline/ingestion/cli.ts` from it. */
   repoRoot: string;
   killGraceMs?: number;
+  /**
+   * connections.kafka as KAFKA_* variables (src/shared/kafka-connection.ts `kafkaEnvFor`):
+   * security protocol, TLS files, SASL mechanism and credentials. In the child's environment
+   * only (for docker: `-e NAME`, the value never on a command line); the task's `env` wins.
+   */
+  kafkaEnv?: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_INGESTION_IMAGE = 'domain-ingestion:latest';
@@ -62,7 +68,11 @@ export interface IngestionPlan {
 }
 
 /** Validates the params and builds the argv (exported for `--dry-run` output and tests). */
-export function planIngestion(ctx: Pick<TaskContext, 'params' | 'conf' | 'configDir' | 'runId' | 'logicalDate' | 'pipeline' | 'taskId'>, repoRoot: string): IngestionPlan {
+export function planIngestion(
+  ctx: Pick<TaskContext, 'params' | 'conf' | 'configDir' | 'runId' | 'logicalDate' | 'pipeline' | 'taskId'>,
+  repoRoot: string,
+  kafkaEnv: Readonly<Record<string, string>> = {},
+): IngestionPlan {
   const where = whereOf(ctx as TaskContext);
   const p = ctx.params;
   const mode = stringParam(p, 'execution_mode', where) ?? 'subprocess';
@@ -88,15 +98,19 @@ export function planIngestion(ctx: Pick<TaskContext, 'params' | 'conf' | 'config
   const registry = stringParam(p, 'schema_registry', where);
   const topic = stringParam(p, 'topic', where);
   const args = (cfg: string): string[] => [
-    '--config', cfg,
+    '--config',
+    cfg,
     ...(sourceName !== null ? ['--source', sourceName] : []),
-    '--kafka-servers', kafka,
-    '--run-id', ctx.runId,
-    '--logical-date', new Date(ctx.logicalDate).toISOString(),
+    '--kafka-servers',
+    kafka,
+    '--run-id',
+    ctx.runId,
+    '--logical-date',
+    new Date(ctx.logicalDate).toISOString(),
     ...(registry ? ['--schema-registry', registry] : []),
     ...(topic ? ['--topic', topic] : []),
   ];
-  const env = envParam(p, where);
+  const env = { ...kafkaEnv, ...envParam(p, where) };
 
   if (mode === 'docker') {
     const docker = stringParam(p, 'docker_binary', where) ?? 'docker';
@@ -105,7 +119,21 @@ export function planIngestion(ctx: Pick<TaskContext, 'params' | 'conf' | 'config
     const name = `supervisor-${ctx.pipeline}-${ctx.taskId}-${ctx.runId}`.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 120);
     const envArgs = Object.keys(env).flatMap((k) => ['-e', k]); // values passed through the environment, never on the command line
     return {
-      argv: [docker, 'run', '--rm', '--name', name, '--network', 'host', '-v', `${configPath}:/config/sources.yaml:ro`, ...envArgs, ...extra, image, ...args('/config/sources.yaml')],
+      argv: [
+        docker,
+        'run',
+        '--rm',
+        '--name',
+        name,
+        '--network',
+        'host',
+        '-v',
+        `${configPath}:/config/sources.yaml:ro`,
+        ...envArgs,
+        ...extra,
+        image,
+        ...args('/config/sources.yaml'),
+      ],
       cwd: ctx.configDir,
       env,
       sourceName,
@@ -118,7 +146,7 @@ export function planIngestion(ctx: Pick<TaskContext, 'params' | 'conf' | 'config
 
 export function createIngestionOperator(options: IngestionOperatorParams): Operator {
   return async (ctx) => {
-    const plan = planIngestion(ctx, options.repoRoot);
+    const plan = planIngestion(ctx, options.repoRoot, options.kafkaEnv);
     const result = await runProcessTask(ctx, {
       argv: plan.argv,
       cwd: plan.cwd,
