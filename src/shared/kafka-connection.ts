@@ -205,6 +205,12 @@ export function kafkaClientConfig(connection: KafkaConnection, overrides: Partia
     requestTimeout: connection.requestTimeout,
     ...(connection.ssl !== undefined ? { ssl: connection.ssl } : {}),
     ...(connection.sasl !== undefined ? { sasl: connection.sasl } : {}),
+    // The broker ends an OAUTHBEARER session when its token expires (the session lifetime it
+    // reports is the token's); kafkajs re-authenticates `reauthenticationThreshold` before that,
+    // and its default (10 s) is longer than a short-lived token's whole life, which makes it
+    // re-authenticate on every request and the broker answer ILLEGAL_SASL_STATE. 1 s matches
+    // the token cache's margin for a 5 s token, and is ample for an hour-long one.
+    ...(connection.tokens ? { reauthenticationThreshold: 1_000 } : {}),
     ...overrides,
   };
 }

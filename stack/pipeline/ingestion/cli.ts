@@ -4,7 +4,13 @@
  *   npx tsx stack/pipeline/ingestion/cli.ts --config stack/pipeline/sources.yaml [--source NAME]
  *     --kafka-servers 127.0.0.1:9092 [--schema-registry URL] [--topic harmful-domains] [--run-id ID]
  *
- * Environment fallbacks: KAFKA_SERVERS, SCHEMA_REGISTRY_URL, RUN_ID, LOGICAL_DATE, LOG_LEVEL.
+ * Environment fallbacks: KAFKA_SERVERS (or KAFKA_BOOTSTRAP_SERVERS), SCHEMA_REGISTRY_URL, RUN_ID,
+ * LOGICAL_DATE, LOG_LEVEL. Kafka security from the variables the supervisor's ingestion operator
+ * sets (src/shared/kafka-connection.ts `kafkaEnvFor`): KAFKA_SECURITY_PROTOCOL
+ * (PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL), KAFKA_SSL_CA_FILE / _CERT_FILE / _KEY_FILE /
+ * _KEY_PASSWORD / _SERVERNAME, KAFKA_SASL_MECHANISM (PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 |
+ * OAUTHBEARER), KAFKA_SASL_USERNAME / _PASSWORD, KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL /
+ * _CLIENT_ID / _CLIENT_SECRET / _SCOPE / _EXTENSIONS / _CA_FILE.
  * Exit codes: 0 every source ingested; 1 some source failed (the others were ingested);
  * 2 usage or configuration error; 143/130 stopped by SIGTERM/SIGINT.
  * stdout: exactly one JSON summary line at the end. stderr: structured logs (pino).
@@ -12,6 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { Command, CommanderError } from 'commander';
 import pino from 'pino';
+import { SupervisorError } from '../../../src/protocol';
+import { kafkaSettingsFromEnv, resolveKafkaConnection } from '../../../src/shared/kafka-connection';
 import { createDomainProducer } from './producer';
 import { runIngestion, type RunSummary } from './run';
 import { loadSources, selectSources, SourcesConfigError } from './sources';
@@ -39,7 +47,10 @@ function generatedRunId(): string {
 
 function parseBrokers(raw: string | undefined): string[] {
   if (raw === undefined || raw.trim() === '') throw new UsageError('--kafka-servers (or KAFKA_SERVERS) is required, e.g. 127.0.0.1:9092');
-  const brokers = raw.split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = raw
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   for (const b of brokers) {
     if (!/^[^\s:/]+:\d{1,5}$/.test(b)) throw new UsageError(`--kafka-servers: "${b}" is not host:port`);
   }
@@ -57,10 +68,7 @@ function parseRegistry(raw: string): string {
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const logger = pino(
-    { name: 'ingestion', level: env.LOG_LEVEL ?? 'info', base: { pid: process.pid } },
-    pino.destination({ fd: 2, sync: true }),
-  );
+  const logger = pino({ name: 'ingestion', level: env.LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
   const started = Date.now();
   const summary: RunSummary = { ok: false, runId: env.RUN_ID ?? '', topic: DEFAULT_TOPIC, sources: {}, durationMs: 0 };
   const print = (s: RunSummary) => process.stdout.write(JSON.stringify(s) + '\n');
@@ -106,7 +114,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   process.on('SIGINT', onSignal);
 
   try {
-    const brokers = parseBrokers(opts.kafkaServers ?? env.KAFKA_SERVERS);
+    const brokers = parseBrokers(opts.kafkaServers ?? env.KAFKA_SERVERS ?? env.KAFKA_BOOTSTRAP_SERVERS);
+    // TLS and SASL from the KAFKA_* environment: files read here, once; a bad setting is a usage error naming the variable
+    const connection = resolveKafkaConnection(
+      { ...kafkaSettingsFromEnv(env, brokers), clientId: 'harmful-domains-ingestion', connectionTimeout: 5000, requestTimeout: 30_000 },
+      'KAFKA_*',
+    );
     const registryUrl = parseRegistry(opts.schemaRegistry ?? env.SCHEMA_REGISTRY_URL ?? DEFAULT_REGISTRY);
     const file = loadSources(opts.config);
     const sources = selectSources(file, opts.source);
@@ -114,7 +127,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw new UsageError(`--topic: "${topic}" is not a valid Kafka topic name`);
     const runId = opts.runId ?? env.RUN_ID ?? generatedRunId();
     const logicalDate = opts.logicalDate ?? env.LOGICAL_DATE;
-    logger.info({ config: file.file, sources: sources.map((s) => s.name), topic, brokers, runId, logicalDate }, 'ingestion starting');
+    logger.info(
+      {
+        config: file.file,
+        sources: sources.map((s) => s.name),
+        topic,
+        brokers,
+        security: env.KAFKA_SECURITY_PROTOCOL ?? 'PLAINTEXT',
+        sasl: connection.saslLabel,
+        runId,
+        logicalDate,
+      },
+      'ingestion starting',
+    );
     const result = await runIngestion({
       sources,
       topic,
@@ -122,7 +147,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       ...(logicalDate !== undefined && logicalDate !== '' ? { logicalDate } : {}),
       logger,
       signal: controller.signal,
-      createProducer: () => createDomainProducer({ brokers, registryUrl, topic, logger }),
+      createProducer: () => createDomainProducer({ brokers, connection, registryUrl, topic, logger }),
     });
     if (stoppedBy !== undefined) result.error = `stopped by ${stoppedBy}`;
     result.ok = result.ok && stoppedBy === undefined;
@@ -131,7 +156,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (stoppedBy !== undefined) return stoppedBy === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
     return result.ok ? EXIT.OK : EXIT.SOURCE_FAILED;
   } catch (err) {
-    const usage = err instanceof UsageError || err instanceof SourcesConfigError;
+    const usage = err instanceof UsageError || err instanceof SourcesConfigError || (err instanceof SupervisorError && err.code === 'SUP_ERR_CONFIG_INVALID');
     summary.error = err instanceof Error ? err.message : String(err);
     summary.durationMs = Date.now() - started;
     logger.error({ error: summary.error }, usage ? 'configuration error' : 'ingestion crashed');

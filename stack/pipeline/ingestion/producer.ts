@@ -9,6 +9,7 @@ import path from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, type Admin, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { describeKafkaError, kafkaClientConfig, resolveKafkaConnection, type KafkaConnection } from '../../../src/shared/kafka-connection';
 
 export const SCHEMA_PATH = path.resolve(__dirname, '../schemas/harmful_domain.avsc');
 
@@ -23,6 +24,8 @@ export interface HarmfulDomainValue {
 
 export interface ProducerParams {
   brokers: string[];
+  /** TLS and SASL (from the KAFKA_* environment the supervisor hands over; see cli.ts); its brokers win. */
+  connection?: KafkaConnection;
   registryUrl: string;
   topic: string;
   logger: Logger;
@@ -65,14 +68,23 @@ export interface DomainProducer {
 
 export function createDomainProducer(params: ProducerParams): DomainProducer {
   const log = params.logger.child({ component: 'producer' });
-  const kafka = new Kafka({
-    clientId: params.clientId ?? 'harmful-domains-ingestion',
-    brokers: params.brokers,
-    connectionTimeout: params.connectionTimeoutMs ?? 5000,
-    logLevel: logLevel.WARN,
-    logCreator: kafkaLogCreator(log),
-    retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
-  });
+  const connection =
+    params.connection ??
+    resolveKafkaConnection(
+      { brokers: params.brokers, clientId: params.clientId ?? 'harmful-domains-ingestion', connectionTimeout: params.connectionTimeoutMs ?? 5000, requestTimeout: 30_000 },
+      'KAFKA_*',
+    );
+  const kafka = new Kafka(
+    kafkaClientConfig(connection, {
+      ...(params.clientId ? { clientId: params.clientId } : {}),
+      logLevel: logLevel.WARN,
+      logCreator: kafkaLogCreator(log),
+      // an authentication failure is not retried by kafkajs (non-retriable): the run fails at once with it named
+      retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5000 },
+    }),
+  );
+  /** authentication refused, a certificate problem: named (describeKafkaError), else as kafkajs says it */
+  const named = (err: unknown): Error => describeKafkaError(err, connection) ?? (err as Error);
   const registry = new SchemaRegistry({ host: params.registryUrl, clientId: 'harmful-domains-ingestion' });
   const schema = readFileSync(SCHEMA_PATH, 'utf8');
   const subject = `${params.topic}-value`;
@@ -102,7 +114,11 @@ export function createDomainProducer(params: ProducerParams): DomainProducer {
       return schemaId;
     },
     async start() {
-      await ensureTopic();
+      try {
+        await ensureTopic();
+      } catch (err) {
+        throw named(err);
+      }
       try {
         const res = await registry.register({ type: SchemaType.AVRO, schema }, { subject });
         schemaId = res.id;
@@ -111,7 +127,11 @@ export function createDomainProducer(params: ProducerParams): DomainProducer {
       }
       log.info({ subject, schemaId }, 'schema registered');
       producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-      await producer.connect();
+      try {
+        await producer.connect();
+      } catch (err) {
+        throw named(err);
+      }
     },
     async send(values, signal) {
       if (producer === undefined || schemaId === undefined) throw new Error('producer not started');
