@@ -5,29 +5,28 @@
  * groups notify (group_wait, group_interval, repeat_interval, resolved) unless silenced or
  * inhibited. Every transition is persisted, every notification goes to the durable outbox
  * with a deterministic dedup key, so a restart continues without paging twice.
+ *
+ * This module is the coordinator: it subscribes to the inputs (re-subscribing after an
+ * error), runs the timer, publishes alerts$, counts survived errors and wires the parts, each
+ * in its own module:
+ *
+ *   observations.ts          signal / run event → one Observation per matching rule
+ *   evaluation.ts            observations → alert instances (pending, firing, resolved; persisted)
+ *   silence-set.ts           the silences in memory, compiled, refreshed
+ *   inhibition.ts            firing sources indexed by their `equal` labels
+ *   grouping.ts              group_by, group_wait/interval, repeat and resend, resolved; persisted
+ *   notification-builder.ts  dedup keys, items, the Notification of a group
  */
 import { BehaviorSubject, defer, EMPTY, merge, map, retry, type Observable, type Subscription } from 'rxjs';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import {
-  CHECK_WIDE_TARGET,
-  isAtLeast,
-  isStatus,
-  type AlertGroupRecord,
-  type AlertRecord,
-  type AlertStateStore,
-  type Clock,
-  type Logger,
-  type NotificationItem,
-  type OutboxStore,
-  type RunEvent,
-  type Signal,
-  type Silence,
-  type SilenceStore,
-} from '../src/protocol';
+import type { AlertRecord, AlertStateStore, Clock, Logger, OutboxStore, RunEvent, Signal, SilenceStore } from '../src/protocol';
 import type { AlertRule, InhibitRule, RouteConfig } from './config';
-import { compileMatchers, labelsKey, type LabelPredicate } from './matchers';
-import { buildNotification } from './notifications';
-import { formatValue, renderTemplate, type TemplateVars } from './templates';
+import { AlertInstances, type AlertInstance } from './evaluation';
+import { AlertGroups, byCodePoint, type GroupNotice } from './grouping';
+import { InhibitionIndex } from './inhibition';
+import { buildGroupNotification } from './notification-builder';
+import { clearCheckWide, invalidRunEvent, invalidSignal, RuleObserver } from './observations';
+import { SilenceSet } from './silence-set';
 
 export interface AlertEngineParams {
   rules: readonly AlertRule[];
@@ -79,629 +78,241 @@ export interface AlertEngine {
   close(): Promise<void>;
 }
 
-interface Instance {
-  record: AlertRecord;
-  rule: AlertRule;
-  /** Last observation's condition (unknown after a restart until the next observation). */
-  lastCondition: boolean | undefined;
-}
-
-/** A silence with its matchers compiled once (on the linear-time engine). */
-interface ActiveSilence {
-  silence: Silence;
-  matches: LabelPredicate;
-}
-
-/** An inhibition rule with compiled matchers. */
-interface Inhibition {
-  rule: InhibitRule;
-  source: LabelPredicate;
-  target: LabelPredicate;
-}
-
 /** Where the engine met an error it survived (label of supervisor_alerts_evaluation_errors_total). */
 export type AlertEngineErrorStage = 'event' | 'tick' | 'input' | 'silences' | 'store' | 'notify';
-
-interface Observation {
-  rule: AlertRule;
-  labels: Record<string, string>;
-  condition: boolean;
-  status?: string;
-  value?: number;
-  threshold?: number;
-  unit?: string;
-  summary: string;
-  description?: string;
-  url?: string;
-}
 
 type Event = { type: 'signal'; signal: Signal } | { type: 'run'; event: RunEvent };
 
 export function createAlertEngine(params: AlertEngineParams): AlertEngine {
-  const { route, clock, alertStore, silenceStore, outbox } = params;
-  const logger = params.logger.child({ component: 'alerts', name: 'engine' });
-  const inhibitions: Inhibition[] = (params.inhibit ?? []).map((rule, i) => ({
-    rule,
-    source: compileMatchers(rule.source_match, `alerts.inhibit[${i}].source_match`),
-    target: compileMatchers(rule.target_match, `alerts.inhibit[${i}].target_match`),
-  }));
-  const evaluationIntervalMs = params.evaluationIntervalMs ?? 1_000;
-  const silenceRefreshMs = params.silenceRefreshMs ?? 5_000;
-  const maxInputRetryDelayMs = params.maxInputRetryDelayMs ?? 30_000;
-  const resolvedRetentionMs = params.resolvedRetentionMs ?? 300_000;
-  const publicUrl = params.publicUrl?.replace(/\/+$/, '');
-  const rulesByName = new Map<string, AlertRule>();
-  for (const rule of params.rules) {
-    if (rulesByName.has(rule.name)) throw new Error(`alert engine: duplicate rule name "${rule.name}"`);
-    rulesByName.set(rule.name, rule);
-  }
-  const signalRules = params.rules.filter((r) => r.source === 'signal');
-  const runRules = params.rules.filter((r) => r.source === 'run');
-  /** Label matchers of signal rules, compiled once. */
-  const ruleLabelMatch = new Map<AlertRule, LabelPredicate>();
-  params.rules.forEach((rule, i) => {
-    if (rule.match.labels) ruleLabelMatch.set(rule, compileMatchers(rule.match.labels, `alerts.rules[${i}].match.labels`));
-  });
+  return new AlertEngineCoordinator(params);
+}
 
-  const instances = new Map<string, Instance>();
-  const groups = new Map<string, AlertGroupRecord>();
-  const lastResend = new Map<string, number>();
-  const alertsSubject = new BehaviorSubject<readonly AlertView[]>([]);
-  let silences: ActiveSilence[] = [];
-  let silencesLoadedAt = Number.NEGATIVE_INFINITY;
-  let silencesDirty = true;
-  const skippedSilences = new Set<string>();
-  let unsubscribeSilences: (() => void) | null = null;
-  /** Bumped whenever an instance appears, disappears or changes state; keys the inhibition index. */
-  let stateVersion = 0;
-  let inhibitionIndex: { version: number; byRule: Array<Map<string, Instance[]>> } | null = null;
-  let subscription: Subscription | null = null;
-  let started = false;
-  let closed = false;
-  let closePromise: Promise<void> | null = null;
-  const tickAbort = new AbortController();
-  let tickLoop: Promise<void> | null = null;
+class AlertEngineCoordinator implements AlertEngine {
+  readonly alerts$: Observable<readonly AlertView[]>;
 
-  const errorCounter = params.registry
-    ? new Counter({
-        name: 'supervisor_alerts_evaluation_errors_total',
-        help: 'Errors the alert engine survived, by stage (event: one input event; tick: a timed evaluation; input: an input stream failed and was re-subscribed; silences: reading silences; store: persisting alert state; notify: enqueueing a notification).',
-        labelNames: ['stage'] as const,
+  private readonly params: AlertEngineParams;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly evaluationIntervalMs: number;
+  private readonly maxInputRetryDelayMs: number;
+  private readonly resolvedRetentionMs: number;
+  private readonly rulesByName = new Map<string, AlertRule>();
+
+  private readonly observer: RuleObserver;
+  private readonly instances: AlertInstances;
+  private readonly silences: SilenceSet;
+  private readonly inhibition: InhibitionIndex<AlertInstance>;
+  private readonly groups: AlertGroups;
+
+  private readonly alertsSubject = new BehaviorSubject<readonly AlertView[]>([]);
+  private readonly errorsByStage: Record<AlertEngineErrorStage, number> = { event: 0, tick: 0, input: 0, silences: 0, store: 0, notify: 0 };
+  private readonly errorCounter: Counter<'stage'> | undefined;
+  private readonly tickAbort = new AbortController();
+
+  private subscription: Subscription | null = null;
+  private unsubscribeSilences: (() => void) | null = null;
+  private tickLoop: Promise<void> | null = null;
+  private closePromise: Promise<void> | null = null;
+  private started = false;
+  private closed = false;
+
+  constructor(params: AlertEngineParams) {
+    this.params = params;
+    this.clock = params.clock;
+    this.logger = params.logger.child({ component: 'alerts', name: 'engine' });
+    this.evaluationIntervalMs = params.evaluationIntervalMs ?? 1_000;
+    this.maxInputRetryDelayMs = params.maxInputRetryDelayMs ?? 30_000;
+    this.resolvedRetentionMs = params.resolvedRetentionMs ?? 300_000;
+    const logger = this.logger;
+    const storeError = () => this.countError('store');
+
+    this.instances = new AlertInstances({ store: params.alertStore, logger, onStoreError: storeError });
+    this.inhibition = new InhibitionIndex(params.inhibit ?? [], this.instances);
+    for (const rule of params.rules) {
+      if (this.rulesByName.has(rule.name)) throw new Error(`alert engine: duplicate rule name "${rule.name}"`);
+      this.rulesByName.set(rule.name, rule);
+    }
+    this.observer = new RuleObserver(params.rules, params.publicUrl);
+    this.silences = new SilenceSet({ store: params.silenceStore, logger, refreshMs: params.silenceRefreshMs ?? 5_000, onReadError: () => this.countError('silences') });
+    this.groups = new AlertGroups({
+      route: params.route,
+      rulesByName: this.rulesByName,
+      ...(params.resendIntervals ? { resendIntervals: params.resendIntervals } : {}),
+      store: params.alertStore,
+      logger,
+      alerts: this.instances,
+      isMuted: (inst, now) => this.silences.silencedBy(inst.record.labels, now).length > 0 || this.inhibition.isInhibited(inst),
+      send: (notice, now) => this.enqueue(notice, now),
+      onStoreError: storeError,
+      onGroupError: () => this.countError('notify'),
+    });
+    this.alerts$ = this.alertsSubject.asObservable();
+
+    this.errorCounter = params.registry
+      ? new Counter({
+          name: 'supervisor_alerts_evaluation_errors_total',
+          help: 'Errors the alert engine survived, by stage (event: one input event; tick: a timed evaluation; input: an input stream failed and was re-subscribed; silences: reading silences; store: persisting alert state; notify: enqueueing a notification).',
+          labelNames: ['stage'] as const,
+          registers: [params.registry],
+        })
+      : undefined;
+    if (params.registry) {
+      const instances = this.instances;
+      new Gauge({
+        name: 'supervisor_alerts_firing',
+        help: 'Alert instances currently firing, by rule and severity (silenced and inhibited included).',
+        labelNames: ['rule', 'severity'] as const,
         registers: [params.registry],
-      })
-    : undefined;
-  const errorsByStage: Record<AlertEngineErrorStage, number> = { event: 0, tick: 0, input: 0, silences: 0, store: 0, notify: 0 };
-
-  function countError(stage: AlertEngineErrorStage): void {
-    errorsByStage[stage] += 1;
-    errorCounter?.inc({ stage });
+        collect() {
+          this.reset();
+          for (const rule of params.rules) this.set({ rule: rule.name, severity: rule.severity }, 0);
+          for (const inst of instances.values()) {
+            if (inst.record.state === 'firing') this.inc({ rule: inst.rule.name, severity: inst.rule.severity });
+          }
+        },
+      });
+    }
   }
 
-  if (params.registry) {
-    new Gauge({
-      name: 'supervisor_alerts_firing',
-      help: 'Alert instances currently firing, by rule and severity (silenced and inhibited included).',
-      labelNames: ['rule', 'severity'] as const,
-      registers: [params.registry],
-      collect() {
-        this.reset();
-        for (const rule of params.rules) this.set({ rule: rule.name, severity: rule.severity }, 0);
-        for (const inst of instances.values()) {
-          if (inst.record.state === 'firing') this.inc({ rule: inst.rule.name, severity: inst.rule.severity });
-        }
+  evaluate(): void {
+    const now = this.clock.now();
+    this.tick(now);
+    this.publish(now);
+  }
+
+  snapshot(): AlertView[] {
+    return this.views(this.clock.now());
+  }
+
+  errorCounts(): Readonly<Record<AlertEngineErrorStage, number>> {
+    return { ...this.errorsByStage };
+  }
+
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.unsubscribeSilences = this.silences.watch();
+    this.restore(this.clock.now());
+    const events$: Observable<Event> = merge(
+      this.resilient('signals', this.params.signals$).pipe(map((signal): Event => ({ type: 'signal', signal }))),
+      this.resilient('run events', this.params.runEvents$ ?? EMPTY).pipe(map((event): Event => ({ type: 'run', event }))),
+    );
+    this.subscription = events$.subscribe({
+      next: (event) => this.handle(event),
+      // only when closing (the retry wait was aborted)
+      error: (err: unknown) => {
+        if (!this.closed) this.logger.error({ err: (err as Error)?.message }, 'alert input stream ended with an error');
       },
     });
+    this.tickLoop = this.runTicks();
   }
 
-  // ---------- observations ----------
-
-  function healthUrl(): string | undefined {
-    return publicUrl ? `${publicUrl}/api/v1/health` : undefined;
-  }
-
-  function observeSignal(signal: Signal): Observation[] {
-    const out: Observation[] = [];
-    const signalLabels = signal.labels ?? {};
-    for (const rule of signalRules) {
-      const m = rule.match;
-      if (m.check && !m.check.includes(signal.check)) continue;
-      if (m.kind && !m.kind.includes(signal.kind)) continue;
-      if (m.labels && !ruleLabelMatch.get(rule)!(signalLabels)) continue;
-      if (m.pipeline) continue; // pipeline matchers only apply to run rules
-      const labels: Record<string, string> = {
-        ...rule.labels,
-        ...signalLabels,
-        check: signal.check,
-        kind: signal.kind,
-        target: signal.target,
-        severity: rule.severity,
-        alertname: rule.name,
-      };
-      const vars: TemplateVars = {
-        check: signal.check,
-        kind: signal.kind,
-        target: signal.target,
-        status: signal.status,
-        value: signal.value,
-        value_human: formatValue(signal.value, signal.unit),
-        threshold: signal.threshold,
-        threshold_human: formatValue(signal.threshold, signal.unit),
-        unit: signal.unit,
-        summary: signal.summary,
-        error: signal.error?.message,
-        labels,
-      };
-      const obs: Observation = {
-        rule,
-        labels,
-        condition: isAtLeast(signal.status, rule.status),
-        status: signal.status,
-        summary: rule.summary ? renderTemplate(rule.summary, vars) : signal.summary,
-      };
-      if (rule.description) obs.description = renderTemplate(rule.description, vars);
-      if (signal.value !== undefined) obs.value = signal.value;
-      if (signal.threshold !== undefined) obs.threshold = signal.threshold;
-      if (signal.unit !== undefined) obs.unit = signal.unit;
-      const url = healthUrl();
-      if (url) obs.url = url;
-      out.push(obs);
-    }
-    return out;
-  }
-
-  /**
-   * A probe run that failed as a whole reports one check-wide signal (target `*`); once the
-   * check answers again it reports its real targets instead, so nothing would ever clear the
-   * check-wide alert. A signal for a real target of the same check clears it.
-   */
-  function clearCheckWide(signal: Signal): Observation[] {
-    if (signal.target === CHECK_WIDE_TARGET) return [];
-    const out: Observation[] = [];
-    for (const inst of instances.values()) {
-      const l = inst.record.labels;
-      if (l.target !== CHECK_WIDE_TARGET || l.check !== signal.check || inst.record.state === 'resolved') continue;
-      out.push({ rule: inst.rule, labels: l, condition: false, status: signal.status, summary: `${signal.check} answers again: ${signal.summary}` });
-    }
-    return out;
-  }
-
-  function observeRun(event: RunEvent): Observation[] {
-    if (event.type !== 'run') return [];
-    const out: Observation[] = [];
-    for (const rule of runRules) {
-      if (rule.match.pipeline && !rule.match.pipeline.includes(event.pipeline)) continue;
-      const failing = (rule.run_states as readonly string[]).includes(event.state);
-      if (!failing && event.state !== 'success') continue;
-      const labels: Record<string, string> = { ...rule.labels, pipeline: event.pipeline, severity: rule.severity, alertname: rule.name };
-      const vars: TemplateVars = {
-        pipeline: event.pipeline,
-        runId: event.runId,
-        state: event.state,
-        reason: event.reason ?? 'no reason recorded',
-        trigger: event.trigger,
-        logicalDate: new Date(event.logicalDate).toISOString(),
-        labels,
-      };
-      const obs: Observation = {
-        rule,
-        labels,
-        condition: failing,
-        status: event.state,
-        summary: rule.summary ? renderTemplate(rule.summary, vars) : `Pipeline ${event.pipeline} run ${event.state}`,
-      };
-      if (rule.description) obs.description = renderTemplate(rule.description, vars);
-      if (event.durationMs !== undefined) {
-        obs.value = event.durationMs / 1000;
-        obs.unit = 'seconds';
-      }
-      if (publicUrl) obs.url = `${publicUrl}/api/v1/runs/${encodeURIComponent(event.runId)}`;
-      out.push(obs);
-    }
-    return out;
-  }
-
-  // ---------- instance state machine ----------
-
-  function save(inst: Instance): void {
-    try {
-      alertStore.saveAlert(inst.record);
-    } catch (err) {
-      countError('store');
-      logger.error({ alert: inst.record.key, err: (err as Error).message }, 'cannot persist alert state');
-    }
-  }
-
-  function drop(key: string): void {
-    if (instances.delete(key)) stateVersion += 1;
-    try {
-      alertStore.deleteAlert(key);
-    } catch (err) {
-      countError('store');
-      logger.error({ alert: key, err: (err as Error).message }, 'cannot delete alert state');
-    }
-  }
-
-  function apply(obs: Observation, now: number): void {
-    const key = `${obs.rule.name}|${labelsKey(obs.labels)}`;
-    let inst = instances.get(key);
-    if (obs.condition) {
-      if (!inst || inst.record.state === 'resolved') {
-        inst = {
-          rule: obs.rule,
-          lastCondition: true,
-          record: { key, rule: obs.rule.name, labels: obs.labels, state: 'pending', activeSince: now, lastTrueAt: now, summary: obs.summary },
-        };
-        instances.set(key, inst);
-        stateVersion += 1;
-        logger.info({ alert: key }, 'alert pending');
-      }
-      const r = inst.record;
-      inst.lastCondition = true;
-      r.lastTrueAt = now;
-      r.summary = obs.summary;
-      r.severity = obs.rule.severity;
-      setOptional(r, 'status', obs.status);
-      setOptional(r, 'value', obs.value);
-      setOptional(r, 'threshold', obs.threshold);
-      setOptional(r, 'unit', obs.unit);
-      setOptional(r, 'description', obs.description);
-      setOptional(r, 'url', obs.url);
-      promote(inst, now);
-      save(inst);
-      return;
-    }
-    if (!inst) return;
-    inst.lastCondition = false;
-    if (inst.record.state === 'pending') {
-      logger.info({ alert: key }, 'alert no longer pending (condition cleared before `for`)');
-      drop(key);
-    } else if (inst.record.state === 'firing') {
-      // keep the last firing details, but show the current value
-      setOptional(inst.record, 'value', obs.value);
-      expire(inst, now);
-      save(inst);
-    }
-  }
-
-  function promote(inst: Instance, now: number): boolean {
-    const r = inst.record;
-    if (r.state === 'pending' && inst.lastCondition !== false && now - r.activeSince >= inst.rule.for) {
-      r.state = 'firing';
-      r.firedAt = now;
-      stateVersion += 1;
-      logger.warn({ alert: r.key, severity: inst.rule.severity }, `alert firing (was pending since ${new Date(r.activeSince).toISOString()})`);
-      return true;
-    }
-    return false;
-  }
-
-  function expire(inst: Instance, now: number): boolean {
-    const r = inst.record;
-    if (r.state === 'firing' && inst.lastCondition === false && now - r.lastTrueAt >= inst.rule.keep_firing_for) {
-      r.state = 'resolved';
-      r.resolvedAt = now;
-      stateVersion += 1;
-      logger.info({ alert: r.key }, 'alert resolved (was firing)');
-      return true;
-    }
-    return false;
-  }
-
-  // ---------- muting ----------
-
-  function silencedBy(labels: Record<string, string>, now: number): string[] {
-    const out: string[] = [];
-    for (const { silence, matches } of silences) {
-      if (silence.startsAt <= now && now < silence.endsAt && matches(labels)) out.push(silence.id);
-    }
-    return out;
-  }
-
-  function equalKey(rule: InhibitRule, labels: Readonly<Record<string, string>>): string {
-    return JSON.stringify(rule.equal.map((l) => labels[l] ?? ''));
-  }
-
-  /**
-   * Firing source alerts per inhibition rule, indexed by the values of the rule's `equal`
-   * labels: built once per state change (O(alerts × rules)), so checking one target is a lookup.
-   */
-  function sourcesIndex(): Array<Map<string, Instance[]>> {
-    if (inhibitionIndex && inhibitionIndex.version === stateVersion) return inhibitionIndex.byRule;
-    const byRule = inhibitions.map(() => new Map<string, Instance[]>());
-    if (inhibitions.length > 0) {
-      for (const inst of instances.values()) {
-        if (inst.record.state !== 'firing') continue;
-        inhibitions.forEach((inh, i) => {
-          if (!inh.source(inst.record.labels)) return;
-          const key = equalKey(inh.rule, inst.record.labels);
-          const list = byRule[i]!.get(key);
-          if (list) list.push(inst);
-          else byRule[i]!.set(key, [inst]);
-        });
-      }
-    }
-    inhibitionIndex = { version: stateVersion, byRule };
-    return byRule;
-  }
-
-  function isInhibited(inst: Instance): boolean {
-    if (inhibitions.length === 0) return false;
-    const labels = inst.record.labels;
-    const index = sourcesIndex();
-    for (let i = 0; i < inhibitions.length; i++) {
-      const inh = inhibitions[i]!;
-      if (!inh.target(labels)) continue;
-      const sources = index[i]!.get(equalKey(inh.rule, labels));
-      // an alert matching both sides does not inhibit itself
-      if (sources && (sources.length > 1 || sources[0] !== inst)) return true;
-    }
-    return false;
-  }
-
-  // ---------- groups and notifications ----------
-
-  function groupLabelsOf(inst: Instance): Record<string, string> {
-    if (route.group_by.includes('...')) return { ...inst.record.labels };
-    const out: Record<string, string> = {};
-    for (const l of route.group_by) {
-      const v = inst.record.labels[l];
-      if (v !== undefined) out[l] = v;
-    }
-    return out;
-  }
-
-  function sinksOf(rule: AlertRule): string[] {
-    return rule.sinks ?? route.sinks;
-  }
-
-  function item(r: AlertRecord): NotificationItem {
-    const name = r.labels.check ?? r.labels.pipeline ?? r.rule;
-    const out: NotificationItem = { name, status: r.state === 'resolved' ? 'resolved' : (r.status ?? r.state), summary: r.summary, labels: r.labels };
-    if (r.value !== undefined) out.value = r.value;
-    if (r.threshold !== undefined) out.threshold = r.threshold;
-    if (r.unit !== undefined) out.unit = r.unit;
-    if (r.firedAt !== undefined) out.since = r.firedAt;
-    if (r.resolvedAt !== undefined) out.endsAt = r.resolvedAt;
-    return out;
-  }
-
-  function enqueue(
-    kind: 'firing' | 'resolved',
-    rule: AlertRule,
-    group: AlertGroupRecord,
-    dedupKey: string,
-    active: Instance[],
-    resolved: Instance[],
-    sinks: readonly string[],
-    now: number,
-  ): void {
-    if (sinks.length === 0) {
-      logger.debug({ rule: rule.name, dedupKey }, 'no sinks routed for this notification');
-      return;
-    }
-    const lead = (active[0] ?? resolved[0])?.record;
-    const summary = active.length + resolved.length > 1 && kind === 'firing' ? `${active.length} ${rule.name} alert(s) firing${resolved.length ? `, ${resolved.length} resolved` : ''}: ${lead?.summary ?? ''}` : (lead?.summary ?? rule.name);
-    const urls = new Set([...active, ...resolved].map((i) => i.record.url).filter((u): u is string => !!u));
-    const url = urls.size === 1 ? [...urls][0] : healthUrl();
-    const notification = buildNotification({
-      kind,
-      dedupKey,
-      rule: rule.name,
-      severity: rule.severity,
-      groupLabels: group.labels,
-      summary,
-      ...(lead?.description !== undefined && active.length + resolved.length === 1 ? { description: lead.description } : {}),
-      startsAt: group.episodeSince,
-      ...(kind === 'resolved' ? { endsAt: Math.max(now, ...resolved.map((i) => i.record.resolvedAt ?? now)) } : {}),
-      ...(url !== undefined ? { url } : {}),
-      items: [...active, ...resolved].map((i) => item(i.record)),
-      count: kind === 'firing' ? active.length : resolved.length,
-    });
-    const ids = outbox.enqueue(notification, sinks, now);
-    logger.info({ rule: rule.name, group: group.key, dedupKey, kind, sinks, enqueued: ids.length }, ids.length ? 'notification enqueued' : 'notification already in the outbox');
-  }
-
-  function evaluateGroups(now: number): void {
-    const members = new Map<string, { rule: AlertRule; labels: Record<string, string>; instances: Instance[] }>();
-    for (const inst of instances.values()) {
-      const labels = groupLabelsOf(inst);
-      const key = `${inst.rule.name}|${labelsKey(labels)}`;
-      let g = members.get(key);
-      if (!g) members.set(key, (g = { rule: inst.rule, labels, instances: [] }));
-      g.instances.push(inst);
-    }
-    const keys = new Set([...members.keys(), ...groups.keys()]);
-    for (const key of keys) {
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.closed = true;
+    this.closePromise = (async () => {
+      const errors: unknown[] = [];
       try {
-        evaluateGroup(key, members.get(key), now);
+        this.subscription?.unsubscribe();
       } catch (err) {
-        countError('notify');
-        logger.error({ group: key, err: (err as Error).message }, 'cannot evaluate alert group; retried at the next evaluation');
+        errors.push(err);
       }
-    }
-  }
-
-  function evaluateGroup(key: string, m: { rule: AlertRule; labels: Record<string, string>; instances: Instance[] } | undefined, now: number): void {
-    let group = groups.get(key);
-    const rule = m?.rule ?? (group ? rulesByName.get(group.rule) : undefined);
-    if (!rule) {
-      if (group) dropGroup(key);
-      return;
-    }
-    const all = (m?.instances ?? []).slice().sort((a, b) => byCodePoint(a.record.key, b.record.key));
-    const active = all.filter((i) => i.record.state === 'firing' && silencedBy(i.record.labels, now).length === 0 && !isInhibited(i));
-    const activeKeys = active.map((i) => i.record.key);
-    const sinks = sinksOf(rule);
-
-    if (active.length > 0) {
-      if (!group) {
-        const episodeSince = Math.min(...active.map((i) => i.record.firedAt ?? now));
-        if (now - episodeSince < route.group_wait) return;
-        group = { key, rule: rule.name, labels: m!.labels, episodeSince, sequence: 0, lastNotifiedAt: now, notifiedAlerts: [] };
-        enqueue('firing', rule, group, `${key}|firing|${episodeSince}|0`, active, [], sinks, now);
-        group.sequence = 1;
-        group.notifiedAlerts = activeKeys;
-        saveGroup(group);
-      } else {
-        const changed = activeKeys.length !== group.notifiedAlerts.length || activeKeys.some((k, i) => group!.notifiedAlerts[i] !== k);
-        const repeatDue = now - group.lastNotifiedAt >= (rule.repeat_interval ?? route.repeat_interval);
-        if ((changed && now - group.lastNotifiedAt >= route.group_interval) || repeatDue) {
-          const activeSet = new Set(activeKeys);
-          const resolvedSinceLast = group.notifiedAlerts
-            .filter((k) => !activeSet.has(k))
-            .map((k) => instances.get(k))
-            .filter((i): i is Instance => i?.record.state === 'resolved');
-          enqueue('firing', rule, group, `${key}|firing|${group.episodeSince}|${group.sequence}`, active, route.send_resolved ? resolvedSinceLast : [], sinks, now);
-          group.sequence += 1;
-          group.lastNotifiedAt = now;
-          group.notifiedAlerts = activeKeys;
-          saveGroup(group);
-        }
-      }
-      // sinks that want firing alerts re-sent on their own cadence (Alertmanager's resolve_timeout)
-      for (const sink of sinks) {
-        const interval = params.resendIntervals?.[sink];
-        if (!interval || interval <= 0) continue;
-        const k = Math.floor((now - group.episodeSince) / interval);
-        const rk = `${key}\u0000${sink}`;
-        if (k < 1 || lastResend.get(rk) === k) continue;
-        lastResend.set(rk, k);
-        enqueue('firing', rule, group, `${key}|firing|${group.episodeSince}|resend|${k}`, active, [], [sink], now);
-      }
-      return;
-    }
-
-    if (!group) return;
-    const stillFiring = group.notifiedAlerts.filter((k) => instances.get(k)?.record.state === 'firing');
-    if (stillFiring.length > 0) return; // silenced or inhibited while firing: stay quiet, resolve later
-    if (route.send_resolved) {
-      const resolved = group.notifiedAlerts.map((k) => instances.get(k)).filter((i): i is Instance => i !== undefined);
-      enqueue('resolved', rule, group, `${key}|resolved|${group.episodeSince}`, [], resolved, sinks, now);
-    }
-    dropGroup(key);
-  }
-
-  function saveGroup(group: AlertGroupRecord): void {
-    groups.set(group.key, group);
-    try {
-      alertStore.saveGroup(group);
-    } catch (err) {
-      countError('store');
-      logger.error({ group: group.key, err: (err as Error).message }, 'cannot persist alert group state');
-    }
-  }
-
-  function dropGroup(key: string): void {
-    groups.delete(key);
-    for (const rk of [...lastResend.keys()]) if (rk.startsWith(`${key}\u0000`)) lastResend.delete(rk);
-    try {
-      alertStore.deleteGroup(key);
-    } catch (err) {
-      countError('store');
-      logger.error({ group: key, err: (err as Error).message }, 'cannot delete alert group state');
-    }
-  }
-
-  // ---------- evaluation ----------
-
-  /** Reads the silences and compiles their matchers; a silence whose regex no longer compiles is skipped with a warning. */
-  function loadSilences(now: number): void {
-    let stored: Silence[];
-    try {
-      stored = silenceStore.listSilences(now);
-    } catch (err) {
-      countError('silences');
-      // retried at the next evaluation, keeping the previous list meanwhile
-      silencesLoadedAt = Number.NEGATIVE_INFINITY;
-      logger.warn({ err: (err as Error).message }, 'cannot read silences; keeping the previous list');
-      return;
-    }
-    silencesDirty = false;
-    silencesLoadedAt = now;
-    const next: ActiveSilence[] = [];
-    for (const silence of stored) {
       try {
-        next.push({ silence, matches: compileMatchers(silence.matchers, `silence ${silence.id} matchers`) });
+        this.unsubscribeSilences?.();
       } catch (err) {
-        if (!skippedSilences.has(silence.id)) {
-          skippedSilences.add(silence.id);
-          logger.warn({ silence: silence.id, err: (err as Error).message }, 'silence skipped: its matchers do not compile on the linear-time regex engine (expire it: supervisor silences expire ID)');
-        }
+        errors.push(err);
       }
-    }
-    silences = next;
+      this.tickAbort.abort();
+      await this.tickLoop?.catch((err: unknown) => errors.push(err));
+      this.alertsSubject.complete();
+      if (errors.length) this.logger.error({ errors: errors.map((e) => (e as Error)?.message) }, 'errors while closing the alert engine');
+    })();
+    return this.closePromise;
   }
 
-  function refreshSilences(now: number): void {
-    if (silencesDirty || now - silencesLoadedAt >= silenceRefreshMs || now < silencesLoadedAt) loadSilences(now);
+  private countError(stage: AlertEngineErrorStage): void {
+    this.errorsByStage[stage] += 1;
+    this.errorCounter?.inc({ stage });
   }
 
-  function tick(now: number): void {
-    for (const inst of [...instances.values()]) {
-      if (promote(inst, now) || expire(inst, now)) save(inst);
+  /** One input event: its observations applied at once, then a full evaluation and a publish. */
+  private handle(event: Event): void {
+    if (this.closed) return;
+    const now = this.clock.now();
+    const problem = event.type === 'signal' ? invalidSignal(event.signal) : invalidRunEvent(event.event);
+    if (problem) {
+      this.logger.warn({ problem }, 'invalid input event skipped');
+      return;
     }
-    refreshSilences(now);
-    evaluateGroups(now);
+    try {
+      const observations =
+        event.type === 'signal' ? [...this.observer.signal(event.signal), ...clearCheckWide(event.signal, this.instances.values())] : this.observer.run(event.event);
+      if (observations.length === 0) return;
+      for (const obs of observations) this.instances.apply(obs, now);
+      this.tick(now);
+      this.publish(now);
+    } catch (err) {
+      this.countError('event');
+      const what = event.type === 'signal' ? `signal ${String(event.signal?.check)}` : `run event ${String((event.event as { runId?: unknown })?.runId)}`;
+      this.logger.warn({ err: (err as Error)?.message ?? String(err) }, `cannot evaluate ${what}; skipped, evaluation continues`);
+    }
+  }
+
+  /** Timer-driven transitions, silences refresh, group notifications, then forgetting old resolved alerts. */
+  private tick(now: number): void {
+    this.instances.advance(now);
+    this.silences.refresh(now);
+    this.groups.evaluate(now);
     // forget resolved alerts once their group no longer lists them
-    const referenced = new Set([...groups.values()].flatMap((g) => g.notifiedAlerts));
-    for (const inst of [...instances.values()]) {
-      const r = inst.record;
-      if (r.state === 'resolved' && !referenced.has(r.key) && now - (r.resolvedAt ?? now) >= resolvedRetentionMs) drop(r.key);
-    }
+    this.instances.forgetResolved(now, this.groups.referencedAlerts(), this.resolvedRetentionMs);
   }
 
-  function views(now: number): AlertView[] {
-    return [...instances.values()]
-      .map((inst) => ({ ...inst.record, severity: inst.rule.severity, silencedBy: silencedBy(inst.record.labels, now), inhibited: inst.record.state === 'firing' && isInhibited(inst) }))
+  /** Builds a group's notification and puts it in the outbox (a repeat of a dedup key is ignored there). */
+  private enqueue(notice: GroupNotice, now: number): void {
+    const { kind, rule, group, dedupKey, sinks } = notice;
+    if (sinks.length === 0) {
+      this.logger.debug({ rule: rule.name, dedupKey }, 'no sinks routed for this notification');
+      return;
+    }
+    const fallbackUrl = this.observer.healthUrl();
+    const notification = buildGroupNotification({
+      kind,
+      rule,
+      group,
+      dedupKey,
+      active: notice.active.map((i) => i.record),
+      resolved: notice.resolved.map((i) => i.record),
+      now,
+      ...(fallbackUrl !== undefined ? { fallbackUrl } : {}),
+    });
+    const ids = this.params.outbox.enqueue(notification, sinks, now);
+    this.logger.info(
+      { rule: rule.name, group: group.key, dedupKey, kind, sinks, enqueued: ids.length },
+      ids.length ? 'notification enqueued' : 'notification already in the outbox',
+    );
+  }
+
+  private views(now: number): AlertView[] {
+    return [...this.instances.values()]
+      .map((inst) => ({
+        ...inst.record,
+        severity: inst.rule.severity,
+        silencedBy: this.silences.silencedBy(inst.record.labels, now),
+        inhibited: inst.record.state === 'firing' && this.inhibition.isInhibited(inst),
+      }))
       .sort((a, b) => byCodePoint(a.key, b.key));
   }
 
-  function publish(now: number): void {
-    alertsSubject.next(views(now));
+  private publish(now: number): void {
+    this.alertsSubject.next(this.views(now));
   }
 
-  function handle(event: Event): void {
-    if (closed) return;
-    const now = clock.now();
-    const problem = event.type === 'signal' ? invalidSignal(event.signal) : invalidRunEvent(event.event);
-    if (problem) {
-      logger.warn({ problem }, 'invalid input event skipped');
-      return;
-    }
-    try {
-      const observations = event.type === 'signal' ? [...observeSignal(event.signal), ...clearCheckWide(event.signal)] : observeRun(event.event);
-      if (observations.length === 0) return;
-      for (const obs of observations) apply(obs, now);
-      tick(now);
-      publish(now);
-    } catch (err) {
-      countError('event');
-      const what = event.type === 'signal' ? `signal ${String(event.signal?.check)}` : `run event ${String((event.event as { runId?: unknown })?.runId)}`;
-      logger.warn({ err: (err as Error)?.message ?? String(err) }, `cannot evaluate ${what}; skipped, evaluation continues`);
-    }
-  }
-
-  function restore(now: number): void {
-    for (const record of alertStore.loadAlerts()) {
-      const rule = rulesByName.get(record.rule);
-      if (!rule) {
-        logger.info({ alert: record.key }, 'dropping stored alert of a rule that no longer exists');
-        alertStore.deleteAlert(record.key);
-        continue;
-      }
-      instances.set(record.key, { record, rule, lastCondition: undefined });
-    }
-    for (const group of alertStore.loadGroups()) {
-      if (!rulesByName.has(group.rule)) {
-        alertStore.deleteGroup(group.key);
-        continue;
-      }
-      groups.set(group.key, group);
-    }
-    stateVersion += 1;
-    loadSilences(now);
-    logger.info({ alerts: instances.size, groups: groups.size, silences: silences.length }, 'alert state restored');
-    publish(now);
+  private restore(now: number): void {
+    this.instances.restore(this.rulesByName);
+    this.groups.restore();
+    this.silences.load(now);
+    this.logger.info({ alerts: this.instances.size, groups: this.groups.size, silences: this.silences.size }, 'alert state restored');
+    this.publish(now);
   }
 
   /**
@@ -709,116 +320,38 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
    * (1 s doubling to maxInputRetryDelayMs, reset by the next value): evaluation never stops
    * for good because one upstream failed.
    */
-  function resilient<T>(name: string, source$: Observable<T>): Observable<T> {
+  private resilient<T>(name: string, source$: Observable<T>): Observable<T> {
     return source$.pipe(
       retry({
         resetOnSuccess: true,
         delay: (err: unknown, attempt: number) => {
-          countError('input');
-          const waitMs = Math.min(maxInputRetryDelayMs, 1_000 * 2 ** Math.min(20, attempt - 1));
-          logger.warn({ input: name, attempt, retryInMs: waitMs, err: (err as Error)?.message ?? String(err) }, `alert input stream (${name}) failed; subscribing again`);
-          return defer(() => clock.sleep(waitMs, tickAbort.signal));
+          this.countError('input');
+          const waitMs = Math.min(this.maxInputRetryDelayMs, 1_000 * 2 ** Math.min(20, attempt - 1));
+          this.logger.warn({ input: name, attempt, retryInMs: waitMs, err: (err as Error)?.message ?? String(err) }, `alert input stream (${name}) failed; subscribing again`);
+          return defer(() => this.clock.sleep(waitMs, this.tickAbort.signal));
         },
       }),
     );
   }
 
-  async function runTicks(): Promise<void> {
-    while (!closed) {
+  private async runTicks(): Promise<void> {
+    while (!this.closed) {
       try {
-        await clock.sleep(evaluationIntervalMs, tickAbort.signal);
+        await this.clock.sleep(this.evaluationIntervalMs, this.tickAbort.signal);
       } catch {
         return;
       }
-      if (closed) return;
-      const now = clock.now();
+      if (this.closed) return;
+      const now = this.clock.now();
       try {
-        tick(now);
-        publish(now);
+        this.tick(now);
+        this.publish(now);
       } catch (err) {
-        countError('tick');
-        logger.warn({ err: (err as Error)?.message ?? String(err) }, 'alert evaluation failed; retried at the next tick');
+        this.countError('tick');
+        this.logger.warn({ err: (err as Error)?.message ?? String(err) }, 'alert evaluation failed; retried at the next tick');
       }
     }
   }
-
-  return {
-    alerts$: alertsSubject.asObservable(),
-    evaluate() {
-      const now = clock.now();
-      tick(now);
-      publish(now);
-    },
-    snapshot() {
-      return views(clock.now());
-    },
-    start() {
-      if (started || closed) return;
-      started = true;
-      unsubscribeSilences =
-        silenceStore.onChange?.(() => {
-          silencesDirty = true;
-        }) ?? null;
-      restore(clock.now());
-      const events$: Observable<Event> = merge(
-        resilient('signals', params.signals$).pipe(map((signal): Event => ({ type: 'signal', signal }))),
-        resilient('run events', params.runEvents$ ?? EMPTY).pipe(map((event): Event => ({ type: 'run', event }))),
-      );
-      subscription = events$.subscribe({
-        next: handle,
-        // only when closing (the retry wait was aborted)
-        error: (err: unknown) => {
-          if (!closed) logger.error({ err: (err as Error)?.message }, 'alert input stream ended with an error');
-        },
-      });
-      tickLoop = runTicks();
-    },
-    errorCounts() {
-      return { ...errorsByStage };
-    },
-    close() {
-      if (closePromise) return closePromise;
-      closed = true;
-      closePromise = (async () => {
-        const errors: unknown[] = [];
-        try {
-          subscription?.unsubscribe();
-        } catch (err) {
-          errors.push(err);
-        }
-        try {
-          unsubscribeSilences?.();
-        } catch (err) {
-          errors.push(err);
-        }
-        tickAbort.abort();
-        await tickLoop?.catch((err: unknown) => errors.push(err));
-        alertsSubject.complete();
-        if (errors.length) logger.error({ errors: errors.map((e) => (e as Error)?.message) }, 'errors while closing the alert engine');
-      })();
-      return closePromise;
-    },
-  };
-}
-
-function invalidSignal(s: Signal | null | undefined): string | undefined {
-  if (!s || typeof s !== 'object') return 'signal is not an object';
-  if (typeof s.check !== 'string' || s.check === '') return 'signal.check is missing';
-  if (!isStatus(s.status)) return `signal ${s.check}: status ${JSON.stringify(s.status)} is not one of ok, warn, unknown, crit`;
-  if (s.labels !== undefined && (s.labels === null || typeof s.labels !== 'object')) return `signal ${s.check}: labels must be an object`;
-  return undefined;
-}
-
-function invalidRunEvent(e: RunEvent | null | undefined): string | undefined {
-  if (!e || typeof e !== 'object') return 'run event is not an object';
-  if (e.type !== 'run') return undefined; // task events are ignored
-  if (typeof e.pipeline !== 'string' || typeof e.runId !== 'string' || typeof e.state !== 'string') return 'run event lacks pipeline, runId or state';
-  return undefined;
-}
-
-function setOptional<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined): void {
-  if (value === undefined) delete target[key];
-  else target[key] = value;
 }
 
 /** `resendIntervals` for createAlertEngine from the configured sinks (Alertmanager sinks' resend_interval). */
@@ -826,9 +359,4 @@ export function resendIntervalsOf(sinks: Readonly<Record<string, { type: string;
   const out: Record<string, number> = {};
   for (const [name, sink] of Object.entries(sinks)) if (sink.type === 'alertmanager' && sink.resend_interval) out[name] = sink.resend_interval;
   return out;
-}
-
-/** Code-point order. localeCompare would map ICU collation data (~2 MB) into the process for no gain on ASCII keys. */
-function byCodePoint(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
