@@ -8,7 +8,7 @@ import { resolveSecret } from '../shared/secrets';
 import { readTlsFiles, type TlsSettings } from '../shared/tls';
 import { SupervisorError } from '../protocol';
 import { camelizeKeys, camelToSnake } from './case';
-import { KAFKA_SASL_MECHANISMS, saslProblems, type KafkaSaslSettings } from '../shared/kafka-connection';
+import { KAFKA_SASL_MECHANISMS, MSK_IAM_SIGNER_PACKAGE, mskSignerInstalled, saslProblems, type KafkaSaslSettings } from '../shared/kafka-connection';
 
 /**
  * The configuration file's schema, one section per concern. Every object is strict (unknown
@@ -129,11 +129,16 @@ const kafkaSaslYamlSchema = z
     extensions: z.record(z.string(), z.string()).optional(),
     /** CA of an https token endpoint behind a private CA. */
     token_endpoint_ca_file: z.string().min(1).optional(),
+    /** aws-msk-iam: the MSK cluster's AWS region (needs the aws-msk-iam-sasl-signer-js package). */
+    region: z.string().min(1).optional(),
   })
   .transform(withSecrets(['password', 'client_secret']))
   .superRefine((c, ctx) => {
     const settings = { ...(camelizeKeys(c) as KafkaSaslSettings), ...(c.extensions ? { extensions: c.extensions } : {}) };
     for (const p of saslProblems(settings)) ctx.addIssue({ code: 'custom', path: [camelToSnake(p.key)], message: p.message });
+    if (c.mechanism === 'aws-msk-iam' && !mskSignerInstalled()) {
+      ctx.addIssue({ code: 'custom', path: ['mechanism'], message: `aws-msk-iam needs AWS's signer package, which is not installed (npm install ${MSK_IAM_SIGNER_PACKAGE})` });
+    }
   });
 
 const connectionsSchema = z.strictObject({

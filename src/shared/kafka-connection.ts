@@ -26,7 +26,15 @@ import { describeTlsError, readTlsFiles, tlsSettingsShape, type TlsOptions, type
 // ---------------------------------------------------------------------------------------
 // Settings
 
-export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'] as const;
+export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer', 'aws-msk-iam'] as const;
+
+/** AWS's MSK IAM signer (an optional dependency: `npm install aws-msk-iam-sasl-signer-js`). */
+export const MSK_IAM_SIGNER_PACKAGE = 'aws-msk-iam-sasl-signer-js';
+
+/** The part of aws-msk-iam-sasl-signer-js used: a SigV4-signed token (AWS default credential chain) for OAUTHBEARER. */
+export interface MskIamSigner {
+  generateAuthToken(options: { region: string }): Promise<{ token: string; expiryTime: number }>;
+}
 export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
 
 /** TLS of a Kafka connection: the shared TLS files, plus inline PEM (`ca`, `cert`, `key`) for programmatic use. */
@@ -52,6 +60,8 @@ export interface KafkaSaslSettings {
   extensions?: Readonly<Record<string, string>> | undefined;
   /** CA of an https token endpoint behind a private CA. */
   tokenEndpointCaFile?: string | undefined;
+  /** aws-msk-iam: the cluster's AWS region (credentials from the AWS SDK's default chain). */
+  region?: string | undefined;
 }
 
 /** `connections.kafka` (and a Kafka check's connection options) in camelCase. */
@@ -88,6 +98,7 @@ export const kafkaSaslSchema = z
     scope: z.string().optional(),
     extensions: z.record(z.string(), z.string()).optional(),
     tokenEndpointCaFile: z.string().min(1).optional(),
+    region: z.string().min(1).optional(),
   })
   .superRefine((s, ctx) => {
     for (const issue of saslProblems(s)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
@@ -96,6 +107,15 @@ export const kafkaSaslSchema = z
 /** What is missing or misplaced in SASL settings (keys in camelCase; the config maps them to YAML). */
 export function saslProblems(s: Readonly<KafkaSaslSettings>): Array<{ key: keyof KafkaSaslSettings; message: string }> {
   const out: Array<{ key: keyof KafkaSaslSettings; message: string }> = [];
+  const oauthKeys = ['tokenEndpointUrl', 'clientId', 'clientSecret', 'clientSecretFile', 'scope', 'extensions', 'tokenEndpointCaFile'] as const;
+  if (s.mechanism === 'aws-msk-iam') {
+    if (s.region === undefined) out.push({ key: 'region', message: "aws-msk-iam needs region (the MSK cluster's AWS region)" });
+    for (const k of ['username', 'password', 'passwordFile', ...oauthKeys] as const) {
+      if (s[k] !== undefined) out.push({ key: k, message: `${snake(k)} is not used with aws-msk-iam (credentials come from the AWS SDK's default chain)` });
+    }
+    return out;
+  }
+  if (s.region !== undefined) out.push({ key: 'region', message: 'region is only used with mechanism aws-msk-iam' });
   if (s.mechanism === 'oauthbearer') {
     if (s.tokenEndpointUrl === undefined) out.push({ key: 'tokenEndpointUrl', message: 'oauthbearer needs token_endpoint_url (the OIDC token endpoint)' });
     if (s.clientId === undefined) out.push({ key: 'clientId', message: 'oauthbearer needs client_id' });
@@ -105,7 +125,7 @@ export function saslProblems(s: Readonly<KafkaSaslSettings>): Array<{ key: keyof
   } else {
     if (s.username === undefined) out.push({ key: 'username', message: `${s.mechanism} needs username` });
     if (s.password === undefined && s.passwordFile === undefined) out.push({ key: 'password', message: `${s.mechanism} needs password (or password_file)` });
-    for (const k of ['tokenEndpointUrl', 'clientId', 'clientSecret', 'clientSecretFile', 'scope', 'extensions', 'tokenEndpointCaFile'] as const) {
+    for (const k of oauthKeys) {
       if (s[k] !== undefined) out.push({ key: k, message: `${snake(k)} is only used with mechanism oauthbearer` });
     }
   }
@@ -139,6 +159,35 @@ export interface ResolveKafkaOptions {
   /** Replaces the token request (unit tests). */
   fetchToken?: TokenFetcher;
   now?: () => number;
+  /** Replaces aws-msk-iam-sasl-signer-js (unit tests). */
+  mskSigner?: MskIamSigner;
+}
+
+/** Whether AWS's signer package is installed (checked at config load for mechanism aws-msk-iam). */
+export function mskSignerInstalled(): boolean {
+  try {
+    require.resolve(MSK_IAM_SIGNER_PACKAGE);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Loads AWS's signer when it is installed; a config error naming the package when not. */
+function loadMskSigner(where: string): MskIamSigner {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(MSK_IAM_SIGNER_PACKAGE) as MskIamSigner;
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw new SupervisorError(
+      'SUP_ERR_CONFIG_INVALID',
+      missing
+        ? `${where}.sasl.mechanism: aws-msk-iam needs AWS's signer package, which is not installed (npm install ${MSK_IAM_SIGNER_PACKAGE})`
+        : `${where}.sasl.mechanism: aws-msk-iam: ${MSK_IAM_SIGNER_PACKAGE} cannot be loaded (${(err as Error).message})`,
+      { where: `${where}.sasl.mechanism` },
+    );
+  }
 }
 
 /**
@@ -169,7 +218,38 @@ export function resolveKafkaConnection(settings: KafkaConnectionSettings, where 
     if (problems.length > 0) {
       throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `${where}.sasl: ${problems.map((p) => p.message).join('; ')}`, { where: `${where}.sasl.${snake(problems[0]!.key)}` });
     }
-    if (s.mechanism === 'oauthbearer') {
+    if (s.mechanism === 'aws-msk-iam') {
+      const signer = options.mskSigner ?? loadMskSigner(where);
+      const region = s.region!;
+      const now = options.now ?? Date.now;
+      const label = `SASL AWS_MSK_IAM (OAUTHBEARER), region ${region}`;
+      // a signed token lives 15 minutes; the same cache refreshes it before it ends
+      const tokens = createOAuthTokenSource({
+        tokenEndpointUrl: `aws-msk-iam:${region}`,
+        clientId: '',
+        clientSecret: '',
+        ...(options.now ? { now: options.now } : {}),
+        fetchToken: async () => {
+          let answer: { token: string; expiryTime: number };
+          try {
+            answer = await signer.generateAuthToken({ region });
+          } catch (err) {
+            throw new SupervisorError(
+              'SUP_ERR_KAFKA_AUTH',
+              `authentication failed (${label}): cannot sign a token with the AWS credentials (${(err as Error).message || String(err)})`,
+              {
+                where: `${where}.sasl`,
+                cause: err,
+              },
+            );
+          }
+          return { accessToken: answer.token, expiresIn: Math.max(1, (answer.expiryTime - now()) / 1000) };
+        },
+      });
+      out.tokens = tokens;
+      out.sasl = { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: await tokens.token() }) };
+      out.saslLabel = label;
+    } else if (s.mechanism === 'oauthbearer') {
       const clientSecret = resolveSecret({ key: `${where}.sasl.client_secret`, value: s.clientSecret, file: s.clientSecretFile })!;
       const tokens = createOAuthTokenSource({
         tokenEndpointUrl: s.tokenEndpointUrl!,
@@ -483,7 +563,8 @@ export function describeKafkaError(err: unknown, connection: Pick<KafkaConnectio
  * | `KAFKA_BOOTSTRAP_SERVERS` | brokers, comma-separated |
  * | `KAFKA_SECURITY_PROTOCOL` | `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` |
  * | `KAFKA_SSL_CA_FILE`, `KAFKA_SSL_CERT_FILE`, `KAFKA_SSL_KEY_FILE`, `KAFKA_SSL_KEY_PASSWORD`, `KAFKA_SSL_SERVERNAME`, `KAFKA_SSL_REJECT_UNAUTHORIZED` | TLS, when set |
- * | `KAFKA_SASL_MECHANISM` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` |
+ * | `KAFKA_SASL_MECHANISM` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER`, `AWS_MSK_IAM` |
+ * | `KAFKA_SASL_AWS_REGION` | aws-msk-iam |
  * | `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD` | plain / scram |
  * | `KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL`, `…_CLIENT_ID`, `…_CLIENT_SECRET`, `…_SCOPE`, `…_EXTENSIONS` (JSON), `…_CA_FILE` | oauthbearer |
  *
@@ -511,8 +592,10 @@ export function kafkaEnvFor(settings: KafkaConnectionSettings, where = 'connecti
   }
   const s = settings.sasl;
   if (s) {
-    env.KAFKA_SASL_MECHANISM = s.mechanism.toUpperCase();
-    if (s.mechanism === 'oauthbearer') {
+    env.KAFKA_SASL_MECHANISM = s.mechanism === 'aws-msk-iam' ? 'AWS_MSK_IAM' : s.mechanism.toUpperCase();
+    if (s.mechanism === 'aws-msk-iam') {
+      if (s.region !== undefined) env.KAFKA_SASL_AWS_REGION = s.region;
+    } else if (s.mechanism === 'oauthbearer') {
       const p = 'KAFKA_SASL_OAUTHBEARER_';
       if (s.tokenEndpointUrl !== undefined) env[`${p}TOKEN_ENDPOINT_URL`] = s.tokenEndpointUrl;
       if (s.clientId !== undefined) env[`${p}CLIENT_ID`] = s.clientId;
@@ -549,6 +632,7 @@ export const KAFKA_ENV_NAMES = [
   'KAFKA_SASL_OAUTHBEARER_SCOPE',
   'KAFKA_SASL_OAUTHBEARER_EXTENSIONS',
   'KAFKA_SASL_OAUTHBEARER_CA_FILE',
+  'KAFKA_SASL_AWS_REGION',
 ] as const;
 
 /**
@@ -579,9 +663,10 @@ export function kafkaSettingsFromEnv(env: Readonly<Record<string, string | undef
     settings.ssl = Object.keys(ssl).length > 0 ? ssl : true;
   }
   if (protocol.startsWith('SASL_')) {
-    const mechanism = (env.KAFKA_SASL_MECHANISM ?? '').toLowerCase();
-    if (!(KAFKA_SASL_MECHANISMS as readonly string[]).includes(mechanism))
-      throw bad('KAFKA_SASL_MECHANISM', `expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER with ${protocol}, got ${env.KAFKA_SASL_MECHANISM ?? 'nothing'}`);
+    const mechanism = (env.KAFKA_SASL_MECHANISM ?? '').toLowerCase().replace(/_/g, '-');
+    if (!(KAFKA_SASL_MECHANISMS as readonly string[]).includes(mechanism)) {
+      throw bad('KAFKA_SASL_MECHANISM', `expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or AWS_MSK_IAM with ${protocol}, got ${env.KAFKA_SASL_MECHANISM ?? 'nothing'}`);
+    }
     const p = 'KAFKA_SASL_OAUTHBEARER_';
     let extensions: Record<string, string> | undefined;
     if (env[`${p}EXTENSIONS`]) {
@@ -592,20 +677,23 @@ export function kafkaSettingsFromEnv(env: Readonly<Record<string, string | undef
       }
     }
     const sasl: KafkaSaslSettings =
-      mechanism === 'oauthbearer'
-        ? {
-            mechanism,
-            tokenEndpointUrl: env[`${p}TOKEN_ENDPOINT_URL`],
-            clientId: env[`${p}CLIENT_ID`],
-            clientSecret: env[`${p}CLIENT_SECRET`],
-            ...(env[`${p}SCOPE`] ? { scope: env[`${p}SCOPE`] } : {}),
-            ...(extensions ? { extensions } : {}),
-            ...(env[`${p}CA_FILE`] ? { tokenEndpointCaFile: env[`${p}CA_FILE`] } : {}),
-          }
-        : { mechanism: mechanism as KafkaSaslMechanism, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD };
+      mechanism === 'aws-msk-iam'
+        ? { mechanism, region: env.KAFKA_SASL_AWS_REGION }
+        : mechanism === 'oauthbearer'
+          ? {
+              mechanism,
+              tokenEndpointUrl: env[`${p}TOKEN_ENDPOINT_URL`],
+              clientId: env[`${p}CLIENT_ID`],
+              clientSecret: env[`${p}CLIENT_SECRET`],
+              ...(env[`${p}SCOPE`] ? { scope: env[`${p}SCOPE`] } : {}),
+              ...(extensions ? { extensions } : {}),
+              ...(env[`${p}CA_FILE`] ? { tokenEndpointCaFile: env[`${p}CA_FILE`] } : {}),
+            }
+          : { mechanism: mechanism as KafkaSaslMechanism, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD };
     const problems = saslProblems(sasl);
     if (problems.length > 0) {
-      const name = (k: string): string => (mechanism === 'oauthbearer' ? `${p}${snake(k).toUpperCase()}` : `KAFKA_SASL_${snake(k).toUpperCase()}`);
+      const name = (k: string): string =>
+        mechanism === 'oauthbearer' ? `${p}${snake(k).toUpperCase()}` : mechanism === 'aws-msk-iam' ? 'KAFKA_SASL_AWS_REGION' : `KAFKA_SASL_${snake(k).toUpperCase()}`;
       throw bad(name(problems[0]!.key), `not set (${problems.map((x) => x.message).join('; ')})`);
     }
     settings.sasl = sasl;

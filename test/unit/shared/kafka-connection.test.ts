@@ -272,3 +272,66 @@ describe('describeKafkaError', () => {
     expect(describeKafkaError(refused, oauth)).toBeNull();
   });
 });
+
+describe('aws-msk-iam (AWS signer package, optional)', () => {
+  it('takes region only, and says which package to install when it is missing', () => {
+    let installed = true;
+    try {
+      require.resolve('aws-msk-iam-sasl-signer-js');
+    } catch {
+      installed = false;
+    }
+    const missing = ["connections.kafka.sasl.mechanism: aws-msk-iam needs AWS's signer package, which is not installed (npm install aws-msk-iam-sasl-signer-js)"];
+    const others = (raw: unknown) => issues(raw).filter((i) => !missing.includes(i));
+    expect(others({ connections: { kafka: { ssl: true, sasl: { mechanism: 'aws-msk-iam' } } } })).toEqual([
+      "connections.kafka.sasl.region: aws-msk-iam needs region (the MSK cluster's AWS region)",
+    ]);
+    expect(others({ connections: { kafka: { ssl: true, sasl: { mechanism: 'aws-msk-iam', region: 'eu-west-1', username: 'u' } } } })).toEqual([
+      "connections.kafka.sasl.username: username is not used with aws-msk-iam (credentials come from the AWS SDK's default chain)",
+    ]);
+    // a config naming aws-msk-iam without the package is refused at load (exit 2), naming what to install
+    expect(issues({ connections: { kafka: { ssl: true, sasl: { mechanism: 'aws-msk-iam', region: 'eu-west-1' } } } })).toEqual(installed ? [] : missing);
+    const resolve = () => resolveKafkaConnection({ brokers: ['b-1.msk:9098'], ssl: true, sasl: { mechanism: 'aws-msk-iam', region: 'eu-west-1' } });
+    if (installed) expect(resolve().saslLabel).toBe('SASL AWS_MSK_IAM (OAUTHBEARER), region eu-west-1');
+    else expect(resolve).toThrow(missing[0]);
+  });
+
+  it('hands the signed token to kafkajs as OAUTHBEARER, cached until near its expiry; a signing failure is an authentication error', async () => {
+    let now = 1_000_000;
+    const calls: string[] = [];
+    let fail = false;
+    const conn = resolveKafkaConnection({ brokers: ['b-1.msk:9098'], ssl: true, sasl: { mechanism: 'aws-msk-iam', region: 'eu-west-1' } }, 'connections.kafka', {
+      now: () => now,
+      mskSigner: {
+        generateAuthToken: ({ region }) => {
+          calls.push(region);
+          return fail
+            ? Promise.reject(new Error('Could not load credentials from any providers'))
+            : Promise.resolve({ token: `signed-${calls.length}`, expiryTime: now + 900_000 });
+        },
+      },
+    });
+    const provider = (conn.sasl as { mechanism: string; oauthBearerProvider: () => Promise<{ value: string }> }).oauthBearerProvider;
+    expect(conn.sasl!.mechanism).toBe('oauthbearer');
+    expect(await provider()).toEqual({ value: 'signed-1' });
+    now += 800_000; // 100 s of 900 left: still cached (margin 60 s)
+    expect(await provider()).toEqual({ value: 'signed-1' });
+    now += 50_000;
+    fail = true;
+    await expect(provider()).rejects.toThrow(
+      'authentication failed (SASL AWS_MSK_IAM (OAUTHBEARER), region eu-west-1): cannot sign a token with the AWS credentials (Could not load credentials from any providers)',
+    );
+    expect(calls).toEqual(['eu-west-1', 'eu-west-1']);
+    expect(kafkaEnvFor({ brokers: ['b-1.msk:9098'], ssl: true, sasl: { mechanism: 'aws-msk-iam', region: 'eu-west-1' } })).toEqual({
+      KAFKA_BOOTSTRAP_SERVERS: 'b-1.msk:9098',
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'AWS_MSK_IAM',
+      KAFKA_SASL_AWS_REGION: 'eu-west-1',
+    });
+    expect(kafkaSettingsFromEnv({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'AWS_MSK_IAM', KAFKA_SASL_AWS_REGION: 'eu-west-1' }, ['b:1'])).toEqual({
+      brokers: ['b:1'],
+      ssl: true,
+      sasl: { mechanism: 'aws-msk-iam', region: 'eu-west-1' },
+    });
+  });
+});
