@@ -8,6 +8,9 @@
  * command (argv prefix replacing the reference CLI, for other ingestion services), image,
  * docker_binary, docker_args, env, kill_grace.
  *
+ * The service also gets connections.kafka as KAFKA_* environment variables (security protocol,
+ * TLS files, SASL mechanism and credentials; src/shared/kafka-connection.ts `kafkaEnvFor`).
+ *
  * The run's conf may override source_name (`--conf '{"source_name":"x"}'`, an ingest-request).
  * Exit codes of the reference CLI: 0 ok, 1 some source failed (retried), 2 usage error (not
  * retried). Its one-line JSON summary on stdout becomes the task result.

@@ -27,7 +27,7 @@ import { endpoints, ensureServices, kafkaClient, STACK_TIMEOUT_MS } from '../../
 const tls = stackTls();
 const saslSsl = endpoints.kafkaSaslSslBrokers.join(',');
 const mtls = endpoints.kafkaMtlsBrokers.join(',');
-const saslBroker = endpoints.kafkaSaslSslBrokers[0]!;
+const saslBroker = endpoints.kafkaSaslSslBrokers[0];
 const scram512 = { mechanism: 'scram-sha-512', username: secured.kafkaUser, password: secured.kafkaPassword };
 const oauth = (url: string = endpoints.oidcTokenUrl, secret = secured.oidcClientSecret) => ({
   mechanism: 'oauthbearer',
@@ -65,7 +65,7 @@ function capturingLogger(): Logger & { lines: Array<{ level: string; msg: string
   const lines: Array<{ level: string; msg: string; fields: unknown }> = [];
   const make = (): Logger => {
     const log = (level: string) => (a: unknown, b?: unknown) =>
-      lines.push({ level, msg: typeof a === 'string' ? a : String(b ?? ''), fields: typeof a === 'string' ? undefined : a });
+      lines.push({ level, msg: typeof a === 'string' ? a : typeof b === 'string' ? b : '', fields: typeof a === 'string' ? undefined : a });
     return { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), fatal: log('fatal'), child: () => make() } as unknown as Logger;
   };
   return Object.assign(make(), { lines });

@@ -56,7 +56,7 @@ async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | un
     } catch (err) {
       last = err;
     }
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms${last ? ` (${String(last)})` : ''}`);
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms${last ? ` (${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
