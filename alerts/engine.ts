@@ -7,8 +7,8 @@
  * with a deterministic dedup key, so a restart continues without paging twice.
  *
  * This module is the coordinator: it subscribes to the inputs (re-subscribing after an
- * error), runs the timer, publishes alerts$, counts survived errors and wires the parts, each
- * in its own module:
+ * error), runs the timer, publishes alerts$, counts survived errors (its AlertFacts, which
+ * src/metrics/alerts.ts turns into metrics) and wires the parts, each in its own module:
  *
  *   observations.ts          signal / run event → one Observation per matching rule
  *   evaluation.ts            observations → alert instances (pending, firing, resolved; persisted)
@@ -18,8 +18,7 @@
  *   notification-builder.ts  dedup keys, items, the Notification of a group
  */
 import { BehaviorSubject, defer, EMPTY, merge, map, retry, type Observable, type Subscription } from 'rxjs';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AlertRecord, AlertStateStore, Clock, Logger, OutboxStore, RunEvent, Signal, SilenceStore } from '../src/protocol';
+import type { AlertEngineErrorStage, AlertFacts, AlertRecord, AlertStateStore, Clock, Logger, OutboxStore, RuleFiring, RunEvent, Signal, SilenceStore } from '../src/protocol';
 import type { AlertRule, InhibitRule, RouteConfig } from './config';
 import { AlertInstances, type AlertInstance } from './evaluation';
 import { AlertGroups, byCodePoint, type GroupNotice } from './grouping';
@@ -42,7 +41,6 @@ export interface AlertEngineParams {
   logger: Logger;
   /** Base URL of the supervisor's API, for links (`/api/v1/health`, `/api/v1/runs/:id`). */
   publicUrl?: string;
-  registry?: Registry;
   /** Sinks that need firing alerts re-sent on their own cadence (Alertmanager): name → ms. See `resendIntervalsOf`. */
   resendIntervals?: Readonly<Record<string, number>>;
   /** Timer-driven evaluation period (pending → firing without a new signal, keep_firing_for, repeats). Default 1 s. */
@@ -65,7 +63,8 @@ export interface AlertView extends AlertRecord {
   inhibited: boolean;
 }
 
-export interface AlertEngine {
+/** Its AlertFacts (firing per rule, errors survived) are what src/metrics/alerts.ts exports. */
+export interface AlertEngine extends AlertFacts {
   /** Current alert instances (pending, firing, recently resolved), after every change. */
   readonly alerts$: Observable<readonly AlertView[]>;
   /** Runs timer-driven transitions and group notifications at `clock.now()` (the engine does this itself every second). */
@@ -74,12 +73,14 @@ export interface AlertEngine {
   snapshot(): AlertView[];
   /** Errors survived so far, by stage (also in supervisor_alerts_evaluation_errors_total). */
   errorCounts(): Readonly<Record<AlertEngineErrorStage, number>>;
+  /** Every rule, in config order, with its instances firing now (supervisor_alerts_firing). */
+  firingByRule(): RuleFiring[];
   start(): void;
   close(): Promise<void>;
 }
 
-/** Where the engine met an error it survived (label of supervisor_alerts_evaluation_errors_total). */
-export type AlertEngineErrorStage = 'event' | 'tick' | 'input' | 'silences' | 'store' | 'notify';
+/** Where the engine met an error it survived (label of supervisor_alerts_evaluation_errors_total); declared with AlertFacts. */
+export type { AlertEngineErrorStage } from '../src/protocol';
 
 type Event = { type: 'signal'; signal: Signal } | { type: 'run'; event: RunEvent };
 
@@ -106,7 +107,6 @@ class AlertEngineCoordinator implements AlertEngine {
 
   private readonly alertsSubject = new BehaviorSubject<readonly AlertView[]>([]);
   private readonly errorsByStage: Record<AlertEngineErrorStage, number> = { event: 0, tick: 0, input: 0, silences: 0, store: 0, notify: 0 };
-  private readonly errorCounter: Counter<'stage'> | undefined;
   private readonly tickAbort = new AbortController();
 
   private subscription: Subscription | null = null;
@@ -147,31 +147,6 @@ class AlertEngineCoordinator implements AlertEngine {
       onGroupError: () => this.countError('notify'),
     });
     this.alerts$ = this.alertsSubject.asObservable();
-
-    this.errorCounter = params.registry
-      ? new Counter({
-          name: 'supervisor_alerts_evaluation_errors_total',
-          help: 'Errors the alert engine survived, by stage (event: one input event; tick: a timed evaluation; input: an input stream failed and was re-subscribed; silences: reading silences; store: persisting alert state; notify: enqueueing a notification).',
-          labelNames: ['stage'] as const,
-          registers: [params.registry],
-        })
-      : undefined;
-    if (params.registry) {
-      const instances = this.instances;
-      new Gauge({
-        name: 'supervisor_alerts_firing',
-        help: 'Alert instances currently firing, by rule and severity (silenced and inhibited included).',
-        labelNames: ['rule', 'severity'] as const,
-        registers: [params.registry],
-        collect() {
-          this.reset();
-          for (const rule of params.rules) this.set({ rule: rule.name, severity: rule.severity }, 0);
-          for (const inst of instances.values()) {
-            if (inst.record.state === 'firing') this.inc({ rule: inst.rule.name, severity: inst.rule.severity });
-          }
-        },
-      });
-    }
   }
 
   evaluate(): void {
@@ -186,6 +161,12 @@ class AlertEngineCoordinator implements AlertEngine {
 
   errorCounts(): Readonly<Record<AlertEngineErrorStage, number>> {
     return { ...this.errorsByStage };
+  }
+
+  firingByRule(): RuleFiring[] {
+    const firing = new Map<string, number>();
+    for (const inst of this.instances.values()) if (inst.record.state === 'firing') firing.set(inst.rule.name, (firing.get(inst.rule.name) ?? 0) + 1);
+    return this.params.rules.map((rule) => ({ rule: rule.name, severity: rule.severity, firing: firing.get(rule.name) ?? 0 }));
   }
 
   start(): void {
@@ -232,7 +213,6 @@ class AlertEngineCoordinator implements AlertEngine {
 
   private countError(stage: AlertEngineErrorStage): void {
     this.errorsByStage[stage] += 1;
-    this.errorCounter?.inc({ stage });
   }
 
   /** One input event: its observations applied at once, then a full evaluation and a publish. */

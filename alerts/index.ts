@@ -6,11 +6,13 @@
  *   const { rules, inhibit } = resolveAlertRules(cfg);
  *   const sinks = createSinks(cfg.sinks, logger);
  *   const store = createSqliteOutboxStore(db);
- *   const worker = createOutboxWorker({ outbox: store, sinks, clock, logger, registry });
+ *   const worker = createOutboxWorker({ outbox: store, sinks, clock, logger });
+ *   registerOutboxMetrics({ registry, outbox: worker });          // src/metrics/outbox.ts reads its OutboxFacts
  *   const outbox = wakeOnEnqueue(store, () => worker.wake());
  *   const engine = createAlertEngine({ rules, inhibit, route: cfg.route, signals$, runEvents$, outbox,
  *     alertStore: createSqliteAlertStateStore(db), silenceStore: createSqliteSilenceStore(db),
- *     clock, logger, registry, publicUrl, resendIntervals: resendIntervalsOf(cfg.sinks) });
+ *     clock, logger, publicUrl, resendIntervals: resendIntervalsOf(cfg.sinks) });
+ *   registerAlertMetrics({ registry, alerts: engine });           // src/metrics/alerts.ts reads its AlertFacts
  *   // the engine keeps silences in memory: it re-reads them when any silence store on the same
  *   // database reports a change (SilenceStore.onChange) and every silenceRefreshMs (5 s) for other processes
  *   worker.start(); engine.start();

@@ -5,16 +5,27 @@
  * Retry-After is honoured exactly; non-retryable errors and exhausted attempts go to `dead`.
  * A store error (the outbox table cannot be read or written) never ends delivery: the pass is
  * retried with backoff, counted in `supervisor_alerts_outbox_errors_total` and logged.
+ * The worker counts what happened (its OutboxFacts); src/metrics/outbox.ts exports them.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { SinkError, type AlertSink, type Clock, type Logger, type Notification, type OutboxEntry, type OutboxStore } from '../src/protocol';
+import {
+  SinkError,
+  type AlertSink,
+  type Clock,
+  type DeliveryCount,
+  type DeliveryResult,
+  type Logger,
+  type Notification,
+  type OutboxEntry,
+  type OutboxErrorOperation,
+  type OutboxFacts,
+  type OutboxStore,
+} from '../src/protocol';
 
 export interface OutboxWorkerParams {
   outbox: OutboxStore;
   sinks: readonly AlertSink[];
   clock: Clock;
   logger: Logger;
-  registry?: Registry;
   /** Attempts before an entry is declared dead (default 20: about an hour and a half with the default delays). */
   maxAttempts?: number;
   /** First retry delay (default 1 s); doubles per attempt. */
@@ -35,14 +46,19 @@ export interface OutboxWorkerParams {
   random?: () => number;
 }
 
-/** Store operations whose failures the worker survives (label of supervisor_alerts_outbox_errors_total). */
-export type OutboxErrorOperation = 'due' | 'next_due' | 'mark' | 'prune' | 'idle' | 'unknown_sinks' | 'loop';
+/** Store operations whose failures the worker survives (label of supervisor_alerts_outbox_errors_total); declared with OutboxFacts. */
+export type { OutboxErrorOperation } from '../src/protocol';
 
-export interface OutboxWorker {
+/** Its OutboxFacts (deliveries, store errors, pending entries) are what src/metrics/outbox.ts exports. */
+export interface OutboxWorker extends OutboxFacts {
   /** Look for due entries now (call after every enqueue). */
   wake(): void;
   /** Store errors survived so far, by operation (also in supervisor_alerts_outbox_errors_total). */
   errorCounts(): Readonly<Record<OutboxErrorOperation, number>>;
+  /** Delivery attempts so far, by sink and result (also in supervisor_alert_notifications_total). */
+  deliveryCounts(): DeliveryCount[];
+  /** Entries waiting for delivery (supervisor_alert_outbox_pending); throws when the store is closed. */
+  pendingCount(): number;
   start(): void;
   /** Resolves when no lane is busy and nothing is due now (tests). */
   idle(): Promise<void>;
@@ -96,35 +112,14 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
     lanes.set(sink.name, { sink, busy: null, blockedUntil: 0, consecutiveFailures: 0 });
   }
 
-  let counter: Counter<'sink' | 'result'> | undefined;
-  const errorCounter = params.registry
-    ? new Counter({
-        name: 'supervisor_alerts_outbox_errors_total',
-        help: 'Outbox store errors the delivery loop survived (retried with backoff), by operation.',
-        labelNames: ['operation'] as const,
-        registers: [params.registry],
-      })
-    : undefined;
   const errorsByOperation: Record<OutboxErrorOperation, number> = { due: 0, next_due: 0, mark: 0, prune: 0, idle: 0, unknown_sinks: 0, loop: 0 };
-  if (params.registry) {
-    counter = new Counter({
-      name: 'supervisor_alert_notifications_total',
-      help: 'Notification delivery attempts by sink and result (delivered, retry, dead).',
-      labelNames: ['sink', 'result'] as const,
-      registers: [params.registry],
-    });
-    new Gauge({
-      name: 'supervisor_alert_outbox_pending',
-      help: 'Notifications waiting in the outbox for delivery.',
-      registers: [params.registry],
-      collect() {
-        try {
-          this.set(outbox.stats().pending);
-        } catch {
-          // the store may be closed while the registry is scraped; keep the last value
-        }
-      },
-    });
+  /** Delivery attempts by sink and result, in the order each pair first happened. */
+  const deliveries = new Map<string, DeliveryCount>();
+  function countDelivery(sink: string, result: DeliveryResult): void {
+    const key = `${sink}\u0000${result}`;
+    const entry = deliveries.get(key);
+    if (entry) entry.count += 1;
+    else deliveries.set(key, { sink, result, count: 1 });
   }
 
   let started = false;
@@ -145,7 +140,6 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
   function storeError(operation: OutboxErrorOperation, err: unknown, sink?: string): void {
     passFailed = true;
     errorsByOperation[operation] += 1;
-    errorCounter?.inc({ operation });
     logger.warn({ operation, ...(sink ? { sink } : {}), failedPasses: failedPasses + 1, err: (err as Error)?.message ?? String(err) }, 'outbox store error; delivery continues after a backoff');
   }
 
@@ -174,7 +168,7 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
       lane.consecutiveFailures += 1;
       if (!retryable || attempts >= maxAttempts) {
         outbox.markDead(entry.id, message);
-        counter?.inc({ sink: sink.name, result: 'dead' });
+        countDelivery(sink.name, 'dead');
         logger.error(
           { sink: sink.name, entry: entry.id, dedupKey: entry.dedupKey, attempts, code: retryable ? 'SUP_ERR_SINK_DELIVERY' : 'SUP_ERR_SINK_REJECTED', err: message },
           retryable ? `giving up on a notification after ${attempts} attempts` : 'a sink rejected a notification permanently',
@@ -184,13 +178,13 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
       const delay = retryAfterMs !== undefined ? Math.min(Math.max(0, retryAfterMs), maxRetryAfterMs) : backoff(attempts);
       outbox.markRetry(entry.id, now + delay, message);
       lane.blockedUntil = now + (retryAfterMs !== undefined ? delay : backoff(lane.consecutiveFailures));
-      counter?.inc({ sink: sink.name, result: 'retry' });
+      countDelivery(sink.name, 'retry');
       logger.warn({ sink: sink.name, entry: entry.id, attempts, retryInMs: delay, err: message }, 'notification delivery failed; will retry');
       return false;
     }
     outbox.markDelivered(entry.id, clock.now());
     lane.consecutiveFailures = 0;
-    counter?.inc({ sink: sink.name, result: 'delivered' });
+    countDelivery(sink.name, 'delivered');
     logger.debug({ sink: sink.name, entry: entry.id, dedupKey: entry.dedupKey }, 'notification delivered');
     return true;
   }
@@ -345,6 +339,12 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
     wake,
     errorCounts() {
       return { ...errorsByOperation };
+    },
+    deliveryCounts() {
+      return [...deliveries.values()].map((d) => ({ ...d }));
+    },
+    pendingCount() {
+      return outbox.stats().pending;
     },
     start() {
       if (started || closed) return;

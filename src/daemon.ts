@@ -13,6 +13,8 @@ import { createEngine, type Engine } from './engine/engine';
 import { createLifecycle, type Component } from './lifecycle';
 import { createLogger } from './logging';
 import { registerSignalMetrics } from './metrics/signal-metrics';
+import { registerAlertMetrics } from './metrics/alerts';
+import { registerOutboxMetrics } from './metrics/outbox';
 import { createMetricsRegistry } from './metrics/registry';
 import { SupervisorError, systemClock, type Clock, type Logger, type Notification, type Signal } from './protocol';
 import { buildApp } from './server/app';
@@ -111,7 +113,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     const { rules, inhibit } = resolveAlertRules(alertsConfig);
     const sinks = createSinks(alertsConfig.sinks, logger);
     const outboxStore = createSqliteOutboxStore(db);
-    const worker = createOutboxWorker({ outbox: outboxStore, sinks, clock, logger, registry });
+    const worker = createOutboxWorker({ outbox: outboxStore, sinks, clock, logger });
+    registerOutboxMetrics({ registry, outbox: worker });
     const outbox = wakeOnEnqueue(outboxStore, () => worker.wake());
     const notify = (n: Notification): void => {
       outbox.enqueue(n, alertsConfig.route.sinks, clock.now());
@@ -143,10 +146,10 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       outbox,
       clock,
       logger,
-      registry,
       publicUrl,
       resendIntervals: resendIntervalsOf(alertsConfig.sinks),
     });
+    registerAlertMetrics({ registry, alerts });
 
     let listeningUrl = '';
     const subscriptions: Subscription[] = [];

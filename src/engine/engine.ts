@@ -13,7 +13,7 @@
 import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { EMPTY, Subject, merge, type Observable, type Subscription } from 'rxjs';
 import {
   SupervisorError,
@@ -39,7 +39,7 @@ import { createOffsetsTrigger$ } from '../../streams/offsets-trigger';
 import { createKafkaAdminSource, type KafkaAdminSource } from '../../streams/trigger-kafka';
 import type { KafkaConnection } from '../shared/kafka-connection';
 import { createPipelineCatalog, getTask, type PipelineCatalog, type PipelineSpec } from './dag';
-import { createEngineMetrics, type EngineMetrics } from './metrics';
+import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipelines';
 import type { OperatorRegistry } from './operator';
 import { recoverOrphanedRuns } from './recovery';
 import { AbortReason, executeRun, type RunnerParams } from './runner';
@@ -195,9 +195,8 @@ export function createEngine(params: EngineParams): Engine {
   const catalog = createPipelineCatalog(params.config.config);
   const daemon = params.schedule !== false;
   const configDir = params.configDir ?? path.dirname(params.config.file);
-  const registry = params.registry ?? new Registry();
   const events = new Subject<RunEvent>();
-  const metrics: EngineMetrics = createEngineMetrics({ registry, store, pipelines: () => catalog.list().map((p) => p.id) });
+  const metrics: PipelineMetrics = registerPipelineMetrics({ registry: params.registry, store, pipelines: () => catalog.list().map((p) => p.id) });
   const emit = (e: RunEvent): void => {
     try {
       metrics.observe(e);

@@ -1,28 +1,72 @@
 /**
- * Pipeline metrics, fed by the run event stream. Counters for runs and task runs by state and
- * trigger kind, duration histograms, schedule delay (cron boundary → first task running),
- * skipped ticks, and point-in-time gauges (last success, active runs) read in collect().
+ * Pipeline metrics. The engine reports each run event and skipped tick to the port below
+ * (counters for runs and task runs by state and trigger kind, duration histograms, schedule
+ * delay (cron boundary → first task running), skipped ticks); the point-in-time gauges (last
+ * success, active runs) read the run store in collect().
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RunEvent, TriggerKind } from '../protocol';
 import type { RunStore } from '../store/runs';
 
-export interface EngineMetrics {
+/** What the engine reports as it happens. */
+export interface PipelineMetrics {
   observe(event: RunEvent): void;
   skippedTick(pipeline: string, reason: 'overlap' | 'clock_jump' | 'gate'): void;
+}
+
+export interface PipelineMetricsParams {
+  /** Where the metrics are registered (a private registry when absent: the engine runs without a daemon in tests and the CLI). */
+  registry?: Registry | undefined;
+  /** The run store the gauges read at scrape time. */
+  store: Pick<RunStore, 'lastSuccess' | 'countByPipeline'>;
+  /** The configured pipeline ids. */
+  pipelines: () => readonly string[];
 }
 
 const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 const DELAY_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60];
 
-export function createEngineMetrics(params: { registry: Registry; store: RunStore; pipelines: () => readonly string[] }): EngineMetrics {
-  const registers = [params.registry];
-  const runs = new Counter({ name: 'supervisor_pipeline_runs_total', help: 'Pipeline runs that reached a final state, by state and trigger kind', labelNames: ['pipeline', 'state', 'trigger'], registers });
-  const tasks = new Counter({ name: 'supervisor_pipeline_task_runs_total', help: 'Task attempts that ended, by state and trigger kind', labelNames: ['pipeline', 'task', 'state', 'trigger'], registers });
-  const runDuration = new Histogram({ name: 'supervisor_pipeline_run_duration_seconds', help: 'Run duration from start to final state', labelNames: ['pipeline', 'state'], buckets: DURATION_BUCKETS, registers });
-  const taskDuration = new Histogram({ name: 'supervisor_pipeline_task_duration_seconds', help: 'Task attempt duration', labelNames: ['pipeline', 'task', 'state'], buckets: DURATION_BUCKETS, registers });
-  const scheduleDelay = new Histogram({ name: 'supervisor_pipeline_schedule_delay_seconds', help: 'Cron boundary (logical date) to the first task running', labelNames: ['pipeline'], buckets: DELAY_BUCKETS, registers });
-  const skipped = new Counter({ name: 'supervisor_pipeline_skipped_ticks_total', help: 'Schedule ticks not run: overlap policy, clock jumps, gates', labelNames: ['pipeline', 'reason'], registers });
+export function registerPipelineMetrics(params: PipelineMetricsParams): PipelineMetrics {
+  const registers = [params.registry ?? new Registry()];
+  const runs = new Counter({
+    name: 'supervisor_pipeline_runs_total',
+    help: 'Pipeline runs that reached a final state, by state and trigger kind',
+    labelNames: ['pipeline', 'state', 'trigger'],
+    registers,
+  });
+  const tasks = new Counter({
+    name: 'supervisor_pipeline_task_runs_total',
+    help: 'Task attempts that ended, by state and trigger kind',
+    labelNames: ['pipeline', 'task', 'state', 'trigger'],
+    registers,
+  });
+  const runDuration = new Histogram({
+    name: 'supervisor_pipeline_run_duration_seconds',
+    help: 'Run duration from start to final state',
+    labelNames: ['pipeline', 'state'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const taskDuration = new Histogram({
+    name: 'supervisor_pipeline_task_duration_seconds',
+    help: 'Task attempt duration',
+    labelNames: ['pipeline', 'task', 'state'],
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const scheduleDelay = new Histogram({
+    name: 'supervisor_pipeline_schedule_delay_seconds',
+    help: 'Cron boundary (logical date) to the first task running',
+    labelNames: ['pipeline'],
+    buckets: DELAY_BUCKETS,
+    registers,
+  });
+  const skipped = new Counter({
+    name: 'supervisor_pipeline_skipped_ticks_total',
+    help: 'Schedule ticks not run: overlap policy, clock jumps, gates',
+    labelNames: ['pipeline', 'reason'],
+    registers,
+  });
   const { store } = params;
   new Gauge({
     name: 'supervisor_pipeline_last_success_timestamp_seconds',

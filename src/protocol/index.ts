@@ -6,6 +6,7 @@ export * from './clock';
 export * from './logger';
 export * from './errors';
 export * from './alert';
+export * from './metric-facts';
 export * from './stores';
 export * from './lag';
 export * from './http-client';

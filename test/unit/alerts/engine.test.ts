@@ -4,6 +4,7 @@ import type Database from 'better-sqlite3';
 import { alertsConfigSchema, resolveAlertRules, type AlertsConfigInput } from '../../../alerts/config';
 import { createAlertEngine, type AlertEngine } from '../../../alerts/engine';
 import { createInfoNotification } from '../../../alerts/notifications';
+import { registerAlertMetrics } from '../../../src/metrics/alerts';
 import { silentLogger, type OutboxStore, type RunEvent, type Signal, type Status } from '../../../src/protocol';
 import { createSqliteAlertStateStore } from '../../../src/store/alert-state';
 import { createSqliteOutboxStore } from '../../../src/store/outbox';
@@ -260,7 +261,8 @@ describe('alert engine', () => {
 
   it('survives bad events and exposes supervisor_alerts_firing', async () => {
     const registry = new Registry();
-    const e = engine({ rules: [staleRule] }, { registry });
+    const e = engine({ rules: [staleRule] });
+    registerAlertMetrics({ registry, alerts: e });
     signals.next({ ...signal('x', 'crit'), status: 'bogus' } as unknown as Signal);
     signals.next(null as unknown as Signal);
     runs.next({ type: 'run' } as unknown as RunEvent);

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import type Database from 'better-sqlite3';
 import { createOutboxWorker, wakeOnEnqueue, type OutboxWorker } from '../../../alerts/outbox-worker';
+import { registerOutboxMetrics } from '../../../src/metrics/outbox';
 import { silentLogger, type OutboxStore } from '../../../src/protocol';
 import { createSqliteOutboxStore } from '../../../src/store/outbox';
 import { openAlertDb, tempDbPath } from '../../helpers/alert-db';
@@ -137,7 +138,8 @@ describe('outbox worker', () => {
     a.script = ['reject'];
     const b = new ScriptedSink('b', clock);
     b.fallback = 'fail';
-    const w = worker([a, b], { registry, maxAttempts: 3 });
+    const w = worker([a, b], { maxAttempts: 3 });
+    registerOutboxMetrics({ registry, outbox: w });
     w.start();
     store.enqueue(note('k1'), ['a', 'b'], clock.now());
     w.wake();

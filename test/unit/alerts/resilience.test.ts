@@ -9,6 +9,8 @@ import type Database from 'better-sqlite3';
 import { alertsConfigSchema, resolveAlertRules, type AlertsConfigInput } from '../../../alerts/config';
 import { createAlertEngine, type AlertEngine } from '../../../alerts/engine';
 import { createOutboxWorker, type OutboxWorker } from '../../../alerts/outbox-worker';
+import { registerAlertMetrics } from '../../../src/metrics/alerts';
+import { registerOutboxMetrics } from '../../../src/metrics/outbox';
 import { silentLogger, type AlertStateStore, type OutboxStore, type Signal, type SilenceStore, type Status } from '../../../src/protocol';
 import { createSqliteAlertStateStore } from '../../../src/store/alert-state';
 import { createSqliteOutboxStore } from '../../../src/store/outbox';
@@ -93,9 +95,9 @@ function engine(cfg: AlertsConfigInput, deps: EngineDeps, extra: Partial<Paramet
     outbox: deps.outbox ?? createSqliteOutboxStore(db),
     clock,
     logger: silentLogger,
-    registry,
     ...extra,
   });
+  registerAlertMetrics({ registry, alerts: e });
   closers.push(() => e.close());
   e.start();
   return e;
@@ -252,7 +254,8 @@ describe('alert engine: inhibition', () => {
 
 describe('outbox worker: transient store errors', () => {
   function worker(outbox: OutboxStore, sinks: ScriptedSink[]): OutboxWorker {
-    const w = createOutboxWorker({ outbox, sinks, clock, logger: silentLogger, registry, random: () => 0.5 });
+    const w = createOutboxWorker({ outbox, sinks, clock, logger: silentLogger, random: () => 0.5 });
+    registerOutboxMetrics({ registry, outbox: w });
     closers.push(() => w.close());
     return w;
   }
