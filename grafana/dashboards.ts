@@ -6,8 +6,8 @@
  *
  * The overview is built row by row in `grafana/overview/` (one module per row), the lag
  * dashboard in `grafana/kafka-lag.ts`, both from the panel factory of `grafana/panels.ts`.
- * Metric names and labels come from `src/metrics/signal-metrics.ts`, `src/metrics/registry.ts`,
- * `src/engine/metrics.ts`, `alerts/engine.ts` and `alerts/outbox-worker.ts`.
+ * Metric names and labels come from `src/metrics/` (one file per family: signal-metrics.ts,
+ * pipelines.ts, alerts.ts, outbox.ts, registry.ts).
  */
 import { KAFKA_LAG_UID, kafkaLagDashboard as buildKafkaLag } from './kafka-lag';
 import { OVERVIEW_UID, overviewDashboard as buildOverview } from './overview';
