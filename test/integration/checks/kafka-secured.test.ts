@@ -94,6 +94,16 @@ afterAll(async () => {
   await plainAdmin?.disconnect();
 });
 
+/** Waits until a stream's consumer has left its group (its disconnect runs after the unsubscribe, unawaited). */
+async function groupLeft(groupId: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const state = (await plainAdmin.describeGroups([groupId])).groups[0]?.state;
+    if (state === 'Empty' || state === 'Dead') return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 async function topicWithCommit(messages: number, committed: number): Promise<{ topic: string; group: string }> {
   const topic = freshTopic('secured');
   const group = freshGroup('secured');
@@ -262,7 +272,8 @@ describe('streams and triggers over SASL_SSL', () => {
   const connection = (): KafkaConnection => resolveKafkaConnection(kafkaConnectionSettings(connectionsOf({ brokers: saslSsl, ssl: { ca_file: tls.caFile }, sasl: scram512 })));
 
   it('the __consumer_offsets stream sees a commit', async () => {
-    const stream$ = createConsumerOffsets$({ connection: connection(), clock: systemClock, retryDelayMs: 500 });
+    const prefix = `${freshGroup('secured-offsets-stream')}-`;
+    const stream$ = createConsumerOffsets$({ connection: connection(), clock: systemClock, retryDelayMs: 500, groupIdPrefix: prefix });
     const { group } = await topicWithCommit(3, 0);
     const seen = firstValueFrom(
       stream$.pipe(
@@ -275,6 +286,8 @@ describe('streams and triggers over SASL_SSL', () => {
     const [topic] = (await plainAdmin.fetchOffsets({ groupId: group })).map((t) => t.topic);
     await plainAdmin.setOffsets({ groupId: group, topic: topic!, partitions: [{ partition: 0, offset: '2' }] });
     await expect(seen).resolves.toMatchObject({ type: 'commit', group, topic, partition: 0, offset: 2 });
+    const streamGroup = (await plainAdmin.listGroups()).groups.find((g) => g.groupId.startsWith(prefix))?.groupId;
+    if (streamGroup) await groupLeft(streamGroup);
   }, 60_000);
 
   it('the lag source of the triggers and gates measures lag and health', async () => {
@@ -312,5 +325,6 @@ describe('streams and triggers over SASL_SSL', () => {
     await producer.send({ topic, messages: [{ key: 'r1', value: JSON.stringify({ source_name: 'malware-hosts' }) }] });
     const t = await fired;
     expect(t).toMatchObject({ pipeline: 'p', kind: 'offsets', params: { source_name: 'malware-hosts', topic } });
+    await groupLeft(groupId);
   }, 60_000);
 });

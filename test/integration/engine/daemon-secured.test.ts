@@ -39,6 +39,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await daemon?.stop();
+  // the offsets trigger's consumer leaves its group after the stop (its disconnect is not awaited)
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const state = (await admin.describeGroups([`supervisor-trigger.${pipeline}`]).catch(() => null))?.groups[0]?.state;
+    if (state === undefined || state === 'Empty' || state === 'Dead') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   await admin?.deleteTopics({ topics: [topic] }).catch(() => undefined);
   await admin?.deleteGroups([group, `supervisor-trigger.${pipeline}`]).catch(() => undefined);
   await producer?.disconnect();
