@@ -7,6 +7,7 @@
  * token; OAUTHBEARER tokens refreshed before they expire; the `__consumer_offsets` stream, the
  * lag source and the offsets trigger over SASL_SSL.
  */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, type Admin, type Producer } from 'kafkajs';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { createConsumerLagCheck } from '../../../checks/consumer-lag';
@@ -76,7 +77,7 @@ let producer: Producer;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  await ensureServices(['kafka', 'oidc']);
+  await ensureServices(['kafka', 'schema-registry', 'oidc']);
   const kafka = kafkaClient('kafka-secured-test');
   plainAdmin = kafka.admin();
   producer = kafka.producer();
@@ -301,17 +302,30 @@ describe('streams and triggers over SASL_SSL', () => {
     }
   }, 30_000);
 
-  it('the offsets trigger fires on a produced message', async () => {
+  it('the offsets trigger fires on a produced message, decoded through the schema registry', async () => {
     const topic = freshTopic('secured-offsets');
+    const registry = new SchemaRegistry({ host: endpoints.schemaRegistryUrl });
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify({ type: 'record', name: 'IngestRequest', namespace: 'test', fields: [{ name: 'source_name', type: 'string' }] }) },
+      { subject: `${topic}-value` },
+    );
     await plainAdmin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
     cleanups.push(() => plainAdmin.deleteTopics({ topics: [topic] }));
     const groupId = freshGroup('secured-offsets');
     cleanups.push(() => plainAdmin.deleteGroups([groupId]));
     const fired = firstValueFrom(
-      createOffsetsTrigger$({ pipeline: 'p', topic, decode: 'json', batchWindowMs: 300, maxBatch: 10, connection: connection(), groupId, clock: systemClock, retryMs: 500 }).pipe(
-        take(1),
-        timeout(45_000),
-      ),
+      createOffsetsTrigger$({
+        pipeline: 'p',
+        topic,
+        decode: 'schema_registry',
+        schemaRegistryUrl: endpoints.schemaRegistryUrl,
+        batchWindowMs: 300,
+        maxBatch: 10,
+        connection: connection(),
+        groupId,
+        clock: systemClock,
+        retryMs: 500,
+      }).pipe(take(1), timeout(45_000)),
     );
     // produce once the trigger's group sits on the topic (it starts at the end)
     const deadline = Date.now() + 30_000;
@@ -322,7 +336,7 @@ describe('streams and triggers over SASL_SSL', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
     await new Promise((r) => setTimeout(r, 1_000)); // its first fetch positions it at the end
-    await producer.send({ topic, messages: [{ key: 'r1', value: JSON.stringify({ source_name: 'malware-hosts' }) }] });
+    await producer.send({ topic, messages: [{ key: 'r1', value: await registry.encode(id, { source_name: 'malware-hosts' }) }] });
     const t = await fired;
     expect(t).toMatchObject({ pipeline: 'p', kind: 'offsets', params: { source_name: 'malware-hosts', topic } });
     await groupLeft(groupId);
