@@ -1,8 +1,8 @@
 /**
  * The whole daemon with `connections.kafka` pointed at the stack's SASL_SSL listener (CA file,
  * SCRAM-SHA-512 with the password from a file): the kafka_cluster check, the consumer_lag
- * check fed by the `__consumer_offsets` stream, the lag and offsets triggers all work through
- * it — nothing connects in plain text — and `config show`'s redaction hides the password.
+ * check fed by the `__consumer_offsets` stream, the lag and offsets triggers and the kafka_health
+ * task all work through it — nothing connects in plain text — and `config show`'s redaction hides the password.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -93,7 +93,7 @@ pipelines:
       - { type: offsets, topic: ${topic}, decode: json, batch_window: 200ms }
       - { type: lag, group: ${group}, topic: ${topic}, max_lag: 0, for: 1s, cooldown: 1h }
     tasks:
-      - { id: t, operator: command, params: { command: [${JSON.stringify(process.execPath)}, -e, "0"] } }
+      - { id: check_kafka_health, operator: kafka_health, params: { topics: [${topic}] } }
 `,
     );
     daemon = await createDaemon({ configFile, env: { KAFKA_USER: secured.kafkaUser }, logger: silentLogger, port: 0 });
@@ -107,7 +107,13 @@ pipelines:
     expect(lag.value).toBe(0);
 
     // the lag trigger (through the lag source of the triggers and gates) fires: the group caught up
-    await waitFor('a lag-triggered run', () => d.engine.store.listRuns({ pipeline }).find((r) => r.kind === 'lag'), 30_000);
+    // …and its kafka_health task (the seed's KafkaHealthCheckOperator) connects through SASL_SSL too
+    const lagRun = await waitFor(
+      'a lag-triggered run that succeeded',
+      () => d.engine.store.listRuns({ pipeline }).find((r) => r.kind === 'lag' && (r.state === 'success' || r.state === 'failed')),
+      30_000,
+    );
+    expect({ state: lagRun.state, task: d.engine.store.getTask(lagRun.id, 'check_kafka_health')?.reason ?? null }).toEqual({ state: 'success', task: null });
     // the offsets trigger's consumer joins through SASL_SSL, then a new record fires a run
     await waitFor(
       'the offsets trigger group is stable',
