@@ -6,7 +6,7 @@ import { createAlertEngine, createOutboxWorker, createSinks, closeSinks, resendI
 import { createCheckProbes, createCommitStore, needsOffsetsStream } from './wiring/checks';
 import { createBrokerKicks } from './wiring/broker-kicks';
 import { createOperators } from './wiring/operators';
-import { kafkaConnectionSettings } from './wiring/check-options';
+import { kafkaConnectionSettings, schemaRegistryConnection } from './wiring/check-options';
 import { resolveKafkaConnection } from './shared/kafka-connection';
 import { loadConfig, readStorePath, type LoadedConfig } from './config/load';
 import { createEngine, type Engine } from './engine/engine';
@@ -130,7 +130,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       logger,
       registry,
       operators: createOperators({ config, notify, latestSignals }),
-      kafka: { brokers: [...kafkaConnection.brokers], clientId: kafkaConnection.clientId, schemaRegistryUrl: config.connections.schema_registry.url, connection: kafkaConnection },
+      kafka: { brokers: [...kafkaConnection.brokers], clientId: kafkaConnection.clientId, schemaRegistryUrl: config.connections.schema_registry.url, schemaRegistry: schemaRegistryConnection(config.connections), connection: kafkaConnection },
       latestSignals,
       configDir: path.dirname(loaded.file),
     });

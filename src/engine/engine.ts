@@ -38,6 +38,7 @@ import { createLagTrigger$ } from '../../streams/lag-trigger';
 import { createOffsetsTrigger$ } from '../../streams/offsets-trigger';
 import { createKafkaAdminSource, type KafkaAdminSource } from '../../streams/trigger-kafka';
 import type { KafkaConnection } from '../shared/kafka-connection';
+import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder';
 import { createPipelineCatalog, getTask, type PipelineCatalog, type PipelineSpec } from './dag';
 import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipelines';
 import type { OperatorRegistry } from './operator';
@@ -56,6 +57,8 @@ export interface EngineParams {
     brokers: string[];
     clientId: string;
     schemaRegistryUrl?: string;
+    /** connections.schema_registry with its auth, headers and TLS, for the offsets triggers' decoder (wins over the URL). */
+    schemaRegistry?: SchemaRegistryConnection;
     /** connections.kafka resolved (TLS, SASL; src/shared/kafka-connection.ts): every trigger and gate client uses it. */
     connection?: KafkaConnection;
   };
@@ -446,6 +449,7 @@ export function createEngine(params: EngineParams): Engine {
               clientId: params.kafka!.clientId,
               ...(params.kafka!.connection ? { connection: params.kafka!.connection } : {}),
               ...(params.kafka!.schemaRegistryUrl ? { schemaRegistryUrl: params.kafka!.schemaRegistryUrl } : {}),
+              ...(params.kafka!.schemaRegistry ? { schemaRegistry: params.kafka!.schemaRegistry } : {}),
               clock,
               logger,
             }),

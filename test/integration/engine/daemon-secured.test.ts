@@ -3,7 +3,10 @@
  * SCRAM-SHA-512 with the password from a file): the kafka_cluster check, the consumer_lag
  * check fed by the `__consumer_offsets` stream, the lag and offsets triggers and the kafka_health
  * task all work through it — nothing connects in plain text — and `config show`'s redaction hides the password.
+ * The registry is the stack's TLS edge with a bearer token from a file: the offsets trigger decodes
+ * its Avro records through `connections.schema_registry`.
  */
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +76,14 @@ describe('daemon with connections.kafka on the SASL_SSL listener', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daemon-secured-'));
     const passwordFile = path.join(dir, 'kafka-password');
     fs.writeFileSync(passwordFile, `${secured.kafkaPassword}\n`, { mode: 0o600 });
+    const tokenFile = path.join(dir, 'registry-token');
+    fs.writeFileSync(tokenFile, `${secured.registryToken}\n`, { mode: 0o600 });
+    // the schema is registered through the plain registry; the daemon reads it through the edge
+    const registry = new SchemaRegistry({ host: endpoints.schemaRegistryUrl });
+    const { id: schemaId } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify({ type: 'record', name: 'IngestRequest', namespace: 'test.secured', fields: [{ name: 'source_name', type: 'string' }] }) },
+      { subject: `${topic}-value` },
+    );
     const configFile = path.join(dir, 'supervisor.yaml');
     fs.writeFileSync(
       configFile,
@@ -84,13 +95,17 @@ connections:
     brokers: ${endpoints.kafkaSaslSslBrokers.join(',')}
     ssl: { ca_file: ${JSON.stringify(tls.caFile)} }
     sasl: { mechanism: scram-sha-512, username: "\${KAFKA_USER}", password_file: ${JSON.stringify(passwordFile)} }
+  schema_registry:
+    url: ${endpoints.edgeRegistryBearerUrl}
+    token_file: ${JSON.stringify(tokenFile)}
+    ca_file: ${JSON.stringify(tls.caFile)}
 checks:
   kafka: { kind: kafka_cluster, interval: 2s, topics: [${topic}] }
   lag: { kind: consumer_lag, interval: 2s, groups: [${group}], offset_source: consumer_offsets }
 pipelines:
   ${pipeline}:
     triggers:
-      - { type: offsets, topic: ${topic}, decode: json, batch_window: 200ms }
+      - { type: offsets, topic: ${topic}, decode: schema_registry, batch_window: 200ms }
       - { type: lag, group: ${group}, topic: ${topic}, max_lag: 0, for: 1s, cooldown: 1h }
     tasks:
       - { id: check_kafka_health, operator: kafka_health, params: { topics: [${topic}] } }
@@ -121,13 +136,14 @@ pipelines:
       30_000,
     );
     await new Promise((r) => setTimeout(r, 1_000));
-    await producer.send({ topic, messages: [{ key: 'b', value: JSON.stringify({ source_name: 'malware-hosts' }) }] });
+    await producer.send({ topic, messages: [{ key: 'b', value: await registry.encode(schemaId, { source_name: 'malware-hosts' }) }] });
     const run = await waitFor('an offsets-triggered run', () => d.engine.store.listRuns({ pipeline }).find((r) => r.kind === 'offsets'), 30_000);
     expect(run.params).toMatchObject({ source_name: 'malware-hosts', topic });
 
     // what `config show` and the API print: the password read from the file stays hidden
     const shown = JSON.stringify(redactConfig(d.config.config));
     expect(shown).not.toContain(secured.kafkaPassword);
+    expect(shown).not.toContain(secured.registryToken);
     expect(shown).toContain(passwordFile);
   }, 120_000);
 });
