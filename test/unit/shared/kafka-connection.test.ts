@@ -296,6 +296,27 @@ describe('aws-msk-iam (AWS signer package, optional)', () => {
     else expect(resolve).toThrow(missing[0]);
   });
 
+  it("AWS's signer signs a kafka-cluster:Connect token with credentials from the default chain (offline: SigV4 presigning)", async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    // AWS's documented example key pair: the environment is the first source of the default chain
+    process.env.AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
+    process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    try {
+      const conn = resolveKafkaConnection({ brokers: ['b-1.msk:9098'], ssl: true, sasl: { mechanism: 'aws-msk-iam', region: 'eu-west-1' } });
+      const { value } = await (conn.sasl as { oauthBearerProvider: () => Promise<{ value: string }> }).oauthBearerProvider();
+      const url = new URL(Buffer.from(value, 'base64url').toString('utf8'));
+      expect(url.host).toBe('kafka.eu-west-1.amazonaws.com');
+      expect(url.searchParams.get('Action')).toBe('kafka-cluster:Connect');
+      expect(url.searchParams.get('X-Amz-Credential')).toMatch(/^AKIAIOSFODNN7EXAMPLE\/\d{8}\/eu-west-1\/kafka-cluster\/aws4_request$/);
+      expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      else process.env.AWS_ACCESS_KEY_ID = saved.id;
+      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+      else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    }
+  });
+
   it('hands the signed token to kafkajs as OAUTHBEARER, cached until near its expiry; a signing failure is an authentication error', async () => {
     let now = 1_000_000;
     const calls: string[] = [];
