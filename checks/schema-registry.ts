@@ -28,7 +28,8 @@ import {
 } from '../src/protocol';
 import { lazySchemaRegistryDecoder, registryAuthProblem, registryHeaders, registryTlsProblem, type SchemaRegistryDecoder } from '../src/shared/schema-registry-decoder';
 import { hasTlsSettings, pickTlsSettings, readTlsFiles, tlsSettingsShape } from '../src/shared/tls';
-import { abortable, createKafkaClient, durationMs, kafkaConnectionShape } from './kafka-client';
+import { abortable, createKafkaClient, durationMs, kafkaConnectionShape, resolveCheckConnection, type CheckKafkaConnection } from './kafka-client';
+import { describeKafkaError } from '../src/shared/kafka-connection';
 
 const freshnessSchema = z.strictObject({
   ...kafkaConnectionShape,
@@ -110,7 +111,9 @@ export function createSchemaRegistryCheck(params: SchemaRegistryCheckParams): Ch
   const registry = lazySchemaRegistryDecoder(connection);
   const required = [...options.topics.map((t) => `${t}${options.subjectSuffix}`), ...options.subjects];
   const freshness = options.freshness;
-  const sampleNewest = params.sampleNewest ?? (freshness ? (topic: string, signal: AbortSignal) => readNewestValues(freshness, topic, signal, logger) : undefined);
+  // the sampler's Kafka connection (connections.kafka unless the check sets its own): files read once, here
+  const sampler = freshness && !params.sampleNewest ? resolveCheckConnection(freshness, `${params.name}.freshness`) : undefined;
+  const sampleNewest = params.sampleNewest ?? (sampler ? (topic: string, signal: AbortSignal) => readNewestValues(sampler, topic, signal, logger) : undefined);
 
   const getJson = async (path: string, signal: AbortSignal): Promise<{ status: number; body: unknown }> => {
     let res: Awaited<ReturnType<RegistryGet>>;
@@ -285,8 +288,17 @@ export function toEpochMs(value: unknown): number | null {
  * The newest record's value of every non-empty partition of `topic`: a consumer with a
  * throw-away group seeks each partition to its last offset and stops after one record each.
  */
-async function readNewestValues(options: z.output<typeof freshnessSchema>, topic: string, signal: AbortSignal, logger: Logger): Promise<Buffer[]> {
-  const kafka = createKafkaClient(options, logger.child({ component: 'kafkajs' }));
+async function readNewestValues(resolved: CheckKafkaConnection, topic: string, signal: AbortSignal, logger: Logger): Promise<Buffer[]> {
+  try {
+    return await sampleNewestValues(resolved, topic, signal, logger);
+  } catch (err) {
+    // authentication and TLS failures named as the Kafka checks name them
+    throw describeKafkaError(err, resolved.connection) ?? err;
+  }
+}
+
+async function sampleNewestValues(resolved: CheckKafkaConnection, topic: string, signal: AbortSignal, logger: Logger): Promise<Buffer[]> {
+  const kafka = createKafkaClient(resolved, logger.child({ component: 'kafkajs' }));
   const admin = kafka.admin();
   const consumer = kafka.consumer({ groupId: `pipeline-supervisor-sample-${randomUUID()}`, maxWaitTimeInMs: 500, allowAutoTopicCreation: false });
   try {

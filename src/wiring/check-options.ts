@@ -210,6 +210,11 @@ export function resolveCheck(name: string, check: CheckConfig, connections: Conn
     if (group.some((k) => options[k] !== undefined)) for (const k of group) delete defaults[k];
   }
   const merged: Record<string, unknown> = { ...defaults, ...options };
+  // the registry check's record sampling is a Kafka client too: it inherits connections.kafka
+  // (its own keys win; its own `sasl` replaces the inherited one whole)
+  if (check.kind === 'schema_registry' && options.freshness && typeof options.freshness === 'object') {
+    merged.freshness = { ...connectionDefaults('kafka_cluster', connections), ...(options.freshness as object) };
+  }
   for (const [k, v] of Object.entries(defaults)) {
     // a check's own Kafka `sasl` replaces the inherited one whole (another mechanism has other keys)
     if (k === 'sasl') continue;

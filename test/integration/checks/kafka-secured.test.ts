@@ -12,8 +12,9 @@ import { Kafka, type Admin, type Producer } from 'kafkajs';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { createConsumerLagCheck } from '../../../checks/consumer-lag';
 import { createKafkaClusterCheck } from '../../../checks/kafka-cluster';
+import { createSchemaRegistryCheck } from '../../../checks/schema-registry';
 import { configSchema } from '../../../src/config/schema';
-import { SupervisorError, silentLogger, systemClock, type CheckProbe, type Logger, type Signal } from '../../../src/protocol';
+import { SupervisorError, silentLogger, systemClock, type CheckProbe, type Logger, type SchemaRegistryFacts, type Signal } from '../../../src/protocol';
 import { resolveKafkaConnection, kafkaClientConfig, type KafkaConnection } from '../../../src/shared/kafka-connection';
 import { kafkaConnectionSettings, resolveCheck } from '../../../src/wiring/check-options';
 import { createConsumerOffsets$ } from '../../../streams/consumer-offsets';
@@ -340,5 +341,34 @@ describe('streams and triggers over SASL_SSL', () => {
     const t = await fired;
     expect(t).toMatchObject({ pipeline: 'p', kind: 'offsets', params: { source_name: 'malware-hosts', topic } });
     await groupLeft(groupId);
+  }, 60_000);
+
+  it("the schema_registry check's record sampling connects with connections.kafka and names a wrong password", async () => {
+    const topic = freshTopic('secured-sample');
+    const registry = new SchemaRegistry({ host: endpoints.schemaRegistryUrl });
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify({ type: 'record', name: 'Sampled', namespace: 'test', fields: [{ name: 'ingested_at', type: 'long' }] }) },
+      { subject: `${topic}-value` },
+    );
+    await plainAdmin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    cleanups.push(() => plainAdmin.deleteTopics({ topics: [topic] }));
+    await producer.send({ topic, messages: [{ value: await registry.encode(id, { ingested_at: Date.now() - 60_000 }) }] });
+    const registryCheck = (kafka: Record<string, unknown>): CheckProbe => {
+      const own = { kind: 'schema_registry', enabled: true, url: endpoints.schemaRegistryUrl, topics: [topic], freshness: { topic, field: 'ingested_at', max_age: '10m' } };
+      const { check, issues } = resolveCheck('registry', own as never, connectionsOf(kafka));
+      if (!check) throw new Error(issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+      const probe = createSchemaRegistryCheck({ name: 'registry', options: check.options as never, timeoutMs: check.timeoutMs });
+      probes.push(probe);
+      return probe;
+    };
+    const [ok] = await runOnce(registryCheck({ brokers: saslSsl, ssl: { ca_file: tls.caFile }, sasl: scram512 }), { signal: new AbortController().signal, timeoutMs: 20_000 });
+    expect(ok).toMatchObject({ status: 'ok' });
+    expect((ok!.facts as SchemaRegistryFacts).eventAgeSeconds?.[topic]).toBeGreaterThanOrEqual(59);
+    const [bad] = await runOnce(registryCheck({ brokers: saslSsl, ssl: { ca_file: tls.caFile }, sasl: { ...scram512, password: 'wrong' } }), {
+      signal: new AbortController().signal,
+      timeoutMs: 20_000,
+    });
+    expect(bad!.status).not.toBe('ok');
+    expect(bad!.summary).toMatch(/authentication failed \(SASL SCRAM-SHA-512/);
   }, 60_000);
 });

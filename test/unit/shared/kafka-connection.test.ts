@@ -56,6 +56,23 @@ describe('connections.kafka', () => {
     expect(check.options).toMatchObject({ brokers: ['b1:9095', 'b2:9095'], ssl: { caFile: tls.caFile }, sasl: { mechanism: 'scram-sha-512', password: 'from-file' } });
   });
 
+  it("the schema_registry check's record sampling inherits connections.kafka (its own keys win)", () => {
+    const c = kafkaOf({ brokers: 'b1:9095', ssl: { ca_file: tls.caFile }, sasl: { mechanism: 'scram-sha-512', username: 'supervisor', password: 'pw' } });
+    const reg = { kind: 'schema_registry', enabled: true, url: 'https://registry:8081', freshness: { topic: 't', field: 'ts', max_age: '10m' } };
+    const { check, issues: found } = resolveCheck('reg', reg as never, c);
+    expect(found).toEqual([]);
+    expect((check!.options as { freshness: object }).freshness).toMatchObject({
+      brokers: ['b1:9095'],
+      ssl: { caFile: tls.caFile },
+      sasl: { mechanism: 'scram-sha-512', password: 'pw' },
+      topic: 't',
+    });
+    const own = resolveCheck('reg', { ...reg, freshness: { ...reg.freshness, brokers: 'other:9092' } } as never, c).check!;
+    expect((own.options as { freshness: { brokers: string[] } }).freshness.brokers).toEqual(['other:9092']);
+    // a registry check without sampling gets no Kafka settings at all
+    expect(resolveCheck('reg', { kind: 'schema_registry', enabled: true, url: 'https://registry:8081' } as never, c).check!.options).not.toHaveProperty('freshness');
+  });
+
   it("a check's own sasl replaces the inherited one whole", () => {
     const c = kafkaOf({ sasl: { mechanism: 'plain', username: 'u', password: 'p' } });
     const own = { kind: 'kafka_cluster', enabled: true, sasl: { mechanism: 'oauthbearer', token_endpoint_url: 'https://idp/token', client_id: 'c', client_secret: 's' } };
