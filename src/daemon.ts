@@ -241,6 +241,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
             // probes were closed by the checks component if it started; close them anyway when
             // it never did (idempotent), so no client outlives the daemon
             await stopChecks();
+            // the OAUTHBEARER token source's HTTP agent, once nothing uses the connection any more
+            await kafkaConnection.tokens?.close().catch(() => undefined);
           } finally {
             if (db.open) db.close();
             lock?.release();
