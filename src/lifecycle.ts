@@ -1,14 +1,6 @@
-import { SupervisorError, type Logger } from './protocol';
+import { SupervisorError, type Component, type Logger } from './protocol';
 
-/**
- * A part of the daemon with a start/stop contract (after Burrow): `start` connects and returns
- * promptly, undoing what it started if it fails half-way; `stop` cleans up and never throws.
- */
-export interface Component {
-  name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
+export type { Component } from './protocol';
 
 /**
  * Starts components in order and stops them in reverse. If one fails to start, the ones

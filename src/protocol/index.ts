@@ -9,6 +9,7 @@ export * from './alert';
 export * from './metric-facts';
 export * from './stores';
 export * from './lag';
+export * from './lifecycle';
 export * from './http-client';
 export * from './schema-registry-decoder';
 export * from './kafka-wire';
