@@ -9,8 +9,8 @@ import Database from 'better-sqlite3';
 import { closeSinks, createSinks, resolveAlertRules } from '../../alerts';
 import { loadConfig, readStorePath, type LoadedConfig } from '../config/load';
 import { createPipelineCatalog } from '../engine/dag';
-import { silentLogger } from '../protocol';
-import { resolvedChecks } from '../wiring/checks';
+import { silentLogger } from '../shared/logger';
+import { resolvedChecks } from '../wiring/probes';
 import type { CliContext } from './context';
 
 export interface StartValidation {

@@ -13,7 +13,7 @@ import { Subject, mergeMap, skip, type Observable, type Subscription } from 'rxj
 import type { Logger } from '../protocol';
 import type { SupervisorConfig } from '../config/schema';
 import { createReachability$, type ReachabilityEvent, type ReachabilityParams } from '../../streams/reachability';
-import { resolvedChecks } from './checks';
+import { resolvedChecks } from './probes';
 
 export interface BrokerKicks {
   /** Names of the Kafka checks to run now; hot, shared by every subscriber. */

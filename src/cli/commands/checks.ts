@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { runOnce } from '../../../streams/check-scheduler';
 import { formatDuration } from '../../config/duration';
 import { SupervisorError, worstStatus, type Signal } from '../../protocol';
-import { createCheckProbes, resolvedChecks } from '../../wiring/checks';
-import { systemClock } from '../../protocol';
+import { createCheckProbes, resolvedChecks } from '../../wiring/probes';
+import { systemClock } from '../../shared/clock';
 import type { CliContext } from '../context';
 import { table } from './pipelines';
 

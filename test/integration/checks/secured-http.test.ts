@@ -18,10 +18,11 @@ import { createDeltaFreshnessCheck, type DeltaFreshnessCheck } from '../../../ch
 import { createSchemaRegistryCheck } from '../../../checks/schema-registry';
 import { createSparkCheck, sparkJobTask, type SparkCheck } from '../../../checks/spark';
 import { configSchema } from '../../../src/config/schema';
-import { systemClock, type CheckProbe, type DeltaFacts, type ProbeContext, type SchemaRegistryFacts, type Signal, type SparkFacts } from '../../../src/protocol';
-import { createCheckProbes } from '../../../src/wiring/checks';
+import type { CheckProbe, DeltaFacts, ProbeContext, SchemaRegistryFacts, Signal, SparkFacts } from '../../../src/protocol';
+import { systemClock } from '../../../src/shared/clock';
+import { silentLogger } from '../../../src/shared/logger';
+import { createCheckProbes } from '../../../src/wiring/probes';
 import { schemaRegistryConnection } from '../../../src/wiring/check-options';
-import { silentLogger } from '../../../src/protocol';
 import { lazySchemaRegistryDecoder } from '../../../src/shared/schema-registry-decoder';
 import { createOffsetsTrigger$ } from '../../../streams/offsets-trigger';
 import { secured } from '../../../stack/endpoints';
