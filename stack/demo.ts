@@ -9,20 +9,41 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createDaemon } from '../src/daemon';
 import { createTokenStore } from '../src/store/tokens';
 import { endpoints } from './endpoints';
-import { down, up } from './manager';
+import { down, status, up } from './manager';
+import { writeSecureDemoConfig } from './secure-demo-config';
 import { services } from './services';
 
 const OWNER = `demo-${process.pid}`;
 const CONFIG = path.join(__dirname, '..', 'config', 'supervisor.yaml');
+/** `npm run demo -- --secure`: the pipeline and the supervisor over the stack's secured edge. */
+const SECURE = process.argv.slice(2).includes('--secure');
 
 async function main(): Promise<void> {
+  const unknown = process.argv.slice(2).filter((a) => a !== '--secure');
+  if (unknown.length > 0) {
+    console.error(`demo: unknown argument ${unknown.join(' ')} (the one option is --secure)`);
+    process.exit(2);
+  }
   const wanted = services.filter((s) => !s.optional || s.name === 'pipeline').map((s) => s.name);
+  if (SECURE) {
+    // the Spark job reads Kafka through SASL_SSL; a running job of the plain demo is restarted so
+    process.env.STACK_PIPELINE_SECURE = '1';
+    if ((await status()).some((s) => s.name === 'pipeline' && s.state === 'up')) {
+      console.log('demo: restarting the reference pipeline to read Kafka over SASL_SSL…');
+      await down(['pipeline']);
+    }
+  }
   console.log(`demo: starting the local stack (${wanted.join(', ')}); the first run installs them, later runs take about a minute…`);
   const stack = await up(wanted, { owner: OWNER });
   console.log(`demo: stack ready (started ${stack.started.length}, reused ${stack.reused.length})`);
 
   await provisionTopics(['harmful-domains']);
-  const daemon = await createDaemon({ configFile: process.env.SUPERVISOR_CONFIG ?? CONFIG });
+  const configFile = process.env.SUPERVISOR_CONFIG ?? (SECURE ? writeSecureDemoConfig(CONFIG) : CONFIG);
+  if (SECURE)
+    console.log(
+      `demo: the supervisor reads ${path.relative(process.cwd(), configFile)}: every connection through the secured edge (TLS with the stack CA, SCRAM, bearer token, basic auth)`,
+    );
+  const daemon = await createDaemon({ configFile });
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {

@@ -12,6 +12,7 @@
  * (signature not checked: expiry, subject and scope are).
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -30,6 +31,11 @@ const home = () => path.join(dirs.opt, `kafka-${KAFKA_VERSION}`);
 const libDir = () => path.join(home(), 'lib');
 const confDir = () => path.join(dirs.conf, 'kafka');
 const dataDir = () => path.join(dirs.data, 'kafka');
+
+const SCRAM_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+/** Which SCRAM user (and password) the formatted storage holds. */
+const scramMarker = () => path.join(dataDir(), 'stack-scram.json');
+const scramWanted = () => JSON.stringify({ user: secured.kafkaUser, password: createHash('sha256').update(secured.kafkaPassword).digest('hex') });
 
 /** A JAAS value quoted for the properties file (the stack's passwords have no quotes). */
 const jaasQuote = (s: string): string => `"${s.replace(/["\\]/g, '')}"`;
@@ -155,9 +161,12 @@ export const kafka: ServiceDef = {
     const uuid = java(['kafka.tools.StorageTool', 'random-uuid']);
     const clusterId = uuid.out.trim().split('\n').pop()?.trim() ?? '';
     if (uuid.status !== 0 || !/^[A-Za-z0-9_-]{22}$/.test(clusterId)) throw new Error(`StorageTool random-uuid failed: ${uuid.out}`);
-    const fmt = java(['kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', path.join(confDir(), 'server.properties')]);
-    fs.appendFileSync(installLog('kafka'), fmt.out);
-    if (fmt.status !== 0) throw new Error(`StorageTool format failed (see ${installLog('kafka')}): ${fmt.out.slice(-800)}`);
+    // the SCRAM users of the SASL_SSL listener go into the metadata at format time
+    const scram = SCRAM_MECHANISMS.flatMap((m) => ['--add-scram', `${m}=[name=${secured.kafkaUser},password=${secured.kafkaPassword}]`]);
+    const fmt = java(['kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', path.join(confDir(), 'server.properties'), ...scram]);
+    fs.appendFileSync(installLog('kafka'), fmt.out.split(secured.kafkaPassword).join('<redacted>'));
+    if (fmt.status !== 0) throw new Error(`StorageTool format failed (see ${installLog('kafka')}): ${fmt.out.split(secured.kafkaPassword).join('<redacted>').slice(-800)}`);
+    fs.writeFileSync(scramMarker(), scramWanted());
     fs.writeFileSync(stamp, JSON.stringify({ ...wanted, clusterId }, null, 2) + '\n');
   },
 
@@ -180,18 +189,27 @@ export const kafka: ServiceDef = {
     cwd: home(),
   }),
 
-  /** SCRAM credentials live in the cluster metadata: (re)set them once per formatted storage. */
+  /**
+   * SCRAM credentials live in the cluster metadata. New storage gets them at format time; storage
+   * formatted before the secured listener existed (or with another password) gets them here, once.
+   */
   async afterReady({ log }) {
-    const marker = path.join(dataDir(), 'stack-scram.json');
-    const wanted = JSON.stringify({ user: secured.kafkaUser, password: secured.kafkaPassword });
+    const marker = scramMarker();
+    const wanted = scramWanted();
     if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === wanted) return;
     // one mechanism per request: the broker refuses two changes of one user's credentials in one
-    for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+    for (const mechanism of SCRAM_MECHANISMS) {
       const res = java([
         'kafka.admin.ConfigCommand',
-        '--bootstrap-server', endpoints.kafkaBrokers[0]!,
-        '--alter', '--entity-type', 'users', '--entity-name', secured.kafkaUser,
-        '--add-config', `${mechanism}=[password=${secured.kafkaPassword}]`,
+        '--bootstrap-server',
+        endpoints.kafkaBrokers[0]!,
+        '--alter',
+        '--entity-type',
+        'users',
+        '--entity-name',
+        secured.kafkaUser,
+        '--add-config',
+        `${mechanism}=[password=${secured.kafkaPassword}]`,
       ]);
       if (res.status !== 0) throw new Error(`creating the ${mechanism} user ${secured.kafkaUser} failed: ${res.out.slice(-800)}`);
     }

@@ -12,11 +12,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { endpoints, ports } from '../endpoints';
+import { endpoints, ports, secured } from '../endpoints';
 import { mavenCopyArtifact, once } from '../install';
 import { dirs, ensureDir, REPO_ROOT } from '../paths';
 import { httpJson, httpOk } from '../probes';
 import type { SpawnSpec } from '../proc';
+import { ensureStackTls } from '../tls';
 import { SPARK_VERSION, sparkJars, sparkSubmitSpec } from '../spark';
 import type { MasterJson } from './spark-master';
 import type { ServiceDef } from './types';
@@ -43,6 +44,24 @@ export interface PipelineJobOptions {
   executorMemory?: string;
   /** default: the stack's master */
   master?: string;
+  /**
+   * Read Kafka through the stack's SASL_SSL listener (SCRAM-SHA-512, the stack's CA) instead of
+   * the plain one, with the same KAFKA_* environment the supervisor hands the ingestion service.
+   * Default: STACK_PIPELINE_SECURE=1 (what `npm run demo -- --secure` sets).
+   */
+  secure?: boolean;
+}
+
+/** The KAFKA_* environment of a client of the stack's SASL_SSL listener (src/shared/kafka-connection.ts names). */
+export function secureKafkaEnv(): Record<string, string> {
+  return {
+    KAFKA_SERVERS: endpoints.kafkaSaslSslBrokers.join(','),
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: secured.kafkaUser,
+    KAFKA_SASL_PASSWORD: secured.kafkaPassword,
+    KAFKA_SSL_CA_FILE: ensureStackTls().caFile,
+  };
 }
 
 /** Copies spark-avro (its own dependencies, Avro itself, ship with Spark) once. */
@@ -94,6 +113,7 @@ export function pipelineSubmitSpec(opts: PipelineJobOptions = {}): SpawnSpec {
     },
     env: {
       KAFKA_SERVERS: endpoints.kafkaBrokers.join(','),
+      ...((opts.secure ?? process.env.STACK_PIPELINE_SECURE === '1') ? secureKafkaEnv() : {}),
       S3_ENDPOINT: endpoints.s3Endpoint,
       AWS_ACCESS_KEY_ID: endpoints.s3AccessKeyId,
       AWS_SECRET_ACCESS_KEY: endpoints.s3SecretAccessKey,

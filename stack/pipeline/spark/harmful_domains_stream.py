@@ -76,6 +76,64 @@ def parse_args(argv):
     return args
 
 
+KAFKA_SASL_MODULES = {
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+}
+
+
+def jaas_quote(value):
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def kafka_security_properties(environ=None):
+    """
+    The Kafka client properties of the job's source and offset mirror, from the same KAFKA_*
+    environment the supervisor hands the ingestion service (src/shared/kafka-connection.ts
+    kafkaEnvFor): KAFKA_SECURITY_PROTOCOL (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL),
+    KAFKA_SASL_MECHANISM (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_FILE, KAFKA_SSL_CERT_FILE / KAFKA_SSL_KEY_FILE (PEM, mutual
+    TLS), KAFKA_SSL_KEY_PASSWORD. OAUTHBEARER is not offered to the job (its client would need
+    Kafka's login callback handler and an allowed token URL): the job then fails at start, naming it.
+    """
+    environ = os.environ if environ is None else environ
+    get = lambda name: environ.get(name) or None  # noqa: E731 - a one-line lookup
+    protocol = (get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
+    if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ValueError("KAFKA_SECURITY_PROTOCOL=%s: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL" % protocol)
+    props = {}
+    if protocol == "PLAINTEXT":
+        return props
+    props["security.protocol"] = protocol
+    if protocol in ("SSL", "SASL_SSL"):
+        ca = get("KAFKA_SSL_CA_FILE")
+        if ca:
+            props["ssl.truststore.type"] = "PEM"
+            props["ssl.truststore.location"] = ca
+        cert, key = get("KAFKA_SSL_CERT_FILE"), get("KAFKA_SSL_KEY_FILE")
+        if cert and key:
+            # Kafka's PEM keystore takes the key and the certificate chain inline
+            with open(key) as k, open(cert) as c:
+                props["ssl.keystore.type"] = "PEM"
+                props["ssl.keystore.key"] = k.read()
+                props["ssl.keystore.certificate.chain"] = c.read()
+            if get("KAFKA_SSL_KEY_PASSWORD"):
+                props["ssl.key.password"] = get("KAFKA_SSL_KEY_PASSWORD")
+        if get("KAFKA_SSL_SERVERNAME"):
+            raise ValueError("KAFKA_SSL_SERVERNAME is not supported by the Spark job (Kafka's Java client verifies the broker's own host name)")
+    if protocol.startswith("SASL_"):
+        mechanism = (get("KAFKA_SASL_MECHANISM") or "").upper()
+        if mechanism not in KAFKA_SASL_MODULES:
+            raise ValueError("KAFKA_SASL_MECHANISM=%s: the Spark job takes PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512" % (mechanism or "(unset)"))
+        user, password = get("KAFKA_SASL_USERNAME"), get("KAFKA_SASL_PASSWORD")
+        if not user or password is None:
+            raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are needed with %s" % mechanism)
+        props["sasl.mechanism"] = mechanism
+        props["sasl.jaas.config"] = "%s required username=%s password=%s;" % (KAFKA_SASL_MODULES[mechanism], jaas_quote(user), jaas_quote(password))
+    return props
+
+
 def log(event, **fields):
     """One JSON line per event on stdout (the service's log file)."""
     fields.update({"event": event, "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
@@ -182,6 +240,8 @@ class KafkaOffsetMirror(StreamingQueryListener):
                 ("value.deserializer", "org.apache.kafka.common.serialization.ByteArrayDeserializer"),
             ):
                 props.setProperty(key, value)
+            for key, value in kafka_security_properties().items():
+                props.setProperty(key, value)
             self.consumer = self.jvm.org.apache.kafka.clients.consumer.KafkaConsumer(props)
         return self.consumer
 
@@ -252,8 +312,11 @@ def ensure_silver(spark, path):
 
 
 def start_bronze(spark, args):
+    reader = spark.readStream.format("kafka")
+    for key, value in kafka_security_properties().items():
+        reader = reader.option("kafka." + key, value)
     raw = (
-        spark.readStream.format("kafka")
+        reader
         .option("kafka.bootstrap.servers", args.bootstrap_servers)
         .option("subscribe", args.topic)
         .option("startingOffsets", args.starting_offsets)
@@ -388,6 +451,12 @@ def wait_for_bronze_table(spark, path, stop):
 
 def main(argv):
     args = parse_args(argv)
+    try:
+        kafka_security_properties()  # a bad KAFKA_* setting ends the job at once, named
+    except (ValueError, OSError) as err:
+        log("bad_kafka_settings", error=str(err))
+        print("harmful_domains_stream: %s" % err, file=sys.stderr)
+        return 2
     with open(args.schema_file) as f:
         avro_schema = f.read()
     spark = build_session(args)
