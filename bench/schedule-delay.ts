@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { configSchema } from '../src/config/schema';
 import { createEngine } from '../src/engine/engine';
 import type { Operator } from '../src/engine/operator';
-import { silentLogger } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 import { openDatabase } from '../src/store/database';
 
 function arg(name: string, fallback: string): string {

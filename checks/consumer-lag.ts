@@ -18,7 +18,6 @@ import { z } from 'zod';
 import { compileLinearRegex, regexProblem } from '../src/shared/linear-regex';
 import {
   SupervisorError,
-  silentLogger,
   worstStatus,
   type CheckProbe,
   type CommitPoint,
@@ -31,6 +30,7 @@ import {
   type Signal,
   type Status,
 } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 import {
   adminCluster,
   cacheGroupCoordinators,

@@ -12,7 +12,9 @@
  * (S3 error, corrupt commit — the error names the file).
  */
 import { z } from 'zod';
-import { describeError, isSupervisorError, silentLogger, SupervisorError, systemClock } from '../src/protocol';
+import { describeError, isSupervisorError, SupervisorError } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
+import { systemClock } from '../src/shared/clock';
 import type { CheckProbe, Clock, DeltaFacts, Logger, ProbeContext, Signal, Status } from '../src/protocol';
 import { createDeltaLogReader, type DeltaLogReader, type DeltaSnapshot } from './delta-log';
 import { createObjectStore, parseStoreLocation, s3ConnectionSchema, type ObjectStore, type StoreLocation } from './object-store';

@@ -11,7 +11,6 @@ import { z } from 'zod';
 import {
   SupervisorError,
   describeError,
-  silentLogger,
   worstStatus,
   type CheckProbe,
   type Clock,
@@ -21,6 +20,7 @@ import {
   type Signal,
   type Status,
 } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 import { createKafkaClient, createManagedAdmin, describeProblem, kafkaConnectionShape, resolveCheckConnection, type KafkaAdminApi } from './kafka-client';
 
 export const kafkaClusterOptionsSchema = z.strictObject({

@@ -19,7 +19,8 @@
  *       topics => name [partitions] TAG_BUFFER
  *         partitions => partition_index committed_offset committed_leader_epoch metadata error_code TAG_BUFFER
  */
-import { KafkaWireReader, SupervisorError } from '../src/protocol';
+import { SupervisorError } from '../src/protocol';
+import { KafkaWireReader } from '../src/shared/kafka-wire';
 
 export const OFFSET_FETCH_API_KEY = 9;
 export const OFFSET_FETCH_BATCH_VERSION = 8;

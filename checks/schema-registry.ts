@@ -12,13 +12,9 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   SupervisorError,
-  createHttpAgent,
   describeError,
-  httpRequest,
-  silentLogger,
   worstStatus,
   type CheckProbe,
-  type HttpAgent,
   type Logger,
   type ProbeContext,
   type SchemaRegistryFacts,
@@ -26,6 +22,8 @@ import {
   type Signal,
   type Status,
 } from '../src/protocol';
+import { createHttpAgent, httpRequest, type HttpAgent } from '../src/shared/http-client';
+import { silentLogger } from '../src/shared/logger';
 import { lazySchemaRegistryDecoder, registryAuthProblem, registryHeaders, registryTlsProblem, type SchemaRegistryDecoder } from '../src/shared/schema-registry-decoder';
 import { hasTlsSettings, pickTlsSettings, readTlsFiles, tlsSettingsShape } from '../src/shared/tls';
 import { abortable, createKafkaClient, durationMs, kafkaConnectionShape, resolveCheckConnection, type CheckKafkaConnection } from './kafka-client';

@@ -21,17 +21,14 @@
  */
 import { z } from 'zod';
 import {
-  createHttpAgent,
   describeError,
-  httpRequest,
   isSupervisorError,
-  silentLogger,
   SupervisorError,
-  systemClock,
   worstStatus,
-  type HttpAgent,
-  type HttpResponse,
 } from '../src/protocol';
+import { createHttpAgent, httpRequest, type HttpAgent, type HttpResponse } from '../src/shared/http-client';
+import { silentLogger } from '../src/shared/logger';
+import { systemClock } from '../src/shared/clock';
 import type { CheckProbe, Clock, Logger, ProbeContext, Signal, SparkAppFacts, SparkFacts, Status, StreamingQueryFacts } from '../src/protocol';
 import { describeTlsError, hasTlsSettings, hostPortOf, pickTlsSettings, readTlsFiles, tlsSettingsShape, type TlsSettings } from '../src/shared/tls';
 import { parseStreamingMetrics, prometheusName, type QueryGauges } from './spark-metrics';

@@ -30,13 +30,13 @@ import {
   type Status,
   SupervisorError,
   describeError,
-  silentLogger,
-  systemClock,
   type CheckProbe,
   type Clock,
   type Logger,
   type Signal,
 } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
+import { systemClock } from '../src/shared/clock';
 
 export { CHECK_WIDE_TARGET };
 

@@ -15,7 +15,8 @@
  *            int64 commitTimestamp, tagged fields
  * `string` is int16 length + UTF-8 (-1 = null); `compact string` is unsigned varint (length+1).
  */
-import { KafkaWireReader, type OffsetCommitEvent, type OffsetDeleteEvent } from '../src/protocol';
+import type { OffsetCommitEvent, OffsetDeleteEvent } from '../src/protocol';
+import { KafkaWireReader } from '../src/shared/kafka-wire';
 
 export class OffsetsDecodeError extends Error {
   constructor(message: string) {

@@ -12,7 +12,9 @@
 import { randomUUID } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { Kafka, logLevel, type Admin, type Consumer, type KafkaConfig, type SASLOptions } from 'kafkajs';
-import { describeError, silentLogger, systemClock, type Clock, type ConsumerOffsetsEvent, type Logger } from '../src/protocol';
+import { describeError, type Clock, type ConsumerOffsetsEvent, type Logger } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
+import { systemClock } from '../src/shared/clock';
 import { describeKafkaError, kafkaClientConfig, kafkaLogCreator, type KafkaConnection } from '../src/shared/kafka-connection';
 import { decodeConsumerOffsetsRecord } from './consumer-offsets-codec';
 

@@ -10,7 +10,8 @@
  */
 import { Cron } from 'croner';
 import { Observable } from 'rxjs';
-import { SupervisorError, silentLogger, type Clock, type Logger, type Trigger } from '../src/protocol';
+import { SupervisorError, type Clock, type Logger, type Trigger } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 
 export interface CronTriggerParams {
   pipeline: string;

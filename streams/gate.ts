@@ -7,7 +7,8 @@
  */
 import { asyncScheduler, from, of, race, timer, type MonoTypeOperatorFunction, type Observable, type SchedulerLike } from 'rxjs';
 import { catchError, concatMap, groupBy, map, mergeMap, take } from 'rxjs/operators';
-import { silentLogger, type Logger, type Signal, type Trigger } from '../src/protocol';
+import type { Logger, Signal, Trigger } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 
 export interface GateSpec {
   /** Skip while Kafka is unhealthy. */

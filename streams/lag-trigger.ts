@@ -4,7 +4,8 @@
  * caught-up episode (the lag must rise above maxLag again before the next fire).
  */
 import { Observable } from 'rxjs';
-import { silentLogger, type Clock, type Logger, type Trigger } from '../src/protocol';
+import type { Clock, Logger, Trigger } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 
 export interface LagTriggerState {
   belowSince: number | null;

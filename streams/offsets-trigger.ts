@@ -11,7 +11,8 @@
  */
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { Observable } from 'rxjs';
-import { silentLogger, type Clock, type Logger, type SchemaRegistryDecoder, type Trigger } from '../src/protocol';
+import type { Clock, Logger, SchemaRegistryDecoder, Trigger } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 import { lazySchemaRegistryDecoder, type SchemaRegistryConnection } from '../src/shared/schema-registry-decoder';
 import { describeKafkaError, kafkaClientConfig, resolveKafkaConnection, type KafkaConnection } from '../src/shared/kafka-connection';
 

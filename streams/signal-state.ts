@@ -9,7 +9,8 @@
  */
 import { Observable } from 'rxjs';
 import { distinctUntilChanged, filter, map, scan, shareReplay } from 'rxjs/operators';
-import { STATUSES, silentLogger, worstStatus, type Logger, type Signal, type Status } from '../src/protocol';
+import { STATUSES, worstStatus, type Logger, type Signal, type Status } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 
 export interface SignalStateSummary {
   status: Status;

@@ -4,7 +4,8 @@
  * (The continuous lag check has its own offsets stream; triggers do not depend on it.)
  */
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { silentLogger, type Logger } from '../src/protocol';
+import type { Logger } from '../src/protocol';
+import { silentLogger } from '../src/shared/logger';
 import { describeKafkaError, kafkaClientConfig, resolveKafkaConnection, type KafkaConnection } from '../src/shared/kafka-connection';
 
 export interface KafkaAdminSource {

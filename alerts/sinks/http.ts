@@ -4,7 +4,8 @@
  * after Retry-After; 408, 5xx and network errors retryable; other 4xx permanent. Error
  * messages name the sink and host only: webhook URLs carry secrets in their paths.
  */
-import { httpRequest, SinkError } from '../../src/protocol';
+import { SinkError } from '../../src/protocol';
+import { httpRequest } from '../../src/shared/http-client';
 
 export interface PostParams {
   /** `slack sink "ops"` — used in every error message. */

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createDaemon, type Daemon } from '../../src/daemon';
-import { silentLogger } from '../../src/protocol';
+import { silentLogger } from '../../src/shared/logger';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 

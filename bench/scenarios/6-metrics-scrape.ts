@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import { registerSignalMetrics } from '../../src/metrics/signal-metrics';
 import { createMetricsRegistry } from '../../src/metrics/registry';
-import { silentLogger } from '../../src/protocol';
+import { silentLogger } from '../../src/shared/logger';
 import { buildApp } from '../../src/server/app';
 import { countSeries, lagSignals } from '../lib/lag-signals';
 import { percentile, round } from '../lib/stats';

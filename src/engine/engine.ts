@@ -19,7 +19,6 @@ import {
   SupervisorError,
   describeError,
   isSupervisorError,
-  systemClock,
   TERMINAL_RUN_STATES,
   type Clock,
   type Logger,
@@ -29,6 +28,7 @@ import {
   type Trigger,
   type TriggerKind,
 } from '../protocol';
+import { systemClock } from '../shared/clock';
 import type { LoadedConfig } from '../config/load';
 import type { SqliteDatabase } from '../store/database';
 import { createRunStore, type RunRecord, type RunStore } from '../store/runs';

@@ -1,5 +1,3 @@
-import type { Status } from './status';
-
 export type Severity = 'info' | 'warning' | 'critical';
 
 /**
@@ -33,7 +31,8 @@ export interface Notification {
 /** One alert (or run) inside a notification. */
 export interface NotificationItem {
   name: string;
-  status: Status | string;
+  /** A `Status` for an alert item, a run state (`failed`, `success`) for a run item. */
+  status: string;
   value?: number;
   threshold?: number;
   unit?: string;

@@ -56,11 +56,7 @@ export class SupervisorError extends Error {
   /** Further problems reported together (e.g. every config error at once). */
   readonly problems: readonly string[];
 
-  constructor(
-    code: ErrorCode,
-    message: string,
-    options: { where?: string; problems?: readonly string[]; cause?: unknown; retryable?: boolean } = {},
-  ) {
+  constructor(code: ErrorCode, message: string, options: { where?: string; problems?: readonly string[]; cause?: unknown; retryable?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SupervisorError';
     this.code = code;

@@ -1,4 +1,4 @@
-/** The subset of pino the project's modules use; pino loggers satisfy it. */
+/** The subset of pino the project's modules use; pino loggers satisfy it. The no-op one is `silentLogger` in src/shared/logger.ts. */
 export interface Logger {
   debug(obj: object, msg?: string): void;
   debug(msg: string): void;
@@ -11,12 +11,3 @@ export interface Logger {
   /** Bind fixed fields such as `{ component: 'alerts', name: 'slack' }`. Never bind user-controlled keys. */
   child(bindings: Record<string, unknown>): Logger;
 }
-
-/** A logger that drops everything (tests, library defaults). */
-export const silentLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  child: () => silentLogger,
-};

@@ -2,16 +2,7 @@ import type { TriggerKind } from './trigger';
 
 export type RunState = 'queued' | 'running' | 'success' | 'failed' | 'skipped' | 'timed_out';
 
-export type TaskState =
-  | 'none'
-  | 'queued'
-  | 'running'
-  | 'retrying'
-  | 'success'
-  | 'failed'
-  | 'skipped'
-  | 'upstream_failed'
-  | 'timed_out';
+export type TaskState = 'none' | 'queued' | 'running' | 'retrying' | 'success' | 'failed' | 'skipped' | 'upstream_failed' | 'timed_out';
 
 export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failed', 'skipped', 'timed_out'];
 export const TERMINAL_TASK_STATES: readonly TaskState[] = ['success', 'failed', 'skipped', 'upstream_failed', 'timed_out'];

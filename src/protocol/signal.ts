@@ -41,12 +41,7 @@ export interface Signal {
   error?: SignalError;
 }
 
-export type SignalFacts =
-  | KafkaClusterFacts
-  | ConsumerLagFacts
-  | SchemaRegistryFacts
-  | DeltaFacts
-  | SparkFacts;
+export type SignalFacts = KafkaClusterFacts | ConsumerLagFacts | SchemaRegistryFacts | DeltaFacts | SparkFacts;
 
 export interface KafkaClusterFacts {
   kind: 'kafka_cluster';

@@ -19,7 +19,8 @@
  */
 import { z } from 'zod';
 import { logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
-import { SupervisorError, createHttpAgent, httpRequest, type HttpAgent, type Logger } from '../protocol';
+import { SupervisorError, type Logger } from '../protocol';
+import { createHttpAgent, httpRequest, type HttpAgent } from './http-client';
 import { resolveSecret } from './secrets';
 import { describeTlsError, readTlsFiles, tlsSettingsShape, type TlsOptions, type TlsSettings } from './tls';
 

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { silentLogger, type RunEvent } from '../../../src/protocol';
+import type { RunEvent } from '../../../src/protocol';
+import { silentLogger } from '../../../src/shared/logger';
+import { systemClock } from '../../../src/shared/clock';
 import { createBuiltinOperators } from '../../../src/engine/operators';
 import { planIngestion } from '../../../src/engine/operators/ingestion';
 import { executeRun } from '../../../src/engine/runner';
 import { isProcessGroupAlive, runProcess } from '../../../src/engine/subprocess';
-import { systemClock } from '../../../src/protocol';
 import { memoryStore, pipelineFrom } from '../../unit/engine/helpers';
 import { processExists } from '../../helpers/process';
 

@@ -17,7 +17,7 @@ import { stringify } from 'yaml';
 import { buildDashboards } from '../../../grafana/dashboards';
 import { expandVariables, panelQueries, templateVariables, type PanelQuery } from '../../../grafana/queries';
 import { createDaemon, type Daemon } from '../../../src/daemon';
-import { silentLogger } from '../../../src/protocol';
+import { silentLogger } from '../../../src/shared/logger';
 import { CHECK_MODULES } from '../../../src/wiring/check-options';
 import { freePort, startRateApp, stopRateApp } from '../../helpers/spark-rate-app';
 import { action, putCommits } from '../../helpers/delta-writer';

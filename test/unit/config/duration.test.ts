@@ -8,7 +8,7 @@ import { kafkaClusterOptionsSchema } from '../../../checks/kafka-cluster';
 import { parseDuration as configParseDuration, durationMs } from '../../../src/config/duration';
 import { pipelineSchema } from '../../../src/config/pipelines';
 import { durationMsParam } from '../../../src/engine/operators/durations';
-import { systemClock } from '../../../src/protocol';
+import { systemClock } from '../../../src/shared/clock';
 import { MAX_TIMER_MS, formatDuration, parseDuration, parseDurationOrThrow, readDuration } from '../../../src/shared/duration';
 import { LIMITS } from '../../../src/shared/limits';
 import { resolveCheck } from '../../../src/wiring/check-options';

@@ -8,7 +8,7 @@ import { createEngine, type Engine } from '../../../src/engine/engine';
 import type { Operator } from '../../../src/engine/operator';
 import { openDatabase } from '../../../src/store/database';
 import { createRunStore, type RunStore } from '../../../src/store/runs';
-import { silentLogger } from '../../../src/protocol';
+import { silentLogger } from '../../../src/shared/logger';
 
 const T0 = Date.parse('2025-10-05T00:00:00Z');
 

@@ -5,7 +5,8 @@ import { createEngine, type Engine } from '../../../src/engine/engine';
 import type { Operator, OperatorRegistry } from '../../../src/engine/operator';
 import { openDatabase } from '../../../src/store/database';
 import { createRunStore } from '../../../src/store/runs';
-import { silentLogger, type RunEvent, type Trigger } from '../../../src/protocol';
+import type { RunEvent, Trigger } from '../../../src/protocol';
+import { silentLogger } from '../../../src/shared/logger';
 import { createFakeClock, type FakeClock } from './fake-clock';
 
 type Db = ReturnType<typeof openDatabase>;

@@ -1,4 +1,5 @@
-import { SupervisorError, silentLogger } from '../../../src/protocol';
+import { SupervisorError } from '../../../src/protocol';
+import { silentLogger } from '../../../src/shared/logger';
 import type { Operator, OperatorRegistry } from '../../../src/engine/operator';
 import { AbortReason, executeRun } from '../../../src/engine/runner';
 import { createFakeClock, type FakeClock } from './fake-clock';

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHttpAgent, httpRequest } from '../../../src/protocol';
+import { createHttpAgent, httpRequest } from '../../../src/shared/http-client';
 
 describe('http client (undici request and Agent without the index)', () => {
   let server: http.Server;

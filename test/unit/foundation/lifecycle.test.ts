@@ -1,5 +1,5 @@
 import { createLifecycle, type Component } from '../../../src/lifecycle';
-import { silentLogger } from '../../../src/protocol';
+import { silentLogger } from '../../../src/shared/logger';
 
 function component(name: string, log: string[], startImpl?: () => Promise<void>): Component {
   return {

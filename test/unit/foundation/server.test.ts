@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDaemon, type Daemon } from '../../../src/daemon';
-import { silentLogger } from '../../../src/protocol';
+import { silentLogger } from '../../../src/shared/logger';
 import { createTokenStore } from '../../../src/store/tokens';
 
 function tempConfig(): { file: string; env: Record<string, string> } {

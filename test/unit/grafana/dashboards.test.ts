@@ -14,7 +14,8 @@ import { DASHBOARDS_DIR, generate } from '../../../grafana/generate';
 import { GRAFANA_BUILTINS, metricNames, panelQueries, panels, templateVariables, variablesUsed } from '../../../grafana/queries';
 import { createDaemon } from '../../../src/daemon';
 import { LAG_STATUS_CODE } from '../../../src/metrics/signal-metrics';
-import { silentLogger, STATUSES, statusRank } from '../../../src/protocol';
+import { STATUSES, statusRank } from '../../../src/protocol';
+import { silentLogger } from '../../../src/shared/logger';
 
 const dashboards = buildDashboards();
 

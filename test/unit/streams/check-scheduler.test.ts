@@ -1,6 +1,7 @@
 import { Subject, defer, firstValueFrom, toArray, take } from 'rxjs';
 import { createSignals$, runOnce, CHECK_WIDE_TARGET } from '../../../streams/check-scheduler';
-import { systemClock, type CheckProbe, type ProbeContext, type Signal } from '../../../src/protocol';
+import type { CheckProbe, ProbeContext, Signal } from '../../../src/protocol';
+import { systemClock } from '../../../src/shared/clock';
 
 function okSignal(name: string, target = 't', value = 1): Signal {
   return { check: name, kind: 'kafka_cluster', target, labels: {}, status: 'ok', value, observedAt: 0, durationMs: 0, summary: 'fine' };

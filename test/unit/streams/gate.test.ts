@@ -80,7 +80,7 @@ describe('gate', () => {
     const { createEngine } = await import('../../../src/engine/engine');
     const { configSchema } = await import('../../../src/config/schema');
     const { openDatabase } = await import('../../../src/store/database');
-    const { silentLogger } = await import('../../../src/protocol');
+    const { silentLogger } = await import('../../../src/shared/logger');
     // a "broker" that accepts connections and never answers: the gate's Kafka probe hangs
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((socket) => {
