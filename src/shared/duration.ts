@@ -97,7 +97,13 @@ export function formatDuration(ms: number): string {
   let rest = Math.round(ms);
   if (rest === 0) return '0s';
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000], ['ms', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+    ['ms', 1],
+  ] as const) {
     if (rest >= size) {
       parts.push(`${Math.floor(rest / size)}${unit}`);
       rest %= size;
@@ -111,14 +117,16 @@ export function formatDuration(ms: number): string {
  * `durationMs` is the default bounds (0 … 366 days); `durationSchema({ min, max })` others.
  */
 export function durationSchema(bounds: DurationBounds = {}) {
-  return z.custom<string | number>(() => true).transform((value, ctx) => {
-    const r = readDuration(value, bounds);
-    if (!r.ok) {
-      ctx.addIssue({ code: 'custom', message: r.message });
-      return z.NEVER;
-    }
-    return r.ms;
-  });
+  return z
+    .custom<string | number>(() => true)
+    .transform((value, ctx) => {
+      const r = readDuration(value, bounds);
+      if (!r.ok) {
+        ctx.addIssue({ code: 'custom', message: r.message });
+        return z.NEVER;
+      }
+      return r.ms;
+    });
 }
 
 export const durationMs = durationSchema();

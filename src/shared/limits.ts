@@ -29,7 +29,8 @@ export const LIMITS = {
   pageSize: 500,
 } as const;
 
-/** Characters that are printable as-is when echoing user data to a terminal. */
+/** The characters that are not printable as-is when echoing user data to a terminal. */
+// eslint-disable-next-line no-control-regex -- matching control characters is this expression's purpose
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /** Replaces control characters (ANSI escapes, NUL, backspace…) with visible `\uXXXX` escapes. */
