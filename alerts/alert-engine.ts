@@ -18,7 +18,20 @@
  *   notification-builder.ts  dedup keys, items, the Notification of a group
  */
 import { BehaviorSubject, defer, EMPTY, merge, map, retry, type Observable, type Subscription } from 'rxjs';
-import type { AlertEngineErrorStage, AlertFacts, AlertRecord, AlertStateStore, Clock, Logger, OutboxStore, RuleFiring, RunEvent, Signal, SilenceStore } from '../src/protocol';
+import type {
+  AlertEngineErrorStage,
+  AlertFacts,
+  Component,
+  AlertRecord,
+  AlertStateStore,
+  Clock,
+  Logger,
+  OutboxStore,
+  RuleFiring,
+  RunEvent,
+  Signal,
+  SilenceStore,
+} from '../src/protocol';
 import type { AlertRule, InhibitRule, RouteConfig } from './config';
 import { AlertInstances, type AlertInstance } from './evaluation';
 import { AlertGroups, byCodePoint, type GroupNotice } from './grouping';
@@ -63,8 +76,14 @@ export interface AlertView extends AlertRecord {
   inhibited: boolean;
 }
 
-/** Its AlertFacts (firing per rule, errors survived) are what src/metrics/alerts.ts exports. */
-export interface AlertEngine extends AlertFacts {
+/**
+ * Its AlertFacts (firing per rule, errors survived) are what src/metrics/alerts.ts exports.
+ * A lifecycle Component (src/protocol/lifecycle.ts) named `alerts`: start() restores the
+ * persisted state, subscribes to the inputs and arms the timer, and returns at once (undoing
+ * itself if a step throws); stop() is idempotent, runs every step and never rejects.
+ */
+export interface AlertEngine extends AlertFacts, Component {
+  readonly name: 'alerts';
   /** Current alert instances (pending, firing, recently resolved), after every change. */
   readonly alerts$: Observable<readonly AlertView[]>;
   /** Runs timer-driven transitions and group notifications at `clock.now()` (the engine does this itself every second). */
@@ -75,8 +94,8 @@ export interface AlertEngine extends AlertFacts {
   errorCounts(): Readonly<Record<AlertEngineErrorStage, number>>;
   /** Every rule, in config order, with its instances firing now (supervisor_alerts_firing). */
   firingByRule(): RuleFiring[];
-  start(): void;
-  close(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** Where the engine met an error it survived (label of supervisor_alerts_evaluation_errors_total); declared with AlertFacts. */
@@ -89,6 +108,7 @@ export function createAlertEngine(params: AlertEngineParams): AlertEngine {
 }
 
 class AlertEngineCoordinator implements AlertEngine {
+  readonly name = 'alerts';
   readonly alerts$: Observable<readonly AlertView[]>;
 
   private readonly params: AlertEngineParams;
@@ -169,9 +189,19 @@ class AlertEngineCoordinator implements AlertEngine {
     return this.params.rules.map((rule) => ({ rule: rule.name, severity: rule.severity, firing: firing.get(rule.name) ?? 0 }));
   }
 
-  start(): void {
-    if (this.started || this.closed) return;
+  start(): Promise<void> {
+    if (this.started || this.closed) return Promise.resolve();
     this.started = true;
+    try {
+      this.startInputs();
+    } catch (err) {
+      // undo what was started (the silence watch, a subscription) before reporting the failure
+      return this.stop().then(() => Promise.reject(err as Error));
+    }
+    return Promise.resolve();
+  }
+
+  private startInputs(): void {
     this.unsubscribeSilences = this.silences.watch();
     this.restore(this.clock.now());
     const events$: Observable<Event> = merge(
@@ -188,7 +218,7 @@ class AlertEngineCoordinator implements AlertEngine {
     this.tickLoop = this.runTicks();
   }
 
-  close(): Promise<void> {
+  stop(): Promise<void> {
     if (this.closePromise) return this.closePromise;
     this.closed = true;
     this.closePromise = (async () => {
@@ -205,9 +235,13 @@ class AlertEngineCoordinator implements AlertEngine {
       }
       this.tickAbort.abort();
       await this.tickLoop?.catch((err: unknown) => errors.push(err));
-      this.alertsSubject.complete();
+      try {
+        this.alertsSubject.complete();
+      } catch (err) {
+        errors.push(err);
+      }
       if (errors.length) this.logger.error({ errors: errors.map((e) => (e as Error)?.message) }, 'errors while closing the alert engine');
-    })();
+    })().catch((err: unknown) => this.logger.error({ err: (err as Error)?.message }, 'stopping the alert engine failed'));
     return this.closePromise;
   }
 

@@ -15,8 +15,9 @@
  *   registerAlertMetrics({ registry, alerts: engine });           // src/metrics/alerts.ts reads its AlertFacts
  *   // the engine keeps silences in memory: it re-reads them when any silence store on the same
  *   // database reports a change (SilenceStore.onChange) and every silenceRefreshMs (5 s) for other processes
- *   worker.start(); engine.start();
- *   // stop: await engine.close(); await worker.close(); await closeSinks(sinks); then close the db
+ *   await worker.start(); await engine.start();
+ *   // stop: await engine.stop(); await worker.stop(); await closeSinks(sinks); then close the db
+ *   // (both are lifecycle Components: the daemon starts them in one ordered list, stops them in reverse)
  */
 export * from './config';
 export * from './duration';

@@ -7,8 +7,10 @@
  * retried with backoff, counted in `supervisor_alerts_outbox_errors_total` and logged.
  * The worker counts what happened (its OutboxFacts); src/metrics/outbox.ts exports them.
  */
+import { closeSinks } from './sinks';
 import {
   SinkError,
+  type Component,
   type AlertSink,
   type Clock,
   type DeliveryCount,
@@ -38,19 +40,27 @@ export interface OutboxWorkerParams {
   deliveryTimeoutMs?: number;
   /** Entries taken per lane per pass (default 50). */
   batchSize?: number;
-  /** How long close() lets in-flight deliveries finish before aborting them (default 5 s). */
+  /** How long stop() lets in-flight deliveries finish before aborting them (default 5 s). */
   closeGraceMs?: number;
   /** Delivered and dead entries are pruned after this long (default 7 days). */
   retentionMs?: number;
   /** Jitter source in [0, 1) (tests pass a constant). */
   random?: () => number;
+  /** Close these sinks (their connections) at the end of stop(): the daemon hands them over; tests that reuse sinks leave it off. */
+  closeSinksOnStop?: boolean;
 }
 
 /** Store operations whose failures the worker survives (label of supervisor_alerts_outbox_errors_total); declared with OutboxFacts. */
 export type { OutboxErrorOperation } from '../src/protocol';
 
 /** Its OutboxFacts (deliveries, store errors, pending entries) are what src/metrics/outbox.ts exports. */
-export interface OutboxWorker extends OutboxFacts {
+/**
+ * A lifecycle Component (src/protocol/lifecycle.ts) named `outbox`: start() begins the delivery
+ * loop and returns at once; stop() is idempotent, lets in-flight deliveries finish for
+ * `closeGraceMs`, aborts the rest (they stay pending) and never rejects.
+ */
+export interface OutboxWorker extends OutboxFacts, Component {
+  readonly name: 'outbox';
   /** Look for due entries now (call after every enqueue). */
   wake(): void;
   /** Store errors survived so far, by operation (also in supervisor_alerts_outbox_errors_total). */
@@ -59,10 +69,10 @@ export interface OutboxWorker extends OutboxFacts {
   deliveryCounts(): DeliveryCount[];
   /** Entries waiting for delivery (supervisor_alert_outbox_pending); throws when the store is closed. */
   pendingCount(): number;
-  start(): void;
+  start(): Promise<void>;
   /** Resolves when no lane is busy and nothing is due now (tests). */
   idle(): Promise<void>;
-  close(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /** Wraps an OutboxStore so every enqueue wakes the worker at once (no poll delay). */
@@ -140,7 +150,10 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
   function storeError(operation: OutboxErrorOperation, err: unknown, sink?: string): void {
     passFailed = true;
     errorsByOperation[operation] += 1;
-    logger.warn({ operation, ...(sink ? { sink } : {}), failedPasses: failedPasses + 1, err: (err as Error)?.message ?? String(err) }, 'outbox store error; delivery continues after a backoff');
+    logger.warn(
+      { operation, ...(sink ? { sink } : {}), failedPasses: failedPasses + 1, err: (err as Error)?.message ?? String(err) },
+      'outbox store error; delivery continues after a backoff',
+    );
   }
 
   function wake(): void {
@@ -336,6 +349,7 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
   }
 
   return {
+    name: 'outbox',
     wake,
     errorCounts() {
       return { ...errorsByOperation };
@@ -347,10 +361,11 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
       return outbox.stats().pending;
     },
     start() {
-      if (started || closed) return;
+      if (started || closed) return Promise.resolve();
       started = true;
       // the first pass marks entries of sinks no longer configured dead (retried until the store answers)
       loop = run();
+      return Promise.resolve();
     },
     idle() {
       if (!started || closed) return Promise.resolve();
@@ -359,7 +374,7 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
         wake();
       });
     },
-    close() {
+    stop() {
       if (closePromise) return closePromise;
       closed = true;
       closePromise = (async () => {
@@ -380,7 +395,14 @@ export function createOutboxWorker(params: OutboxWorkerParams): OutboxWorker {
         await Promise.allSettled([...lanes.values()].map((l) => l.busy ?? Promise.resolve()));
         await loop?.catch(() => undefined);
         idleWaiters.splice(0).forEach((resolve) => resolve());
-      })();
+        if (params.closeSinksOnStop) {
+          try {
+            await closeSinks(params.sinks);
+          } catch (err) {
+            logger.error({ err: (err as Error)?.message ?? String(err) }, 'closing the sinks failed');
+          }
+        }
+      })().catch((err: unknown) => logger.error({ err: (err as Error)?.message ?? String(err) }, 'stopping the outbox worker failed'));
       return closePromise;
     },
   };

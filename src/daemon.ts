@@ -1,10 +1,9 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { concat, connectable, defer, from, Subject, takeUntil, type Observable, type Subscription } from 'rxjs';
-import { createAlertEngine, createOutboxWorker, createSinks, closeSinks, resendIntervalsOf, resolveAlertRules, wakeOnEnqueue, type AlertEngine } from '../alerts';
-import { createCheckProbes, createCommitStore, needsOffsetsStream } from './wiring/probes';
-import { createBrokerKicks } from './wiring/broker-kicks';
+import type { Observable } from 'rxjs';
+import { createAlertEngine, createOutboxWorker, createSinks, resendIntervalsOf, resolveAlertRules, wakeOnEnqueue, type AlertEngine } from '../alerts';
+import { createSignalSource } from './wiring/signal-source';
 import { createOperators } from './wiring/operators';
 import { kafkaConnectionSettings, schemaRegistryConnection } from './wiring/check-options';
 import { resolveKafkaConnection } from './shared/kafka-connection';
@@ -16,9 +15,10 @@ import { registerSignalMetrics } from './metrics/signal-metrics';
 import { registerAlertMetrics } from './metrics/alerts';
 import { registerOutboxMetrics } from './metrics/outbox';
 import { createMetricsRegistry } from './metrics/registry';
-import { SupervisorError, type Clock, type Logger, type Notification, type Signal } from './protocol';
+import type { Clock, Logger, Notification, RunEvent, Signal } from './protocol';
 import { systemClock } from './shared/clock';
 import { buildApp } from './server/app';
+import { createHttpListener } from './server/listener';
 import { healthRoutes } from './server/routes/health';
 import { apiRoutes } from './server/routes/api';
 import { lockStore, openDatabase, type SqliteDatabase } from './store/database';
@@ -28,9 +28,8 @@ import { createSqliteSilenceStore } from './store/silences';
 import { createTokenStore } from './store/tokens';
 import { createVariableStore } from './store/variables';
 import { VERSION } from './version';
-import { createConsumerOffsets$ } from '../streams/consumer-offsets';
-import { createSignals$ } from '../streams/check-scheduler';
-import { createSignalState$, type SignalState } from '../streams/signal-state';
+import { createRunEvents$ } from '../streams/run-events';
+import type { SignalState } from '../streams/signal-state';
 
 export interface CreateDaemonParams {
   configFile: string;
@@ -50,7 +49,11 @@ export interface Daemon {
   logger: Logger;
   engine: Engine;
   alerts: AlertEngine;
-  /** The latest signal per key. */
+  /** Latest signal per key and the summary: shared, replaying, emits on real changes only. */
+  state$: Observable<SignalState>;
+  /** Run and task transitions of the engine: shared, replays the latest to a late subscriber. */
+  runEvents$: Observable<RunEvent>;
+  /** The latest signal per key (the current value of `state$`). */
   signals(): Signal[];
   start(): Promise<void>;
   /** Idempotent; stops components in reverse order and closes the store. */
@@ -90,23 +93,15 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     const { config } = loaded;
     const logger = params.logger ?? createLogger({ level: config.logging.level, format: config.logging.format });
     const registry = createMetricsRegistry({ version: VERSION });
-    const stop$ = new Subject<void>();
     const publicUrl = config.server.public_url ?? `http://${config.server.host}:${params.port ?? config.server.port}`;
 
-    // --- checks → signals$ → state
-    // The probes run once the checks component connects the signal stream (after the state
-    // subscriber is in place); consumers started later get the latest signal of every key first
-    // (`signals$` replays the state), so nobody misses the first results.
-    const commitStore = needsOffsetsStream(config) ? createCommitStore() : undefined;
-    const probes = createCheckProbes({ config, logger, clock, ...(commitStore ? { commitStore } : {}) });
-    const brokerKicks = createBrokerKicks({ config, logger });
-    const liveSignals$ = connectable(createSignals$({ probes, logger, clock, stop$, kicks$: brokerKicks.kicks$ }), {
-      connector: () => new Subject<Signal>(),
-      resetOnDisconnect: false,
-    });
-    let state: SignalState | undefined;
-    const latestSignals = (): Signal[] => (state ? [...state.signals.values()] : []);
-    const signals$: Observable<Signal> = defer(() => concat(from(latestSignals()), liveSignals$));
+    // --- checks → signals → state$
+    // The `checks` component runs the probes (and nothing else does); `state$` is the source of
+    // truth for the latest signals, read synchronously through its view (`checks.signals()`).
+    // the one Kafka connection (TLS, SASL) of the stream, triggers and gates: files read once, one OAUTHBEARER token cache
+    const kafkaConnection = resolveKafkaConnection(kafkaConnectionSettings(config.connections));
+    const checks = createSignalSource({ config, logger, clock, kafkaConnection });
+    const latestSignals = (): Signal[] => checks.signals();
     registerSignalMetrics({ registry, latest: latestSignals, now: () => clock.now() });
 
     // --- alerts: policy (engine) and delivery (outbox worker)
@@ -114,7 +109,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     const { rules, inhibit } = resolveAlertRules(alertsConfig);
     const sinks = createSinks(alertsConfig.sinks, logger);
     const outboxStore = createSqliteOutboxStore(db);
-    const worker = createOutboxWorker({ outbox: outboxStore, sinks, clock, logger });
+    const worker = createOutboxWorker({ outbox: outboxStore, sinks, clock, logger, closeSinksOnStop: true });
     registerOutboxMetrics({ registry, outbox: worker });
     const outbox = wakeOnEnqueue(outboxStore, () => worker.wake());
     const notify = (n: Notification): void => {
@@ -122,8 +117,6 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     };
 
     // --- pipelines
-    // the one Kafka connection (TLS, SASL) of the stream, triggers and gates: files read once, one OAUTHBEARER token cache
-    const kafkaConnection = resolveKafkaConnection(kafkaConnectionSettings(config.connections));
     const engine = createEngine({
       config: loaded,
       db,
@@ -131,17 +124,26 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       logger,
       registry,
       operators: createOperators({ config, notify, latestSignals }),
-      kafka: { brokers: [...kafkaConnection.brokers], clientId: kafkaConnection.clientId, schemaRegistryUrl: config.connections.schema_registry.url, schemaRegistry: schemaRegistryConnection(config.connections), connection: kafkaConnection },
+      kafka: {
+        brokers: [...kafkaConnection.brokers],
+        clientId: kafkaConnection.clientId,
+        schemaRegistryUrl: config.connections.schema_registry.url,
+        schemaRegistry: schemaRegistryConnection(config.connections),
+        connection: kafkaConnection,
+      },
       latestSignals,
       configDir: path.dirname(loaded.file),
     });
+
+    const runEvents$ = createRunEvents$(engine.runEvents$);
 
     const alerts = createAlertEngine({
       rules,
       inhibit,
       route: alertsConfig.route,
-      signals$,
-      runEvents$: engine.runEvents$,
+      // every current signal when it starts, then each change of state$
+      signals$: checks.signals$,
+      runEvents$,
       alertStore: createSqliteAlertStateStore(db),
       silenceStore: createSqliteSilenceStore(db),
       outbox,
@@ -152,62 +154,6 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     });
     registerAlertMetrics({ registry, alerts });
 
-    let listeningUrl = '';
-    const subscriptions: Subscription[] = [];
-    let checksStopped: Promise<void> | undefined;
-    const stopChecks = (): Promise<void> =>
-      (checksStopped ??= (async () => {
-        stop$.next();
-        stop$.complete();
-        brokerKicks.stop();
-        for (const s of subscriptions.splice(0)) s.unsubscribe();
-        await Promise.allSettled(probes.map(async (p) => p.close?.()));
-      })());
-    const listen = async (): Promise<void> => {
-      const host = config.server.host;
-      const port = params.port ?? config.server.port;
-      try {
-        // fastify logs "Server listening at …" itself
-        listeningUrl = await app.listen({ host, port });
-      } catch (cause) {
-        const code = (cause as NodeJS.ErrnoException).code;
-        const why = code === 'EADDRINUSE' ? 'the address is in use by another process' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : code === 'EADDRNOTAVAIL' ? 'the address is not one of this host' : (cause as Error).message;
-        throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `cannot listen on ${host}:${port}: ${why}`, { where: params.port !== undefined ? '--port' : `${loaded.file}: server.port`, cause });
-      }
-    };
-    // Started in this order, stopped in reverse. `checks` starts the probes (and nothing else
-    // does); `alerts` comes after it and reads the replayed state first.
-    const components: Component[] = [
-      { name: 'outbox', start: () => Promise.resolve(worker.start()), stop: async () => { await worker.close(); await closeSinks(sinks); } },
-      {
-        name: 'checks',
-        start: async () => {
-          try {
-            if (commitStore) {
-              subscriptions.push(
-                createConsumerOffsets$({ connection: kafkaConnection, logger, clock })
-                  .pipe(takeUntil(stop$))
-                  .subscribe({ next: (e) => commitStore.apply(e), error: (err: unknown) => logger.error({ err }, 'consumer offsets stream failed') }),
-              );
-            }
-            // state first: it sees every signal from the first one on
-            subscriptions.push(createSignalState$(liveSignals$, { logger }).subscribe({ next: (s) => (state = s), error: (err: unknown) => logger.error({ err }, 'signal state stream failed') }));
-            brokerKicks.start();
-            subscriptions.push(liveSignals$.connect());
-          } catch (err) {
-            await stopChecks();
-            throw err;
-          }
-          logger.info({ component: 'checks', checks: probes.map((p) => p.name) }, 'checks scheduled');
-        },
-        stop: stopChecks,
-      },
-      { name: 'alerts', start: () => Promise.resolve(alerts.start()), stop: () => alerts.close() },
-      { name: 'http', start: listen, stop: () => app.close() },
-      { name: 'engine', start: () => engine.start(), stop: () => engine.close() },
-    ];
-    const lifecycle = createLifecycle(components, logger);
-
     const app = await buildApp({
       logger,
       registry,
@@ -216,12 +162,33 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       authFailuresPerMinute: config.server.auth_failures_per_minute,
       trustProxy: config.server.trust_proxy,
       api: [healthRoutes(latestSignals), apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env })],
+      // read at request time, once the lifecycle below exists
       readiness: () => {
         const parts: Record<string, true | string> = { store: db.open ? true : 'closed' };
         for (const name of lifecycle.names()) parts[name] = lifecycle.isStarted(name) ? true : 'not started';
         return { ready: Object.values(parts).every((v) => v === true), components: parts };
       },
     });
+
+    const http = createHttpListener({
+      app,
+      host: config.server.host,
+      port: params.port ?? config.server.port,
+      where: params.port !== undefined ? '--port' : `${loaded.file}: server.port`,
+      logger,
+    });
+    // Started in this order, stopped in reverse: things taking requests before things sending
+    // requests. `checks` starts the probes (and nothing else does); `alerts` comes after it and
+    // reads the replayed state first.
+    const components: Component[] = [
+      worker,
+      checks,
+      alerts,
+      http,
+      // the pipelines engine keeps close() until its split gives it stop(): a one-line adapter
+      { name: 'engine', start: () => engine.start(), stop: () => engine.close() },
+    ];
+    const lifecycle = createLifecycle(components, logger);
 
     let stopped: Promise<void> | undefined;
     return {
@@ -232,16 +199,18 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       logger,
       engine,
       alerts,
+      state$: checks.state$,
+      runEvents$,
       signals: latestSignals,
       start: () => lifecycle.start(),
       stop() {
         stopped ??= (async () => {
           try {
             await lifecycle.stop();
-            await app.close().catch(() => undefined);
-            // probes were closed by the checks component if it started; close them anyway when
-            // it never did (idempotent), so no client outlives the daemon
-            await stopChecks();
+            // the components that never started are stopped too (each stop is idempotent): the
+            // server's plugins close, and no probe's client outlives the daemon
+            await http.stop();
+            await checks.stop();
             // the OAUTHBEARER token source's HTTP agent, once nothing uses the connection any more
             await kafkaConnection.tokens?.close().catch(() => undefined);
           } finally {
@@ -251,7 +220,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
         })();
         return stopped;
       },
-      url: () => listeningUrl,
+      url: () => http.url(),
     };
   } catch (err) {
     // nothing was started yet (start() does that); release what createDaemon holds

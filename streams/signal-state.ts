@@ -7,8 +7,9 @@
  * repeat are dropped — a group that vanished, or per-group signals replaced by one `unknown`
  * signal while Kafka cannot be reached ("we cannot see" is reported, not stale numbers).
  */
+import { isDeepStrictEqual } from 'node:util';
 import { Observable } from 'rxjs';
-import { distinctUntilChanged, filter, map, scan, shareReplay } from 'rxjs/operators';
+import { distinctUntilChanged, filter, map, mergeMap, scan, shareReplay, tap } from 'rxjs/operators';
 import { STATUSES, worstStatus, type Logger, type Signal, type Status } from '../src/protocol';
 import { silentLogger } from '../src/shared/logger';
 
@@ -26,6 +27,10 @@ export interface SignalState {
   summary: SignalStateSummary;
   /** Epoch ms of the newest signal folded in (0 before the first). */
   updatedAt: number;
+  /** Counts real changes: bumped by every fold that changed the state, never by a repeat of an identical signal. */
+  version: number;
+  /** The signals folded in by the change that made this version (what a consumer of changes evaluates). */
+  changed: readonly Signal[];
 }
 
 export interface SignalStateParams {
@@ -42,7 +47,7 @@ export function signalKey(signal: Pick<Signal, 'check' | 'target' | 'labels'>): 
 }
 
 export function emptySignalState(): SignalState {
-  return { signals: new Map(), summary: summarize([]), updatedAt: 0 };
+  return { signals: new Map(), summary: summarize([]), updatedAt: 0, version: 0, changed: [] };
 }
 
 export function summarize(signals: Iterable<Signal>): SignalStateSummary {
@@ -57,9 +62,14 @@ export function summarize(signals: Iterable<Signal>): SignalStateSummary {
   return { status: worstStatus(statuses), counts, checks: checks.size };
 }
 
-/** Pure reducer: folds one signal into the state (returns a new state, never mutates). */
+/**
+ * Pure reducer: folds one signal into the state (returns a new state, never mutates). A signal
+ * identical to the one already held for its key changes nothing: the same state comes back.
+ */
 export function reduceSignal(state: SignalState, signal: Signal): SignalState {
   const key = signalKey(signal);
+  // an identical repeat cannot supersede anything (its run is the newest already held)
+  if (isDeepStrictEqual(state.signals.get(key), signal)) return state;
   const next = new Map<string, Signal>();
   let newestOfCheck = -Infinity;
   for (const s of state.signals.values()) if (s.check === signal.check) newestOfCheck = Math.max(newestOfCheck, s.observedAt);
@@ -69,7 +79,7 @@ export function reduceSignal(state: SignalState, signal: Signal): SignalState {
     next.set(k, s);
   }
   next.set(key, signal);
-  return { signals: next, summary: summarize(next.values()), updatedAt: Math.max(state.updatedAt, signal.observedAt) };
+  return { signals: next, summary: summarize(next.values()), updatedAt: Math.max(state.updatedAt, signal.observedAt), version: state.version + 1, changed: [signal] };
 }
 
 interface Fold {
@@ -78,8 +88,18 @@ interface Fold {
 }
 
 /**
- * Latest signal per key and the summary, shared: late subscribers get the current state at
- * once; the fold stops when the last subscriber leaves.
+ * `state$`: the latest signal per key and the summary, after the Kibana status service's chain
+ * (`scan → map(summarize) → distinctUntilChanged → shareReplay({ bufferSize: 1, refCount: true })`):
+ *
+ * - one upstream subscription however many consumers; a late subscriber gets the current state
+ *   at once; the fold stops (and its state is dropped) when the last consumer leaves;
+ * - it emits only on a real change: a repeat of an identical signal keeps the version, and
+ *   `distinctUntilChanged` compares versions (a new object every time would pass it untouched);
+ * - status transitions are logged in `tap`, once per transition however many consumers.
+ *
+ * There is no `debounceTime`: a run's signals already arrive together, and every consumer wants
+ * each of them at once (the alert engine evaluates each signal; gates and `/health` read the
+ * newest), so coalescing would only delay them.
  */
 export function createSignalState$(signals$: Observable<Signal>, params: SignalStateParams = {}): Observable<SignalState> {
   const logger = (params.logger ?? silentLogger).child({ component: 'streams', name: 'signal-state' });
@@ -95,14 +115,34 @@ export function createSignalState$(signals$: Observable<Signal>, params: SignalS
       },
       { state: emptySignalState(), transitions: [] },
     ),
-    map((fold) => {
+    tap((fold) => {
       for (const t of fold.transitions) logTransition(logger, t.signal, t.was);
-      return fold.state;
     }),
+    map((fold) => fold.state),
     filter((state) => state.signals.size > 0),
-    distinctUntilChanged(),
+    distinctUntilChanged((a, b) => a.version === b.version),
     shareReplay({ bufferSize: 1, refCount: true }),
   );
+}
+
+/**
+ * The signals of a state stream as a signal stream: every current signal of the first state a
+ * subscriber gets (the replay), then the signals of each later change. The alert engine's
+ * signal input: it sees every current signal when it starts, then every change.
+ */
+export function signalChanges$(state$: Observable<SignalState>): Observable<Signal> {
+  return new Observable<Signal>((subscriber) => {
+    let first = true;
+    return state$
+      .pipe(
+        mergeMap((state) => {
+          const out = first ? [...state.signals.values()] : state.changed;
+          first = false;
+          return out;
+        }),
+      )
+      .subscribe(subscriber);
+  });
 }
 
 function logTransition(logger: Logger, signal: Signal, was: Status | null): void {

@@ -132,8 +132,8 @@ export function startSupervisor(file: string, config: AlertsConfigInput, worker:
     db,
     close() {
       closing ??= (async () => {
-        await engine.close();
-        await w.close();
+        await engine.stop();
+        await w.stop();
         await closeSinks(sinks);
         db.close();
       })();

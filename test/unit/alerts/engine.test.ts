@@ -33,7 +33,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  await Promise.all(engines.map((e) => e.close()));
+  await Promise.all(engines.map((e) => e.stop()));
   engines = [];
   db.close();
   tmp.cleanup();
@@ -224,7 +224,7 @@ describe('alert engine', () => {
     const e1 = engine(cfg);
     signals.next(signal('gold_freshness', 'crit'));
     await clock.advance(10 * MIN);
-    await e1.close();
+    await e1.stop();
     db.close();
     db = openAlertDb(tmp.file);
     outbox = createSqliteOutboxStore(db);
@@ -285,13 +285,13 @@ describe('alert engine', () => {
     expect(bySink('am')).toEqual(['0', 'resend|1', 'resend|2', 'resend|3']);
   });
 
-  it('alerts$ emits the current alerts; close() is idempotent and completes it', async () => {
+  it('alerts$ emits the current alerts; stop() is idempotent and completes it', async () => {
     const e = engine({ rules: [staleRule] });
     const seen: number[] = [];
     let completed = false;
     e.alerts$.subscribe({ next: (a) => seen.push(a.length), complete: () => (completed = true) });
     signals.next(signal('gold_freshness', 'crit'));
-    await Promise.all([e.close(), e.close()]);
+    await Promise.all([e.stop(), e.stop()]);
     expect(seen).toEqual([0, 1]);
     expect(completed).toBe(true);
     expect(clock.pendingSleeps()).toBe(0);

@@ -22,7 +22,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.close()));
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
   db.close();
   tmp.cleanup();
 });
@@ -176,8 +176,8 @@ describe('outbox worker', () => {
     for (let i = 0; i < 20 && fast.delivered.length < 5; i++) await clock.advance(10);
     expect(fast.delivered).toHaveLength(5);
     expect(slow.calls).toHaveLength(1);
-    await w.close();
-    // the hanging delivery was aborted by close(), not counted as an attempt: still pending, untouched
+    await w.stop();
+    // the hanging delivery was aborted by stop(), not counted as an attempt: still pending, untouched
     const pending = store.list({ state: 'pending' });
     expect(pending).toHaveLength(5);
     expect(pending.every((e) => e.attempts === 0)).toBe(true);
@@ -195,8 +195,8 @@ describe('outbox worker', () => {
     await clock.advance(5000);
     await w1.idle();
     expect(down.delivered).toHaveLength(0);
-    await w1.close();
-    await w1.close(); // idempotent
+    await w1.stop();
+    await w1.stop(); // idempotent
     db.close();
 
     db = openAlertDb(tmp.file);
@@ -209,7 +209,7 @@ describe('outbox worker', () => {
     await clock.advance(60_000);
     await w2.idle();
     expect(up.delivered.map((n) => n.dedupKey).sort()).toEqual(['k1', 'k2']);
-    await w2.close();
+    await w2.stop();
     db.close();
 
     db = openAlertDb(tmp.file);

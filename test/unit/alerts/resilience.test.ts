@@ -99,7 +99,7 @@ function engine(cfg: AlertsConfigInput, deps: EngineDeps, extra: Partial<Paramet
     ...extra,
   });
   registerAlertMetrics({ registry, alerts: e });
-  closers.push(() => e.close());
+  closers.push(() => e.stop());
   e.start();
   return e;
 }
@@ -257,7 +257,7 @@ describe('outbox worker: transient store errors', () => {
   function worker(outbox: OutboxStore, sinks: ScriptedSink[]): OutboxWorker {
     const w = createOutboxWorker({ outbox, sinks, clock, logger: silentLogger, random: () => 0.5 });
     registerOutboxMetrics({ registry, outbox: w });
-    closers.push(() => w.close());
+    closers.push(() => w.stop());
     return w;
   }
 
