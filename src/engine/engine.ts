@@ -19,11 +19,10 @@ import {
   SupervisorError,
   describeError,
   isSupervisorError,
-  TERMINAL_RUN_STATES,
   type Clock,
+  type Component,
   type Logger,
   type RunEvent,
-  type RunState,
   type Signal,
   type Trigger,
   type TriggerKind,
@@ -31,8 +30,8 @@ import {
 import { systemClock } from '../shared/clock';
 import type { LoadedConfig } from '../config/load';
 import type { SqliteDatabase } from '../store/database';
-import { createRunStore, type RunRecord, type RunStore } from '../store/runs';
-import { compileSchedule, createCronTrigger$, ticksBetween, ticksInRange } from '../../streams/cron';
+import { createRunStore, type RunStore } from '../store/runs';
+import { compileSchedule, createCronTrigger$, ticksBetween } from '../../streams/cron';
 import { evaluateGate, gateTriggers } from '../../streams/gate';
 import { createLagTrigger$ } from '../../streams/lag-trigger';
 import { createOffsetsTrigger$ } from '../../streams/offsets-trigger';
@@ -44,6 +43,11 @@ import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipeli
 import type { OperatorRegistry } from './operator';
 import { recoverOrphanedRuns } from './recovery';
 import { AbortReason, executeRun, type RunnerParams } from './runner';
+import { countPlan, planBackfill, runBackfill, type BackfillOptions, type BackfillSummary } from './backfill';
+import { dispatchQueued } from './dispatch';
+import { summarizeRun, type RunSummary } from './run-summary';
+import { submitTrigger } from './submit';
+import { waitForRun } from './wait-for-run';
 
 export interface EngineParams {
   config: LoadedConfig;
@@ -93,61 +97,17 @@ export interface TriggerOptions {
   kind?: TriggerKind;
 }
 
-export interface TaskSummary {
-  taskId: string;
-  state: string;
-  tryNumber: number;
-  maxTries: number;
-  reason: string | null;
-  startedAt: number | null;
-  endedAt: number | null;
-}
+export type { TaskSummary, RunSummary } from './run-summary';
+export type { BackfillOptions, BackfillPlanItem, BackfillSummary } from './backfill';
 
-export interface RunSummary {
-  runId: string;
-  pipeline: string;
-  logicalDate: number;
-  kind: TriggerKind;
-  state: RunState;
-  reason: string | null;
-  /** False when a run for this logical date already existed (the trigger was a duplicate). */
-  created: boolean;
-  queuedAt: number;
-  startedAt: number | null;
-  endedAt: number | null;
-  tasks: TaskSummary[];
-}
-
-export interface BackfillOptions {
-  startDate: number;
-  endDate: number;
-  dryRun?: boolean;
-  /** Which logical dates that already have a run are run again. Default none. */
-  reprocess?: 'none' | 'failed' | 'all';
-  maxActive?: number;
-  conf?: Record<string, unknown>;
-  onProgress?: (progress: { done: number; total: number; last?: RunSummary }) => void;
-}
-
-export interface BackfillPlanItem {
-  logicalDate: number;
-  action: 'run' | 'rerun' | 'skip';
-  existing: { runId: string; state: RunState } | null;
-}
-
-export interface BackfillSummary {
-  pipeline: string;
-  dryRun: boolean;
-  plan: BackfillPlanItem[];
-  runs: RunSummary[];
-  counts: { total: number; run: number; rerun: number; skippedExisting: number; success: number; failed: number };
-}
-
-export interface Engine {
+export interface Engine extends Component {
   readonly catalog: PipelineCatalog;
   readonly store: RunStore;
   readonly runEvents$: Observable<RunEvent>;
   start(): Promise<void>;
+  /** Idempotent, never rejects (the lifecycle contract). */
+  stop(): Promise<void>;
+  /** Alias of stop(). */
   close(): Promise<void>;
   trigger(pipeline: string, options?: TriggerOptions): Promise<RunSummary>;
   /** Runs one task of a pipeline in-process, ignoring dependencies (Airflow `tasks test`). */
@@ -160,261 +120,159 @@ export interface Engine {
   activeRuns(): string[];
 }
 
-const AUTOMATIC: ReadonlySet<TriggerKind> = new Set(['cron', 'lag', 'offsets']);
-/** Run kinds max_active_runs does not limit. */
-const UNLIMITED: ReadonlySet<TriggerKind> = new Set(['backfill', 'test']);
-/** Queued runs read per dispatch query. */
-const DISPATCH_PAGE = 500;
-const TERMINAL: ReadonlySet<RunState> = new Set(TERMINAL_RUN_STATES);
-
-export function summarizeRun(store: RunStore, run: RunRecord, created = true): RunSummary {
-  return {
-    runId: run.id,
-    pipeline: run.pipeline,
-    logicalDate: run.logicalDate,
-    kind: run.kind,
-    state: run.state,
-    reason: run.reason,
-    created,
-    queuedAt: run.queuedAt,
-    startedAt: run.startedAt,
-    endedAt: run.endedAt,
-    tasks: store.listTasks(run.id).map((t) => ({
-      taskId: t.taskId,
-      state: t.state,
-      tryNumber: t.tryNumber,
-      maxTries: t.maxTries,
-      reason: t.reason,
-      startedAt: t.startedAt,
-      endedAt: t.endedAt,
-    })),
-  };
-}
+export { summarizeRun } from './run-summary';
 
 export function createEngine(params: EngineParams): Engine {
-  const clock = params.clock ?? systemClock;
-  const logger = params.logger.child({ component: 'engine', name: 'pipelines' });
-  const store = createRunStore(params.db);
-  const catalog = createPipelineCatalog(params.config.config);
-  const daemon = params.schedule !== false;
-  const configDir = params.configDir ?? path.dirname(params.config.file);
-  const events = new Subject<RunEvent>();
-  const metrics: PipelineMetrics = registerPipelineMetrics({ registry: params.registry, store, pipelines: () => catalog.list().map((p) => p.id) });
-  const emit = (e: RunEvent): void => {
-    try {
-      metrics.observe(e);
-    } catch (err) {
-      logger.warn({ error: (err as Error).message }, 'metrics update failed');
-    }
-    events.next(e);
-  };
+  return new PipelinesEngine(params);
+}
 
-  // Validate every schedule now: configure validates, start connects.
-  for (const p of catalog.list()) if (p.schedule) compileSchedule(p.schedule, p.timezone, `pipelines.${p.id}.schedule`);
+/** The coordinator: owns the run events, the shutdown signal and the runs in flight; wires submit, dispatch, backfill and waiting to them. */
+class PipelinesEngine implements Engine {
+  readonly name = 'engine';
+  readonly catalog: PipelineCatalog;
+  readonly store: RunStore;
+  readonly runEvents$: Observable<RunEvent>;
 
-  const statusDir = params.statusDir ?? (params.db.name && params.db.name !== ':memory:' ? path.join(path.dirname(path.resolve(params.db.name)), 'task-status') : path.join(os.tmpdir(), `supervisor-task-status-${process.pid}`));
-  const runner: RunnerParams = {
-    statusDir,
-    store,
-    operators: params.operators,
-    clock,
-    logger,
-    emit,
-    configDir,
-    ...(params.random ? { random: params.random } : {}),
-    ...(params.maxLogBytes ? { maxLogBytes: params.maxLogBytes } : {}),
-    ...(params.abortGraceMs !== undefined ? { abortGraceMs: params.abortGraceMs } : {}),
-  };
-
-  const shutdown = new AbortController();
-  // every run in flight listens to it (max_active_runs is up to 64 per pipeline, backfills more)
-  setMaxListeners(0, shutdown.signal);
-  const executing = new Map<string, Promise<void>>();
+  private readonly params: EngineParams;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly daemon: boolean;
+  private readonly statusDir: string;
+  private readonly events = new Subject<RunEvent>();
+  private readonly metrics: PipelineMetrics;
+  private readonly runner: RunnerParams;
+  private readonly shutdown = new AbortController();
+  private readonly executing = new Map<string, Promise<void>>();
   /** Runs this engine created and may execute even when not in daemon mode. */
-  const own = new Set<string>();
-  const subscriptions: Subscription[] = [];
-  let pollTimer: NodeJS.Timeout | undefined;
-  let kafkaSource: KafkaAdminSource | undefined;
-  let started = false;
-  let closing: Promise<void> | undefined;
+  private readonly own = new Set<string>();
+  private readonly subscriptions: Subscription[] = [];
+  private pollTimer: NodeJS.Timeout | undefined;
+  private kafkaSource: KafkaAdminSource | undefined;
+  private started = false;
+  private stopping: Promise<void> | undefined;
 
-  const execute = (spec: PipelineSpec, runId: string, only?: readonly string[]): void => {
-    const p = executeRun(runner, spec, runId, shutdown.signal, only ? { only } : {})
+  constructor(params: EngineParams) {
+    this.params = params;
+    this.clock = params.clock ?? systemClock;
+    this.logger = params.logger.child({ component: 'engine', name: 'pipelines' });
+    this.store = createRunStore(params.db);
+    this.catalog = createPipelineCatalog(params.config.config);
+    this.daemon = params.schedule !== false;
+    this.runEvents$ = this.events.asObservable();
+    const catalog = this.catalog;
+    this.metrics = registerPipelineMetrics({ registry: params.registry, store: this.store, pipelines: () => catalog.list().map((p) => p.id) });
+
+    // Validate every schedule now: configure validates, start connects.
+    for (const p of catalog.list()) if (p.schedule) compileSchedule(p.schedule, p.timezone, `pipelines.${p.id}.schedule`);
+
+    this.statusDir =
+      params.statusDir ??
+      (params.db.name && params.db.name !== ':memory:'
+        ? path.join(path.dirname(path.resolve(params.db.name)), 'task-status')
+        : path.join(os.tmpdir(), `supervisor-task-status-${process.pid}`));
+    this.runner = {
+      statusDir: this.statusDir,
+      store: this.store,
+      operators: params.operators,
+      clock: this.clock,
+      logger: this.logger,
+      emit: (e) => this.emit(e),
+      configDir: params.configDir ?? path.dirname(params.config.file),
+      ...(params.random ? { random: params.random } : {}),
+      ...(params.maxLogBytes ? { maxLogBytes: params.maxLogBytes } : {}),
+      ...(params.abortGraceMs !== undefined ? { abortGraceMs: params.abortGraceMs } : {}),
+    };
+    // every run in flight listens to it (max_active_runs is up to 64 per pipeline, backfills more)
+    setMaxListeners(0, this.shutdown.signal);
+  }
+
+  private emit(e: RunEvent): void {
+    try {
+      this.metrics.observe(e);
+    } catch (err) {
+      this.logger.warn({ error: (err as Error).message }, 'metrics update failed');
+    }
+    this.events.next(e);
+  }
+
+  private execute(spec: PipelineSpec, runId: string, only?: readonly string[]): void {
+    const p = executeRun(this.runner, spec, runId, this.shutdown.signal, only ? { only } : {})
       .then(
         () => undefined,
         (err: unknown) => {
           // Store failure or a bug: never leave a run silently running.
-          logger.error({ run: runId, error: describeError(err).message }, 'run execution failed');
+          this.logger.error({ run: runId, error: describeError(err).message }, 'run execution failed');
           try {
-            store.updateRun(runId, { state: 'failed', reason: `internal error: ${describeError(err).message}`, endedAt: clock.now() });
+            this.store.updateRun(runId, { state: 'failed', reason: `internal error: ${describeError(err).message}`, endedAt: this.clock.now() });
           } catch {
             /* store closed */
           }
         },
       )
       .finally(() => {
-        executing.delete(runId);
-        own.delete(runId);
-        if (!shutdown.signal.aborted) dispatch();
+        this.executing.delete(runId);
+        this.own.delete(runId);
+        if (!this.shutdown.signal.aborted) this.dispatch();
       });
-    executing.set(runId, p);
-  };
+    this.executing.set(runId, p);
+  }
 
-  /**
-   * Starts queued runs, oldest first, while their pipeline has room (backfill and test runs are
-   * not limited by max_active_runs). One query counts the running runs of every pipeline; the
-   * queued ones are read in pages (only of pipelines with room, plus unlimited kinds), so every
-   * queued run is reached however many there are, and a queued run that must wait costs no
-   * query of its own.
-   */
-  const dispatch = (): void => {
-    if (shutdown.signal.aborted) return;
+  private readonly dispatch = (): void => {
+    if (this.shutdown.signal.aborted) return;
     try {
-      const running = store.countByPipeline(['running']);
-      const hasRoom = (spec: PipelineSpec): boolean => (running.get(spec.id) ?? 0) < spec.maxActiveRuns;
-      const start = (run: RunRecord): void => {
-        const spec = catalog.find(run.pipeline);
-        if (!spec) return;
-        if (!UNLIMITED.has(run.kind) && !hasRoom(spec)) return;
-        if (!store.claimRun(run.id, process.pid, clock.now())) return;
-        running.set(spec.id, (running.get(spec.id) ?? 0) + 1);
-        execute(spec, run.id);
-      };
-      if (!daemon) {
-        // an in-process CLI engine executes only the runs it created
-        for (const id of [...own]) {
-          if (executing.has(id)) continue;
-          const run = store.getRun(id);
-          if (run?.state === 'queued') start(run);
-        }
-        return;
-      }
-      let after: { queuedAt: number; id: string } | undefined;
-      for (;;) {
-        const pipelines = catalog.list().filter(hasRoom).map((p) => p.id);
-        const page = store.listQueued({ ...(after ? { after } : {}), limit: DISPATCH_PAGE, pipelines, kinds: [...UNLIMITED] });
-        for (const run of page) start(run);
-        if (page.length < DISPATCH_PAGE || shutdown.signal.aborted) break;
-        const last = page[page.length - 1]!;
-        after = { queuedAt: last.queuedAt, id: last.id };
-      }
+      dispatchQueued({
+        store: this.store,
+        catalog: this.catalog,
+        now: () => this.clock.now(),
+        daemon: this.daemon,
+        own: this.own,
+        isExecuting: (id) => this.executing.has(id),
+        execute: (spec, runId) => this.execute(spec, runId),
+        aborted: () => this.shutdown.signal.aborted,
+      });
     } catch (err) {
-      logger.error({ error: describeError(err).message }, 'dispatch failed');
+      this.logger.error({ error: describeError(err).message }, 'dispatch failed');
     }
   };
 
-  /**
-   * A trigger becomes a queued run (or is skipped, or deduplicated). Never throws unless
-   * `rethrow` is set (a manual trigger, whose caller is waiting for the answer).
-   */
-  const submit = (trigger: Trigger, options: { bypassOverlap?: boolean; rethrow?: boolean } = {}): RunSummary | null => {
+  /** Never throws unless `rethrow` is set (a manual trigger, whose caller is waiting for the answer). */
+  private submit(trigger: Trigger, options: { bypassOverlap?: boolean; rethrow?: boolean } = {}): RunSummary | null {
     try {
-      const spec = catalog.get(trigger.pipeline);
-      const now = clock.now();
-      if (trigger.skipReason !== undefined) {
-        const { run, created } = store.insertRun({
-          pipeline: spec.id,
-          logicalDate: trigger.logicalDate,
-          kind: trigger.kind,
-          params: { ...trigger.params },
-          firedAt: trigger.firedAt,
-          queuedAt: now,
-          state: 'skipped',
-          reason: trigger.skipReason,
-        });
-        if (created) {
-          store.updateRun(run.id, { endedAt: now });
-          logger.info({ pipeline: spec.id, logicalDate: new Date(trigger.logicalDate).toISOString(), reason: trigger.skipReason }, 'run skipped');
-          emit({ type: 'run', runId: run.id, pipeline: spec.id, logicalDate: run.logicalDate, trigger: run.kind, state: 'skipped', at: now, firedAt: trigger.firedAt, reason: trigger.skipReason });
-        }
-        return summarizeRun(store, store.getRun(run.id)!, created);
-      }
-      if (AUTOMATIC.has(trigger.kind) && !options.bypassOverlap && !trigger.rerun) {
-        const existing = store.findRun(spec.id, trigger.logicalDate);
-        if (existing) return summarizeRun(store, existing, false);
-        const active = store.countRuns(spec.id, ['running', 'queued']);
-        const room = spec.overlap === 'skip' ? spec.maxActiveRuns : spec.overlap === 'buffer_one' ? spec.maxActiveRuns + 1 : 1000;
-        if (active >= room) {
-          metrics.skippedTick(spec.id, 'overlap');
-          logger.info({ pipeline: spec.id, logicalDate: new Date(trigger.logicalDate).toISOString(), overlap: spec.overlap, active }, 'tick skipped: a run is still active');
-          return null;
-        }
-      }
-      const { run, created } = store.insertRun({
-        pipeline: spec.id,
-        logicalDate: trigger.logicalDate,
-        kind: trigger.kind,
-        params: { ...trigger.params },
-        firedAt: trigger.firedAt,
-        queuedAt: now,
-        rerun: trigger.rerun === true,
-        detached: trigger.kind === 'test',
-      });
-      if (!created) {
-        logger.info({ pipeline: spec.id, run: run.id, state: run.state }, 'a run for this logical date exists; not starting another (use --rerun)');
-        return summarizeRun(store, run, false);
-      }
-      own.add(run.id);
-      emit({ type: 'run', runId: run.id, pipeline: spec.id, logicalDate: run.logicalDate, trigger: run.kind, state: 'queued', at: now, firedAt: trigger.firedAt });
-      dispatch();
-      return summarizeRun(store, store.getRun(run.id)!, true);
+      return submitTrigger(
+        {
+          store: this.store,
+          catalog: this.catalog,
+          clock: this.clock,
+          logger: this.logger,
+          emit: (e) => this.emit(e),
+          skippedTick: (pipeline, reason) => this.metrics.skippedTick(pipeline, reason),
+          onCreated: (runId) => this.own.add(runId),
+          dispatch: this.dispatch,
+        },
+        trigger,
+        options.bypassOverlap ? { bypassOverlap: true } : {},
+      );
     } catch (err) {
-      logger.error({ pipeline: trigger.pipeline, kind: trigger.kind, error: describeError(err).message }, 'trigger rejected');
+      this.logger.error({ pipeline: trigger.pipeline, kind: trigger.kind, error: describeError(err).message }, 'trigger rejected');
       if (options.rethrow) throw err;
       return null;
     }
+  }
+
+  readonly getRun = (runId: string): RunSummary | null => {
+    const run = this.store.getRun(runId);
+    return run ? summarizeRun(this.store, run) : null;
   };
 
-  const getRun = (runId: string): RunSummary | null => {
-    const run = store.getRun(runId);
-    return run ? summarizeRun(store, run) : null;
-  };
+  readonly waitForRun = (runId: string, signal?: AbortSignal): Promise<RunSummary> => waitForRun(this.store, this.events, runId, signal);
 
-  const waitForRun = (runId: string, signal?: AbortSignal): Promise<RunSummary> =>
-    new Promise<RunSummary>((resolve, reject) => {
-      const check = (): boolean => {
-        const run = store.getRun(runId);
-        if (!run) {
-          cleanup();
-          reject(new SupervisorError('SUP_ERR_NOT_FOUND', `run "${runId}" does not exist`));
-          return true;
-        }
-        if (TERMINAL.has(run.state)) {
-          cleanup();
-          resolve(summarizeRun(store, run));
-          return true;
-        }
-        return false;
-      };
-      const sub = events.subscribe((e) => {
-        if (e.type === 'run' && e.runId === runId && TERMINAL.has(e.state)) check();
-      });
-      // Runs executed by another process are seen through the store.
-      const timer = setInterval(() => {
-        try {
-          check();
-        } catch (err) {
-          cleanup();
-          reject(err);
-        }
-      }, 250);
-      timer.unref();
-      const onAbort = (): void => {
-        cleanup();
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      function cleanup(): void {
-        sub.unsubscribe();
-        clearInterval(timer);
-        signal?.removeEventListener('abort', onAbort);
-      }
-      check();
-    });
+  readonly activeRuns = (): string[] => [...this.executing.keys()];
 
-  const triggerStreams = (): Observable<Trigger>[] => {
+  private triggerStreams(): Observable<Trigger>[] {
+    const { params, clock, logger, metrics } = this;
     const streams: Observable<Trigger>[] = [...(params.triggers$ ?? [])];
-    for (const spec of catalog.list()) {
+    const kafkaSource = this.kafkaSource;
+    for (const spec of this.catalog.list()) {
       if (spec.paused) continue;
       if (spec.schedule) {
         streams.push(
@@ -435,7 +293,17 @@ export function createEngine(params: EngineParams): Engine {
         }
         if (t.type === 'lag') {
           streams.push(
-            createLagTrigger$({ pipeline: spec.id, group: t.group, topic: t.topic, maxLag: t.max_lag, forMs: t.for, cooldownMs: t.cooldown, fetchLag: () => kafkaSource!.lag(t.group, t.topic), clock, logger }),
+            createLagTrigger$({
+              pipeline: spec.id,
+              group: t.group,
+              topic: t.topic,
+              maxLag: t.max_lag,
+              forMs: t.for,
+              cooldownMs: t.cooldown,
+              fetchLag: () => kafkaSource.lag(t.group, t.topic),
+              clock,
+              logger,
+            }),
           );
         } else {
           streams.push(
@@ -458,13 +326,14 @@ export function createEngine(params: EngineParams): Engine {
       }
     }
     return streams;
-  };
+  }
 
-  const gateFor = (trigger: Trigger): (() => Promise<string | null>) | null => {
-    const spec = catalog.find(trigger.pipeline);
+  private gateFor(trigger: Trigger): (() => Promise<string | null>) | null {
+    const spec = this.catalog.find(trigger.pipeline);
     const gate = spec?.gate;
     if (!gate || (!gate.kafka_healthy && !gate.max_lag)) return null;
-    const source = kafkaSource;
+    const source = this.kafkaSource;
+    const latestSignals = this.params.latestSignals;
     return () =>
       evaluateGate(
         { kafkaHealthy: gate.kafka_healthy, ...(gate.max_lag ? { maxLag: { group: gate.max_lag.group, topic: gate.max_lag.topic, maxLag: gate.max_lag.max_lag } } : {}) },
@@ -474,141 +343,124 @@ export function createEngine(params: EngineParams): Engine {
             if (!source) throw new Error('no Kafka connection configured');
             return source.lag(group, topic);
           },
-          ...(params.latestSignals ? { latestSignals: params.latestSignals } : {}),
+          ...(latestSignals ? { latestSignals } : {}),
         },
       );
-  };
+  }
 
-  const catchup = (): void => {
-    for (const spec of catalog.list()) {
+  private catchup(): void {
+    for (const spec of this.catalog.list()) {
       if (!spec.schedule || !spec.catchup || spec.paused) continue;
-      const last = store.lastLogicalDate(spec.id, ['cron', 'backfill']);
+      const last = this.store.lastLogicalDate(spec.id, ['cron', 'backfill']);
       if (last === null) continue;
       const cron = compileSchedule(spec.schedule, spec.timezone);
-      const ticks = ticksBetween(cron, last, clock.now(), params.maxCatchupRuns ?? 100);
-      if (ticks.length > 0) logger.info({ pipeline: spec.id, ticks: ticks.length }, 'catching up missed schedule ticks');
-      for (const tick of ticks) submit({ pipeline: spec.id, logicalDate: tick, kind: 'cron', params: {}, firedAt: clock.now() }, { bypassOverlap: true });
+      const ticks = ticksBetween(cron, last, this.clock.now(), this.params.maxCatchupRuns ?? 100);
+      if (ticks.length > 0) this.logger.info({ pipeline: spec.id, ticks: ticks.length }, 'catching up missed schedule ticks');
+      for (const tick of ticks) this.submit({ pipeline: spec.id, logicalDate: tick, kind: 'cron', params: {}, firedAt: this.clock.now() }, { bypassOverlap: true });
     }
-  };
+  }
 
-  const engine: Engine = {
-    catalog,
-    store,
-    runEvents$: events.asObservable(),
-
-    async start() {
-      if (started) return;
-      started = true;
-      if (!daemon) return;
-      await recoverOrphanedRuns({ store, logger, now: () => clock.now(), statusDir });
-      if (params.kafka && catalog.list().some((p) => p.triggers.length > 0 || p.gate)) {
-        kafkaSource = createKafkaAdminSource({ brokers: params.kafka.brokers, clientId: params.kafka.clientId, ...(params.kafka.connection ? { connection: params.kafka.connection } : {}), logger });
-      }
-      catchup();
-      const triggers$ = merge(...triggerStreams(), EMPTY).pipe(gateTriggers(gateFor, { logger, ...(params.gateTimeoutMs !== undefined ? { timeoutMs: params.gateTimeoutMs } : {}) }));
-      subscriptions.push(
-        triggers$.subscribe({
-          next: (t) => {
-            submit(t);
-          },
-          error: (err: unknown) => logger.error({ error: describeError(err).message }, 'trigger stream failed'),
-        }),
-      );
-      dispatch();
-      pollTimer = setInterval(dispatch, params.pollIntervalMs ?? 1000);
-      pollTimer.unref();
-      logger.info({ pipelines: catalog.list().map((p) => p.id) }, 'pipelines engine started');
-    },
-
-    close() {
-      closing ??= (async () => {
-        if (pollTimer) clearInterval(pollTimer);
-        for (const s of subscriptions) {
-          try {
-            s.unsubscribe();
-          } catch {
-            /* keep closing */
-          }
-        }
-        shutdown.abort(new AbortReason('shutdown', 'the supervisor is shutting down'));
-        await Promise.allSettled([...executing.values()]);
-        try {
-          await kafkaSource?.close();
-        } catch (err) {
-          logger.warn({ error: describeError(err).message }, 'closing the Kafka admin failed');
-        }
-        events.complete();
-      })();
-      return closing;
-    },
-
-    async trigger(pipeline, options = {}) {
-      const spec = catalog.get(pipeline);
-      if (closing) throw new SupervisorError('SUP_ERR_CONFLICT', 'the engine is shutting down');
-      const now = clock.now();
-      const kind = options.kind ?? 'manual';
-      let summary: RunSummary | null;
-      try {
-        summary = submit(
-          { pipeline: spec.id, logicalDate: options.logicalDate ?? now, kind, params: options.conf ?? {}, firedAt: now, ...(options.rerun ? { rerun: true } : {}) },
-          { bypassOverlap: true, rethrow: true },
-        );
-      } catch (err) {
-        if (isSupervisorError(err)) throw err;
-        throw new SupervisorError('SUP_ERR_CONFLICT', `the trigger of "${spec.id}" was not accepted: ${describeError(err).message}`, { cause: err });
-      }
-      // with bypassOverlap and rethrow, submit answers a summary or throws
-      if (!summary) throw new SupervisorError('SUP_ERR_INTERNAL', `the trigger of "${spec.id}" produced no run`);
-      return summary;
-    },
-
-    async testTask(pipeline, taskId, logicalDate, conf = {}) {
-      const spec = catalog.get(pipeline);
-      getTask(spec, taskId);
-      const now = clock.now();
-      const { run } = store.insertRun({ pipeline: spec.id, logicalDate, kind: 'test', params: conf, firedAt: now, queuedAt: now, detached: true });
-      if (!store.claimRun(run.id, process.pid, now)) throw new SupervisorError('SUP_ERR_CONFLICT', `run ${run.id} was taken by another process`);
-      own.add(run.id);
-      execute(spec, run.id, [taskId]);
-      return waitForRun(run.id);
-    },
-
-    async backfill(pipeline, options) {
-      const spec = catalog.get(pipeline);
-      if (!spec.schedule) throw new SupervisorError('SUP_ERR_USAGE', `pipeline "${spec.id}" has no schedule: backfill needs one to know its logical dates`);
-      if (!(options.endDate >= options.startDate)) throw new SupervisorError('SUP_ERR_USAGE', '--end-date must not be before --start-date');
-      const cron = compileSchedule(spec.schedule, spec.timezone);
-      const ticks = ticksInRange(cron, options.startDate, options.endDate, 10_001);
-      if (ticks.length > 10_000) throw new SupervisorError('SUP_ERR_USAGE', 'the range covers more than 10000 schedule ticks; narrow it');
-      const reprocess = options.reprocess ?? 'none';
-      const plan: BackfillPlanItem[] = ticks.map((tick) => {
-        const existing = store.findRun(spec.id, tick);
-        if (!existing) return { logicalDate: tick, action: 'run', existing: null };
-        const failed = existing.state === 'failed' || existing.state === 'timed_out' || existing.state === 'skipped';
-        const rerun = reprocess === 'all' || (reprocess === 'failed' && failed);
-        return { logicalDate: tick, action: rerun ? 'rerun' : 'skip', existing: { runId: existing.id, state: existing.state } };
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    if (!this.daemon) return;
+    const { params, catalog, logger } = this;
+    await recoverOrphanedRuns({ store: this.store, logger, now: () => this.clock.now(), statusDir: this.statusDir });
+    if (params.kafka && catalog.list().some((p) => p.triggers.length > 0 || p.gate)) {
+      this.kafkaSource = createKafkaAdminSource({
+        brokers: params.kafka.brokers,
+        clientId: params.kafka.clientId,
+        ...(params.kafka.connection ? { connection: params.kafka.connection } : {}),
+        logger,
       });
-      const counts = {
-        total: plan.length,
-        run: plan.filter((p) => p.action === 'run').length,
-        rerun: plan.filter((p) => p.action === 'rerun').length,
-        skippedExisting: plan.filter((p) => p.action === 'skip').length,
-        success: 0,
-        failed: 0,
-      };
-      const summary: BackfillSummary = { pipeline: spec.id, dryRun: options.dryRun === true, plan, runs: [], counts };
-      if (options.dryRun) return summary;
+    }
+    this.catchup();
+    const triggers$ = merge(...this.triggerStreams(), EMPTY).pipe(
+      gateTriggers((t) => this.gateFor(t), { logger, ...(params.gateTimeoutMs !== undefined ? { timeoutMs: params.gateTimeoutMs } : {}) }),
+    );
+    this.subscriptions.push(
+      triggers$.subscribe({
+        next: (t) => {
+          this.submit(t);
+        },
+        error: (err: unknown) => logger.error({ error: describeError(err).message }, 'trigger stream failed'),
+      }),
+    );
+    this.dispatch();
+    this.pollTimer = setInterval(this.dispatch, params.pollIntervalMs ?? 1000);
+    this.pollTimer.unref();
+    logger.info({ pipelines: catalog.list().map((p) => p.id) }, 'pipelines engine started');
+  }
 
-      const todo = plan.filter((p) => p.action !== 'skip');
-      const maxActive = Math.max(1, options.maxActive ?? spec.maxActiveRuns);
-      let done = 0;
-      let next = 0;
-      options.onProgress?.({ done, total: todo.length });
-      const worker = async (): Promise<void> => {
-        while (next < todo.length && !shutdown.signal.aborted) {
-          const item = todo[next++]!;
-          const now = clock.now();
-          const { run } = store.insertRun({
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.pollTimer) clearInterval(this.pollTimer);
+      for (const s of this.subscriptions) {
+        try {
+          s.unsubscribe();
+        } catch {
+          /* keep closing */
+        }
+      }
+      this.shutdown.abort(new AbortReason('shutdown', 'the supervisor is shutting down'));
+      await Promise.allSettled([...this.executing.values()]);
+      try {
+        await this.kafkaSource?.close();
+      } catch (err) {
+        this.logger.warn({ error: describeError(err).message }, 'closing the Kafka admin failed');
+      }
+      this.events.complete();
+    })();
+    return this.stopping;
+  }
+
+  close(): Promise<void> {
+    return this.stop();
+  }
+
+  // async so that every refusal (an unknown pipeline, shutting down) is a rejection
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async trigger(pipeline: string, options: TriggerOptions = {}): Promise<RunSummary> {
+    const spec = this.catalog.get(pipeline);
+    if (this.stopping) throw new SupervisorError('SUP_ERR_CONFLICT', 'the engine is shutting down');
+    const now = this.clock.now();
+    const kind = options.kind ?? 'manual';
+    let summary: RunSummary | null;
+    try {
+      summary = this.submit(
+        { pipeline: spec.id, logicalDate: options.logicalDate ?? now, kind, params: options.conf ?? {}, firedAt: now, ...(options.rerun ? { rerun: true } : {}) },
+        { bypassOverlap: true, rethrow: true },
+      );
+    } catch (err) {
+      if (isSupervisorError(err)) throw err;
+      throw new SupervisorError('SUP_ERR_CONFLICT', `the trigger of "${spec.id}" was not accepted: ${describeError(err).message}`, { cause: err });
+    }
+    // with bypassOverlap and rethrow, submit answers a summary or throws
+    if (!summary) throw new SupervisorError('SUP_ERR_INTERNAL', `the trigger of "${spec.id}" produced no run`);
+    return summary;
+  }
+
+  async testTask(pipeline: string, taskId: string, logicalDate: number, conf: Record<string, unknown> = {}): Promise<RunSummary> {
+    const spec = this.catalog.get(pipeline);
+    getTask(spec, taskId);
+    const now = this.clock.now();
+    const { run } = this.store.insertRun({ pipeline: spec.id, logicalDate, kind: 'test', params: conf, firedAt: now, queuedAt: now, detached: true });
+    if (!this.store.claimRun(run.id, process.pid, now)) throw new SupervisorError('SUP_ERR_CONFLICT', `run ${run.id} was taken by another process`);
+    this.own.add(run.id);
+    this.execute(spec, run.id, [taskId]);
+    return this.waitForRun(run.id);
+  }
+
+  async backfill(pipeline: string, options: BackfillOptions): Promise<BackfillSummary> {
+    const spec = this.catalog.get(pipeline);
+    const plan = planBackfill(this.store, spec, options);
+    const summary: BackfillSummary = { pipeline: spec.id, dryRun: options.dryRun === true, plan, runs: [], counts: countPlan(plan) };
+    if (options.dryRun) return summary;
+    await runBackfill(
+      {
+        startRun: (item) => {
+          const now = this.clock.now();
+          const { run } = this.store.insertRun({
             pipeline: spec.id,
             logicalDate: item.logicalDate,
             kind: 'backfill',
@@ -617,26 +469,19 @@ export function createEngine(params: EngineParams): Engine {
             queuedAt: now,
             rerun: item.action === 'rerun',
           });
-          if (store.claimRun(run.id, process.pid, now)) {
-            own.add(run.id);
-            execute(spec, run.id);
+          if (this.store.claimRun(run.id, process.pid, now)) {
+            this.own.add(run.id);
+            this.execute(spec, run.id);
           }
-          const result = await waitForRun(run.id);
-          summary.runs.push(result);
-          if (result.state === 'success') counts.success += 1;
-          else counts.failed += 1;
-          done += 1;
-          options.onProgress?.({ done, total: todo.length, last: result });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(maxActive, Math.max(1, todo.length)) }, worker));
-      summary.runs.sort((a, b) => a.logicalDate - b.logicalDate);
-      return summary;
-    },
-
-    waitForRun,
-    getRun,
-    activeRuns: () => [...executing.keys()],
-  };
-  return engine;
+          return run.id;
+        },
+        waitForRun: (runId) => this.waitForRun(runId),
+        aborted: () => this.shutdown.signal.aborted,
+      },
+      summary,
+      options.maxActive ?? spec.maxActiveRuns,
+      options.onProgress,
+    );
+    return summary;
+  }
 }

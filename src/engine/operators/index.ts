@@ -6,7 +6,7 @@ import { createCommandOperator } from './command';
 import { createIngestionOperator } from './ingestion';
 import { createNotifyOperator } from './notify';
 
-export { createSignalOperator, type SignalTask } from './check';
+export { createSignalOperator, type SignalTask } from './check-task';
 export { createIngestionOperator, planIngestion, readSourceNames, DEFAULT_INGESTION_IMAGE } from './ingestion';
 export { createCommandOperator } from './command';
 export { createNotifyOperator } from './notify';

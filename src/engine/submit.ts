@@ -1,0 +1,81 @@
+/**
+ * Submit: a trigger becomes a queued run, a skipped run (the trigger carries a skip reason,
+ * e.g. a closed gate), nothing (an automatic tick under the overlap policy) or the existing run
+ * of its logical date (deduplicated).
+ */
+import type { Clock, Logger, RunEvent, Trigger, TriggerKind } from '../protocol';
+import type { NewRun, RunStore } from '../store/runs';
+import type { PipelineCatalog, PipelineSpec } from './dag';
+import { summarizeRun, type RunSummary } from './run-summary';
+
+/** Trigger kinds the overlap policy applies to. */
+export const AUTOMATIC_KINDS: ReadonlySet<TriggerKind> = new Set(['cron', 'lag', 'offsets']);
+
+export interface SubmitParams {
+  store: RunStore;
+  catalog: Pick<PipelineCatalog, 'get'>;
+  clock: Clock;
+  logger: Logger;
+  emit(e: RunEvent): void;
+  skippedTick(pipeline: string, reason: 'overlap'): void;
+  /** A run was created queued: the engine remembers it as its own (before its event). */
+  onCreated(runId: string): void;
+  /** Start queued runs with room (after the queued event). */
+  dispatch(): void;
+}
+
+export interface SubmitOptions {
+  /** Manual triggers and catchup ticks ignore the overlap policy. */
+  bypassOverlap?: boolean;
+}
+
+/** Runs an automatic trigger may have active (queued or running) under the overlap policy. */
+export function overlapRoom(spec: Pick<PipelineSpec, 'overlap' | 'maxActiveRuns'>): number {
+  return spec.overlap === 'skip' ? spec.maxActiveRuns : spec.overlap === 'buffer_one' ? spec.maxActiveRuns + 1 : 1000;
+}
+
+/** Throws on an unknown pipeline or a store failure; the caller decides whether to rethrow. */
+export function submitTrigger(params: SubmitParams, trigger: Trigger, options: SubmitOptions = {}): RunSummary | null {
+  const { store, logger } = params;
+  const spec = params.catalog.get(trigger.pipeline);
+  const now = params.clock.now();
+  const row: NewRun = { pipeline: spec.id, logicalDate: trigger.logicalDate, kind: trigger.kind, params: { ...trigger.params }, firedAt: trigger.firedAt, queuedAt: now };
+  if (trigger.skipReason !== undefined) {
+    const { run, created } = store.insertRun({ ...row, state: 'skipped', reason: trigger.skipReason });
+    if (created) {
+      store.updateRun(run.id, { endedAt: now });
+      logger.info({ pipeline: spec.id, logicalDate: new Date(trigger.logicalDate).toISOString(), reason: trigger.skipReason }, 'run skipped');
+      params.emit({
+        type: 'run',
+        runId: run.id,
+        pipeline: spec.id,
+        logicalDate: run.logicalDate,
+        trigger: run.kind,
+        state: 'skipped',
+        at: now,
+        firedAt: trigger.firedAt,
+        reason: trigger.skipReason,
+      });
+    }
+    return summarizeRun(store, store.getRun(run.id)!, created);
+  }
+  if (AUTOMATIC_KINDS.has(trigger.kind) && !options.bypassOverlap && !trigger.rerun) {
+    const existing = store.findRun(spec.id, trigger.logicalDate);
+    if (existing) return summarizeRun(store, existing, false);
+    const active = store.countRuns(spec.id, ['running', 'queued']);
+    if (active >= overlapRoom(spec)) {
+      params.skippedTick(spec.id, 'overlap');
+      logger.info({ pipeline: spec.id, logicalDate: new Date(trigger.logicalDate).toISOString(), overlap: spec.overlap, active }, 'tick skipped: a run is still active');
+      return null;
+    }
+  }
+  const { run, created } = store.insertRun({ ...row, rerun: trigger.rerun === true, detached: trigger.kind === 'test' });
+  if (!created) {
+    logger.info({ pipeline: spec.id, run: run.id, state: run.state }, 'a run for this logical date exists; not starting another (use --rerun)');
+    return summarizeRun(store, run, false);
+  }
+  params.onCreated(run.id);
+  params.emit({ type: 'run', runId: run.id, pipeline: spec.id, logicalDate: run.logicalDate, trigger: run.kind, state: 'queued', at: now, firedAt: trigger.firedAt });
+  params.dispatch();
+  return summarizeRun(store, store.getRun(run.id)!, true);
+}
