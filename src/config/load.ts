@@ -75,7 +75,13 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
   if (!parsed.success) {
     // a value whose reference did not resolve is reported once, not again as a type error
     const consequential = (issue: z.core.$ZodIssue): boolean => [...unresolved, ...neutralized].some((u) => u.every((k, i) => issue.path[i] === k));
-    problems.push(...describeIssues(parsed.issues.filter((i) => !consequential(i)), doc, where));
+    problems.push(
+      ...describeIssues(
+        parsed.issues.filter((i) => !consequential(i)),
+        doc,
+        where,
+      ),
+    );
   }
 
   if (problems.length > 0 || !parsed.success) {
@@ -117,7 +123,15 @@ function readConfigText(file: string): string {
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) {
-      const kind = stat.isDirectory() ? 'a directory' : stat.isFIFO() ? 'a FIFO (named pipe)' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'not a regular file';
+      const kind = stat.isDirectory()
+        ? 'a directory'
+        : stat.isFIFO()
+          ? 'a FIFO (named pipe)'
+          : stat.isCharacterDevice() || stat.isBlockDevice()
+            ? 'a device'
+            : stat.isSocket()
+              ? 'a socket'
+              : 'not a regular file';
       return fail(`the configuration must be a regular file; this is ${kind}`);
     }
     const max = LIMITS.configFileBytes;
@@ -140,7 +154,15 @@ function readConfigText(file: string): string {
 }
 
 /** Explicit YAML tags allowed in the config: the plain JSON-like types. `!!binary`, `!!set`, `!!timestamp`, custom tags are errors. */
-const ALLOWED_TAGS = new Set(['tag:yaml.org,2002:str', 'tag:yaml.org,2002:int', 'tag:yaml.org,2002:float', 'tag:yaml.org,2002:bool', 'tag:yaml.org,2002:null', 'tag:yaml.org,2002:map', 'tag:yaml.org,2002:seq']);
+const ALLOWED_TAGS = new Set([
+  'tag:yaml.org,2002:str',
+  'tag:yaml.org,2002:int',
+  'tag:yaml.org,2002:float',
+  'tag:yaml.org,2002:bool',
+  'tag:yaml.org,2002:null',
+  'tag:yaml.org,2002:map',
+  'tag:yaml.org,2002:seq',
+]);
 /** Keys that would reach or shadow Object.prototype once the YAML is a JS object. */
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** Deeper than this is refused (no sane config nests so far; a recursion bomb would). */
@@ -159,7 +181,10 @@ function parseFile(file: string): { doc: Document; lines: LineCounter; problems:
   try {
     doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   } catch (cause) {
-    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the configuration file is not valid YAML: ${(cause as Error).message.split('\n')[0]}`, { where: file, problems: [`${file}:1:1: ${(cause as Error).message.split('\n')[0]}`] });
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `the configuration file is not valid YAML: ${(cause as Error).message.split('\n')[0]}`, {
+      where: file,
+      problems: [`${file}:1:1: ${(cause as Error).message.split('\n')[0]}`],
+    });
   }
   const yamlMessage = (message: string): string => (/call stack/i.test(message) ? `nested too deeply (more than ${MAX_DEPTH} levels are refused)` : message.split('\n')[0]!);
   // an unresolved tag is reported below, once, by inspectNodes
@@ -177,16 +202,25 @@ function parseFile(file: string): { doc: Document; lines: LineCounter; problems:
     const node = doc.contents;
     throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file must be a map of sections', {
       where: file,
-      problems: [`${node.range ? at(node.range[0]) : `${file}:1:1`}: (root): expected a map of sections such as server:, checks:, pipelines:, got ${isSeq(node) ? 'a list' : 'a single value'}`],
+      problems: [
+        `${node.range ? at(node.range[0]) : `${file}:1:1`}: (root): expected a map of sections such as server:, checks:, pipelines:, got ${isSeq(node) ? 'a list' : 'a single value'}`,
+      ],
     });
   }
   // structural problems are reported with the rest: the offending node is set aside (null, or
   // its key removed) and the schema's complaints about that path are not repeated
   const neutralized: PropertyKey[][] = [];
-  inspectNodes(doc, doc.contents, [], 0, (node, yamlPath, message) => {
-    problems.push(`${node?.range ? at(node.range[0]) : file}: ${dotted(yamlPath)}: ${message}`);
-    neutralized.push(yamlPath);
-  }, () => undefined);
+  inspectNodes(
+    doc,
+    doc.contents,
+    [],
+    0,
+    (node, yamlPath, message) => {
+      problems.push(`${node?.range ? at(node.range[0]) : file}: ${dotted(yamlPath)}: ${message}`);
+      neutralized.push(yamlPath);
+    },
+    () => undefined,
+  );
   return { doc, lines, problems, neutralized };
 }
 
@@ -259,8 +293,13 @@ function toPlain(doc: Document, file: string, lines: LineCounter, earlier: reado
     inspectAliases(doc.contents, (a) => aliases.push(a));
     const range = aliases[0]?.range;
     const pos = range ? lines.linePos(range[0]) : { line: 1, col: 1 };
-    const reason = /alias count/i.test((cause as Error).message) ? `the aliases expand to more than ${MAX_ALIAS_COUNT} copies (an alias bomb?); write the values out or use fewer aliases` : (cause as Error).message.split('\n')[0];
-    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file cannot be read as data', { where: file, problems: sortByPosition([...earlier, `${file}:${pos.line}:${pos.col}: ${reason}`]) });
+    const reason = /alias count/i.test((cause as Error).message)
+      ? `the aliases expand to more than ${MAX_ALIAS_COUNT} copies (an alias bomb?); write the values out or use fewer aliases`
+      : (cause as Error).message.split('\n')[0];
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'the configuration file cannot be read as data', {
+      where: file,
+      problems: sortByPosition([...earlier, `${file}:${pos.line}:${pos.col}: ${reason}`]),
+    });
   }
 }
 
@@ -298,7 +337,13 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], doc: Document, wher
       // report the branch that got furthest, not the whole union
       const branches = issue.errors as z.core.$ZodIssue[][];
       const best = branches.reduce((a, b) => (deepest(b) > deepest(a) ? b : a));
-      out.push(...describeIssues(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })), doc, where));
+      out.push(
+        ...describeIssues(
+          best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })),
+          doc,
+          where,
+        ),
+      );
       continue;
     }
     out.push(`${where(nearestNode(doc, issue.path), issue.path)}: ${issue.message}`);
@@ -329,7 +374,12 @@ function findKeyNode(doc: Document, p: readonly PropertyKey[]): Node | null {
 
 function dotted(yamlPath: readonly PropertyKey[]): string {
   if (yamlPath.length > 12) return `${dotted(yamlPath.slice(0, 6))}…(${yamlPath.length - 8} more)…${dotted(yamlPath.slice(-2)).replace(/^(?=[^[])/, '.')}`;
-  return yamlPath.length === 0 ? '(root)' : yamlPath.map((k) => (typeof k === 'number' ? `[${k}]` : String(k))).join('.').replace(/\.\[/g, '[');
+  return yamlPath.length === 0
+    ? '(root)'
+    : yamlPath
+        .map((k) => (typeof k === 'number' ? `[${k}]` : String(k)))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }
 
 function position(file: string, lines: LineCounter, node: Node | null | undefined, yamlPath: readonly PropertyKey[]): string {

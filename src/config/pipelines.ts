@@ -62,9 +62,7 @@ export const gateSchema = z.strictObject({
   /** Skip scheduled runs while the Kafka cluster check is crit/unknown. */
   kafka_healthy: z.boolean().default(false),
   /** Skip scheduled runs while this group's lag on this topic is above max_lag. */
-  max_lag: z
-    .strictObject({ group: z.string().min(1), topic: z.string().min(1), max_lag: z.number().int().min(0) })
-    .optional(),
+  max_lag: z.strictObject({ group: z.string().min(1), topic: z.string().min(1), max_lag: z.number().int().min(0) }).optional(),
 });
 
 export const pipelineSchema = z
@@ -107,9 +105,14 @@ export const pipelineSchema = z
     pipeline.tasks.forEach((task, i) => {
       task.upstream.forEach((up, j) => {
         if (!ids.has(up) && !groups.has(up)) {
-          ctx.addIssue({ code: 'custom', path: ['tasks', i, 'upstream', j], message: `"${up}" is neither a task nor a group of this pipeline (known: ${[...ids, ...groups].join(', ')})` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tasks', i, 'upstream', j],
+            message: `"${up}" is neither a task nor a group of this pipeline (known: ${[...ids, ...groups].join(', ')})`,
+          });
         }
-        if (up === task.id || up === task.group) ctx.addIssue({ code: 'custom', path: ['tasks', i, 'upstream', j], message: `task "${task.id}" cannot depend on itself or its own group` });
+        if (up === task.id || up === task.group)
+          ctx.addIssue({ code: 'custom', path: ['tasks', i, 'upstream', j], message: `task "${task.id}" cannot depend on itself or its own group` });
       });
     });
     const cycle = findCycle(pipeline.tasks);

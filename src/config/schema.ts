@@ -86,7 +86,11 @@ function withSecrets<T extends Record<string, unknown>>(keys: readonly string[])
         const value = resolveSecret({ key, value: c[key] as string | undefined, file: c[`${key}_file`] as string | undefined });
         if (value !== undefined) out[key] = value;
       } catch (err) {
-        ctx.addIssue({ code: 'custom', path: [c[key] !== undefined && c[`${key}_file`] !== undefined ? key : `${key}_file`], message: errMessage(err).replace(new RegExp(`^${key}_file: `), '') });
+        ctx.addIssue({
+          code: 'custom',
+          path: [c[key] !== undefined && c[`${key}_file`] !== undefined ? key : `${key}_file`],
+          message: errMessage(err).replace(new RegExp(`^${key}_file: `), ''),
+        });
       }
     }
     return out as T;
@@ -148,7 +152,13 @@ const connectionsSchema = z.strictObject({
       client_id: z.string().default('pipeline-supervisor'),
       /** true = TLS with Node's roots; an object = TLS with a CA, a client certificate, a server name. */
       ssl: z
-        .union([z.boolean(), z.strictObject({ ...tlsYamlShape }).transform(withSecrets(['key_password'])).superRefine(checkTlsFiles)])
+        .union([
+          z.boolean(),
+          z
+            .strictObject({ ...tlsYamlShape })
+            .transform(withSecrets(['key_password']))
+            .superRefine(checkTlsFiles),
+        ])
         .default(false),
       /** plain / scram-sha-256 / scram-sha-512 with username + password, or oauthbearer with an OIDC client-credentials token endpoint. */
       sasl: kafkaSaslYamlSchema.optional(),
@@ -172,7 +182,8 @@ const connectionsSchema = z.strictObject({
     .transform(withSecrets(['password', 'token']))
     .superRefine((c, ctx) => {
       if (c.password !== undefined && c.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'password is set without username' });
-      if (c.username !== undefined && c.token !== undefined) ctx.addIssue({ code: 'custom', path: ['token'], message: 'basic auth (username/password) and a bearer token are both set: choose one' });
+      if (c.username !== undefined && c.token !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['token'], message: 'basic auth (username/password) and a bearer token are both set: choose one' });
       checkTlsFiles(c, ctx);
     })
     .prefault({}),
@@ -195,9 +206,14 @@ const connectionsSchema = z.strictObject({
     .transform(withSecrets(['secret_access_key', 'session_token']))
     .superRefine((c, ctx) => {
       if ((c.access_key_id === undefined) !== (c.secret_access_key === undefined)) {
-        ctx.addIssue({ code: 'custom', path: [c.access_key_id === undefined ? 'access_key_id' : 'secret_access_key'], message: 'access_key_id and secret_access_key go together (or leave both out for the default credential chain)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [c.access_key_id === undefined ? 'access_key_id' : 'secret_access_key'],
+          message: 'access_key_id and secret_access_key go together (or leave both out for the default credential chain)',
+        });
       }
-      if (c.session_token !== undefined && c.access_key_id === undefined) ctx.addIssue({ code: 'custom', path: ['session_token'], message: 'session_token needs access_key_id and secret_access_key' });
+      if (c.session_token !== undefined && c.access_key_id === undefined)
+        ctx.addIssue({ code: 'custom', path: ['session_token'], message: 'session_token needs access_key_id and secret_access_key' });
       checkTlsFiles(c, ctx);
     })
     .prefault({}),
