@@ -92,10 +92,16 @@ export function lockStore(file: string, now: () => number = Date.now): StoreLock
     db.close();
     if ((cause as { code?: string }).code === 'SQLITE_BUSY' || (cause as { code?: string }).code === 'SQLITE_LOCKED') {
       const holder = readLockHolder(lockFile);
-      const who = holder ? `process ${holder.pid}${holder.host !== os.hostname() ? ` on ${holder.host}` : ''} (since ${new Date(holder.startedAt).toISOString()})` : 'another process';
-      throw new SupervisorError('SUP_ERR_STORE_LOCKED', `the state store ${path.resolve(file)} is in use by ${who}; stop that supervisor first, or give this one another store.path`, {
-        where: lockFile,
-      });
+      const who = holder
+        ? `process ${holder.pid}${holder.host !== os.hostname() ? ` on ${holder.host}` : ''} (since ${new Date(holder.startedAt).toISOString()})`
+        : 'another process';
+      throw new SupervisorError(
+        'SUP_ERR_STORE_LOCKED',
+        `the state store ${path.resolve(file)} is in use by ${who}; stop that supervisor first, or give this one another store.path`,
+        {
+          where: lockFile,
+        },
+      );
     }
     throw new SupervisorError('SUP_ERR_STORE_OPEN', `cannot lock the state store: ${(cause as Error).message}`, { where: lockFile, cause });
   }

@@ -370,7 +370,10 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       return (stmt(sql).all(...values, filter.limit ?? 1000) as RunRow[]).map(toRun);
     },
     countByPipeline: (states) => {
-      const rows = stmt(`SELECT pipeline, COUNT(*) AS n FROM runs WHERE state IN (${states.map(() => '?').join(', ')}) GROUP BY pipeline`).all(...states) as Array<{ pipeline: string; n: number }>;
+      const rows = stmt(`SELECT pipeline, COUNT(*) AS n FROM runs WHERE state IN (${states.map(() => '?').join(', ')}) GROUP BY pipeline`).all(...states) as Array<{
+        pipeline: string;
+        n: number;
+      }>;
       return new Map(rows.map((r) => [r.pipeline, r.n]));
     },
     countRuns: (pipeline, states) => {
@@ -457,9 +460,10 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       if (sets) stmt(`UPDATE task_attempts SET ${sets} WHERE run_id = ? AND task_id = ? AND try_number = ?`).run(...values, runId, taskId, tryNumber);
     },
     listAttempts: (runId, taskId) => {
-      const rows = taskId === undefined
-        ? stmt('SELECT * FROM task_attempts WHERE run_id = ? ORDER BY started_at, try_number').all(runId)
-        : stmt('SELECT * FROM task_attempts WHERE run_id = ? AND task_id = ? ORDER BY try_number').all(runId, taskId);
+      const rows =
+        taskId === undefined
+          ? stmt('SELECT * FROM task_attempts WHERE run_id = ? ORDER BY started_at, try_number').all(runId)
+          : stmt('SELECT * FROM task_attempts WHERE run_id = ? AND task_id = ? ORDER BY try_number').all(runId, taskId);
       return (rows as AttemptRow[]).map(toAttempt);
     },
 
@@ -467,9 +471,10 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       saveLogStmt.run(log.runId, log.taskId, log.tryNumber, log.content, log.truncatedBytes);
     },
     getLogs: (runId, taskId) => {
-      const rows = taskId === undefined
-        ? stmt('SELECT * FROM task_logs WHERE run_id = ? ORDER BY rowid').all(runId)
-        : stmt('SELECT * FROM task_logs WHERE run_id = ? AND task_id = ? ORDER BY try_number').all(runId, taskId);
+      const rows =
+        taskId === undefined
+          ? stmt('SELECT * FROM task_logs WHERE run_id = ? ORDER BY rowid').all(runId)
+          : stmt('SELECT * FROM task_logs WHERE run_id = ? AND task_id = ? ORDER BY try_number').all(runId, taskId);
       return (rows as Array<{ run_id: string; task_id: string; try_number: number; content: string; truncated_bytes: number }>).map((r) => ({
         runId: r.run_id,
         taskId: r.task_id,

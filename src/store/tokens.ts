@@ -21,7 +21,9 @@ export function hashToken(token: string): Buffer {
 
 export function createTokenStore(db: SqliteDatabase) {
   const insert = db.prepare('INSERT INTO api_tokens(id, name, hash, read_only, created_at) VALUES (?, ?, ?, ?, ?)');
-  const all = db.prepare<[], { id: string; name: string; hash: string; read_only: number; created_at: number; last_used_at: number | null }>('SELECT * FROM api_tokens ORDER BY created_at');
+  const all = db.prepare<[], { id: string; name: string; hash: string; read_only: number; created_at: number; last_used_at: number | null }>(
+    'SELECT * FROM api_tokens ORDER BY created_at',
+  );
   const touch = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
   const remove = db.prepare('DELETE FROM api_tokens WHERE name = ?');
   const info = (r: { id: string; name: string; read_only: number; created_at: number; last_used_at: number | null }): TokenInfo => ({

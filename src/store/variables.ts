@@ -10,7 +10,9 @@ export interface VariableRow {
 export const VARIABLE_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 export function createVariableStore(db: SqliteDatabase) {
-  const upsert = db.prepare('INSERT INTO variables(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
+  const upsert = db.prepare(
+    'INSERT INTO variables(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+  );
   const selectOne = db.prepare<[string], { key: string; value: string; updated_at: number }>('SELECT key, value, updated_at FROM variables WHERE key = ?');
   const selectAll = db.prepare<[], { key: string; value: string; updated_at: number }>('SELECT key, value, updated_at FROM variables ORDER BY key');
   const remove = db.prepare('DELETE FROM variables WHERE key = ?');
