@@ -69,8 +69,21 @@ export async function dryRunStart(ctx: CliContext, opts: { port?: number }): Pro
   const port = opts.port ?? v.loaded.config.server.port;
   if (v.storeNote) ctx.stderr(v.storeNote);
   if (ctx.json) {
-    ctx.stdout(JSON.stringify({ ok: true, file: v.loaded.file, store: v.storePath, listen: `${v.loaded.config.server.host}:${port}`, pipelines: v.pipelines, checks: v.checks, rules: v.rules, sinks: v.sinks }));
+    ctx.stdout(
+      JSON.stringify({
+        ok: true,
+        file: v.loaded.file,
+        store: v.storePath,
+        listen: `${v.loaded.config.server.host}:${port}`,
+        pipelines: v.pipelines,
+        checks: v.checks,
+        rules: v.rules,
+        sinks: v.sinks,
+      }),
+    );
     return;
   }
-  ctx.stdout(`dry run OK ${v.loaded.file}: would listen on ${v.loaded.config.server.host}:${port}, store ${v.storePath}; ${v.pipelines} pipeline(s), ${v.checks} check(s), ${v.rules} alert rule(s), ${v.sinks} sink(s)`);
+  ctx.stdout(
+    `dry run OK ${v.loaded.file}: would listen on ${v.loaded.config.server.host}:${port}, store ${v.storePath}; ${v.pipelines} pipeline(s), ${v.checks} check(s), ${v.rules} alert rule(s), ${v.sinks} sink(s)`,
+  );
 }

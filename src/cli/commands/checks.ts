@@ -17,7 +17,12 @@ export function registerCheckCommands(program: Command, ctx: CliContext, setExit
     .action(() => {
       const rows = resolvedChecks(ctx.loadConfig().config);
       if (ctx.json) return ctx.stdout(JSON.stringify(rows.map((c) => ({ name: c.name, kind: c.kind, enabled: c.enabled, intervalMs: c.intervalMs, timeoutMs: c.timeoutMs }))));
-      ctx.stdout(table(['NAME', 'KIND', 'INTERVAL', 'TIMEOUT', 'ENABLED'], rows.map((c) => [c.name, c.kind, formatDuration(c.intervalMs), formatDuration(c.timeoutMs), String(c.enabled)])));
+      ctx.stdout(
+        table(
+          ['NAME', 'KIND', 'INTERVAL', 'TIMEOUT', 'ENABLED'],
+          rows.map((c) => [c.name, c.kind, formatDuration(c.intervalMs), formatDuration(c.timeoutMs), String(c.enabled)]),
+        ),
+      );
     });
 
   checks
@@ -27,12 +32,19 @@ export function registerCheckCommands(program: Command, ctx: CliContext, setExit
       const { config } = ctx.loadConfig();
       const known = resolvedChecks(config).map((c) => c.name);
       const unknown = names.filter((n) => !known.includes(n));
-      if (unknown.length > 0) throw new SupervisorError('SUP_ERR_NOT_FOUND', `no check named ${unknown.map((n) => `"${n}"`).join(', ')} (configured: ${known.join(', ') || 'none'})`);
+      if (unknown.length > 0)
+        throw new SupervisorError('SUP_ERR_NOT_FOUND', `no check named ${unknown.map((n) => `"${n}"`).join(', ')} (configured: ${known.join(', ') || 'none'})`);
       const probes = createCheckProbes({ config, logger: ctx.logger, clock: systemClock, ...(names.length ? { only: names } : {}) });
       try {
         const signals: Signal[] = (await Promise.all(probes.map((p) => runOnce(p, { logger: ctx.logger })))).flat();
         if (ctx.json) ctx.stdout(JSON.stringify(signals));
-        else ctx.stdout(table(['CHECK', 'STATUS', 'TARGET', 'SUMMARY'], signals.map((s) => [s.check, s.status.toUpperCase(), s.target, s.summary])));
+        else
+          ctx.stdout(
+            table(
+              ['CHECK', 'STATUS', 'TARGET', 'SUMMARY'],
+              signals.map((s) => [s.check, s.status.toUpperCase(), s.target, s.summary]),
+            ),
+          );
         if (worstStatus(signals.map((s) => s.status)) === 'crit') setExit(1);
       } finally {
         await Promise.allSettled(probes.map((p) => p.close?.()));

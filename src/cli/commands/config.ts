@@ -19,10 +19,16 @@ export function registerConfigCommands(program: Command, ctx: CliContext, setExi
         // validating a file must not create a store; stored variables (read-only) only refine {{ var.x }}
         const v = await validateForStart({ file: target, env: ctx.env });
         if (v.storeNote && !ctx.json) ctx.stderr(v.storeNote);
-        ctx.stdout(ctx.json ? JSON.stringify({ ok: true, file: target, pipelines: v.pipelines, checks: v.checks }) : `OK ${target}: ${v.pipelines} pipeline(s), ${v.checks} check(s)`);
+        ctx.stdout(
+          ctx.json ? JSON.stringify({ ok: true, file: target, pipelines: v.pipelines, checks: v.checks }) : `OK ${target}: ${v.pipelines} pipeline(s), ${v.checks} check(s)`,
+        );
       } catch (err) {
         if (!isSupervisorError(err)) throw err;
-        ctx.stdout(ctx.json ? JSON.stringify({ ok: false, file: target, code: err.code, problems: err.problems.length ? err.problems : [err.where ? `${err.where}: ${err.message}` : err.message] }) : escapeControl(err.format()));
+        ctx.stdout(
+          ctx.json
+            ? JSON.stringify({ ok: false, file: target, code: err.code, problems: err.problems.length ? err.problems : [err.where ? `${err.where}: ${err.message}` : err.message] })
+            : escapeControl(err.format()),
+        );
         setExit(2);
       }
     });

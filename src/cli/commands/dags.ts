@@ -10,7 +10,10 @@ import { backfillAction, listAction, testAction, triggerAction, withBackfillOpti
 
 export function registerDagCommands(program: Command, ctx: CliContext, setExit: (code: number) => void, deps: PipelineCliDeps = {}): void {
   const dags = program.command('dags').description('Airflow-compatible aliases of `pipelines`');
-  dags.command('list').description('list pipelines (DAGs)').action(() => listAction(ctx));
+  dags
+    .command('list')
+    .description('list pipelines (DAGs)')
+    .action(() => listAction(ctx));
   dags
     .command('trigger <dag>')
     .description('request a run (queued for the daemon; --local runs it here)')
@@ -29,7 +32,9 @@ export function registerDagCommands(program: Command, ctx: CliContext, setExit: 
     .description('run the DAG once in this process for DATE')
     .option('--conf <json>', 'run parameters as a JSON object')
     .action((dag: string, date: string, flags: { conf?: string }) => testAction(ctx, deps, setExit, dag, date, flags));
-  withBackfillOptions(dags.command('backfill <dag>').description('run the DAG for every schedule tick between --start-date and --end-date')).action((dag: string, flags: BackfillFlags) => backfillAction(ctx, deps, setExit, dag, flags));
+  withBackfillOptions(dags.command('backfill <dag>').description('run the DAG for every schedule tick between --start-date and --end-date')).action(
+    (dag: string, flags: BackfillFlags) => backfillAction(ctx, deps, setExit, dag, flags),
+  );
   dags
     .command('list-import-errors')
     .description('validate the pipelines in the configuration; print every problem')

@@ -15,7 +15,13 @@ export function registerLogCommands(program: Command, ctx: CliContext, _setExit:
       const run = store.getRun(runId);
       if (!run) throw new SupervisorError('SUP_ERR_NOT_FOUND', `run "${runId}" does not exist (see \`supervisor runs list\`)`);
       if (task !== undefined && !store.getTask(run.id, task)) {
-        throw new SupervisorError('SUP_ERR_NOT_FOUND', `run "${runId}" has no task "${task}" (tasks: ${store.listTasks(run.id).map((t) => t.taskId).join(', ')})`);
+        throw new SupervisorError(
+          'SUP_ERR_NOT_FOUND',
+          `run "${runId}" has no task "${task}" (tasks: ${store
+            .listTasks(run.id)
+            .map((t) => t.taskId)
+            .join(', ')})`,
+        );
       }
       const tryNumber = flags.try !== undefined ? parsePositiveInt(flags.try, '--try') : undefined;
       const logs = store.getLogs(run.id, task).filter((l) => tryNumber === undefined || l.tryNumber === tryNumber);

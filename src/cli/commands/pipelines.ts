@@ -65,7 +65,8 @@ export function parseConf(text: string | undefined): Record<string, unknown> {
   } catch (err) {
     throw new SupervisorError('SUP_ERR_USAGE', `--conf is not valid JSON: ${(err as Error).message}`);
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new SupervisorError('SUP_ERR_USAGE', '--conf must be a JSON object, e.g. \'{"source_name": "malware-hosts"}\'');
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new SupervisorError('SUP_ERR_USAGE', '--conf must be a JSON object, e.g. \'{"source_name": "malware-hosts"}\'');
   return value as Record<string, unknown>;
 }
 
@@ -154,13 +155,30 @@ export function listAction(ctx: CliContext): void {
   const store = createRunStore(db);
   const rows = catalog.list().map((p: PipelineSpec) => {
     const last = store.listRuns({ pipeline: p.id, limit: 1 })[0];
-    return { pipeline: p.id, aliases: p.aliases, schedule: p.schedule, timezone: p.timezone, paused: p.paused, overlap: p.overlap, tasks: p.tasks.length, lastRun: last ? { runId: last.id, state: last.state, logicalDate: last.logicalDate } : null };
+    return {
+      pipeline: p.id,
+      aliases: p.aliases,
+      schedule: p.schedule,
+      timezone: p.timezone,
+      paused: p.paused,
+      overlap: p.overlap,
+      tasks: p.tasks.length,
+      lastRun: last ? { runId: last.id, state: last.state, logicalDate: last.logicalDate } : null,
+    };
   });
   if (ctx.json) return ctx.stdout(JSON.stringify(rows));
   ctx.stdout(
     table(
       ['PIPELINE', 'ALIASES', 'SCHEDULE', 'TZ', 'PAUSED', 'TASKS', 'LAST RUN'],
-      rows.map((r) => [r.pipeline, r.aliases.join(',') || '-', r.schedule ?? '(manual)', r.timezone, String(r.paused), String(r.tasks), r.lastRun ? `${r.lastRun.state} ${iso(r.lastRun.logicalDate)}` : '-']),
+      rows.map((r) => [
+        r.pipeline,
+        r.aliases.join(',') || '-',
+        r.schedule ?? '(manual)',
+        r.timezone,
+        String(r.paused),
+        String(r.tasks),
+        r.lastRun ? `${r.lastRun.state} ${iso(r.lastRun.logicalDate)}` : '-',
+      ]),
     ),
   );
 }
@@ -191,7 +209,15 @@ export async function triggerAction(ctx: CliContext, deps: PipelineCliDeps, setE
   const spec = catalog.get(pipeline);
   const store = createRunStore(db);
   const now = Date.now();
-  const { run, created } = store.insertRun({ pipeline: spec.id, logicalDate: logicalDate ?? now, kind: 'manual', params: conf, firedAt: now, queuedAt: now, rerun: flags.rerun === true });
+  const { run, created } = store.insertRun({
+    pipeline: spec.id,
+    logicalDate: logicalDate ?? now,
+    kind: 'manual',
+    params: conf,
+    firedAt: now,
+    queuedAt: now,
+    rerun: flags.rerun === true,
+  });
   if (!created) {
     ctx.stderr(`a run for ${iso(run.logicalDate)} already exists (${run.id}, ${run.state}); use --rerun to run it again`);
   } else if (!ctx.json) {
@@ -232,14 +258,22 @@ export async function backfillAction(ctx: CliContext, deps: PipelineCliDeps, set
   const startDate = parseDate(flags.startDate, '--start-date');
   const endDate = parseDate(flags.endDate, '--end-date');
   const reprocess = flags.reprocess ?? 'none';
-  if (reprocess !== 'none' && reprocess !== 'failed' && reprocess !== 'all') throw new SupervisorError('SUP_ERR_USAGE', `--reprocess must be none, failed or all, got "${reprocess}"`);
+  if (reprocess !== 'none' && reprocess !== 'failed' && reprocess !== 'all')
+    throw new SupervisorError('SUP_ERR_USAGE', `--reprocess must be none, failed or all, got "${reprocess}"`);
   const maxActive = flags.maxActive !== undefined ? parsePositiveInt(flags.maxActive, '--max-active') : undefined;
-  if (maxActive !== undefined && maxActive > LIMITS.backfillMaxActive) throw new SupervisorError('SUP_ERR_USAGE', `--max-active is at most ${LIMITS.backfillMaxActive} (as in the API), got ${maxActive}`);
+  if (maxActive !== undefined && maxActive > LIMITS.backfillMaxActive)
+    throw new SupervisorError('SUP_ERR_USAGE', `--max-active is at most ${LIMITS.backfillMaxActive} (as in the API), got ${maxActive}`);
   const conf = parseConf(flags.conf);
   await withEngine(ctx, deps, async (engine) => {
     const useBar = !ctx.json && !flags.dryRun && process.stderr.isTTY === true;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const bar: ProgressBar | null = useBar ? new (require('cli-progress') as typeof import('cli-progress')).SingleBar({ format: 'backfill [{bar}] {value}/{total} runs | {last}', stream: process.stderr, hideCursor: true }) : null;
+    const bar: ProgressBar | null = useBar
+      ? new (require('cli-progress') as typeof import('cli-progress')).SingleBar({
+          format: 'backfill [{bar}] {value}/{total} runs | {last}',
+          stream: process.stderr,
+          hideCursor: true,
+        })
+      : null;
     let barStarted = false;
     const summary = await engine.backfill(pipeline, {
       startDate,
@@ -266,7 +300,12 @@ export async function backfillAction(ctx: CliContext, deps: PipelineCliDeps, set
       ctx.stdout(JSON.stringify(summary));
     } else {
       if (summary.dryRun) {
-        ctx.stdout(table(['LOGICAL DATE', 'ACTION', 'EXISTING RUN'], summary.plan.map((p) => [iso(p.logicalDate), p.action, p.existing ? `${p.existing.runId} (${p.existing.state})` : '-'])));
+        ctx.stdout(
+          table(
+            ['LOGICAL DATE', 'ACTION', 'EXISTING RUN'],
+            summary.plan.map((p) => [iso(p.logicalDate), p.action, p.existing ? `${p.existing.runId} (${p.existing.state})` : '-']),
+          ),
+        );
       } else {
         for (const r of summary.runs.filter((x) => x.state !== 'success')) ctx.stdout(`${r.state.toUpperCase()} ${r.runId}${r.reason ? `: ${r.reason}` : ''}`);
       }
@@ -295,7 +334,10 @@ export function withBackfillOptions(command: Command): Command {
 
 export function registerPipelineCommands(program: Command, ctx: CliContext, setExit: SetExit, deps: PipelineCliDeps = {}): void {
   const pipelines = program.command('pipelines').description('pipelines (Airflow DAGs): list, trigger, test, backfill');
-  pipelines.command('list').description('list pipelines with their schedule and last run').action(() => listAction(ctx));
+  pipelines
+    .command('list')
+    .description('list pipelines with their schedule and last run')
+    .action(() => listAction(ctx));
   pipelines
     .command('trigger <pipeline>')
     .description('request a run (queued for the daemon; --local runs it here)')
@@ -310,5 +352,7 @@ export function registerPipelineCommands(program: Command, ctx: CliContext, setE
     .description('run the whole pipeline once in this process for DATE (recorded with trigger kind test)')
     .option('--conf <json>', 'run parameters as a JSON object')
     .action((pipeline: string, date: string, flags: { conf?: string }) => testAction(ctx, deps, setExit, pipeline, date, flags));
-  withBackfillOptions(pipelines.command('backfill <pipeline>').description('run the pipeline for every schedule tick in a date range')).action((pipeline: string, flags: BackfillFlags) => backfillAction(ctx, deps, setExit, pipeline, flags));
+  withBackfillOptions(pipelines.command('backfill <pipeline>').description('run the pipeline for every schedule tick in a date range')).action(
+    (pipeline: string, flags: BackfillFlags) => backfillAction(ctx, deps, setExit, pipeline, flags),
+  );
 }

@@ -26,7 +26,11 @@ export function registerRunCommands(program: Command, ctx: CliContext, _setExit:
         const byAlias = Object.entries(cfg).find(([id, p]) => id === pipeline || p.aliases.includes(pipeline!));
         if (byAlias) pipeline = byAlias[0];
       }
-      const rows = store.listRuns({ ...(pipeline ? { pipeline } : {}), ...(flags.state ? { state: flags.state as RunState } : {}), limit: Math.min(parsePositiveInt(flags.limit, '--limit'), LIMITS.pageSize) });
+      const rows = store.listRuns({
+        ...(pipeline ? { pipeline } : {}),
+        ...(flags.state ? { state: flags.state as RunState } : {}),
+        limit: Math.min(parsePositiveInt(flags.limit, '--limit'), LIMITS.pageSize),
+      });
       if (ctx.json) return ctx.stdout(JSON.stringify(rows));
       if (rows.length === 0) return ctx.stdout('no runs');
       ctx.stdout(
@@ -45,7 +49,8 @@ export function registerRunCommands(program: Command, ctx: CliContext, _setExit:
       if (!run) throw new SupervisorError('SUP_ERR_NOT_FOUND', `run "${runId}" does not exist (see \`supervisor runs list\`)`);
       const summary = summarizeRun(store, run);
       const attempts = store.listAttempts(run.id);
-      if (ctx.json) return ctx.stdout(JSON.stringify({ ...summary, params: run.params, attempts, results: Object.fromEntries(store.listTasks(run.id).map((t) => [t.taskId, t.result])) }));
+      if (ctx.json)
+        return ctx.stdout(JSON.stringify({ ...summary, params: run.params, attempts, results: Object.fromEntries(store.listTasks(run.id).map((t) => [t.taskId, t.result])) }));
       printRun(ctx, summary);
       if (Object.keys(run.params).length) ctx.stdout(`\n  conf ${JSON.stringify(run.params)}`);
       if (attempts.length) {
@@ -53,7 +58,16 @@ export function registerRunCommands(program: Command, ctx: CliContext, _setExit:
           '\n' +
             table(
               ['TASK', 'TRY', 'STATE', 'STARTED', 'ENDED', 'PID', 'EXIT', 'ERROR'],
-              attempts.map((a) => [a.taskId, String(a.tryNumber), a.state, iso(a.startedAt), iso(a.endedAt), a.pid === null ? '-' : String(a.pid), a.exitCode === null ? '-' : String(a.exitCode), a.error ?? '']),
+              attempts.map((a) => [
+                a.taskId,
+                String(a.tryNumber),
+                a.state,
+                iso(a.startedAt),
+                iso(a.endedAt),
+                a.pid === null ? '-' : String(a.pid),
+                a.exitCode === null ? '-' : String(a.exitCode),
+                a.error ?? '',
+              ]),
             )
               .split('\n')
               .map((l) => `  ${l}`)

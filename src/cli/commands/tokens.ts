@@ -44,7 +44,12 @@ export function registerTokenCommands(program: Command, ctx: CliContext, setExit
     .action(() => {
       const rows = createTokenStore(ctx.openStore()).list();
       if (ctx.json) return ctx.stdout(JSON.stringify(rows));
-      ctx.stdout(['NAME  READ-ONLY  CREATED  LAST-USED', ...rows.map((r) => `${r.name}  ${r.readOnly}  ${new Date(r.createdAt).toISOString()}  ${r.lastUsedAt ? new Date(r.lastUsedAt).toISOString() : '-'}`)].join('\n'));
+      ctx.stdout(
+        [
+          'NAME  READ-ONLY  CREATED  LAST-USED',
+          ...rows.map((r) => `${r.name}  ${r.readOnly}  ${new Date(r.createdAt).toISOString()}  ${r.lastUsedAt ? new Date(r.lastUsedAt).toISOString() : '-'}`),
+        ].join('\n'),
+      );
     });
 
   tokens

@@ -66,7 +66,9 @@ export function registerVariableCommands(program: Command, ctx: CliContext, setE
       const sorted = [...rows.entries()].sort(([a], [b]) => a.localeCompare(b));
       if (ctx.json) return ctx.stdout(JSON.stringify(sorted.map(([key, r]) => ({ key, ...r }))));
       const width = Math.max(3, ...sorted.map(([k]) => k.length));
-      ctx.stdout(['KEY'.padEnd(width) + '  SOURCE  VALUE', ...sorted.map(([k, r]) => `${escapeControl(k).padEnd(width)}  ${r.source.padEnd(6)}  ${escapeControl(r.value)}`)].join('\n'));
+      ctx.stdout(
+        ['KEY'.padEnd(width) + '  SOURCE  VALUE', ...sorted.map(([k, r]) => `${escapeControl(k).padEnd(width)}  ${r.source.padEnd(6)}  ${escapeControl(r.value)}`)].join('\n'),
+      );
     });
 
   variables
