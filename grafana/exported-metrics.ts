@@ -46,9 +46,13 @@ export function typesFromSource(root = REPO_ROOT): Map<string, MetricType> {
   for (const dir of METRIC_SOURCE_DIRS) {
     for (const file of sourceFiles(path.join(root, dir))) {
       const text = fs.readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/new\s+(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\s*\(\s*\{\s*name:\s*'([a-z_:][a-z0-9_:]*)'/g)) types.set(m[2] as string, kinds[m[1] as string] as MetricType);
+      for (const m of text.matchAll(/new\s+(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\s*\(\s*\{\s*name:\s*'([a-z_:][a-z0-9_:]*)'/g))
+        types.set(m[2] as string, kinds[m[1] as string] as MetricType);
       // helpers that register a snapshot gauge: perSignal('supervisor_…', …), perFacts('spark', 'supervisor_…', …), kafka('…'), partition('…'), delta('…'), spark('…'), query('…')
-      for (const m of text.matchAll(/\b(?:perSignal|perFacts|everyScrape|kafka|partition|delta|spark|query|registerSnapshotGauge)\(\s*(?:'[a-z_]+',\s*)?'(supervisor_[a-z0-9_]+)'/g)) if (!types.has(m[1] as string)) types.set(m[1] as string, 'gauge');
+      for (const m of text.matchAll(
+        /\b(?:perSignal|perFacts|everyScrape|kafka|partition|delta|spark|query|registerSnapshotGauge)\(\s*(?:'[a-z_]+',\s*)?'(supervisor_[a-z0-9_]+)'/g,
+      ))
+        if (!types.has(m[1] as string)) types.set(m[1] as string, 'gauge');
     }
   }
   return types;

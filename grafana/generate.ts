@@ -34,7 +34,11 @@ export function generate({ check = false, dir = DASHBOARDS_DIR }: { check?: bool
     }
   }
   const known = new Set(dashboards.map((d) => d.file));
-  if (fs.existsSync(dir)) result.extra = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && !known.has(f)).map((f) => path.join(dir, f));
+  if (fs.existsSync(dir))
+    result.extra = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json') && !known.has(f))
+      .map((f) => path.join(dir, f));
   return result;
 }
 
