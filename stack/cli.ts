@@ -12,9 +12,7 @@ import { logFile, STACK_HOME } from './paths';
 import { services, serviceByName } from './services';
 import { tailFile } from './install';
 
-const program = new Command('stack')
-  .description(`Local stack for the pipeline supervisor (state in ${STACK_HOME})`)
-  .showHelpAfterError();
+const program = new Command('stack').description(`Local stack for the pipeline supervisor (state in ${STACK_HOME})`).showHelpAfterError();
 
 program
   .command('up')
@@ -57,7 +55,9 @@ program
       total += s.rssBytes ?? 0;
       const pid = s.pid ? `pid ${s.pid}` : '';
       const rss = s.rssBytes ? `${(s.rssBytes / 2 ** 20).toFixed(0)} MiB` : '';
-      const eps = Object.entries(s.endpoints).map(([k, v]) => `${k} ${v}`).join(', ');
+      const eps = Object.entries(s.endpoints)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       process.stdout.write(`${s.name.padEnd(16)} ${s.state.padEnd(8)} ${pid.padEnd(10)} ${rss.padStart(8)}  ${s.detail ?? eps}\n`);
     }
     process.stdout.write(`total RSS of running services: ${(total / 2 ** 20).toFixed(0)} MiB\n`);

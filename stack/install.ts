@@ -39,7 +39,10 @@ export function run(command: string, args: string[], opts: { cwd?: string; env?:
 export function tailFile(file: string, lines: number): string {
   try {
     const text = fs.readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '';
   }
@@ -93,10 +96,7 @@ function mavenSettings(): string {
   if (process.env.STACK_MAVEN_SETTINGS) return process.env.STACK_MAVEN_SETTINGS;
   const file = path.join(ensureDir(dirs.cache), 'maven-settings.xml');
   const url = process.env.STACK_MAVEN_CENTRAL ?? 'https://repo.maven.apache.org/maven2';
-  fs.writeFileSync(
-    file,
-    `<settings>\n  <mirrors>\n    <mirror><id>stack-central</id><mirrorOf>*</mirrorOf><url>${url}</url></mirror>\n  </mirrors>\n</settings>\n`,
-  );
+  fs.writeFileSync(file, `<settings>\n  <mirrors>\n    <mirror><id>stack-central</id><mirrorOf>*</mirrorOf><url>${url}</url></mirror>\n  </mirrors>\n</settings>\n`);
   return file;
 }
 

@@ -103,9 +103,7 @@ async function waitReady(svc: ServiceDef, ctx: ServiceContext, rec: ProcessRecor
     }
     const now = Date.now();
     if (now - t0 > timeoutMs) {
-      throw new StackError(
-        `${svc.name} (pid ${rec.pid}) not ready after ${Math.round(timeoutMs / 1000)} s; log ${logFile(svc.name)}:\n${tailFile(logFile(svc.name), 30)}`,
-      );
+      throw new StackError(`${svc.name} (pid ${rec.pid}) not ready after ${Math.round(timeoutMs / 1000)} s; log ${logFile(svc.name)}:\n${tailFile(logFile(svc.name), 30)}`);
     }
     if (now - lastNote > 15000) {
       ctx.log.info(`still waiting for readiness (${Math.round((now - t0) / 1000)} s)…`);

@@ -69,7 +69,12 @@ const server = http.createServer((req, res) => {
     if (req.method === 'POST' && url.pathname === '/token') return token(req, res, body, url);
     if (req.method === 'GET' && url.pathname === '/.well-known/openid-configuration') {
       const base = `http://${HOST}:${ports.oidc}`;
-      return send(res, 200, { issuer: base, token_endpoint: `${base}/token`, grant_types_supported: ['client_credentials'], token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'] });
+      return send(res, 200, {
+        issuer: base,
+        token_endpoint: `${base}/token`,
+        grant_types_supported: ['client_credentials'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      });
     }
     if (req.method === 'GET' && url.pathname === '/api/stats') return send(res, 200, stats);
     if (req.method === 'GET' && url.pathname === '/api/health') return send(res, 200, { ok: true });

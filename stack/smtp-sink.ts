@@ -88,13 +88,11 @@ function decodeBody(part: Part): string {
 
 /** RFC 2047 encoded words (=?utf-8?B?...?= / =?utf-8?Q?...?=) in headers such as Subject. */
 export function decodeWords(value: string): string {
-  return value
-    .replace(/\?=\s+=\?/g, '?==?')
-    .replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g, (_, cs: string, kind: string, data: string) => {
-      const enc: BufferEncoding = /utf-?8/i.test(cs) ? 'utf8' : 'latin1';
-      if (kind.toUpperCase() === 'B') return Buffer.from(data, 'base64').toString(enc);
-      return decodeQuotedPrintable(data.replace(/_/g, ' ')).toString(enc);
-    });
+  return value.replace(/\?=\s+=\?/g, '?==?').replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g, (_, cs: string, kind: string, data: string) => {
+    const enc: BufferEncoding = /utf-?8/i.test(cs) ? 'utf8' : 'latin1';
+    if (kind.toUpperCase() === 'B') return Buffer.from(data, 'base64').toString(enc);
+    return decodeQuotedPrintable(data.replace(/_/g, ' ')).toString(enc);
+  });
 }
 
 function collect(part: Part, out: { text: string[]; html: string[] }): void {
@@ -240,8 +238,7 @@ export function startSmtpSink(opts: { smtpPort?: number; apiPort?: number; host?
   return Promise.all([listen(smtp, opts.smtpPort ?? ports.smtp), listen(api, opts.apiPort ?? ports.smtpApi)]).then(() => {
     let closing: Promise<void> | undefined;
     return {
-      close: () =>
-        (closing ??= Promise.allSettled([new Promise<void>((r) => smtp.close(() => r())), new Promise<void>((r) => api.close(() => r()))]).then(() => undefined)),
+      close: () => (closing ??= Promise.allSettled([new Promise<void>((r) => smtp.close(() => r())), new Promise<void>((r) => api.close(() => r()))]).then(() => undefined)),
     };
   });
 }

@@ -55,11 +55,10 @@ async function installVenv(log: StackLog): Promise<void> {
       await aptInstall('python3-venv', ['python3-venv'], [], log);
     }
     if (!fs.existsSync(venvPython())) await run('python3', ['-m', 'venv', dirs.venv], { logPath });
-    await run(
-      venvPython(),
-      ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--cache-dir', path.join(dirs.cache, 'pip'), ...PYTHON_PACKAGES],
-      { logPath, timeoutMs: 30 * 60_000 },
-    );
+    await run(venvPython(), ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--cache-dir', path.join(dirs.cache, 'pip'), ...PYTHON_PACKAGES], {
+      logPath,
+      timeoutMs: 30 * 60_000,
+    });
   });
 }
 

@@ -55,9 +55,24 @@ function openssl(args: string[], cwd: string): void {
 function makeCa(cwd: string, name: string, subject: string): void {
   openssl(
     [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '3650',
-      '-keyout', `${name}-key.pem`, '-out', `${name}.pem`, '-subj', subject,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '3650',
+      '-keyout',
+      `${name}-key.pem`,
+      '-out',
+      `${name}.pem`,
+      '-subj',
+      subject,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     cwd,
   );
@@ -67,7 +82,24 @@ function signLeaf(cwd: string, ca: string, name: string, subject: string, ext: s
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', subject], cwd);
   fs.writeFileSync(path.join(cwd, `${name}.ext`), ext);
   openssl(
-    ['x509', '-req', '-sha256', '-days', '825', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}-key.pem`, '-CAcreateserial', '-out', `${name}.pem`, '-extfile', `${name}.ext`],
+    [
+      'x509',
+      '-req',
+      '-sha256',
+      '-days',
+      '825',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.pem`,
+      '-CAkey',
+      `${ca}-key.pem`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-extfile',
+      `${name}.ext`,
+    ],
     cwd,
   );
   fs.rmSync(path.join(cwd, `${name}.csr`));

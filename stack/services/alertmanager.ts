@@ -33,9 +33,7 @@ export const alertmanager: ServiceDef = {
   readyTimeoutMs: 30_000,
 
   async install({ log }) {
-    await once('apt-alertmanager', log, 'prometheus-alertmanager from Debian', () =>
-      aptInstall('alertmanager', ['prometheus-alertmanager'], [BIN], log),
-    );
+    await once('apt-alertmanager', log, 'prometheus-alertmanager from Debian', () => aptInstall('alertmanager', ['prometheus-alertmanager'], [BIN], log));
     if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: apt-get install -y prometheus-alertmanager`);
     ensureDir(dirs.conf);
     ensureDir(path.join(dirs.data, 'alertmanager'));

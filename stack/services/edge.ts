@@ -154,13 +154,10 @@ export const edge: ServiceDef = {
     // The edge is up when its TLS port answers the way the proxy does without credentials.
     const { request } = await import('node:https');
     return new Promise<boolean>((resolve) => {
-      const req = request(
-        { host: HOST, port: ports.edgeRegistryBasic, path: '/', method: 'GET', ca: fs.readFileSync(ensureStackTls().caFile), timeout: 2000 },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode === 401);
-        },
-      );
+      const req = request({ host: HOST, port: ports.edgeRegistryBasic, path: '/', method: 'GET', ca: fs.readFileSync(ensureStackTls().caFile), timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 401);
+      });
       req.on('error', () => resolve(false));
       req.on('timeout', () => req.destroy());
       req.end();

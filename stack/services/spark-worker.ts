@@ -43,7 +43,9 @@ export const sparkWorker: ServiceDef = {
         '-Dspark.worker.cleanup.interval=1800',
         '-Dspark.worker.cleanup.appDataTtl=86400',
         process.env.SPARK_WORKER_OPTS ?? '',
-      ].join(' ').trim(),
+      ]
+        .join(' ')
+        .trim(),
     }),
   }),
   async ready() {

@@ -83,10 +83,7 @@ function checkText(text: string, where: string): void {
 function requireSomeEntries(parsed: ParsedFeed, format: FeedFormat, where: string, expected: string): ParsedFeed {
   if (parsed.entries.length === 0 && parsed.malformed.length > 0) {
     const first = parsed.malformed[0]!;
-    throw new FeedError(
-      `no line is in the ${format} format (${expected}); first bad line ${first.line}: ${JSON.stringify(first.text.slice(0, 80))}`,
-      where,
-    );
+    throw new FeedError(`no line is in the ${format} format (${expected}); first bad line ${first.line}: ${JSON.stringify(first.text.slice(0, 80))}`, where);
   }
   if (parsed.entries.length === 0) throw new FeedError('has no entries (only comments or blank lines)', where);
   return parsed;
@@ -220,10 +217,7 @@ export function parseCsv(text: string, options: CsvOptions, where = 'feed'): Par
       const lower = header.map((h) => h.toLowerCase());
       col = lower.indexOf(options.column.toLowerCase());
       if (col < 0) {
-        throw new FeedError(
-          `header has no column "${options.column}" (columns: ${header.map((h) => JSON.stringify(h)).join(', ')})`,
-          `${where}:${line}`,
-        );
+        throw new FeedError(`header has no column "${options.column}" (columns: ${header.map((h) => JSON.stringify(h)).join(', ')})`, `${where}:${line}`);
       }
       if (options.firstSeenColumn !== undefined) {
         seenCol = lower.indexOf(options.firstSeenColumn.toLowerCase());

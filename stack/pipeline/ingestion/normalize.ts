@@ -6,15 +6,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 
-export type InvalidReason =
-  | 'empty'
-  | 'bad_url'
-  | 'ip_address'
-  | 'bad_idna'
-  | 'too_long'
-  | 'bad_label'
-  | 'single_label'
-  | 'numeric_tld';
+export type InvalidReason = 'empty' | 'bad_url' | 'ip_address' | 'bad_idna' | 'too_long' | 'bad_label' | 'single_label' | 'numeric_tld';
 
 export type NormalizeResult = { ok: true; domain: string } | { ok: false; reason: InvalidReason; input: string };
 

@@ -88,10 +88,7 @@ export async function runIngestion(params: RunParams): Promise<RunSummary> {
       const parsed = parseFeed(source.format, text, { ...(source.csv ? { csv: source.csv } : {}), where: source.location });
       const processed = processFeed(parsed);
       Object.assign(s, processed.counts);
-      log.info(
-        { source: source.name, format: source.format, ...processed.counts, unique: processed.records.length, invalidByReason: processed.invalidByReason },
-        'feed parsed',
-      );
+      log.info({ source: source.name, format: source.format, ...processed.counts, unique: processed.records.length, invalidByReason: processed.invalidByReason }, 'feed parsed');
       if (processed.invalidSamples.length > 0) log.debug({ source: source.name, samples: processed.invalidSamples }, 'invalid entries (sample)');
       ready.push({ source, processed });
     } catch (err) {

@@ -44,7 +44,10 @@ const sourceSchema = z
 
 const fileSchema = z.strictObject({
   /** Kafka topic; the CLI's --topic wins. */
-  topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/).optional(),
+  topic: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/)
+    .optional(),
   sources: z.record(z.string().regex(NAME, 'source names use letters, digits, _ . -'), sourceSchema).refine((r) => Object.keys(r).length > 0, {
     message: 'lists no source',
   }),
