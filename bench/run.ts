@@ -100,7 +100,8 @@ async function main(): Promise<void> {
       }
       result.durationS = (Date.now() - started) / 1000;
       if (opts.args['from-samples']) result.title += ' (rows re-derived from saved samples)';
-      for (const r of result.rows) log(`[${id}] ${r.metric}: ${r.supervisor} ${r.unit} ${JSON.stringify(r.peers)} goal ${r.goal} ${r.met === null ? '' : r.met ? 'MET' : 'MISSED'}`);
+      for (const r of result.rows)
+        log(`[${id}] ${r.metric}: ${r.supervisor} ${r.unit} ${JSON.stringify(r.peers)} goal ${r.goal} ${r.met === null ? '' : r.met ? 'MET' : 'MISSED'}`);
       saveResults(date, [result], peers);
     }
   }

@@ -46,7 +46,14 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => 
  * `_last_checkpoint` naming the newest multiple (and an empty placeholder checkpoint object:
  * the freshness check reads only the hint, never the parquet).
  */
-export async function writeDeltaLog(s3: S3Client, bucket: string, prefix: string, from: number, to: number, opts: { checkpointEvery?: number; concurrency?: number } = {}): Promise<void> {
+export async function writeDeltaLog(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  from: number,
+  to: number,
+  opts: { checkpointEvery?: number; concurrency?: number } = {},
+): Promise<void> {
   const versions = Array.from({ length: to - from }, (_, i) => from + i);
   const now = Date.now();
   await mapLimit(versions, opts.concurrency ?? 32, async (v) => {

@@ -51,12 +51,15 @@ const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/st
   for (const s of last) for (const p of s.facts?.partitions ?? []) lags[`${s.facts.group}|${p.topic}|${p.partition}`] = p.lag;
   fs.writeFileSync(lagsOut, JSON.stringify(lags));
   out.signals = last.length;
-  out.unknown = last.filter((s) => s.status === 'unknown').map((s) => s.summary).slice(0, 3);
+  out.unknown = last
+    .filter((s) => s.status === 'unknown')
+    .map((s) => s.summary)
+    .slice(0, 3);
   process.stdout.write(JSON.stringify(out) + '\n');
   sub?.unsubscribe();
   await check.close();
   setTimeout(() => process.exit(0), 500).unref();
 })().catch((err) => {
-  process.stderr.write(String(err && err.stack || err) + '\n');
+  process.stderr.write(String((err && err.stack) || err) + '\n');
   process.exit(1);
 });

@@ -35,7 +35,9 @@ export async function setupLagGroups(brokers: string, groups: number, log: (m: s
     if (topics.includes(LAG_TOPIC)) {
       const offsets = await admin.fetchTopicOffsets(LAG_TOPIC);
       const last = await admin.fetchOffsets({ groupId: groupName(groups - 1), topics: [LAG_TOPIC] }).catch(() => []);
-      const ok = offsets.every((o) => Number(o.high) === RECORDS_PER_PARTITION) && last[0]?.partitions.every((p) => Number(p.offset) === RECORDS_PER_PARTITION - expectedLag(groups - 1, p.partition));
+      const ok =
+        offsets.every((o) => Number(o.high) === RECORDS_PER_PARTITION) &&
+        last[0]?.partitions.every((p) => Number(p.offset) === RECORDS_PER_PARTITION - expectedLag(groups - 1, p.partition));
       if (ok) return { seconds: 0, created: false };
       await admin.deleteTopics({ topics: [LAG_TOPIC] });
       await new Promise((r) => setTimeout(r, 2000));
@@ -76,7 +78,9 @@ export async function setupLagGroups(brokers: string, groups: number, log: (m: s
               groupId,
               groupGenerationId: -1,
               memberId: '',
-              topics: [{ topic: LAG_TOPIC, partitions: Array.from({ length: LAG_PARTITIONS }, (_, p) => ({ partition: p, offset: String(RECORDS_PER_PARTITION - expectedLag(g, p)) })) }],
+              topics: [
+                { topic: LAG_TOPIC, partitions: Array.from({ length: LAG_PARTITIONS }, (_, p) => ({ partition: p, offset: String(RECORDS_PER_PARTITION - expectedLag(g, p)) })) },
+              ],
             });
             break;
           } catch (err) {

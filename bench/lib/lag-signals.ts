@@ -16,7 +16,19 @@ export function lagSignals(groups: number, partitions: number, opts: { topic?: s
       parts.push({ topic, partition: p, committedOffset: committed, endOffset, lag: endOffset - committed, lagSeconds: (g + p) % 7, status: 'OK' });
     }
     const facts: ConsumerLagFacts = { kind: 'consumer_lag', group, status: 'OK', totalLag: total, maxLagSeconds: 6, partitions: parts, groupState: 'Empty' };
-    out.push({ check: opts.check ?? 'consumer_lag', kind: 'consumer_lag', target: group, labels: { group }, status: 'ok', value: total, unit: 'messages', observedAt: now, durationMs: 5, summary: `group ${group} OK`, facts });
+    out.push({
+      check: opts.check ?? 'consumer_lag',
+      kind: 'consumer_lag',
+      target: group,
+      labels: { group },
+      status: 'ok',
+      value: total,
+      unit: 'messages',
+      observedAt: now,
+      durationMs: 5,
+      summary: `group ${group} OK`,
+      facts,
+    });
   }
   return out;
 }

@@ -39,9 +39,7 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
   const file = resultsPath(date);
   // A new day's file starts from the newest earlier one: scenarios not rerun keep their figures
   // (each scenario section says when it ran), so the table stays whole.
-  const current: ResultsFile = fs.existsSync(file)
-    ? JSON.parse(fs.readFileSync(file, 'utf8'))
-    : { scenarios: {}, peers: {}, ...latestResults(), date, updatedAt: '' };
+  const current: ResultsFile = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { scenarios: {}, peers: {}, ...latestResults(), date, updatedAt: '' };
   for (const r of results) {
     const previous = current.scenarios[r.id];
     // A run that failed before producing rows does not erase the last good figures.
@@ -64,7 +62,8 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
         }
         if (carried) {
           // rows without a ratio (agreement counts) stay without one
-          if (old.ratio !== null && old.ratio !== undefined) row.ratio = betterRatio(row.supervisor, Object.fromEntries(Object.entries(row.peers).filter(([k]) => !(row.ratioExcludes ?? []).includes(k))));
+          if (old.ratio !== null && old.ratio !== undefined)
+            row.ratio = betterRatio(row.supervisor, Object.fromEntries(Object.entries(row.peers).filter(([k]) => !(row.ratioExcludes ?? []).includes(k))));
           row.note = `${row.note ? `${row.note}; ` : ''}peer figures carried over from the run of ${previous.startedAt} (this run used --skip-peers)`;
           if (row.ratioGoal !== undefined && row.ratio !== null) row.met = row.met !== false && row.ratio >= row.ratioGoal;
         }
@@ -89,7 +88,10 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
 /** The newest results file. */
 export function latestResults(): ResultsFile | null {
   if (!fs.existsSync(RESULTS_DIR)) return null;
-  const files = fs.readdirSync(RESULTS_DIR).filter((f) => /^\d{4}-\d{2}-\d{2}\.json$/.test(f)).sort();
+  const files = fs
+    .readdirSync(RESULTS_DIR)
+    .filter((f) => /^\d{4}-\d{2}-\d{2}\.json$/.test(f))
+    .sort();
   const last = files.pop();
   return last ? JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, last), 'utf8')) : null;
 }
@@ -127,10 +129,16 @@ export function renderMarkdown(res: ResultsFile, scenarios: Scenario[], intro: s
     for (const r of s.rows) {
       const peers = peerNames.map((p) => fmt(r.peers[p])).map(esc);
       const met = r.met === null ? '—' : r.met ? '✅' : '❌';
-      out.push(`| ${id} | ${esc(r.metric)} | ${r.unit} | ${fmt(r.supervisor)} | ${peers.join(' | ')}${peers.length ? ' | ' : ''}${r.ratio === null ? '—' : `${fmt(r.ratio)}×`} | ${esc(r.goal)} | ${met} |`);
+      out.push(
+        `| ${id} | ${esc(r.metric)} | ${r.unit} | ${fmt(r.supervisor)} | ${peers.join(' | ')}${peers.length ? ' | ' : ''}${r.ratio === null ? '—' : `${fmt(r.ratio)}×`} | ${esc(r.goal)} | ${met} |`,
+      );
     }
   }
-  out.push('', 'Ratio: the best peer\'s figure divided by the supervisor\'s (how many times faster or lighter the supervisor is); — where no peer figure exists. Reference tools (marked "reference") are shown but not counted in the ratio.', '');
+  out.push(
+    '',
+    'Ratio: the best peer\'s figure divided by the supervisor\'s (how many times faster or lighter the supervisor is); — where no peer figure exists. Reference tools (marked "reference") are shown but not counted in the ratio.',
+    '',
+  );
   for (const id of ids) {
     const s = res.scenarios[id]!;
     const def = scenarios.find((x) => x.id === id);

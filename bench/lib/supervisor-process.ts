@@ -44,7 +44,13 @@ export interface SupervisorProcess {
  */
 export async function startSupervisorProcess(
   ctx: ScenarioContext,
-  opts: { config?: string; env?: Record<string, string>; fresh?: boolean; port?: number; /** the compiled CLI without the launcher (and its V8 settings), for comparison */ withoutLauncher?: boolean } = {},
+  opts: {
+    config?: string;
+    env?: Record<string, string>;
+    fresh?: boolean;
+    port?: number;
+    /** the compiled CLI without the launcher (and its V8 settings), for comparison */ withoutLauncher?: boolean;
+  } = {},
 ): Promise<SupervisorProcess> {
   const port = opts.port ?? SUP_PORT;
   const dir = path.join(ctx.work, `supervisor-process-${port}`);
@@ -60,7 +66,11 @@ export async function startSupervisorProcess(
   };
   const args = ['--config', opts.config ?? path.join(REPO, 'config', 'supervisor.yaml'), 'start'];
   const entry = opts.withoutLauncher
-    ? ['-e', `process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED='true'; require(${JSON.stringify(path.join(REPO, 'dist', 'src', 'cli', 'main.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`, '--']
+    ? [
+        '-e',
+        `process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED='true'; require(${JSON.stringify(path.join(REPO, 'dist', 'src', 'cli', 'main.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`,
+        '--',
+      ]
     : [path.join(REPO, 'bin', 'supervisor.js')];
   const proc = spawnLogged(process.execPath, [...entry, ...args], {
     env,

@@ -27,7 +27,11 @@ export function ensureAirflow(ctx: ScenarioContext): string {
     try {
       execFileSync(path.join(venv, 'bin', 'pip'), ['install', '-q', `apache-airflow==${AIRFLOW_VERSION}`], { stdio: ['ignore', 'inherit', 'pipe'] });
     } catch (err) {
-      const msg = String((err as { stderr?: Buffer }).stderr ?? err).trim().split('\n').slice(-3).join(' ');
+      const msg = String((err as { stderr?: Buffer }).stderr ?? err)
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' ');
       ctx.peer(`Apache Airflow ${AIRFLOW_VERSION}`, `could not be installed: ${msg}`);
       throw new Error(`pip install apache-airflow==${AIRFLOW_VERSION} failed: ${msg}`);
     }
@@ -176,7 +180,10 @@ export async function measureAirflowChain(ctx: ScenarioContext, ticks: number, s
     const s1 = ts(t1?.start_date ?? null);
     const runAfter = ts(tis[0]!.run_after);
     if (s1 !== null && runAfter !== null && t1?.state === 'success') scheduleDelayMs.push(s1 - runAfter);
-    for (const [a, b] of [['t1', 't2'], ['t2', 't3']] as const) {
+    for (const [a, b] of [
+      ['t1', 't2'],
+      ['t2', 't3'],
+    ] as const) {
       const ta = get(a);
       const tb = get(b);
       const e = ts(ta?.end_date ?? null);

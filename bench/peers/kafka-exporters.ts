@@ -68,9 +68,22 @@ export async function ensureKafkaTools(ctx: ScenarioContext): Promise<string> {
 export async function kafkaConsumerGroupsDescribe(toolsDir: string, brokers: string, groupRe: RegExp): Promise<{ ms: number; peakRss: number; lags: Record<string, number> }> {
   const { spawn } = await import('node:child_process');
   const t0 = performance.now();
-  const child = spawn('java', ['-Xmx512m', '-cp', `${toolsDir}/*:${KAFKA_LIB()}/*`, 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', brokers, '--describe', '--all-groups'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'java',
+    [
+      '-Xmx512m',
+      '-cp',
+      `${toolsDir}/*:${KAFKA_LIB()}/*`,
+      'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand',
+      '--bootstrap-server',
+      brokers,
+      '--describe',
+      '--all-groups',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -271,7 +271,10 @@ export async function runOtelCollector(
       .split('\n')
       .filter((l) => /\terror\t/.test(l));
     if (scrapeErrors.length) errors.push(`${scrapeErrors.length} error lines in the collector's log, first: ${scrapeErrors[0]!.slice(0, 600)}`);
-    const starts = spans.filter((s) => s.name === 'scraper/kafkametrics/ScrapeMetrics').map((s) => s.start).sort((a, b) => a - b);
+    const starts = spans
+      .filter((s) => s.name === 'scraper/kafkametrics/ScrapeMetrics')
+      .map((s) => s.start)
+      .sort((a, b) => a - b);
     const periods = starts.slice(1).map((s, i) => s - starts[i]!);
     const firstEnd = cycles[0] ? cycles[0].startedAt + cycles[0].cycleMs : NaN;
     return { config: fs.readFileSync(config, 'utf8'), firstCompleteMs: firstEnd - spawnedAt, cycles, periods, rss, peakRss, get, lags, errors };

@@ -88,7 +88,10 @@ export async function measureSupervisorChain(ctx: ScenarioContext, ticks: number
       firedLateMs.push(r.firedAt - r.logicalDate);
       firedToRunningMs.push(t1 - r.firedAt);
     }
-    for (const [a, b] of [['t1', 't2'], ['t2', 't3']] as const) {
+    for (const [a, b] of [
+      ['t1', 't2'],
+      ['t2', 't3'],
+    ] as const) {
       const e = ended(a);
       const s = running(b);
       if (e !== undefined && s !== undefined) interTaskMs.push(s - e);
@@ -125,9 +128,9 @@ export const scenario: Scenario = {
   title: 'Schedule → task start',
   goal: 'schedule delay p99 ≤ 20 ms, inter-task overhead p99 ≤ 5 ms, each ≥ 50× better than Airflow',
   limits:
-    'The supervisor arms one croner timer per pipeline and starts the first task as soon as the run is recorded in SQLite; the next task starts in the same tick as its upstream\'s exit. The decomposition rows split the schedule delay: timer lateness (cron boundary → the engine\'s trigger fired; the same as a bare setTimeout in the control row) and the engine (fired → first task running: run insert and claim, task-instance rows, attempt row — p50 ≈ 2 ms). On this shared VM the tail follows the machine: the first run today, at load ≈ 13 (another session\'s test suites and Spark JVMs), measured p99 33 ms / 9 ms with a control timer p99 of 20 ms (see "Earlier runs"); at load ≈ 2 the goals are met. ' +
+    "The supervisor arms one croner timer per pipeline and starts the first task as soon as the run is recorded in SQLite; the next task starts in the same tick as its upstream's exit. The decomposition rows split the schedule delay: timer lateness (cron boundary → the engine's trigger fired; the same as a bare setTimeout in the control row) and the engine (fired → first task running: run insert and claim, task-instance rows, attempt row — p50 ≈ 2 ms). On this shared VM the tail follows the machine: the first run today, at load ≈ 13 (another session's test suites and Spark JVMs), measured p99 33 ms / 9 ms with a control timer p99 of 20 ms (see \"Earlier runs\"); at load ≈ 2 the goals are met. " +
     'CPU profile of 30 ticks (node --cpu-prof): apart from idle, the largest items are ChildProcess.spawn (≈ 7 ms per spawn, synchronous on the event loop: fork of a 100 MB process; it happens after the task is recorded running, so it delays whatever else is due at that moment, not this measurement) and better-sqlite3 `prepare` — src/store/runs.ts prepares the UPDATE statements of updateRun/updateTask/updateAttempt on every call (lines ~357, 400, 408); caching them per column set would take that off each state change. ' +
-    'Airflow\'s figures are structural: the scheduler loop creates the run, queues the task, the LocalExecutor hands it to a worker which starts a task process that calls the API server before the task counts as running; each downstream task waits for a scheduler loop to see its upstream finished.',
+    "Airflow's figures are structural: the scheduler loop creates the run, queues the task, the LocalExecutor hands it to a worker which starts a task process that calls the API server before the task counts as running; each downstream task waits for a scheduler loop to see its upstream finished.",
   async run(ctx: ScenarioContext): Promise<Row[]> {
     const ticks = Number(ctx.args.ticks ?? 60);
     const supSeconds = Number(ctx.args['sup-seconds'] ?? 1);
@@ -211,8 +214,16 @@ export const scenario: Scenario = {
       detail: { control: control.map((v) => round(v, 2)), eventLoopP99Ms: sup.eventLoopP99Ms },
     });
     for (const [metric, values, what] of [
-      ['decomposition: cron boundary → trigger fired (timer), p99', sup.firedLateMs ?? [], 'the run event\'s firedAt (Date.now() when the engine\'s cron stream fired) minus the logical date'],
-      ['decomposition: trigger fired → first task running (engine), p99', sup.firedToRunningMs ?? [], 'first task running (observed) minus firedAt: recording the run in SQLite, resolving the DAG, spawning bookkeeping'],
+      [
+        'decomposition: cron boundary → trigger fired (timer), p99',
+        sup.firedLateMs ?? [],
+        "the run event's firedAt (Date.now() when the engine's cron stream fired) minus the logical date",
+      ],
+      [
+        'decomposition: trigger fired → first task running (engine), p99',
+        sup.firedToRunningMs ?? [],
+        'first task running (observed) minus firedAt: recording the run in SQLite, resolving the DAG, spawning bookkeeping',
+      ],
     ] as const) {
       rows.push({
         scenario: '1',

@@ -33,10 +33,14 @@ interface RunnerOut {
 
 async function runSupervisor(ctx: ScenarioContext, mode: 'admin' | 'consumer_offsets', cycles: number): Promise<{ out: RunnerOut; lags: Record<string, number> }> {
   const lagsFile = path.join(ctx.work, `lags-supervisor-${mode}.json`);
-  const { stdout } = await runFile(process.execPath, ['--expose-gc', path.join(__dirname, '..', 'lib', 'lag-runner.cjs'), privateKafka.brokers, '^bench-lag-g', mode, String(cycles), lagsFile], {
-    maxBuffer: 50e6,
-    timeout: 15 * 60_000,
-  });
+  const { stdout } = await runFile(
+    process.execPath,
+    ['--expose-gc', path.join(__dirname, '..', 'lib', 'lag-runner.cjs'), privateKafka.brokers, '^bench-lag-g', mode, String(cycles), lagsFile],
+    {
+      maxBuffer: 50e6,
+      timeout: 15 * 60_000,
+    },
+  );
   return { out: JSON.parse(stdout.trim().split('\n').pop()!) as RunnerOut, lags: JSON.parse(fs.readFileSync(lagsFile, 'utf8')) };
 }
 
@@ -73,7 +77,9 @@ export const scenario: Scenario = {
       results[mode] = await runSupervisor(ctx, mode, cycles);
       const o = results[mode]!.out;
       const a = agreement(expected, results[mode]!.lags);
-      ctx.log(`supervisor ${mode}: cycles ${o.cycles.map((c) => c.toFixed(0)).join(', ')} ms; RSS ${(median(o.rss) / MB).toFixed(0)} MB; ${o.signals} signals; lag agrees ${a.equal}/${a.compared}${o.unknown.length ? `; unknown: ${o.unknown.join(' | ')}` : ''}`);
+      ctx.log(
+        `supervisor ${mode}: cycles ${o.cycles.map((c) => c.toFixed(0)).join(', ')} ms; RSS ${(median(o.rss) / MB).toFixed(0)} MB; ${o.signals} signals; lag agrees ${a.equal}/${a.compared}${o.unknown.length ? `; unknown: ${o.unknown.join(' | ')}` : ''}`,
+      );
     }
 
     // --- peers
@@ -147,8 +153,13 @@ export const scenario: Scenario = {
         ref = { ms, peakRss, lags };
         const a = agreement(expected, lags);
         peerAgree['kafka-consumer-groups'] = `${a.equal}/${a.compared}`;
-        ctx.log(`kafka-consumer-groups --describe --all-groups: ${ms.map((m) => (m / 1000).toFixed(1)).join(', ')} s, peak RSS ${(median(peakRss) / MB).toFixed(0)} MB, lag agrees ${a.equal}/${a.compared}`);
-        ctx.peer('kafka-consumer-groups (Apache Kafka 4.1.1 tools)', 'the stack\'s Kafka jars: org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --describe --all-groups, a one-shot JVM; the reference for lag values and a timing baseline, not an exporter');
+        ctx.log(
+          `kafka-consumer-groups --describe --all-groups: ${ms.map((m) => (m / 1000).toFixed(1)).join(', ')} s, peak RSS ${(median(peakRss) / MB).toFixed(0)} MB, lag agrees ${a.equal}/${a.compared}`,
+        );
+        ctx.peer(
+          'kafka-consumer-groups (Apache Kafka 4.1.1 tools)',
+          "the stack's Kafka jars: org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --describe --all-groups, a one-shot JVM; the reference for lag values and a timing baseline, not an exporter",
+        );
       } catch (err) {
         ref = `failed: ${(err as Error).message}`;
       }
@@ -159,14 +170,29 @@ export const scenario: Scenario = {
     const otelFigures = Object.entries(otel)
       .map(([name, r]) => {
         const st = otelSteady(r);
-        return `${name}: scrape ${round(median(st.map((c) => c.scrapeMs)), 0)} + export ${round(median(st.map((c) => c.exportMs)), 0)} ms (medians), cycle p95 ${round(percentile(st.map((c) => c.cycleMs), 95), 0)} ms, first complete picture ${round(r.firstCompleteMs, 0)} ms after spawn, a GET /metrics of the result (${round(r.get.bytes / MB, 1)} MB, ${r.get.lagSeries} lag series among 86,000) ${round(r.get.ms, 0)} ms more (not counted)`;
+        return `${name}: scrape ${round(median(st.map((c) => c.scrapeMs)), 0)} + export ${round(median(st.map((c) => c.exportMs)), 0)} ms (medians), cycle p95 ${round(
+          percentile(
+            st.map((c) => c.cycleMs),
+            95,
+          ),
+          0,
+        )} ms, first complete picture ${round(r.firstCompleteMs, 0)} ms after spawn, a GET /metrics of the result (${round(r.get.bytes / MB, 1)} MB, ${r.get.lagSeries} lag series among 86,000) ${round(r.get.ms, 0)} ms more (not counted)`;
       })
       .join('; ');
     const otelHow = `OpenTelemetry Collector (${OTELCOL_RELEASE}, built from bench/peers/otelcol): receiver kafkametrics (scrapers: consumers, group_match ^bench-lag-g, topic_match ^${LAG_TOPIC}$, collection_interval 100 ms, shorter than a scrape, so scrapes run back to back as the supervisor's cycles do), exporter prometheus on 127.0.0.1; one run per client (Sarama, the default, and franz-go behind its feature gate), ${OTEL_CYCLES + 1} cycles, the first excluded`;
     const otelDetail = Object.fromEntries(
       Object.entries(otel).map(([name, r]) => [
         name,
-        { cycleMs: r.cycles.map((c) => round(c.cycleMs, 1)), scrapeMs: r.cycles.map((c) => round(c.scrapeMs, 1)), exportMs: r.cycles.map((c) => round(c.exportMs, 1)), firstCompleteMs: round(r.firstCompleteMs, 0), peakRss: r.peakRss, get: r.get, errors: r.errors, config: r.config },
+        {
+          cycleMs: r.cycles.map((c) => round(c.cycleMs, 1)),
+          scrapeMs: r.cycles.map((c) => round(c.scrapeMs, 1)),
+          exportMs: r.cycles.map((c) => round(c.exportMs, 1)),
+          firstCompleteMs: round(r.firstCompleteMs, 0),
+          peakRss: r.peakRss,
+          get: r.get,
+          errors: r.errors,
+          config: r.config,
+        },
       ]),
     );
     const how = `bench broker ${privateKafka.brokers} (Kafka 4.1.1, KRaft, single node, loopback): topic ${LAG_TOPIC} with ${LAG_PARTITIONS} partitions × 100 records, ${GROUPS} groups with committed offsets (group g, partition p at (g + p) mod 100; setup ${setup.created ? `${setup.seconds.toFixed(1)} s` : 'reused from an earlier run'}). Supervisor: the compiled createConsumerLagCheck (include ^bench-lag-g, default options: concurrency 10, describeGroups on) in its own Node process (bench/lib/lag-runner.cjs), ${cycles} cycles back to back, the first one (connect, metadata, JIT) excluded; RSS = VmRSS after each cycle (after a forced GC)`;
@@ -189,7 +215,11 @@ export const scenario: Scenario = {
         ratioExcludes: [refName],
         met: t <= 2000 && (ratio === null || ratio >= 5),
         method: `${how}; mode ${mode}${mode === 'consumer_offsets' ? ` (stream caught up in ${round(o.liveMs / 1000, 1)} s before the first cycle)` : ''}; p95 ${round(percentile(steady, 95), 0)} ms, first cycle ${round(o.cycles[0]!, 0)} ms. ${otelHow}; its cycle = from the start of the collector's own scraper/kafkametrics/ScrapeMetrics span to the end of the exporter/prometheus/metrics span that follows it (its internal-telemetry spans, printed by its console span exporter): the scrape (ListGroups, ListTopics, the topic's end offsets, DescribeGroups, then one OffsetFetch per group, one after another) plus the hand-off of its 86,000 points to the exporter${otelFigures ? `. ${otelFigures}` : ''}. Reference: wall time of the one-shot JVM tool (JVM start included), median of its runs`,
-        note: `ratio is against the exporters only, not the reference: the faster of the collector's two clients (kminion and kafka_exporter are not served, the older substitutes cannot read Kafka 4.1; see Peers). Lag values: supervisor ${a.equal}/${a.compared} equal to the committed (expected) lags${Object.entries(peerAgree).map(([k, v]) => `, ${k} ${v}`).join('')}`,
+        note: `ratio is against the exporters only, not the reference: the faster of the collector's two clients (kminion and kafka_exporter are not served, the older substitutes cannot read Kafka 4.1; see Peers). Lag values: supervisor ${a.equal}/${a.compared} equal to the committed (expected) lags${Object.entries(
+          peerAgree,
+        )
+          .map(([k, v]) => `, ${k} ${v}`)
+          .join('')}`,
         detail: { cycles: o.cycles, stats: o.stats, reference: typeof ref === 'string' ? ref : { ms: ref.ms, peakRss: ref.peakRss }, otelcol: otelDetail },
       });
       const rss = round(median(o.rss) / MB, 0);
@@ -204,7 +234,13 @@ export const scenario: Scenario = {
         ratioExcludes: [refName],
         goal: '—',
         met: null,
-        method: `${how}; median VmRSS over the cycles (V8 heap in use after GC: ${o.heapUsed ? round(median(o.heapUsed) / MB, 0) : '—'} MB). ${otelHow}; median VmRSS (/proc/<pid>/status every 100 ms) over cycles 2–${OTEL_CYCLES + 1} (its RSS grows over the first few seconds, then stays flat)${Object.keys(otel).length ? `; peak over the whole run: ${Object.entries(otel).map(([k, r]) => `${k} ${round(r.peakRss / MB, 0)} MB`).join(', ')}` : ''}. Reference: peak VmRSS of the JVM tool (-Xmx512m)`,
+        method: `${how}; median VmRSS over the cycles (V8 heap in use after GC: ${o.heapUsed ? round(median(o.heapUsed) / MB, 0) : '—'} MB). ${otelHow}; median VmRSS (/proc/<pid>/status every 100 ms) over cycles 2–${OTEL_CYCLES + 1} (its RSS grows over the first few seconds, then stays flat)${
+          Object.keys(otel).length
+            ? `; peak over the whole run: ${Object.entries(otel)
+                .map(([k, r]) => `${k} ${round(r.peakRss / MB, 0)} MB`)
+                .join(', ')}`
+            : ''
+        }. Reference: peak VmRSS of the JVM tool (-Xmx512m)`,
       });
       rows.push({
         scenario: '3',

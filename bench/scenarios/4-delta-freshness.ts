@@ -109,10 +109,21 @@ export const scenario: Scenario = {
         rows.push(mk('requests, first check (with _last_checkpoint)', 'requests', cold, 'requests', true, `${how}; a new check instance each repetition; max over repetitions`));
         rows.push(mk('requests, steady state (nothing new)', 'requests', warm, 'requests', true, `${how}; the same instance probing again; max over repetitions`));
         rows.push(mk('requests, one new commit since last check', 'requests', fresh, 'requests', true, `${how}; one commit PUT before each probe; max over repetitions`));
-        rows.push(mk('requests, first check, no checkpoint ever written', 'requests', coldNo, 'requests', false, `${how}; _last_checkpoint deleted; max over repetitions (informational: real writers checkpoint)`));
+        rows.push(
+          mk(
+            'requests, first check, no checkpoint ever written',
+            'requests',
+            coldNo,
+            'requests',
+            false,
+            `${how}; _last_checkpoint deleted; max over repetitions (informational: real writers checkpoint)`,
+          ),
+        );
         rows.push(mk('time, first check (with _last_checkpoint)', 'ms', cold, 'ms', false, `${how}; median`));
         rows.push(mk('time, one new commit since last check', 'ms', fresh, 'ms', false, `${how}; median`));
-        ctx.log(`n=${size}: cold ${cold.map((c) => c.requests).join('/')} req, warm ${warm.map((c) => c.requests).join('/')} req, new ${fresh.map((c) => c.requests).join('/')} req, no-ckpt ${coldNo.map((c) => c.requests).join('/')} req; cold ${round(median(cold.map((c) => c.ms)), 1)} ms`);
+        ctx.log(
+          `n=${size}: cold ${cold.map((c) => c.requests).join('/')} req, warm ${warm.map((c) => c.requests).join('/')} req, new ${fresh.map((c) => c.requests).join('/')} req, no-ckpt ${coldNo.map((c) => c.requests).join('/')} req; cold ${round(median(cold.map((c) => c.ms)), 1)} ms`,
+        );
       }
     } finally {
       s3.destroy();

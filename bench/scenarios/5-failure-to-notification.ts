@@ -54,7 +54,8 @@ export const scenario: Scenario = {
         kafkaServers: privateKafka.brokers,
         webhookUrl: hook.url,
         kafkaCheckInterval: '1s',
-        alertRulesYaml: '  rules:\n    - name: kafka_cluster_down\n      match: { kind: kafka_cluster }\n      status: unknown\n      for: 0s\n      severity: critical\n      summary: "Kafka cluster {{ target }} is down or unreachable"\n',
+        alertRulesYaml:
+          '  rules:\n    - name: kafka_cluster_down\n      match: { kind: kafka_cluster }\n      status: unknown\n      for: 0s\n      severity: critical\n      summary: "Kafka cluster {{ target }} is down or unreachable"\n',
       }),
     );
     const measure = async (configFile: string, label: string, samples: number[], details: unknown[]) => {
@@ -64,10 +65,15 @@ export const scenario: Scenario = {
         const sup = await startSupervisorProcess(ctx, { config: configFile, port: 18095 });
         try {
           // steady state: the kafka check has run and is not unknown
-          await waitFor(async () => {
-            const s = await kafkaCheckStatus(sup.url);
-            return s !== null && s !== 2;
-          }, 60_000, 250, 'the kafka check to report');
+          await waitFor(
+            async () => {
+              const s = await kafkaCheckStatus(sup.url);
+              return s !== null && s !== 2;
+            },
+            60_000,
+            250,
+            'the kafka check to report',
+          );
           await sleep(2000 + Math.random() * 13_000); // the outage lands anywhere in the check interval
           const before = hook.received.length;
           const stopping = privateKafka.down(ctx);

@@ -37,7 +37,6 @@ function handles(pid: number): { fds: number; sockets: number; threads: number }
   return { fds, sockets, threads };
 }
 
-
 type Sample = { t: number; rss: number; fds: number; sockets: number; threads: number; quiet: boolean; heapUsed?: number; external?: number };
 type Fault = { at: string; kind: string; seconds: number; warmup?: boolean };
 type Exit = { exitedAlone: boolean; seconds: number; code: number | null; signal: string | null };
@@ -102,9 +101,14 @@ function analyse(p: Soak & { log?: (m: string) => void; fromFile?: string }): Ro
   const fdLast = median(last.map((s) => s.fds));
   const sockFirst = median(first.map((s) => s.sockets));
   const sockLast = median(last.map((s) => s.sockets));
-  p.log?.(`RSS ${rssStart.toFixed(1)} (start) → ${rssFirst.toFixed(1)} (after warm-up) → ${rssLast.toFixed(1)} MB (drift ${drift}); V8 heap used ${heapFirst.toFixed(1)} → ${heapLast.toFixed(1)} MB; fds ${fdFirst} → ${fdLast}; sockets ${sockFirst} → ${sockLast}; exit after SIGTERM ${exit.seconds.toFixed(1)} s, by itself: ${exit.exitedAlone}`);
+  p.log?.(
+    `RSS ${rssStart.toFixed(1)} (start) → ${rssFirst.toFixed(1)} (after warm-up) → ${rssLast.toFixed(1)} MB (drift ${drift}); V8 heap used ${heapFirst.toFixed(1)} → ${heapLast.toFixed(1)} MB; fds ${fdFirst} → ${fdLast}; sockets ${sockFirst} → ${sockLast}; exit after SIGTERM ${exit.seconds.toFixed(1)} s, by itself: ${exit.exitedAlone}`,
+  );
   const label = minutes < 30 ? ` (${minutes}-minute soak, shorter than the 30 minutes asked)` : '';
-  const warm = p.baselineFrom === undefined ? 'no warm-up faults in this run (older sample file)' : `warm-up: ${settleMs / 60000} min settle, then one fault of each kind and its recovery, baseline from minute ${round(baselineFrom / 60000, 1)}`;
+  const warm =
+    p.baselineFrom === undefined
+      ? 'no warm-up faults in this run (older sample file)'
+      : `warm-up: ${settleMs / 60000} min settle, then one fault of each kind and its recovery, baseline from minute ${round(baselineFrom / 60000, 1)}`;
   const after = faults.filter((f) => !f.warmup).length;
   const how = `\`node bin/supervisor.js start\` with config/supervisor.yaml (Kafka → the bench's own broker ${soakKafka.brokers}, alerts → a loopback webhook; everything else default) for ${minutes} min; ${warm}; ${after} more faults alternating "broker stopped 60 s" and "webhook answers 500 for 90 s", every ${faultEvery / 60000} min after the baseline window; VmRSS, /proc/<pid>/fd and the supervisor's own nodejs_heap_size_used_bytes sampled every 10 s`;
   const window = (from: number) => `minutes ${round(from / 60000, 1)}–${round((from + windowMs) / 60000, 1)}`;
@@ -175,7 +179,7 @@ export const scenario: Scenario = {
   goal: 'RSS drift ≤ 5 MB, nothing leaked',
   limits:
     'Drift is measured between two quiet windows (all services up, no fault pending) so that transient buffers of an outage (kafkajs reconnect backoff, outbox retries) are not counted. The baseline is taken after a warm-up of one fault of each kind, so code that runs only on failure (reconnects, firing and resolving alerts, outbox retries) is compiled before it; the growth from start-up is reported apart. Handles are what the kernel shows (/proc/<pid>/fd) and whether the process exits by itself after SIGTERM, which Node only does when no timer, socket or child is left. ' +
-    'Before the footprint changes of 2026-11-29 the 40-minute run (2026-11-28 22:05 UTC) missed: drift 8.9 MB, RSS a sawtooth of 10–12 MB around 113–131 MB. Two heap snapshots 21 minutes apart differed by 0.8 MB of live heap, nearly all JIT code, so nothing was retained; what moved was committed-but-free memory. Sampling the heap spaces every 10 s (v8.getHeapSpaceStatistics) then showed where: V8 doubled the young generation step by step (2 → 4 → 8 → 16 → 33.6 MB) as survivors accumulated, and gave it back only now and then, while the malloc arenas kept ≈ 10 MB from compiling undici\'s wasm parser with the optimizing compiler. With the launcher\'s settings (bin/v8-settings.cjs: wasm compiled by Liftoff only, young generation held at 8 MB) the 30-minute run below stays between ≈ 89 and 108 MB, drift 4.1 MB (goal met, though a 3-minute median still lands anywhere on a tooth of ≈ 10 MB: old space growing between major GCs), the V8 heap in use went down 2.3 MB between the windows and the second half trends downward. File descriptors and sockets returned to their baseline and the process exited by itself 0.1 s after SIGTERM. The first soak attempt of 2026-11-29 died at minute 35: the private broker\'s controller port (39094) sat inside the kernel\'s ephemeral range (32768–60999) and an outgoing connection held it when the broker restarted; the soak broker now listens on 29192/29194, a failed restart is retried, and the samples are saved even when a soak ends early.',
+    "Before the footprint changes of 2026-11-29 the 40-minute run (2026-11-28 22:05 UTC) missed: drift 8.9 MB, RSS a sawtooth of 10–12 MB around 113–131 MB. Two heap snapshots 21 minutes apart differed by 0.8 MB of live heap, nearly all JIT code, so nothing was retained; what moved was committed-but-free memory. Sampling the heap spaces every 10 s (v8.getHeapSpaceStatistics) then showed where: V8 doubled the young generation step by step (2 → 4 → 8 → 16 → 33.6 MB) as survivors accumulated, and gave it back only now and then, while the malloc arenas kept ≈ 10 MB from compiling undici's wasm parser with the optimizing compiler. With the launcher's settings (bin/v8-settings.cjs: wasm compiled by Liftoff only, young generation held at 8 MB) the 30-minute run below stays between ≈ 89 and 108 MB, drift 4.1 MB (goal met, though a 3-minute median still lands anywhere on a tooth of ≈ 10 MB: old space growing between major GCs), the V8 heap in use went down 2.3 MB between the windows and the second half trends downward. File descriptors and sockets returned to their baseline and the process exited by itself 0.1 s after SIGTERM. The first soak attempt of 2026-11-29 died at minute 35: the private broker's controller port (39094) sat inside the kernel's ephemeral range (32768–60999) and an outgoing connection held it when the broker restarted; the soak broker now listens on 29192/29194, a failed restart is retried, and the samples are saved even when a soak ends early.",
   async run(ctx: ScenarioContext): Promise<Row[]> {
     const minutes = Number(ctx.args['soak-minutes'] ?? 30);
     const faultEvery = Number(ctx.args['fault-every'] ?? 4) * 60_000;
