@@ -12,9 +12,11 @@ if (!fs.existsSync(entry)) {
   process.stderr.write('supervisor: not built yet (missing dist/). Run `npm install` or `npm run build` in ' + path.join(__dirname, '..') + '\n');
   process.exit(2);
 }
-require(entry).main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-  // The command is done; a library timer that cannot be cancelled (kafkajs schedules connect
-  // retries with a plain setTimeout) must not keep the process alive for seconds after it.
-  setTimeout(() => process.exit(code), 500).unref();
-});
+require(entry)
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+    // The command is done; a library timer that cannot be cancelled (kafkajs schedules connect
+    // retries with a plain setTimeout) must not keep the process alive for seconds after it.
+    setTimeout(() => process.exit(code), 500).unref();
+  });
