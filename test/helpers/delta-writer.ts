@@ -17,9 +17,7 @@ let fileCounter = 0;
 
 export const action = {
   protocol: (ict = false): DeltaAction => ({
-    protocol: ict
-      ? { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: [], writerFeatures: ['inCommitTimestamp'] }
-      : { minReaderVersion: 1, minWriterVersion: 2 },
+    protocol: ict ? { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: [], writerFeatures: ['inCommitTimestamp'] } : { minReaderVersion: 1, minWriterVersion: 2 },
   }),
   metaData: (configuration: Record<string, string> = {}): DeltaAction => ({
     metaData: {
@@ -50,10 +48,7 @@ export const commits = {
     action.protocol(ict !== undefined),
     action.metaData(ict !== undefined ? { 'delta.enableInCommitTimestamps': 'true' } : {}),
   ],
-  write: (ict?: number): DeltaAction[] => [
-    action.commitInfo('WRITE', ict !== undefined ? { inCommitTimestamp: ict } : {}),
-    action.add(),
-  ],
+  write: (ict?: number): DeltaAction[] => [action.commitInfo('WRITE', ict !== undefined ? { inCommitTimestamp: ict } : {}), action.add()],
   optimize: (ict?: number): DeltaAction[] => [
     action.commitInfo('OPTIMIZE', ict !== undefined ? { inCommitTimestamp: ict } : {}),
     action.add(false),

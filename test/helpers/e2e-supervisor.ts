@@ -43,7 +43,11 @@ export function ensureBuilt(): void {
   const built = fs.existsSync(entry) ? fs.statSync(entry).mtimeMs : 0;
   const sources = Math.max(...['src', 'alerts', 'checks', 'streams'].map((d) => newestMtime(path.join(REPO, d))));
   if (built >= sources) return;
-  const res = spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, encoding: 'utf8', timeout: 240_000 });
+  const res = spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: REPO,
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
   if (!fs.existsSync(entry)) throw new Error(`npm run build produced no ${entry}:\n${res.stdout}\n${res.stderr}`);
   // tsc emits even with type errors; the typecheck step of `npm test` reports those.
   if (res.status !== 0) process.stderr.write(`e2e: tsc reported errors (dist emitted anyway):\n${res.stdout.slice(-2000)}\n`);
@@ -79,7 +83,11 @@ export function tempDir(prefix: string): { dir: string; cleanup(): void } {
 }
 
 /** Polls `fn` until it returns something other than undefined/false; on timeout the error names `what` and adds `diagnose()`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number; intervalMs?: number; diagnose?: () => string } = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  options: { timeoutMs?: number; intervalMs?: number; diagnose?: () => string } = {},
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const end = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -256,10 +264,15 @@ export interface CliResult {
 /** `node bin/supervisor.js --config FILE ...args` (asynchronously: the test's receivers keep answering meanwhile). */
 export function cli(configFile: string, args: readonly string[], timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [SUPERVISOR_BIN, '--config', configFile, ...args], { cwd: REPO, timeout: timeoutMs, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [SUPERVISOR_BIN, '--config', configFile, ...args],
+      { cwd: REPO, timeout: timeoutMs, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -298,7 +311,11 @@ export async function startSupervisor(configFile: string, port: number, options:
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const tail = (lines = 40): string => {
     try {
-      const all = fs.readFileSync(logFile, 'utf8').trimEnd().split('\n').filter((l) => !l.includes('"component":"kafkajs"'));
+      const all = fs
+        .readFileSync(logFile, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .filter((l) => !l.includes('"component":"kafkajs"'));
       return `supervisor log ${logFile} (last ${lines} lines, kafkajs lines left out):\n${all.slice(-lines).join('\n')}`;
     } catch {
       return `no supervisor log at ${logFile}`;
@@ -414,7 +431,10 @@ export class Api {
     return r.json;
   }
 
-  async trigger(pipeline: string, body: { logical_date?: string | number; conf?: Record<string, unknown>; rerun?: boolean } = {}): Promise<{ status: number; json: { runId: string; created: boolean; state: string; [k: string]: unknown } }> {
+  async trigger(
+    pipeline: string,
+    body: { logical_date?: string | number; conf?: Record<string, unknown>; rerun?: boolean } = {},
+  ): Promise<{ status: number; json: { runId: string; created: boolean; state: string; [k: string]: unknown } }> {
     return this.request('POST', `/pipelines/${pipeline}/trigger`, body);
   }
 
@@ -422,7 +442,9 @@ export class Api {
     return (await this.get<{ runs: ApiRun[] }>(`/runs?pipeline=${encodeURIComponent(pipeline)}&limit=500`)).runs;
   }
 
-  async run(runId: string): Promise<{ runId: string; state: string; reason: string | null; logicalDate: number; tasks: { taskId: string; state: string; tryNumber: number; reason: string | null }[] }> {
+  async run(
+    runId: string,
+  ): Promise<{ runId: string; state: string; reason: string | null; logicalDate: number; tasks: { taskId: string; state: string; tryNumber: number; reason: string | null }[] }> {
     return this.get(`/runs/${encodeURIComponent(runId)}`);
   }
 

@@ -65,7 +65,10 @@ export function ensureFreshBuild(log: (m: string) => void): boolean {
     const started = Date.now();
     // the stamp is the build's start: a source saved during the build makes the next run rebuild
     const stampTime = new Date();
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     fs.utimesSync(BUILD_STAMP, stampTime, stampTime);
     log(`global setup: dist/ was older than the sources; rebuilt in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return true;

@@ -84,7 +84,5 @@ export default async function globalSetup(globalConfig: JestGlobalConfigLike): P
     await down(undefined, { owner, log }).catch(() => undefined);
     throw err;
   }
-  log.info(
-    `global setup: stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (started: ${res.started.join(', ') || 'none'}; reused: ${res.reused.join(', ') || 'none'})`,
-  );
+  log.info(`global setup: stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (started: ${res.started.join(', ') || 'none'}; reused: ${res.reused.join(', ') || 'none'})`);
 }

@@ -8,7 +8,11 @@ import { randomBytes } from 'node:crypto';
 let counter = 0;
 
 export function freshName(prefix = 'test'): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'test';
+  const clean =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'test';
   counter += 1;
   return `${clean}-${process.pid.toString(36)}-${Date.now().toString(36)}-${counter}-${randomBytes(3).toString('hex')}`;
 }
