@@ -45,7 +45,14 @@ describe('/api/v1 (inject, real engine and store)', () => {
   it('lists pipelines with their tasks, by id or alias', async () => {
     const list = await daemon.app.inject({ url: '/api/v1/pipelines', headers: auth(reader) });
     expect(list.statusCode).toBe(200);
-    expect(list.json().pipelines).toEqual([expect.objectContaining({ id: 'nightly', aliases: ['nightly_dag'], schedule: '0 3 * * *', tasks: [expect.objectContaining({ id: 'say_hello' }), expect.objectContaining({ id: 'done', upstream: ['say_hello'] })] })]);
+    expect(list.json().pipelines).toEqual([
+      expect.objectContaining({
+        id: 'nightly',
+        aliases: ['nightly_dag'],
+        schedule: '0 3 * * *',
+        tasks: [expect.objectContaining({ id: 'say_hello' }), expect.objectContaining({ id: 'done', upstream: ['say_hello'] })],
+      }),
+    ]);
     expect((await daemon.app.inject({ url: '/api/v1/pipelines/nightly_dag', headers: auth(reader) })).json().id).toBe('nightly');
     const missing = await daemon.app.inject({ url: '/api/v1/pipelines/nope', headers: auth(reader) });
     expect(missing.statusCode).toBe(404);
@@ -53,7 +60,12 @@ describe('/api/v1 (inject, real engine and store)', () => {
   });
 
   it('triggers a run once per logical date, runs it, and serves its tasks and logs', async () => {
-    const first = await daemon.app.inject({ method: 'POST', url: '/api/v1/pipelines/nightly/trigger', headers: auth(writer), payload: { logical_date: '2025-10-05', conf: { who: 'api-test' } } });
+    const first = await daemon.app.inject({
+      method: 'POST',
+      url: '/api/v1/pipelines/nightly/trigger',
+      headers: auth(writer),
+      payload: { logical_date: '2025-10-05', conf: { who: 'api-test' } },
+    });
     expect(first.statusCode).toBe(201);
     const run = first.json();
     expect(run).toMatchObject({ pipeline: 'nightly', logicalDate: Date.parse('2025-10-05T00:00:00Z'), kind: 'manual', created: true });
@@ -116,7 +128,12 @@ describe('/api/v1 (inject, real engine and store)', () => {
       expect(res.body).not.toMatch(/see the log/);
     }
     for (const url of ['/api/v1/pipelines/nope/trigger', '/api/v1/pipelines/nope/backfill']) {
-      const missing = await daemon.app.inject({ method: 'POST', url, headers: auth(writer), payload: url.endsWith('backfill') ? { start_date: '2025-10-01', end_date: '2025-10-02' } : {} });
+      const missing = await daemon.app.inject({
+        method: 'POST',
+        url,
+        headers: auth(writer),
+        payload: url.endsWith('backfill') ? { start_date: '2025-10-01', end_date: '2025-10-02' } : {},
+      });
       expect({ url, status: missing.statusCode }).toEqual({ url, status: 404 });
       expect(missing.json().message).toMatch(/^path\.id: /);
     }
@@ -124,7 +141,12 @@ describe('/api/v1 (inject, real engine and store)', () => {
     expect(runs.statusCode).toBe(400);
     expect(runs.json().message).toContain('query.from');
     // a date-time with a zone and epoch ms are read exactly
-    const plan = await daemon.app.inject({ method: 'POST', url: '/api/v1/pipelines/nightly/backfill', headers: auth(writer), payload: { start_date: '2025-02-28T00:00:00+01:00', end_date: Date.UTC(2025, 2, 1, 12), dry_run: true } });
+    const plan = await daemon.app.inject({
+      method: 'POST',
+      url: '/api/v1/pipelines/nightly/backfill',
+      headers: auth(writer),
+      payload: { start_date: '2025-02-28T00:00:00+01:00', end_date: Date.UTC(2025, 2, 1, 12), dry_run: true },
+    });
     expect(plan.statusCode).toBe(200);
     expect(plan.json().plan.map((r: { logicalDate: number }) => new Date(r.logicalDate).toISOString())).toEqual(['2025-02-28T03:00:00.000Z', '2025-03-01T03:00:00.000Z']);
   });
@@ -138,7 +160,12 @@ describe('/api/v1 (inject, real engine and store)', () => {
     for (const url of routes)
       for (const field of fields)
         for (const value of values) {
-          const res = await daemon.app.inject({ method: 'POST', url, headers: { ...auth(writer), 'content-type': 'application/json' }, payload: JSON.stringify({ [field]: value }) });
+          const res = await daemon.app.inject({
+            method: 'POST',
+            url,
+            headers: { ...auth(writer), 'content-type': 'application/json' },
+            payload: JSON.stringify({ [field]: value }),
+          });
           expect({ url, field, value, status: res.statusCode < 500 }).toEqual({ url, field, value, status: true });
           n++;
         }
@@ -148,7 +175,12 @@ describe('/api/v1 (inject, real engine and store)', () => {
   }, 60_000);
 
   it('creates, lists and deletes silences and variables', async () => {
-    const created = await daemon.app.inject({ method: 'POST', url: '/api/v1/silences', headers: auth(writer), payload: { matchers: { check: '~.*_freshness' }, duration: '2h', comment: 'backfill in progress' } });
+    const created = await daemon.app.inject({
+      method: 'POST',
+      url: '/api/v1/silences',
+      headers: auth(writer),
+      payload: { matchers: { check: '~.*_freshness' }, duration: '2h', comment: 'backfill in progress' },
+    });
     expect(created.statusCode).toBe(201);
     const id = created.json().id as string;
     expect(created.json()).toMatchObject({ createdBy: 'writer', comment: 'backfill in progress' });
@@ -163,6 +195,8 @@ describe('/api/v1 (inject, real engine and store)', () => {
 
   it('publishes an OpenAPI document covering the routes', async () => {
     const doc = (await daemon.app.inject({ url: '/api/v1/openapi.json' })).json();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/health', '/api/v1/pipelines', '/api/v1/pipelines/{id}/trigger', '/api/v1/runs', '/api/v1/silences', '/api/v1/variables/{key}']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/health', '/api/v1/pipelines', '/api/v1/pipelines/{id}/trigger', '/api/v1/runs', '/api/v1/silences', '/api/v1/variables/{key}']),
+    );
   });
 });

@@ -69,7 +69,13 @@ describe('the HTTP surface: strangers, methods, parameters, bodies, the OpenAPI 
     ];
     for (const [method, url, payload] of requests) {
       for (const headers of [{}, auth('sup_wrong')]) {
-        const res = await daemon.app.inject({ method, url, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) }, ...(payload ? { payload } : {}), remoteAddress: `10.77.${requests.indexOf(requests.find((r) => r[1] === url)!)}.1` });
+        const res = await daemon.app.inject({
+          method,
+          url,
+          headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) },
+          ...(payload ? { payload } : {}),
+          remoteAddress: `10.77.${requests.indexOf(requests.find((r) => r[1] === url)!)}.1`,
+        });
         expect({ method, url: url.slice(0, 60), status: res.statusCode }).toEqual({ method, url: url.slice(0, 60), status: 401 });
       }
     }
@@ -102,14 +108,38 @@ describe('the HTTP surface: strangers, methods, parameters, bodies, the OpenAPI 
 
   it('refuses a deeply nested body with 400 naming the field, without parsing it', async () => {
     for (const levels of [LIMITS.confDepth + 1, 1000, 100_000]) {
-      const res = await daemon.app.inject({ method: 'POST', url: '/api/v1/pipelines/nightly/trigger', headers: { ...auth(writer), 'content-type': 'application/json' }, payload: deep(levels) });
-      expect({ levels, status: res.statusCode, body: res.json() }).toEqual({ levels, status: 400, body: { code: 'SUP_ERR_BAD_REQUEST', message: `body.conf: nested more than ${LIMITS.confDepth} levels deep` } });
+      const res = await daemon.app.inject({
+        method: 'POST',
+        url: '/api/v1/pipelines/nightly/trigger',
+        headers: { ...auth(writer), 'content-type': 'application/json' },
+        payload: deep(levels),
+      });
+      expect({ levels, status: res.statusCode, body: res.json() }).toEqual({
+        levels,
+        status: 400,
+        body: { code: 'SUP_ERR_BAD_REQUEST', message: `body.conf: nested more than ${LIMITS.confDepth} levels deep` },
+      });
     }
-    const ok = await daemon.app.inject({ method: 'POST', url: '/api/v1/pipelines/nightly/trigger', headers: { ...auth(writer), 'content-type': 'application/json' }, payload: JSON.stringify({ logical_date: '2025-10-05', conf: JSON.parse(deep(LIMITS.confDepth)).conf }) });
+    const ok = await daemon.app.inject({
+      method: 'POST',
+      url: '/api/v1/pipelines/nightly/trigger',
+      headers: { ...auth(writer), 'content-type': 'application/json' },
+      payload: JSON.stringify({ logical_date: '2025-10-05', conf: JSON.parse(deep(LIMITS.confDepth)).conf }),
+    });
     expect(ok.statusCode).toBe(201);
-    const arrays = await daemon.app.inject({ method: 'POST', url: '/api/v1/silences', headers: { ...auth(writer), 'content-type': 'application/json' }, payload: '['.repeat(50_000) + ']'.repeat(50_000) });
+    const arrays = await daemon.app.inject({
+      method: 'POST',
+      url: '/api/v1/silences',
+      headers: { ...auth(writer), 'content-type': 'application/json' },
+      payload: '['.repeat(50_000) + ']'.repeat(50_000),
+    });
     expect(arrays.json()).toEqual({ code: 'SUP_ERR_BAD_REQUEST', message: `body: nested more than ${LIMITS.confDepth + 1} levels deep` });
-    const big = await daemon.app.inject({ method: 'POST', url: '/api/v1/pipelines/nightly/trigger', headers: auth(writer), payload: { conf: { blob: 'x'.repeat(LIMITS.confBytes) } } });
+    const big = await daemon.app.inject({
+      method: 'POST',
+      url: '/api/v1/pipelines/nightly/trigger',
+      headers: auth(writer),
+      payload: { conf: { blob: 'x'.repeat(LIMITS.confBytes) } },
+    });
     expect(big.statusCode).toBe(400);
     expect(big.json().message).toMatch(/^body\.conf: \d+ bytes serialized; at most 65536$/);
   });
@@ -172,9 +202,11 @@ describe('the HTTP surface: strangers, methods, parameters, bodies, the OpenAPI 
     expect(statuses('/api/v1/variables/{key}', 'put')).toEqual(['200', '400', '401', '403', '413', '415', '429']);
     expect(statuses('/api/v1/variables/{key}', 'delete')).toEqual(['204', '400', '401', '403', '404', '413', '415', '429']);
     expect(statuses('/api/v1/silences', 'post')).toEqual(['201', '400', '401', '403', '413', '415', '429']);
-    for (const [p, methods] of Object.entries(doc.paths)) for (const [m, op] of Object.entries(methods)) expect({ p, m, has401: '401' in op.responses, has400: '400' in op.responses }).toEqual({ p, m, has401: true, has400: true });
+    for (const [p, methods] of Object.entries(doc.paths))
+      for (const [m, op] of Object.entries(methods)) expect({ p, m, has401: '401' in op.responses, has400: '400' in op.responses }).toEqual({ p, m, has401: true, has400: true });
     // the silences body says one of duration/ends_at is required
-    const silenceBody = (doc.paths['/api/v1/silences']!.post as unknown as { requestBody: { content: Record<string, { schema: { oneOf?: unknown; anyOf?: unknown } }> } }).requestBody.content['application/json']!.schema;
+    const silenceBody = (doc.paths['/api/v1/silences']!.post as unknown as { requestBody: { content: Record<string, { schema: { oneOf?: unknown; anyOf?: unknown } }> } })
+      .requestBody.content['application/json']!.schema;
     expect(silenceBody.oneOf ?? silenceBody.anyOf).toEqual([{ required: ['duration'] }, { required: ['ends_at'] }]);
     // the bounds come from LIMITS
     const text = JSON.stringify(doc);
@@ -190,25 +222,42 @@ describe('the HTTP surface: strangers, methods, parameters, bodies, the OpenAPI 
       readiness: () => ({ ready: true, components: {} }),
       tokens: createTokenStore(daemon.db),
       version: '0.0.0',
-      api: [async (api) => void api.get('/boom', async () => { throw new Error('kaboom'); })],
+      api: [
+        async (api) =>
+          void api.get('/boom', async () => {
+            throw new Error('kaboom');
+          }),
+      ],
     });
     const res = await app.inject({ url: '/api/v1/boom', headers: auth(reader) });
     expect(res.statusCode).toBe(500);
     expect(res.json().code).toBe('SUP_ERR_INTERNAL');
     expect(res.body).not.toMatch(/see the (supervisor )?log|kaboom/);
     await app.close();
-    const src = ['src/server/app.ts', 'src/server/auth.ts', 'src/server/routes/api.ts', 'src/server/routes/health.ts'].map((f) => fs.readFileSync(path.join(__dirname, '../../..', f), 'utf8')).join('\n');
+    const src = ['src/server/app.ts', 'src/server/auth.ts', 'src/server/routes/api.ts', 'src/server/routes/health.ts']
+      .map((f) => fs.readFileSync(path.join(__dirname, '../../..', f), 'utf8'))
+      .join('\n');
     expect(src).not.toMatch(/see the (supervisor )?log/);
   });
 
-  it('checks a variable change by loading the config with it, and refuses it with the config\'s error', async () => {
+  it("checks a variable change by loading the config with it, and refuses it with the config's error", async () => {
     const app = await buildApp({
       logger: silentLogger,
       registry: new Registry(),
       readiness: () => ({ ready: true, components: {} }),
       tokens: createTokenStore(daemon.db),
       version: '0.0.0',
-      api: [apiRoutes({ engine: daemon.engine, db: daemon.db, alerts: daemon.alerts, silenceStore: createSqliteSilenceStore(daemon.db), clock: { now: () => Date.now() } as never, loaded: daemon.config, env: {} })],
+      api: [
+        apiRoutes({
+          engine: daemon.engine,
+          db: daemon.db,
+          alerts: daemon.alerts,
+          silenceStore: createSqliteSilenceStore(daemon.db),
+          clock: { now: () => Date.now() } as never,
+          loaded: daemon.config,
+          env: {},
+        }),
+      ],
     });
     // the real check: kafka_servers feeds connections.kafka.brokers, "" would stop the next start
     const empty = await app.inject({ method: 'PUT', url: '/api/v1/variables/kafka_servers', headers: auth(writer), payload: { value: '' } });

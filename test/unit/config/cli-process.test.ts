@@ -66,7 +66,14 @@ describe('usage errors exit 2 with a clear message', () => {
 describe('config errors exit 2, positioned, the same from config validate, start --dry-run and start', () => {
   it('an invalid cron, time zone and interval "0" are reported at once by all three', () => {
     const file = path.join(dir, 'supervisor.yaml');
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('schedule: "0 * * * *"', 'schedule: "61 * * * *"').replace('timezone: UTC', 'timezone: Mars/Olympus').replace('interval: 15s', 'interval: "0"'));
+    fs.writeFileSync(
+      file,
+      fs
+        .readFileSync(file, 'utf8')
+        .replace('schedule: "0 * * * *"', 'schedule: "61 * * * *"')
+        .replace('timezone: UTC', 'timezone: Mars/Olympus')
+        .replace('interval: 15s', 'interval: "0"'),
+    );
     const validate = cli(['config', 'validate']);
     const dry = cli(['start', '--dry-run']);
     const start = cli(['start', '--port', '0']);

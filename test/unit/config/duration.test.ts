@@ -68,7 +68,10 @@ describe('a bare number means seconds everywhere', () => {
   });
 
   it('check options from YAML: connection_timeout: 5 is 5 s, inherited connection timeouts keep their milliseconds', () => {
-    const config = configSchema.parse({ connections: { kafka: { connection_timeout: '750ms' } }, checks: { k: { kind: 'kafka_cluster', connection_timeout: 5 }, inherited: { kind: 'kafka_cluster' } } });
+    const config = configSchema.parse({
+      connections: { kafka: { connection_timeout: '750ms' } },
+      checks: { k: { kind: 'kafka_cluster', connection_timeout: 5 }, inherited: { kind: 'kafka_cluster' } },
+    });
     const own = resolveCheck('k', config.checks.k!, config.connections).check!.options as { connectionTimeout: number };
     const inherited = resolveCheck('inherited', config.checks.inherited!, config.connections).check!.options as { connectionTimeout: number };
     expect(own.connectionTimeout).toBe(5_000);

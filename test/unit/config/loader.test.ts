@@ -41,13 +41,24 @@ const problems = (text: string, stored?: Record<string, string>): string[] => {
 };
 
 describe('schedules, time zones and check intervals are validated as start validates them', () => {
-  it.each(['61 * * * *', '* 24 * * *', '* * 32 * *', '* * * 13 *', '* * * * 8', '*/0 * * * *', '5-1 * * * *', '* * * *', '* * * * * * *', '0 0 31 2 *', 'a b c d e', '@every 5m', '1,,2 * * * *'])(
-    'rejects the cron expression %p with its position',
-    (cron) => {
-      const found = problems(DEFAULT.replace('schedule: "0 * * * *"', `schedule: ${JSON.stringify(cron)}`));
-      expect(found).toEqual([expect.stringMatching(/supervisor\.yaml:\d+:\d+: pipelines\.domain_ingestion\.schedule: .*(cron expression|never fires)/)]);
-    },
-  );
+  it.each([
+    '61 * * * *',
+    '* 24 * * *',
+    '* * 32 * *',
+    '* * * 13 *',
+    '* * * * 8',
+    '*/0 * * * *',
+    '5-1 * * * *',
+    '* * * *',
+    '* * * * * * *',
+    '0 0 31 2 *',
+    'a b c d e',
+    '@every 5m',
+    '1,,2 * * * *',
+  ])('rejects the cron expression %p with its position', (cron) => {
+    const found = problems(DEFAULT.replace('schedule: "0 * * * *"', `schedule: ${JSON.stringify(cron)}`));
+    expect(found).toEqual([expect.stringMatching(/supervisor\.yaml:\d+:\d+: pipelines\.domain_ingestion\.schedule: .*(cron expression|never fires)/)]);
+  });
 
   it.each(['Mars/Olympus', 'Europe/Nowhere', 'UTC+2', '', 'America/New York'])('rejects the time zone %p with its position', (zone) => {
     const text = DEFAULT.replace(/timezone: UTC/, `timezone: ${JSON.stringify(zone)}`);
@@ -81,7 +92,11 @@ describe('the loader', () => {
     ['!!timestamp', 'variables:\n  a: !!timestamp 2001-12-14\n', /:2:\d+: variables\.a: the YAML tag !!timestamp/],
     ['a custom tag', 'server: !evil {host: x}\n', /^[^\n]*:1:\d+: server: the YAML tag !evil is not accepted[^\n]*$/],
     ['an undefined alias', 'server:\n  port: *x\n', /:2:9: server\.port: the alias \*x names no anchor/],
-    ['an alias bomb', 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n', /:2:\d+: the aliases expand to more than 100 copies/],
+    [
+      'an alias bomb',
+      'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n',
+      /:2:\d+: the aliases expand to more than 100 copies/,
+    ],
     ['an empty file', '', /:1:1: \(root\): the file has no settings/],
     ['a comment only', '# nothing\n', /:1:1: \(root\): the file has no settings/],
     ['a list at the top', '- a\n- b\n', /:1:1: \(root\): expected a map of sections/],

@@ -35,7 +35,9 @@ describe('checkVariableChange', () => {
     const cfg = path.join(dir, 'supervisor.yaml');
     fs.writeFileSync(cfg, 'server:\n  host: "{{ var.bind }}"\n');
     expect(checkVariableChange({ file: cfg, env: {}, storedVariables: { bind: '0.0.0.0' }, key: 'other', value: 'x' })?.config.server.host).toBe('0.0.0.0');
-    expect(() => checkVariableChange({ file: cfg, env: {}, storedVariables: { bind: '0.0.0.0' }, key: 'bind', value: undefined })).toThrow(/deleting variable "bind" would make the configuration invalid/);
+    expect(() => checkVariableChange({ file: cfg, env: {}, storedVariables: { bind: '0.0.0.0' }, key: 'bind', value: undefined })).toThrow(
+      /deleting variable "bind" would make the configuration invalid/,
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

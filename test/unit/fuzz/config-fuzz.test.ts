@@ -41,16 +41,117 @@ type Rand = () => number;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
 const BAD_VALUES: readonly string[] = [
-  '""', "''", '~', 'null', '[]', '{}', '0', '-1', '1e20', '-1e20', '99999999999999999999', '99999999999999999999d', '.inf', '-.inf', '.nan', 'true', 'false', 'yes',
-  '"0"', '"30d"', '"366d"', '"367d"', '1h30', '"1 hour"', '"-5s"', '"5 minutes"', '"1e20"', '0x10', '0o17', '"abc"', '"\\u0000"', '"\\u001b[2J"', '"\u{1F600}"', '"é"',
-  '"ſ"', '"\u202e"', '[1, 2]', '{a: 1}', '"61 * * * *"', '"* * * *"', '"* * * * * * *"', '"0 0 31 2 *"', '"@every 5m"', 'Mars/Olympus', '"UTC+2"', '"Europe/Berlin"',
-  '!!binary aGVsbG8=', '!!set {a, b}', '!!timestamp 2001-12-14', '!evil x', '!!str 5', '!!int "7"', '!!float 1', '*nope', '"{{ var.__proto__ }}"', '"{{ var.constructor }}"',
-  '"{{ var.nope }}"', '"${NOPE}"', '"${__proto__}"', '"${PORT:-}"', `"${'x'.repeat(5000)}"`, '"a:1,,b:2"', '"host:port"', '"http://"', '"not a url"', '-0', '0.5', '65536', '8090.5',
+  '""',
+  "''",
+  '~',
+  'null',
+  '[]',
+  '{}',
+  '0',
+  '-1',
+  '1e20',
+  '-1e20',
+  '99999999999999999999',
+  '99999999999999999999d',
+  '.inf',
+  '-.inf',
+  '.nan',
+  'true',
+  'false',
+  'yes',
+  '"0"',
+  '"30d"',
+  '"366d"',
+  '"367d"',
+  '1h30',
+  '"1 hour"',
+  '"-5s"',
+  '"5 minutes"',
+  '"1e20"',
+  '0x10',
+  '0o17',
+  '"abc"',
+  '"\\u0000"',
+  '"\\u001b[2J"',
+  '"\u{1F600}"',
+  '"é"',
+  '"ſ"',
+  '"\u202e"',
+  '[1, 2]',
+  '{a: 1}',
+  '"61 * * * *"',
+  '"* * * *"',
+  '"* * * * * * *"',
+  '"0 0 31 2 *"',
+  '"@every 5m"',
+  'Mars/Olympus',
+  '"UTC+2"',
+  '"Europe/Berlin"',
+  '!!binary aGVsbG8=',
+  '!!set {a, b}',
+  '!!timestamp 2001-12-14',
+  '!evil x',
+  '!!str 5',
+  '!!int "7"',
+  '!!float 1',
+  '*nope',
+  '"{{ var.__proto__ }}"',
+  '"{{ var.constructor }}"',
+  '"{{ var.nope }}"',
+  '"${NOPE}"',
+  '"${__proto__}"',
+  '"${PORT:-}"',
+  `"${'x'.repeat(5000)}"`,
+  '"a:1,,b:2"',
+  '"host:port"',
+  '"http://"',
+  '"not a url"',
+  '-0',
+  '0.5',
+  '65536',
+  '8090.5',
 ];
 
-const CRONS = ['61 * * * *', '* 24 * * *', '* * 32 * *', '* * * 13 *', '* * * * 8', '*/0 * * * *', '5-1 * * * *', '* * * *', '* * * * * * *', '0 0 31 2 *', 'a b c d e', '', ' ', '0 0 29 2 *', '@yearly', '0 */2 * * MON-FRI', '1/0 * * * *'];
+const CRONS = [
+  '61 * * * *',
+  '* 24 * * *',
+  '* * 32 * *',
+  '* * * 13 *',
+  '* * * * 8',
+  '*/0 * * * *',
+  '5-1 * * * *',
+  '* * * *',
+  '* * * * * * *',
+  '0 0 31 2 *',
+  'a b c d e',
+  '',
+  ' ',
+  '0 0 29 2 *',
+  '@yearly',
+  '0 */2 * * MON-FRI',
+  '1/0 * * * *',
+];
 const ZONES = ['Mars/Olympus', 'Europe/Nowhere', 'UTC+2', '', 'utc', 'Etc/GMT+2', 'Europe/Berlin', 'America/New York', '+02:00', 'Asia/Kolkata'];
-const DURATIONS = ['0', '"0"', '30d', '1e20', '99999999999999999999d', '-1s', 'soon', '1h30m', '500ms', '367d', '24d', '25d', '2147483647ms', '2147483648ms', '0.0001ms', '""', '1w', '5'];
+const DURATIONS = [
+  '0',
+  '"0"',
+  '30d',
+  '1e20',
+  '99999999999999999999d',
+  '-1s',
+  'soon',
+  '1h30m',
+  '500ms',
+  '367d',
+  '24d',
+  '25d',
+  '2147483647ms',
+  '2147483648ms',
+  '0.0001ms',
+  '""',
+  '1w',
+  '5',
+];
 const RESERVED = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'];
 
 interface Located {
@@ -76,81 +177,192 @@ function setRaw(doc: Document, loc: Located, yamlValue: string): void {
 
 type Mutation = (r: Rand, text: string) => string;
 
-const structural = (fn: (r: Rand, doc: Document, nodes: Located[]) => void): Mutation => (r, text) => {
-  const doc = parseDocument(text);
-  const nodes: Located[] = [];
-  collect(doc.contents, [], null, null, nodes);
-  fn(r, doc, nodes.slice(1));
-  return String(doc);
-};
+const structural =
+  (fn: (r: Rand, doc: Document, nodes: Located[]) => void): Mutation =>
+  (r, text) => {
+    const doc = parseDocument(text);
+    const nodes: Located[] = [];
+    collect(doc.contents, [], null, null, nodes);
+    fn(r, doc, nodes.slice(1));
+    return String(doc);
+  };
 
 const whereKey = (nodes: Located[], key: string): Located[] => nodes.filter((n) => n.path[n.path.length - 1] === key);
 
 const MUTATIONS: readonly [string, Mutation][] = [
   ['a bad value anywhere', structural((r, doc, nodes) => setRaw(doc, pick(r, nodes), pick(r, BAD_VALUES)))],
-  ['two bad values', structural((r, doc, nodes) => {
-    setRaw(doc, pick(r, nodes), pick(r, BAD_VALUES));
-    setRaw(doc, pick(r, nodes), pick(r, BAD_VALUES));
-  })],
-  ['a bad duration', structural((r, doc, nodes) => {
-    const targets = nodes.filter((n) => /interval|timeout|_delay|max_age|for$|cooldown|window|wait|repeat/.test(String(n.path[n.path.length - 1])));
-    setRaw(doc, pick(r, targets.length ? targets : nodes), pick(r, DURATIONS));
-  })],
+  [
+    'two bad values',
+    structural((r, doc, nodes) => {
+      setRaw(doc, pick(r, nodes), pick(r, BAD_VALUES));
+      setRaw(doc, pick(r, nodes), pick(r, BAD_VALUES));
+    }),
+  ],
+  [
+    'a bad duration',
+    structural((r, doc, nodes) => {
+      const targets = nodes.filter((n) => /interval|timeout|_delay|max_age|for$|cooldown|window|wait|repeat/.test(String(n.path[n.path.length - 1])));
+      setRaw(doc, pick(r, targets.length ? targets : nodes), pick(r, DURATIONS));
+    }),
+  ],
   ['a bad cron', structural((r, doc, nodes) => setRaw(doc, pick(r, whereKey(nodes, 'schedule')), JSON.stringify(pick(r, CRONS))))],
   ['a bad time zone', structural((r, doc, nodes) => setRaw(doc, pick(r, whereKey(nodes, 'timezone')), JSON.stringify(pick(r, ZONES))))],
-  ['a deleted key', structural((r, _doc, nodes) => {
-    const loc = pick(r, nodes.filter((n) => n.pair && n.parent && isMap(n.parent)));
-    const parent = loc.parent as unknown as { items: Pair[] };
-    parent.items.splice(parent.items.indexOf(loc.pair!), 1);
-  })],
-  ['an unknown key', structural((r, doc, nodes) => {
-    const m = pick(r, nodes.filter((n) => isMap(n.node))).node as unknown as YAMLMap;
-    m.add(doc.createPair(pick(r, ['colour', 'intervall', 'Port', 'ßtrange', '\u{1F600}', '', ' ', 'kind ', ...RESERVED]), 'x'));
-  })],
-  ['a reserved name', (r, text) => text.replace(pick(r, ['  kafka:\n    kind', '  monitoring:\n', '  kafka_servers:', '  log:\n', 'server:\n']), (m) => m.replace(/[a-z_]+(?=:)/, pick(r, RESERVED)))],
-  ['a duplicated line', (r, text) => {
-    const lines = text.split('\n');
-    const i = Math.floor(r() * lines.length);
-    lines.splice(i, 0, lines[i]!);
-    return lines.join('\n');
-  }],
-  ['a deleted line', (r, text) => {
-    const lines = text.split('\n');
-    lines.splice(Math.floor(r() * lines.length), 1 + Math.floor(r() * 3));
-    return lines.join('\n');
-  }],
+  [
+    'a deleted key',
+    structural((r, _doc, nodes) => {
+      const loc = pick(
+        r,
+        nodes.filter((n) => n.pair && n.parent && isMap(n.parent)),
+      );
+      const parent = loc.parent as unknown as { items: Pair[] };
+      parent.items.splice(parent.items.indexOf(loc.pair!), 1);
+    }),
+  ],
+  [
+    'an unknown key',
+    structural((r, doc, nodes) => {
+      const m = pick(
+        r,
+        nodes.filter((n) => isMap(n.node)),
+      ).node as unknown as YAMLMap;
+      m.add(doc.createPair(pick(r, ['colour', 'intervall', 'Port', 'ßtrange', '\u{1F600}', '', ' ', 'kind ', ...RESERVED]), 'x'));
+    }),
+  ],
+  [
+    'a reserved name',
+    (r, text) => text.replace(pick(r, ['  kafka:\n    kind', '  monitoring:\n', '  kafka_servers:', '  log:\n', 'server:\n']), (m) => m.replace(/[a-z_]+(?=:)/, pick(r, RESERVED))),
+  ],
+  [
+    'a duplicated line',
+    (r, text) => {
+      const lines = text.split('\n');
+      const i = Math.floor(r() * lines.length);
+      lines.splice(i, 0, lines[i]!);
+      return lines.join('\n');
+    },
+  ],
+  [
+    'a deleted line',
+    (r, text) => {
+      const lines = text.split('\n');
+      lines.splice(Math.floor(r() * lines.length), 1 + Math.floor(r() * 3));
+      return lines.join('\n');
+    },
+  ],
   ['a truncated file', (r, text) => text.slice(0, Math.floor(r() * text.length))],
-  ['a bad indent', (r, text) => {
-    const lines = text.split('\n');
-    const i = Math.floor(r() * lines.length);
-    lines[i] = pick(r, [' ', '   ', '\t', '']) + lines[i];
-    return lines.join('\n');
-  }],
-  ['random bytes in a line', (r, text) => {
-    const at = Math.floor(r() * text.length);
-    return text.slice(0, at) + pick(r, ['\u0000', '\ufeff', '\u202e', '\uffff', '\ud800', '"', "'", '{', '[', '&a ', '*a ', '!!binary ', '? ', '- ', ': ', '|', '>', '%YAML 1.1\n', '---\n', '...\n', '#', '\\', '\r']) + text.slice(at);
-  }],
-  ['an alias', (r, text) => {
-    const lines = text.split('\n');
-    const values = lines.map((l, i) => [l, i] as const).filter(([l]) => /:\s+\S/.test(l) && !l.trim().startsWith('#') && !l.trim().startsWith('-'));
-    const [line, i] = pick(r, values);
-    const kind = r();
-    if (kind < 0.4) lines[i] = line.replace(/:\s+(.*)$/, ': *undefined_anchor');
-    else if (kind < 0.8) {
-      lines[i] = line.replace(/:\s+(.*)$/, ': &anc $1');
-      const [l2, j] = pick(r, values);
-      lines[j] = l2.replace(/:\s+(.*)$/, ': *anc');
-    } else lines.unshift('bomb0: &b0 [x,x,x,x,x,x,x,x,x,x]', 'bomb1: &b1 [*b0,*b0,*b0,*b0,*b0,*b0,*b0,*b0,*b0,*b0]', 'bomb2: &b2 [*b1,*b1,*b1,*b1,*b1,*b1,*b1,*b1,*b1,*b1]', 'bomb3: [*b2,*b2,*b2,*b2,*b2,*b2,*b2,*b2,*b2,*b2]');
-    return lines.join('\n');
-  }],
-  ['a huge number', structural((r, doc, nodes) => setRaw(doc, pick(r, nodes.filter((n) => isScalar(n.node) && typeof (n.node as { value: unknown }).value === 'number')), pick(r, ['1e308', '1e309', '-1e308', '9007199254740993', '123456789012345678901234567890', '0.000000000001', '-0'])))],
-  ['a wrong type for a section', structural((r, doc, nodes) => setRaw(doc, pick(r, nodes.filter((n) => n.path.length <= 2)), pick(r, ['5', '"text"', '[]', '[a, b]', 'null', 'true'])))],
-  ['a deep nesting', (r, text) => {
-    const depth = 30 + Math.floor(r() * 2000);
-    return text.replace('variables:\n', `variables:\n  deep: ${'['.repeat(depth)}${']'.repeat(depth)}\n`);
-  }],
+  [
+    'a bad indent',
+    (r, text) => {
+      const lines = text.split('\n');
+      const i = Math.floor(r() * lines.length);
+      lines[i] = pick(r, [' ', '   ', '\t', '']) + lines[i];
+      return lines.join('\n');
+    },
+  ],
+  [
+    'random bytes in a line',
+    (r, text) => {
+      const at = Math.floor(r() * text.length);
+      return (
+        text.slice(0, at) +
+        pick(r, [
+          '\u0000',
+          '\ufeff',
+          '\u202e',
+          '\uffff',
+          '\ud800',
+          '"',
+          "'",
+          '{',
+          '[',
+          '&a ',
+          '*a ',
+          '!!binary ',
+          '? ',
+          '- ',
+          ': ',
+          '|',
+          '>',
+          '%YAML 1.1\n',
+          '---\n',
+          '...\n',
+          '#',
+          '\\',
+          '\r',
+        ]) +
+        text.slice(at)
+      );
+    },
+  ],
+  [
+    'an alias',
+    (r, text) => {
+      const lines = text.split('\n');
+      const values = lines.map((l, i) => [l, i] as const).filter(([l]) => /:\s+\S/.test(l) && !l.trim().startsWith('#') && !l.trim().startsWith('-'));
+      const [line, i] = pick(r, values);
+      const kind = r();
+      if (kind < 0.4) lines[i] = line.replace(/:\s+(.*)$/, ': *undefined_anchor');
+      else if (kind < 0.8) {
+        lines[i] = line.replace(/:\s+(.*)$/, ': &anc $1');
+        const [l2, j] = pick(r, values);
+        lines[j] = l2.replace(/:\s+(.*)$/, ': *anc');
+      } else
+        lines.unshift(
+          'bomb0: &b0 [x,x,x,x,x,x,x,x,x,x]',
+          'bomb1: &b1 [*b0,*b0,*b0,*b0,*b0,*b0,*b0,*b0,*b0,*b0]',
+          'bomb2: &b2 [*b1,*b1,*b1,*b1,*b1,*b1,*b1,*b1,*b1,*b1]',
+          'bomb3: [*b2,*b2,*b2,*b2,*b2,*b2,*b2,*b2,*b2,*b2]',
+        );
+      return lines.join('\n');
+    },
+  ],
+  [
+    'a huge number',
+    structural((r, doc, nodes) =>
+      setRaw(
+        doc,
+        pick(
+          r,
+          nodes.filter((n) => isScalar(n.node) && typeof (n.node as { value: unknown }).value === 'number'),
+        ),
+        pick(r, ['1e308', '1e309', '-1e308', '9007199254740993', '123456789012345678901234567890', '0.000000000001', '-0']),
+      ),
+    ),
+  ],
+  [
+    'a wrong type for a section',
+    structural((r, doc, nodes) =>
+      setRaw(
+        doc,
+        pick(
+          r,
+          nodes.filter((n) => n.path.length <= 2),
+        ),
+        pick(r, ['5', '"text"', '[]', '[a, b]', 'null', 'true']),
+      ),
+    ),
+  ],
+  [
+    'a deep nesting',
+    (r, text) => {
+      const depth = 30 + Math.floor(r() * 2000);
+      return text.replace('variables:\n', `variables:\n  deep: ${'['.repeat(depth)}${']'.repeat(depth)}\n`);
+    },
+  ],
   ['a long line', (r, text) => text.replace('  port:', `  colour_${'x'.repeat(1000 + Math.floor(r() * 100_000))}: 1\n  port:`)],
-  ['unicode values', structural((r, doc, nodes) => setRaw(doc, pick(r, nodes.filter((n) => isScalar(n.node))), JSON.stringify(pick(r, ['κάφκα:9092', '\u{1F600}', 'ｋａｆｋａ:９０９２', 'a\u0000b', 'line\nbreak', '\u001b]8;;evil\u0007', 'İ', '\u00a0']))))],
+  [
+    'unicode values',
+    structural((r, doc, nodes) =>
+      setRaw(
+        doc,
+        pick(
+          r,
+          nodes.filter((n) => isScalar(n.node)),
+        ),
+        JSON.stringify(pick(r, ['κάφκα:9092', '\u{1F600}', 'ｋａｆｋａ:９０９２', 'a\u0000b', 'line\nbreak', '\u001b]8;;evil\u0007', 'İ', '\u00a0'])),
+      ),
+    ),
+  ],
   ['an empty document', (r) => pick(r, ['', '\n', '# only a comment\n', '---\n', '~\n', 'null\n'])],
   ['a non-map root', (r) => pick(r, ['- a\n- b\n', 'just text\n', '42\n', '[server]\n', '"quoted"\n'])],
 ];
@@ -219,7 +431,10 @@ describe('config fuzz harness', () => {
       outcomes.set(c.index, validate.code);
       debugOut.set(c.index, validate.out);
       const label = `case ${c.index} (${c.name})`;
-      for (const [what, r] of [['config validate', validate], ['start --dry-run', dry]] as const) {
+      for (const [what, r] of [
+        ['config validate', validate],
+        ['start --dry-run', dry],
+      ] as const) {
         if (r.code !== 0 && r.code !== 2) failures.push(`${label}: ${what} exited ${r.code}: ${r.out.slice(0, 300)}`);
         if (STACK_TRACE.test(r.out)) failures.push(`${label}: ${what} printed a stack trace: ${r.out.slice(0, 500)}`);
         if (r.out.includes('SUP_ERR_INTERNAL')) failures.push(`${label}: ${what} answered SUP_ERR_INTERNAL: ${r.out.slice(0, 300)}`);
@@ -229,7 +444,8 @@ describe('config fuzz harness', () => {
     }
     // FUZZ_DEBUG=1 prints each case's outcome (to see what the mutations produce)
     if (process.env.FUZZ_DEBUG) {
-      for (const c of cases) process.stdout.write(`${c.index} ${c.name} -> ${outcomes.get(c.index)} ${(debugOut.get(c.index) ?? '').split('\n').slice(0, 3).join(' | ').slice(0, 220)}\n`);
+      for (const c of cases)
+        process.stdout.write(`${c.index} ${c.name} -> ${outcomes.get(c.index)} ${(debugOut.get(c.index) ?? '').split('\n').slice(0, 3).join(' | ').slice(0, 220)}\n`);
     }
     expect(failures).toEqual([]);
     // the harness is not vacuous: most mutations are rejected, some are harmless
@@ -244,8 +460,15 @@ describe('config fuzz harness', () => {
     for (const c of sample) {
       const file = path.join(dir, `real-${c.index}.yaml`);
       fs.writeFileSync(file, c.text);
-      for (const argv of [['config', 'validate'], ['start', '--dry-run']]) {
-        const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/supervisor.js'), '--config', file, ...argv], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 30_000 });
+      for (const argv of [
+        ['config', 'validate'],
+        ['start', '--dry-run'],
+      ]) {
+        const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/supervisor.js'), '--config', file, ...argv], {
+          env: { PATH: process.env.PATH ?? '', ...env },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
         const out = `${r.stdout}${r.stderr}`;
         const label = `case ${c.index} (${c.name}) ${argv.join(' ')}`;
         if (r.error) failures.push(`${label}: ${r.error.message} (a hang?)`);

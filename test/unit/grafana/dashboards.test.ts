@@ -57,7 +57,12 @@ describe('generated dashboards', () => {
   it.each(dashboards.map((d) => [d.uid, d] as const))('%s: panel ids unique, every panel queries the datasource variable, grid inside 24 columns without overlap', (_uid, d) => {
     const ps = panels(d.json);
     expect(new Set(ps.map((p) => p.id)).size).toBe(ps.length);
-    const raw = d.json.panels as Array<{ type: string; gridPos: { x: number; y: number; w: number; h: number }; datasource?: unknown; targets?: Array<{ datasource?: unknown; refId?: string; expr?: string }> }>;
+    const raw = d.json.panels as Array<{
+      type: string;
+      gridPos: { x: number; y: number; w: number; h: number };
+      datasource?: unknown;
+      targets?: Array<{ datasource?: unknown; refId?: string; expr?: string }>;
+    }>;
     const cells = new Set<string>();
     for (const p of raw) {
       const { x, y, w, h } = p.gridPos;
@@ -81,19 +86,23 @@ describe('generated dashboards', () => {
   it.each(dashboards.map((d) => [d.uid, d] as const))('%s: every variable a query uses is defined (or a Grafana built-in)', (_uid, d) => {
     const defined = new Set(templateVariables(d.json).map((v) => v.name));
     expect(defined.has('datasource')).toBe(true);
-    for (const q of panelQueries(d.json)) for (const v of variablesUsed(q.expr)) expect({ panel: q.panel, v, ok: defined.has(v) || GRAFANA_BUILTINS.has(v) }).toEqual({ panel: q.panel, v, ok: true });
+    for (const q of panelQueries(d.json))
+      for (const v of variablesUsed(q.expr)) expect({ panel: q.panel, v, ok: defined.has(v) || GRAFANA_BUILTINS.has(v) }).toEqual({ panel: q.panel, v, ok: true });
   });
 
   it('the overview has the rows the design asks for', () => {
     const overview = dashboards[0]!.json;
-    const rows = panels(overview).filter((p) => p.type === 'row').map((p) => p.title);
+    const rows = panels(overview)
+      .filter((p) => p.type === 'row')
+      .map((p) => p.title);
     expect(rows).toEqual(['Health', 'Data freshness (Delta bronze / silver / gold)', 'Kafka', 'Spark', 'Pipelines', 'Alerts', 'Supervisor process']);
     const types = new Set(panels(overview).map((p) => p.type));
     for (const t of ['stat', 'state-timeline', 'timeseries', 'bargauge']) expect(types.has(t)).toBe(true);
   });
 
   it('value mappings follow the supervisor codes (check status, Burrow status)', () => {
-    const texts = (m: typeof CHECK_STATUS_MAPPINGS) => Object.fromEntries(Object.entries((m[0] as { options: Record<string, { text: string }> }).options).map(([k, v]) => [k, v.text]));
+    const texts = (m: typeof CHECK_STATUS_MAPPINGS) =>
+      Object.fromEntries(Object.entries((m[0] as { options: Record<string, { text: string }> }).options).map(([k, v]) => [k, v.text]));
     expect(texts(CHECK_STATUS_MAPPINGS)).toEqual(Object.fromEntries(STATUSES.map((s) => [String(statusRank(s)), s.toUpperCase()])));
     expect(texts(LAG_STATUS_MAPPINGS)).toEqual(Object.fromEntries(Object.entries(LAG_STATUS_CODE).map(([s, code]) => [String(code), s])));
   });
@@ -124,8 +133,16 @@ describe('dashboard queries use only exported metrics', () => {
   });
 
   it('the scrape and the source agree on the basics', () => {
-    for (const name of ['supervisor_build_info', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'process_cpu_seconds_total']) expect(scraped.has(name)).toBe(true);
-    for (const name of ['supervisor_check_status', 'supervisor_delta_freshness_seconds', 'supervisor_pipeline_runs_total', 'supervisor_pipeline_run_duration_seconds_bucket', 'supervisor_alerts_firing']) expect(exported.has(name)).toBe(true);
+    for (const name of ['supervisor_build_info', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'process_cpu_seconds_total'])
+      expect(scraped.has(name)).toBe(true);
+    for (const name of [
+      'supervisor_check_status',
+      'supervisor_delta_freshness_seconds',
+      'supervisor_pipeline_runs_total',
+      'supervisor_pipeline_run_duration_seconds_bucket',
+      'supervisor_alerts_firing',
+    ])
+      expect(exported.has(name)).toBe(true);
   });
 
   it('the metric-name scanner finds selectors and skips functions, labels and keywords', () => {
@@ -138,7 +155,12 @@ describe('dashboard queries use only exported metrics', () => {
 
   it.each(dashboards.map((d) => [d.uid, d] as const))('%s: panel and variable queries', (_uid, d) => {
     const unknown: string[] = [];
-    const queries = [...panelQueries(d.json).map((q) => ({ where: `${q.panel}/${q.refId}`, expr: q.expr })), ...templateVariables(d.json).filter((v) => v.type === 'query').map((v) => ({ where: `$${v.name}`, expr: v.query }))];
+    const queries = [
+      ...panelQueries(d.json).map((q) => ({ where: `${q.panel}/${q.refId}`, expr: q.expr })),
+      ...templateVariables(d.json)
+        .filter((v) => v.type === 'query')
+        .map((v) => ({ where: `$${v.name}`, expr: v.query })),
+    ];
     expect(queries.length).toBeGreaterThan(5);
     for (const q of queries) {
       const names = metricNames(q.expr);

@@ -18,11 +18,27 @@ import { RULES_DIR as STACK_RULES_DIR } from '../../../stack/services/prometheus
 const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
 const RULES_DIR = path.join(REPO_ROOT, 'grafana/prometheus/rules');
 const TESTS_DIR = path.join(REPO_ROOT, 'grafana/prometheus/tests');
-const ruleFiles = fs.readdirSync(RULES_DIR).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(RULES_DIR, f));
-const testFiles = fs.readdirSync(TESTS_DIR).filter((f) => f.endsWith('.test.yml')).map((f) => path.join(TESTS_DIR, f));
+const ruleFiles = fs
+  .readdirSync(RULES_DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .map((f) => path.join(RULES_DIR, f));
+const testFiles = fs
+  .readdirSync(TESTS_DIR)
+  .filter((f) => f.endsWith('.test.yml'))
+  .map((f) => path.join(TESTS_DIR, f));
 
-interface PromRule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-interface PromGroup { name: string; rules: PromRule[] }
+interface PromRule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface PromGroup {
+  name: string;
+  rules: PromRule[];
+}
 const groups: PromGroup[] = ruleFiles.flatMap((f) => (parse(fs.readFileSync(f, 'utf8')) as { groups: PromGroup[] }).groups);
 const alerts = groups.flatMap((g) => g.rules.filter((r) => r.alert).map((r) => ({ ...r, group: g.name, alert: r.alert as string })));
 
@@ -127,7 +143,11 @@ describe('rules reference only exported metrics and are all tested', () => {
   });
 
   it('every alert has a promtool case where it fires and one where it does not', () => {
-    const cases = testFiles.flatMap((f) => (parse(fs.readFileSync(f, 'utf8')) as { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }).tests.flatMap((t) => t.alert_rule_test ?? []));
+    const cases = testFiles.flatMap((f) =>
+      (parse(fs.readFileSync(f, 'utf8')) as { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts?: unknown[] }> }> }).tests.flatMap(
+        (t) => t.alert_rule_test ?? [],
+      ),
+    );
     const coverage = alerts.map((a) => ({
       alert: a.alert,
       fires: cases.some((c) => c.alertname === a.alert && (c.exp_alerts?.length ?? 0) > 0),

@@ -2,9 +2,7 @@ import { FeedError, parseCsv, parseCsvRecords, parseDomains, parseFeed, parseHos
 
 describe('parseHosts', () => {
   it('reads IP + one or more names, skips comments and localhost boilerplate', () => {
-    const p = parseHosts(
-      ['# header', '127.0.0.1 localhost', '::1 localhost ip6-localhost', '', '0.0.0.0 a.example b.example # two', '127.0.0.1\tc.example'].join('\n'),
-    );
+    const p = parseHosts(['# header', '127.0.0.1 localhost', '::1 localhost ip6-localhost', '', '0.0.0.0 a.example b.example # two', '127.0.0.1\tc.example'].join('\n'));
     expect(p.entries.map((e) => [e.value, e.line])).toEqual([
       ['a.example', 5],
       ['b.example', 5],
@@ -57,10 +55,10 @@ describe('CSV', () => {
     expect(() => parseCsvRecords('a,b\n1,"open\n2,3\n', ',', 'f.csv')).toThrow(/f\.csv: unterminated quoted field starting on line 2/);
   });
   it('takes the named column (case-insensitive), first-seen dates, and counts short rows as malformed', () => {
-    const p = parseCsv(
-      '# comment\nid,dateadded,URL\n1,2025-10-01T10:00:00Z,http://a.example/\n2,not a date,http://b.example/\n3,short\n',
-      { column: 'url', firstSeenColumn: 'dateadded' },
-    );
+    const p = parseCsv('# comment\nid,dateadded,URL\n1,2025-10-01T10:00:00Z,http://a.example/\n2,not a date,http://b.example/\n3,short\n', {
+      column: 'url',
+      firstSeenColumn: 'dateadded',
+    });
     expect(p.entries).toEqual([
       { value: 'http://a.example/', line: 3, firstSeen: Date.parse('2025-10-01T10:00:00Z') },
       { value: 'http://b.example/', line: 4 },
@@ -72,9 +70,7 @@ describe('CSV', () => {
     expect(p.entries.map((e) => e.value)).toEqual(['a.example']);
   });
   it('fails the feed when the header lacks the column, naming the columns and the line', () => {
-    expect(() => parseCsv('# c\nid,link\n1,http://a.example\n', { column: 'url' }, 'feeds/x.csv')).toThrow(
-      'feeds/x.csv:2: header has no column "url" (columns: "id", "link")',
-    );
+    expect(() => parseCsv('# c\nid,link\n1,http://a.example\n', { column: 'url' }, 'feeds/x.csv')).toThrow('feeds/x.csv:2: header has no column "url" (columns: "id", "link")');
     expect(() => parseCsv('url\nhttp://a.example\n', { column: 'url', firstSeenColumn: 'seen' }, 'x')).toThrow(/no column "seen"/);
   });
   it('fails a feed whose rows all have the wrong shape', () => {

@@ -88,7 +88,15 @@ describe('runIngestion', () => {
 
   it('does not create a producer when no source has records', async () => {
     const list = sources({}, { sources: { gone: { format: 'domains', path: 'missing.txt', category: 'scam' } } });
-    const summary = await runIngestion({ sources: list, topic: 't', runId: 'r', logger, createProducer: () => { throw new Error('must not be called'); } });
+    const summary = await runIngestion({
+      sources: list,
+      topic: 't',
+      runId: 'r',
+      logger,
+      createProducer: () => {
+        throw new Error('must not be called');
+      },
+    });
     expect(summary.sources.gone?.error).toMatch(/missing\.txt: feed file does not exist$/);
   });
 

@@ -55,7 +55,9 @@ describe('parseStrictDate', () => {
     for (const text of ['', 'yesterday', '2025-10-05T06:00:00', '2025-1-5', '20251005', '+002025-10-05', '2025-10-05T06Z', 'Sun, 05 Oct 2025 06:00:00 GMT', '1759644000000']) {
       expect(problem(() => parseStrictDate(text, 'logical_date'))).toMatch(/^logical_date: .*(not a date|characters long)/);
     }
-    expect(problem(() => parseStrictDate('2'.repeat(41), 'x'))).toBe('x: is 41 characters long; use a date such as 2025-10-05 or a date-time with a zone such as 2025-10-05T06:00:00Z');
+    expect(problem(() => parseStrictDate('2'.repeat(41), 'x'))).toBe(
+      'x: is 41 characters long; use a date such as 2025-10-05 or a date-time with a zone such as 2025-10-05T06:00:00Z',
+    );
   });
 });
 
