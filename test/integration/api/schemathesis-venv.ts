@@ -29,7 +29,11 @@ export async function ensureSchemathesis(): Promise<string> {
     await runLogged('python3', ['-m', 'venv', VENV], { logPath: LOG, timeoutMs: 5 * 60_000 });
   }
   fs.mkdirSync(path.join(dirs.cache, 'pip'), { recursive: true });
-  await runLogged(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--cache-dir', path.join(dirs.cache, 'pip'), `schemathesis==${SCHEMATHESIS_VERSION}`], { logPath: LOG, timeoutMs: 15 * 60_000 });
+  await runLogged(
+    python,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', '--cache-dir', path.join(dirs.cache, 'pip'), `schemathesis==${SCHEMATHESIS_VERSION}`],
+    { logPath: LOG, timeoutMs: 15 * 60_000 },
+  );
   fs.writeFileSync(MARKER, `${new Date().toISOString()}\n`);
   return SCHEMATHESIS_BIN;
 }

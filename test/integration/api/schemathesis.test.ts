@@ -44,15 +44,25 @@ function raw(url: string, method: string, pathname: string, headers: Record<stri
 
 function schemathesis(bin: string, url: string, token: string | null, examples: number, reportDir: string): Promise<FuzzResult> {
   const args = [
-    '--config-file', path.join(HERE, 'schemathesis.toml'),
+    '--config-file',
+    path.join(HERE, 'schemathesis.toml'),
     '--no-color',
-    'run', `${url}/api/v1/openapi.json`,
-    '--checks', 'all',
-    '--max-examples', String(examples),
-    '--workers', '2',
-    '--seed', process.env.SCHEMATHESIS_SEED ?? '20251005',
-    '--request-timeout', '10',
-    '--report', 'junit', '--report-dir', reportDir,
+    'run',
+    `${url}/api/v1/openapi.json`,
+    '--checks',
+    'all',
+    '--max-examples',
+    String(examples),
+    '--workers',
+    '2',
+    '--seed',
+    process.env.SCHEMATHESIS_SEED ?? '20251005',
+    '--request-timeout',
+    '10',
+    '--report',
+    'junit',
+    '--report-dir',
+    reportDir,
     ...(token ? ['--header', `Authorization: Bearer ${token}`] : []),
   ];
   return new Promise((resolve) => {
@@ -102,7 +112,10 @@ describe('the served OpenAPI document, fuzzed by schemathesis against a real dae
       },
       alerts: { sinks: { log: { type: 'log' } }, route: { sinks: ['log'] } },
     });
-    for (const [key, readOnly] of [['rw', false], ['ro', true]] as const) {
+    for (const [key, readOnly] of [
+      ['rw', false],
+      ['ro', true],
+    ] as const) {
       const res = await cli(config, ['--json', 'tokens', 'create', '--name', `fuzz-${key}`, ...(readOnly ? ['--read-only'] : [])]);
       if (res.code !== 0) throw new Error(`tokens create failed (${res.code}): ${res.stderr}`);
       tokens[key] = (JSON.parse(res.stdout.trim()) as { token: string }).token;
@@ -137,15 +150,24 @@ describe('the served OpenAPI document, fuzzed by schemathesis against a real dae
     expect(JSON.parse(tooLong.body).message).toMatch(/^path: a parameter is longer than \d+ characters$/);
   });
 
-  it.each(RUNS)('finds nothing with $name', async ({ token, examples }) => {
-    const reportDir = fs.mkdtempSync(path.join(work.dir, 'report-'));
-    const result = await schemathesis(bin, daemon!.url, token ? tokens[token] : null, examples, reportDir);
-    const summary = result.output.split('\n').filter((l) => /^(=+ .* =+|\s+\d+ generated.*)$/.test(l));
-    // the whole output on failure: which operation, which check, a curl line to reproduce
-    expect({ exit: result.code, summary, output: result.code === 0 ? '' : result.output.slice(-12_000) }).toEqual({ exit: 0, summary: expect.any(Array), output: '' });
-    expect(result.output).toMatch(/\d+ generated, \d+ passed/);
-    expect(result.output).not.toMatch(/\b5\d\d\b (Internal|Service|Bad Gateway|Gateway)/);
-    // nothing the daemon logged as a failed request (a 500) while it was fuzzed
-    expect(daemon!.tail(2000).split('\n').filter((l) => l.includes('"request failed"'))).toEqual([]);
-  }, 3 * RUN_TIMEOUT_MS);
+  it.each(RUNS)(
+    'finds nothing with $name',
+    async ({ token, examples }) => {
+      const reportDir = fs.mkdtempSync(path.join(work.dir, 'report-'));
+      const result = await schemathesis(bin, daemon!.url, token ? tokens[token] : null, examples, reportDir);
+      const summary = result.output.split('\n').filter((l) => /^(=+ .* =+|\s+\d+ generated.*)$/.test(l));
+      // the whole output on failure: which operation, which check, a curl line to reproduce
+      expect({ exit: result.code, summary, output: result.code === 0 ? '' : result.output.slice(-12_000) }).toEqual({ exit: 0, summary: expect.any(Array), output: '' });
+      expect(result.output).toMatch(/\d+ generated, \d+ passed/);
+      expect(result.output).not.toMatch(/\b5\d\d\b (Internal|Service|Bad Gateway|Gateway)/);
+      // nothing the daemon logged as a failed request (a 500) while it was fuzzed
+      expect(
+        daemon!
+          .tail(2000)
+          .split('\n')
+          .filter((l) => l.includes('"request failed"')),
+      ).toEqual([]);
+    },
+    3 * RUN_TIMEOUT_MS,
+  );
 });

@@ -41,7 +41,6 @@ function allowedEmpty(q: PanelQuery): string | null {
   return null;
 }
 
-
 const topic = freshTopic('it-grafana');
 const group = freshGroup('it-grafana');
 const prefix = freshPrefix('it-grafana');
@@ -52,7 +51,6 @@ let daemon: Daemon | undefined;
 let spark: ChildProcess | undefined;
 let producer: Producer | undefined;
 let produceTimer: NodeJS.Timeout | undefined;
-
 
 async function portFree(port: number): Promise<boolean> {
   const srv = net.createServer();

@@ -237,4 +237,3 @@ sources:
     server.closeAllConnections();
   });
 });
-

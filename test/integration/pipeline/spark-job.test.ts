@@ -75,7 +75,16 @@ it('streams the ingested records into bronze, silver and gold Delta tables', asy
   const uiPort = await freePort();
 
   const t0 = Date.now();
-  const ingest = await runCli(['--config', SHIPPED_SOURCES, '--kafka-servers', endpoints.kafkaBrokers.join(','), '--schema-registry', endpoints.schemaRegistryUrl, '--topic', topic]);
+  const ingest = await runCli([
+    '--config',
+    SHIPPED_SOURCES,
+    '--kafka-servers',
+    endpoints.kafkaBrokers.join(','),
+    '--schema-registry',
+    endpoints.schemaRegistryUrl,
+    '--topic',
+    topic,
+  ]);
   expect(ingest.code).toBe(0);
   const ingestMs = Date.now() - t0;
 
@@ -150,8 +159,6 @@ it('streams the ingested records into bronze, silver and gold Delta tables', asy
   const metrics = await (await fetch(`http://127.0.0.1:${uiPort}/metrics/prometheus`)).text();
   for (const q of ['bronze', 'silver', 'gold']) expect(metrics).toContain(`harmful_domains_driver_spark_streaming_${q}_`);
 
-  process.stderr.write(
-    `pipeline timings: ingest ${ingestMs} ms; submit → RUNNING ${runningAt - started} ms; submit → gold rows ${goldAt - started} ms\n`,
-  );
+  process.stderr.write(`pipeline timings: ingest ${ingestMs} ms; submit → RUNNING ${runningAt - started} ms; submit → gold rows ${goldAt - started} ms\n`);
   void jobLog;
 });

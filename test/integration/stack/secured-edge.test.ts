@@ -66,9 +66,11 @@ describe('local stack: secured edge', () => {
   });
 
   it('Kafka SASL_SSL refuses a wrong SCRAM password as an authentication failure', async () => {
-    await expect(describeWith({ brokers: saslSsl, ssl: { ca: ca() }, sasl: { mechanism: 'scram-sha-512', username: secured.kafkaUser, password: 'wrong' } })).rejects.toMatchObject({
-      name: 'KafkaJSSASLAuthenticationError',
-    });
+    await expect(describeWith({ brokers: saslSsl, ssl: { ca: ca() }, sasl: { mechanism: 'scram-sha-512', username: secured.kafkaUser, password: 'wrong' } })).rejects.toMatchObject(
+      {
+        name: 'KafkaJSSASLAuthenticationError',
+      },
+    );
   });
 
   it('Kafka SASL_SSL presents a certificate only the stack CA verifies, for 127.0.0.1 and localhost', async () => {
@@ -87,7 +89,9 @@ describe('local stack: secured edge', () => {
     // a token the broker can't parse is refused at once, not a hang; the broker closes the
     // connection, which kafkajs reports variously ("No brokers in the broker pool", a connection
     // error): the supervisor's client names it as an authentication failure itself
-    await expect(describeWith({ brokers: saslSsl, ssl: { ca: ca() }, sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: 'not-a-jwt' }) } })).rejects.toBeInstanceOf(Error);
+    await expect(
+      describeWith({ brokers: saslSsl, ssl: { ca: ca() }, sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: 'not-a-jwt' }) } }),
+    ).rejects.toBeInstanceOf(Error);
   });
 
   it('Kafka mutual TLS needs the client certificate', async () => {

@@ -58,7 +58,10 @@ describe('local stack: spark', () => {
     const keys = (log.Contents ?? []).map((o) => o.Key);
     expect(keys).toContain(`${prefix}table/_delta_log/00000000000000000000.json`);
     const commit = await s3.send(new GetObjectCommand({ Bucket: endpoints.s3Bucket, Key: `${prefix}table/_delta_log/00000000000000000000.json` }));
-    const actions = (await commit.Body!.transformToString()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const actions = (await commit.Body!.transformToString())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(actions.some((a) => 'add' in a)).toBe(true);
     expect(actions.some((a) => 'commitInfo' in a)).toBe(true);
 
