@@ -20,12 +20,7 @@
  * Spark JSON missing fields or malformed → unknown naming the field.
  */
 import { z } from 'zod';
-import {
-  describeError,
-  isSupervisorError,
-  SupervisorError,
-  worstStatus,
-} from '../src/protocol';
+import { describeError, isSupervisorError, SupervisorError, worstStatus } from '../src/protocol';
 import { createHttpAgent, httpRequest, type HttpAgent, type HttpResponse } from '../src/shared/http-client';
 import { silentLogger } from '../src/shared/logger';
 import { systemClock } from '../src/shared/clock';
@@ -300,49 +295,7 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
       problems.push(refused ? `master ${base} refused the connection` : `master ${base}: ${error.message}`);
     }
 
-    const now = ctx.now();
-    if (master) {
-      facts.masterStatus = master.status;
-      facts.aliveWorkers = master.aliveworkers ?? master.workers.filter((w) => w.state === 'ALIVE').length;
-      facts.apps = master.activeapps.map((a): SparkAppFacts => ({
-        id: a.id,
-        name: a.name,
-        state: a.state,
-        durationSeconds: Math.max(0, Math.round((a.duration ?? now - a.starttime) / 1000)),
-        ...(a.cores !== undefined ? { cores: a.cores } : {}),
-      }));
-      if (master.status === 'ALIVE') statuses.push('ok');
-      else {
-        const s: Status = ['STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'].includes(master.status) ? 'warn' : 'crit';
-        statuses.push(s);
-        problems.push(`master is ${master.status}`);
-      }
-      if (facts.aliveWorkers < options.expectedWorkers) {
-        statuses.push(facts.aliveWorkers === 0 ? 'crit' : 'warn');
-        problems.push(`${facts.aliveWorkers}/${options.expectedWorkers} workers alive`);
-      }
-      if (options.apps.length > 0) {
-        facts.expectedApps = options.apps.map((name) => {
-          const matches = facts.apps.filter((a) => a.name === name);
-          const running = matches.some((a) => a.state === 'RUNNING');
-          if (!running) {
-            statuses.push('crit');
-            problems.push(matches.length ? `app "${name}" is ${matches.map((a) => a.state).join('/')}` : `app "${name}" is not running`);
-          }
-          return { name, running };
-        });
-      } else if (facts.apps.length === 0) {
-        statuses.push(options.noAppsStatus);
-        if (options.noAppsStatus !== 'ok') problems.push('no active application');
-      } else {
-        for (const a of facts.apps) {
-          if (a.state !== 'RUNNING') {
-            statuses.push('warn');
-            problems.push(`app "${a.name}" (${a.id}) is ${a.state}`);
-          }
-        }
-      }
-    }
+    if (master) judgeMaster(master, options, ctx.now(), facts, { statuses, problems });
 
     if (options.driverMetricsUrl !== undefined) {
       try {
@@ -358,12 +311,7 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
     }
 
     const status = worstStatus(statuses);
-    const appsText = facts.apps.length ? facts.apps.map((a) => `${a.name} ${a.state} ${fmtSeconds(a.durationSeconds)}`).join(', ') : 'no active apps';
-    const queriesText = facts.queries?.length
-      ? `; queries: ${facts.queries.map((q) => `${q.name} in ${fmtRate(q.inputRowsPerSecond)}/s processed ${fmtRate(q.processedRowsPerSecond)}/s`).join(', ')}`
-      : '';
-    const head = master ? `master ${master.status}, ${facts.aliveWorkers}/${options.expectedWorkers} workers, ${appsText}${queriesText}` : `master ${base} unavailable`;
-    const summary = problems.length && master ? `${problems.join('; ')} (${head})` : problems.length ? problems.join('; ') : head;
+    const summary = sparkSummary(master, base, options.expectedWorkers, facts, problems);
 
     const signal: Signal = {
       check: params.name,
@@ -473,6 +421,76 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
       return closed;
     },
   };
+}
+
+/** What the steps of one probe found: the statuses to combine and the problems to name. */
+export interface SparkVerdict {
+  statuses: Status[];
+  problems: string[];
+}
+
+/**
+ * Master status → workers → applications: fills `facts` from the master's `/json/` answer and
+ * adds what is wrong (master not ALIVE, too few workers, an expected app not RUNNING, no app).
+ */
+export function judgeMaster(master: MasterJson, options: SparkOptions, now: number, facts: SparkFacts, verdict: SparkVerdict): void {
+  const { statuses, problems } = verdict;
+  facts.masterStatus = master.status;
+  facts.aliveWorkers = master.aliveworkers ?? master.workers.filter((w) => w.state === 'ALIVE').length;
+  facts.apps = master.activeapps.map((a): SparkAppFacts => ({
+    id: a.id,
+    name: a.name,
+    state: a.state,
+    durationSeconds: Math.max(0, Math.round((a.duration ?? now - a.starttime) / 1000)),
+    ...(a.cores !== undefined ? { cores: a.cores } : {}),
+  }));
+  if (master.status === 'ALIVE') statuses.push('ok');
+  else {
+    const s: Status = ['STANDBY', 'RECOVERING', 'COMPLETING_RECOVERY'].includes(master.status) ? 'warn' : 'crit';
+    statuses.push(s);
+    problems.push(`master is ${master.status}`);
+  }
+  if (facts.aliveWorkers < options.expectedWorkers) {
+    statuses.push(facts.aliveWorkers === 0 ? 'crit' : 'warn');
+    problems.push(`${facts.aliveWorkers}/${options.expectedWorkers} workers alive`);
+  }
+  judgeApps(options, facts, verdict);
+}
+
+/** Expected apps must be RUNNING; without a list, no app is `noAppsStatus` and a non-running app warns. */
+export function judgeApps(options: Pick<SparkOptions, 'apps' | 'noAppsStatus'>, facts: SparkFacts, verdict: SparkVerdict): void {
+  const { statuses, problems } = verdict;
+  if (options.apps.length > 0) {
+    facts.expectedApps = options.apps.map((name) => {
+      const matches = facts.apps.filter((a) => a.name === name);
+      const running = matches.some((a) => a.state === 'RUNNING');
+      if (!running) {
+        statuses.push('crit');
+        problems.push(matches.length ? `app "${name}" is ${matches.map((a) => a.state).join('/')}` : `app "${name}" is not running`);
+      }
+      return { name, running };
+    });
+  } else if (facts.apps.length === 0) {
+    statuses.push(options.noAppsStatus);
+    if (options.noAppsStatus !== 'ok') problems.push('no active application');
+  } else {
+    for (const a of facts.apps) {
+      if (a.state !== 'RUNNING') {
+        statuses.push('warn');
+        problems.push(`app "${a.name}" (${a.id}) is ${a.state}`);
+      }
+    }
+  }
+}
+
+/** The signal's summary: the problems first, then what was seen (master, workers, apps, queries). */
+export function sparkSummary(master: MasterJson | null, base: string, expectedWorkers: number, facts: SparkFacts, problems: readonly string[]): string {
+  const appsText = facts.apps.length ? facts.apps.map((a) => `${a.name} ${a.state} ${fmtSeconds(a.durationSeconds)}`).join(', ') : 'no active apps';
+  const queriesText = facts.queries?.length
+    ? `; queries: ${facts.queries.map((q) => `${q.name} in ${fmtRate(q.inputRowsPerSecond)}/s processed ${fmtRate(q.processedRowsPerSecond)}/s`).join(', ')}`
+    : '';
+  const head = master ? `master ${master.status}, ${facts.aliveWorkers}/${expectedWorkers} workers, ${appsText}${queriesText}` : `master ${base} unavailable`;
+  return problems.length && master ? `${problems.join('; ')} (${head})` : problems.length ? problems.join('; ') : head;
 }
 
 interface Access {
