@@ -64,7 +64,7 @@ afterEach(() => {
 describe('outbox worker (Component "outbox")', () => {
   it('starts once, stops idempotently, closes its sinks once', async () => {
     let closes = 0;
-    const sink: AlertSink = { name: 'hook', deliver: async () => undefined, close: async () => void (closes += 1) };
+    const sink: AlertSink = { name: 'hook', type: 'webhook', deliver: async () => undefined, close: async () => void (closes += 1) };
     const w = createOutboxWorker({ outbox: createSqliteOutboxStore(db), sinks: [sink], clock: new FakeClock(), logger: silentLogger, closeSinksOnStop: true });
     expect(w.name).toBe('outbox');
     await w.start();
@@ -78,6 +78,7 @@ describe('outbox worker (Component "outbox")', () => {
   it('stop never rejects when the store and a sink throw', async () => {
     const sink: AlertSink = {
       name: 'hook',
+      type: 'webhook',
       deliver: async () => undefined,
       close: async () => {
         throw new Error('sink close failed');
