@@ -212,111 +212,31 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
     }
 
     const result = await admin.use(async (a) => {
-      const [listed, metadata] = await Promise.all([a.listGroups(), a.fetchTopicMetadata()]);
-      const partitionsOf = new Map(metadata.topics.map((t) => [t.name, t.partitions.map((p) => p.partitionId).sort((x, y) => x - y)]));
-      const groupNames = new Set<string>(options.groups);
-      for (const g of listed.groups) if (selected(g.groupId)) groupNames.add(g.groupId);
-      if (mode === 'consumer_offsets') for (const g of source!.groups()) if (selected(g)) groupNames.add(g);
-      const groups = [...groupNames].sort();
+      const { groups, partitionsOf } = await selectGroups(a, () => (mode === 'consumer_offsets' ? source!.groups() : []));
       // group states are independent of the commits and end offsets: asked for alongside them
       const describing = describeStates(a, groups, ctx.signal);
-
-      let offsetFetches = 0;
-      let commitsOf: (group: string) => ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | undefined;
-      if (mode === 'consumer_offsets') {
-        commitsOf = (g) => source!.commits(g);
-      } else {
-        const now = ctx.now();
-        const fold = (groupId: string, answer: ReadonlyArray<{ topic: string; partitions: ReadonlyArray<{ partition: number; offset: number | string }> }>): void => {
-          for (const t of answer) {
-            for (const p of t.partitions) {
-              const offset = Number(p.offset);
-              if (offset >= 0) fetched.record(groupId, t.topic, p.partition, { offset, timestamp: now });
-              else fetched.remove(groupId, t.topic, p.partition);
-            }
-          }
-        };
-        const filtered = topicFilter ? [...topicFilter].filter((t) => partitionsOf.has(t)) : null;
-        // one OffsetFetch v8 per coordinator when the broker offers it; per group otherwise
-        let perGroup = groups;
-        const batch = groups.length > 0 ? await batchFetcherFor(a, groups[0]!) : null;
-        if (batch) {
-          const topics = filtered ? filtered.map((topic) => ({ topic, partitions: partitionsOf.get(topic)! })) : null;
-          const answer = await batch(groups.map((groupId) => ({ groupId, topics })));
-          offsetFetches += answer.requests;
-          for (const g of answer.groups) fold(g.groupId, g.topics);
-          perGroup = answer.failed.map((f) => f.groupId);
-          if (perGroup.length > 0)
-            logger.debug({ groups: perGroup.length, errorCode: answer.failed[0]!.errorCode }, 'batched offset fetch answered some groups with an error; fetching those one by one');
-        }
-        await mapLimit(perGroup, options.concurrency, async (groupId) => {
-          if (ctx.signal.aborted) return;
-          offsetFetches += 1;
-          fold(groupId, await a.fetchOffsets(filtered ? { groupId, topics: filtered } : { groupId }));
-        });
-        fetched.retainGroups(new Set(groups));
-        commitsOf = (g) => fetched.commits(g);
-      }
-
-      // Topics each group is judged on, and the union of them: end offsets once per topic.
-      const topicsOfGroup = new Map<string, string[]>();
-      const needed = new Set<string>();
-      for (const g of groups) {
-        const committed = commitsOf(g);
-        const topics = new Set<string>(options.topics);
-        if (committed) for (const t of committed.keys()) if (!topicFilter || topicFilter.has(t)) topics.add(t);
-        const list = [...topics].sort();
-        topicsOfGroup.set(g, list);
-        for (const t of list) if (partitionsOf.has(t)) needed.add(t);
-      }
-      const ends = new Map<string, Map<number, number>>();
-      const neededList = [...needed].sort();
-      await mapLimit(neededList, options.concurrency, async (topic) => {
-        if (ctx.signal.aborted) return;
-        const offsets = await a.fetchTopicOffsets(topic);
-        ends.set(topic, new Map(offsets.map((o) => [o.partition, Number(o.high)])));
-      });
-      const readAt = ctx.now();
-      for (const [topic, parts] of ends) {
-        for (const [partition, high] of parts) {
-          const key = `${topic}\u0000${partition}`;
-          let entry = endTables.get(key);
-          if (!entry) endTables.set(key, (entry = { table: [], cycle }));
-          addOffsetPoint(entry.table, { offset: high, time: readAt }, options.endOffsetHistory);
-          entry.cycle = cycle;
-        }
-      }
-      // Forget partitions nobody watched for a while.
-      if (cycle % 10 === 0) for (const [key, entry] of endTables) if (cycle - entry.cycle > 10) endTables.delete(key);
-
+      const { commitsOf, offsetFetches } =
+        mode === 'consumer_offsets' ? { commitsOf: (g: string) => source!.commits(g), offsetFetches: 0 } : await fetchCommits(a, groups, partitionsOf, ctx);
+      const { topicsOfGroup, needed } = topicsToJudge(groups, commitsOf, options.topics, topicFilter, partitionsOf);
+      const ends = await fetchEndOffsets(a, needed, ctx);
       const states = await describing;
-      return { groups, topicsOfGroup, partitionsOf, ends, commitsOf, states, offsetFetches, endOffsetFetches: neededList.length };
+      return { groups, topicsOfGroup, partitionsOf, ends, commitsOf, states, offsetFetches, endOffsetFetches: needed.length };
     }, ctx.signal);
 
     const now = ctx.now();
     let partitionCount = 0;
     const signals = result.groups.map((group) => {
-      const committed = result.commitsOf(group);
-      const partitions: PartitionLag[] = [];
-      const problems: string[] = [];
-      for (const topic of result.topicsOfGroup.get(group) ?? []) {
-        const ids = result.partitionsOf.get(topic);
-        const topicEnds = result.ends.get(topic);
-        if (!ids || !topicEnds) {
-          problems.push(`topic ${topic} does not exist`);
-          continue;
-        }
-        for (const partition of ids) {
-          const endOffset = topicEnds.get(partition);
-          if (endOffset === undefined) continue;
-          const window = committed?.get(topic)?.get(partition) ?? [];
-          const endHistory = endTables.get(`${topic}\u0000${partition}`)?.table ?? [];
-          partitions.push(evaluatePartition({ topic, partition, window, endOffset, endHistory }, now, { stopAfterMs: options.stopAfter }));
-        }
-      }
+      const { partitions, problems } = evaluateGroup(
+        result.topicsOfGroup.get(group) ?? [],
+        result.partitionsOf,
+        result.ends,
+        result.commitsOf(group),
+        (topic, partition) => endTables.get(`${topic}\u0000${partition}`)?.table ?? [],
+        now,
+        options.stopAfter,
+      );
       partitionCount += partitions.length;
-      const groupState = result.states.get(group);
-      return buildSignal({ check: params.name, group, partitions, problems, groupState, options, statusMap, startedAt, now });
+      return buildSignal({ check: params.name, group, partitions, problems, groupState: result.states.get(group), options, statusMap, startedAt, now });
     });
     stats = {
       mode,
@@ -326,23 +246,79 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
       offsetFetches: result.offsetFetches,
       endOffsetFetches: result.endOffsetFetches,
     };
-    if (signals.length === 0) {
-      return [
-        {
-          check: params.name,
-          kind: 'consumer_lag',
-          target: '*',
-          labels: {},
-          status: 'ok',
-          value: 0,
-          unit: 'messages',
-          observedAt: now,
-          durationMs: now - startedAt,
-          summary: 'no consumer group matches the selection',
-        },
-      ];
+    return signals.length === 0 ? [noGroupSignal(params.name, startedAt, now)] : signals;
+  };
+
+  /** Select groups: the configured ones, the listed ones (and the stream's) that the include/exclude filters select; the topics' partitions. */
+  const selectGroups = async (a: KafkaAdminApi, streamGroups: () => Iterable<string>): Promise<{ groups: string[]; partitionsOf: Map<string, number[]> }> => {
+    const [listed, metadata] = await Promise.all([a.listGroups(), a.fetchTopicMetadata()]);
+    const partitionsOf = new Map(metadata.topics.map((t) => [t.name, t.partitions.map((p) => p.partitionId).sort((x, y) => x - y)]));
+    const groupNames = new Set<string>(options.groups);
+    for (const g of listed.groups) if (selected(g.groupId)) groupNames.add(g.groupId);
+    for (const g of streamGroups()) if (selected(g)) groupNames.add(g);
+    return { groups: [...groupNames].sort(), partitionsOf };
+  };
+
+  /** Fetch commits with admin offset fetches (batched per coordinator when offered) into our own windows. */
+  const fetchCommits = async (
+    a: KafkaAdminApi,
+    groups: readonly string[],
+    partitionsOf: ReadonlyMap<string, number[]>,
+    ctx: ProbeContext,
+  ): Promise<{ commitsOf: CommitsOf; offsetFetches: number }> => {
+    let offsetFetches = 0;
+    const now = ctx.now();
+    const fold = (groupId: string, answer: ReadonlyArray<{ topic: string; partitions: ReadonlyArray<{ partition: number; offset: number | string }> }>): void => {
+      for (const t of answer) {
+        for (const p of t.partitions) {
+          const offset = Number(p.offset);
+          if (offset >= 0) fetched.record(groupId, t.topic, p.partition, { offset, timestamp: now });
+          else fetched.remove(groupId, t.topic, p.partition);
+        }
+      }
+    };
+    const filtered = topicFilter ? [...topicFilter].filter((t) => partitionsOf.has(t)) : null;
+    // one OffsetFetch v8 per coordinator when the broker offers it; per group otherwise
+    let perGroup: readonly string[] = groups;
+    const batch = groups.length > 0 ? await batchFetcherFor(a, groups[0]!) : null;
+    if (batch) {
+      const topics = filtered ? filtered.map((topic) => ({ topic, partitions: partitionsOf.get(topic)! })) : null;
+      const answer = await batch(groups.map((groupId) => ({ groupId, topics })));
+      offsetFetches += answer.requests;
+      for (const g of answer.groups) fold(g.groupId, g.topics);
+      perGroup = answer.failed.map((f) => f.groupId);
+      if (perGroup.length > 0)
+        logger.debug({ groups: perGroup.length, errorCode: answer.failed[0]!.errorCode }, 'batched offset fetch answered some groups with an error; fetching those one by one');
     }
-    return signals;
+    await mapLimit(perGroup, options.concurrency, async (groupId) => {
+      if (ctx.signal.aborted) return;
+      offsetFetches += 1;
+      fold(groupId, await a.fetchOffsets(filtered ? { groupId, topics: filtered } : { groupId }));
+    });
+    fetched.retainGroups(new Set(groups));
+    return { commitsOf: (g) => fetched.commits(g), offsetFetches };
+  };
+
+  /** Fetch end offsets once per needed topic; remember them in the end-offset tables (forgetting partitions nobody watched for a while). */
+  const fetchEndOffsets = async (a: KafkaAdminApi, needed: readonly string[], ctx: ProbeContext): Promise<Map<string, Map<number, number>>> => {
+    const ends = new Map<string, Map<number, number>>();
+    await mapLimit(needed, options.concurrency, async (topic) => {
+      if (ctx.signal.aborted) return;
+      const offsets = await a.fetchTopicOffsets(topic);
+      ends.set(topic, new Map(offsets.map((o) => [o.partition, Number(o.high)])));
+    });
+    const readAt = ctx.now();
+    for (const [topic, parts] of ends) {
+      for (const [partition, high] of parts) {
+        const key = `${topic}\u0000${partition}`;
+        let entry = endTables.get(key);
+        if (!entry) endTables.set(key, (entry = { table: [], cycle }));
+        addOffsetPoint(entry.table, { offset: high, time: readAt }, options.endOffsetHistory);
+        entry.cycle = cycle;
+      }
+    }
+    if (cycle % 10 === 0) for (const [key, entry] of endTables) if (cycle - entry.cycle > 10) endTables.delete(key);
+    return ends;
   };
 
   return {
@@ -353,6 +329,74 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
     probe,
     close: () => admin.close(),
     lastCycle: () => stats,
+  };
+}
+
+type CommitsOf = (group: string) => ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | undefined;
+
+/** Topics each group is judged on (configured + committed, within the topic filter), and the existing ones among them (end offsets fetched once per topic). */
+export function topicsToJudge(
+  groups: readonly string[],
+  commitsOf: CommitsOf,
+  configured: readonly string[],
+  topicFilter: ReadonlySet<string> | null,
+  partitionsOf: ReadonlyMap<string, readonly number[]>,
+): { topicsOfGroup: Map<string, string[]>; needed: string[] } {
+  const topicsOfGroup = new Map<string, string[]>();
+  const needed = new Set<string>();
+  for (const g of groups) {
+    const committed = commitsOf(g);
+    const topics = new Set<string>(configured);
+    if (committed) for (const t of committed.keys()) if (!topicFilter || topicFilter.has(t)) topics.add(t);
+    const list = [...topics].sort();
+    topicsOfGroup.set(g, list);
+    for (const t of list) if (partitionsOf.has(t)) needed.add(t);
+  }
+  return { topicsOfGroup, needed: [...needed].sort() };
+}
+
+/** Evaluate one group: the lag of each partition of its topics; a topic that does not exist is a problem. */
+export function evaluateGroup(
+  topics: readonly string[],
+  partitionsOf: ReadonlyMap<string, readonly number[]>,
+  ends: ReadonlyMap<string, ReadonlyMap<number, number>>,
+  committed: ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | undefined,
+  endHistoryOf: (topic: string, partition: number) => OffsetPoint[],
+  now: number,
+  stopAfterMs: number,
+): { partitions: PartitionLag[]; problems: string[] } {
+  const partitions: PartitionLag[] = [];
+  const problems: string[] = [];
+  for (const topic of topics) {
+    const ids = partitionsOf.get(topic);
+    const topicEnds = ends.get(topic);
+    if (!ids || !topicEnds) {
+      problems.push(`topic ${topic} does not exist`);
+      continue;
+    }
+    for (const partition of ids) {
+      const endOffset = topicEnds.get(partition);
+      if (endOffset === undefined) continue;
+      const window = committed?.get(topic)?.get(partition) ?? [];
+      partitions.push(evaluatePartition({ topic, partition, window, endOffset, endHistory: endHistoryOf(topic, partition) }, now, { stopAfterMs }));
+    }
+  }
+  return { partitions, problems };
+}
+
+/** The one signal of a cycle in which no consumer group matched the selection. */
+export function noGroupSignal(check: string, startedAt: number, now: number): Signal {
+  return {
+    check,
+    kind: 'consumer_lag',
+    target: '*',
+    labels: {},
+    status: 'ok',
+    value: 0,
+    unit: 'messages',
+    observedAt: now,
+    durationMs: now - startedAt,
+    summary: 'no consumer group matches the selection',
   };
 }
 

@@ -26,7 +26,7 @@ describe('spark steps', () => {
     const options = parseSparkOptions('spark', { masterUrl: 'spark://spark:7077', expectedWorkers: 2 });
     const f = facts();
     const v = verdict();
-    judgeMaster({ status: 'STANDBY', aliveworkers: 0, workers: [], activeapps: [] } as never, options, NOW, f, v);
+    judgeMaster({ status: 'STANDBY', aliveworkers: 0, workers: [], activeapps: [] }, options, NOW, f, v);
     expect(v.statuses).toEqual(['warn', 'crit', 'warn']);
     expect(v.problems).toEqual(['master is STANDBY', '0/2 workers alive', 'no active application']);
   });
