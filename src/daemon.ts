@@ -180,14 +180,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     // Started in this order, stopped in reverse: things taking requests before things sending
     // requests. `checks` starts the probes (and nothing else does); `alerts` comes after it and
     // reads the replayed state first.
-    const components: Component[] = [
-      worker,
-      checks,
-      alerts,
-      http,
-      // the pipelines engine keeps close() until its split gives it stop(): a one-line adapter
-      { name: 'engine', start: () => engine.start(), stop: () => engine.close() },
-    ];
+    const components: Component[] = [worker, checks, alerts, http, engine];
     const lifecycle = createLifecycle(components, logger);
 
     let stopped: Promise<void> | undefined;

@@ -7,7 +7,10 @@ export const LAG_STATUS_CODE: Record<LagStatus, number> = { OK: 0, WARN: 1, STAL
 
 export interface SignalMetricsParams {
   registry: Registry;
-  /** The latest signal per key (the state stream's current value). */
+  /**
+   * The latest signal per key, read at scrape time: the daemon passes the reader of its view of
+   * `state$` (src/wiring/state-view.ts), so the gauges follow the stream, not a variable of theirs.
+   */
   latest: () => Iterable<Signal>;
   now?: () => number;
 }
@@ -22,8 +25,7 @@ type FactsOf<K extends Kind> = Extract<NonNullable<Signal['facts']>, { kind: K }
 
 export function registerSignalMetrics({ registry, latest, now = Date.now }: SignalMetricsParams): void {
   /** Samples of one signal: rendered once per probe result, joined at every scrape. */
-  const perSignal = (name: string, help: string, samples: (s: Signal) => Iterable<Sample>): void =>
-    registerSnapshotGauge<Signal>(registry, { name, help, items: latest, samples });
+  const perSignal = (name: string, help: string, samples: (s: Signal) => Iterable<Sample>): void => registerSnapshotGauge<Signal>(registry, { name, help, items: latest, samples });
   /** Samples of the signals with one kind of facts, rendered once per probe result. */
   const perFacts = <K extends Kind>(kind: K, name: string, help: string, samples: (f: FactsOf<K>, s: Signal) => Iterable<Sample>): void =>
     registerSnapshotGauge<Signal>(registry, {
@@ -65,9 +67,14 @@ export function registerSignalMetrics({ registry, latest, now = Date.now }: Sign
   perFacts('consumer_lag', 'supervisor_kafka_consumer_group_lag_messages', 'Total lag of a consumer group, in messages (groups that never committed are absent).', (f) =>
     one({ group: f.group }, f.partitions.some((p) => p.lag !== null) ? f.totalLag : null),
   );
-  perFacts('consumer_lag', 'supervisor_kafka_consumer_group_lag_seconds', 'Largest estimated time lag of a consumer group over its partitions.', (f) => one({ group: f.group }, f.maxLagSeconds));
-  perFacts('consumer_lag', 'supervisor_kafka_consumer_group_status', 'Burrow status of a consumer group: 0 OK, 1 WARN, 2 STALL, 3 STOP, 4 REWIND, 5 ERR, 6 NOTFOUND (never committed).', (f) =>
-    one({ group: f.group }, LAG_STATUS_CODE[f.status]),
+  perFacts('consumer_lag', 'supervisor_kafka_consumer_group_lag_seconds', 'Largest estimated time lag of a consumer group over its partitions.', (f) =>
+    one({ group: f.group }, f.maxLagSeconds),
+  );
+  perFacts(
+    'consumer_lag',
+    'supervisor_kafka_consumer_group_status',
+    'Burrow status of a consumer group: 0 OK, 1 WARN, 2 STALL, 3 STOP, 4 REWIND, 5 ERR, 6 NOTFOUND (never committed).',
+    (f) => one({ group: f.group }, LAG_STATUS_CODE[f.status]),
   );
   const partition = (name: string, help: string, pick: (p: FactsOf<'consumer_lag'>['partitions'][number]) => number | null): void =>
     perFacts('consumer_lag', name, help, function* (f) {
@@ -108,7 +115,9 @@ export function registerSignalMetrics({ registry, latest, now = Date.now }: Sign
     perFacts('delta_freshness', name, help, (f, s) => one({ check: s.check, table: f.table }, pick(f)));
   delta('supervisor_delta_table_version', 'Newest version of the Delta table log.', (f) => f.version);
   delta('supervisor_delta_last_commit_timestamp_seconds', 'Time of the newest commit of any kind (Unix time).', (f) => (f.lastCommitAt === null ? null : f.lastCommitAt / 1000));
-  delta('supervisor_delta_last_data_change_timestamp_seconds', 'Time of the newest data-changing commit (Unix time).', (f) => (f.lastDataChangeAt === null ? null : f.lastDataChangeAt / 1000));
+  delta('supervisor_delta_last_data_change_timestamp_seconds', 'Time of the newest data-changing commit (Unix time).', (f) =>
+    f.lastDataChangeAt === null ? null : f.lastDataChangeAt / 1000,
+  );
   // an age keeps growing between probe runs: computed against the scrape's clock
   everyScrape('delta_freshness', 'supervisor_delta_freshness_seconds', 'Age of the newest data-changing commit at scrape time.', (facts) =>
     facts.flatMap(({ s, f }) => one({ check: s.check, table: f.table }, f.lastDataChangeAt === null ? null : Math.max(0, (now() - f.lastDataChangeAt) / 1000))),

@@ -21,7 +21,10 @@ const signalSchema = {
   },
 } as const;
 
-/** `GET /api/v1/health`: every current signal, worst status first. `?check=` filters by check name. */
+/**
+ * `GET /api/v1/health`: every current signal, worst status first. `?check=` filters by check name.
+ * `source` reads the current value of `state$` (the daemon passes its checks component's view).
+ */
 export function healthRoutes(source: () => readonly Signal[]): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Querystring: { check?: string; status?: Status } }>(
@@ -45,7 +48,9 @@ export function healthRoutes(source: () => readonly Signal[]): FastifyPluginAsyn
       },
       async (request) => {
         const all = source();
-        const signals = all.filter((s) => (request.query.check === undefined || s.check === request.query.check) && (request.query.status === undefined || s.status === request.query.status));
+        const signals = all.filter(
+          (s) => (request.query.check === undefined || s.check === request.query.check) && (request.query.status === undefined || s.status === request.query.status),
+        );
         return { status: worstStatus(all.map((s) => s.status)), generatedAt: new Date().toISOString(), signals };
       },
     );
