@@ -386,27 +386,8 @@ export function createSparkCheck(params: SparkCheckParams): SparkCheck {
     intervalMs: params.intervalMs ?? 60_000,
     timeoutMs: params.timeoutMs ?? 20_000,
     masterUiUrl: base,
-    async probe(ctx) {
-      try {
-        return await probe(ctx);
-      } catch (err) {
-        // Never a dead stream: anything unexpected becomes unknown.
-        const error = errorOf(err, ctx.signal);
-        return [
-          {
-            check: params.name,
-            kind: 'spark',
-            target: base,
-            labels: { master: base, ...params.labels },
-            status: 'unknown',
-            observedAt: ctx.now(),
-            durationMs: 0,
-            summary: `spark check failed: ${error.message}`,
-            error,
-          },
-        ];
-      }
-    },
+    // what cannot be observed at all propagates: the scheduler turns it into the check-wide signal (CheckProbe)
+    probe,
     close(): Promise<void> {
       if (!closed) {
         const open = Object.values(agents);

@@ -164,7 +164,22 @@ export interface ProbeContext {
   now(): number;
 }
 
-/** A configured check, ready to be scheduled: a name, an interval and a probe. */
+/**
+ * A configured check, ready to be scheduled: a name, an interval and a probe.
+ *
+ * The error contract of `probe` (one for every check in checks/):
+ * - It **returns signals only for what it observed**. A target it knows from its configuration
+ *   (a table, a Spark master, a broker list) or discovered this cycle (a consumer group) that
+ *   fails on its own is a signal *of that target* (its `target`, `labels`, `facts`, `error`,
+ *   status `unknown`, or `crit` when the failure is itself the observation, e.g. a missing Delta
+ *   table or a refused connection). A partial failure never hides the other targets.
+ * - It **throws** (a SupervisorError naming the cause, or the library's error as is) when it
+ *   cannot observe at all: no target can be named or reached as a whole (listing groups
+ *   failed, the commits stream is not live, the check is misconfigured or closed), and on a
+ *   bug. It never catches everything to turn it into a signal itself.
+ * - The scheduler alone (streams/check-scheduler.ts `runOnce`) turns a throw, a timeout or an
+ *   empty answer into the check-wide `unknown` signal (`check <name> could not run: ...`).
+ */
 export interface CheckProbe {
   name: string;
   kind: CheckKind;
