@@ -174,9 +174,9 @@ export interface ProbeContext {
  *   status `unknown`, or `crit` when the failure is itself the observation, e.g. a missing Delta
  *   table or a refused connection). A partial failure never hides the other targets.
  * - It **throws** (a SupervisorError naming the cause, or the library's error as is) when it
- *   cannot observe at all: no target can be named or reached as a whole (listing groups
- *   failed, the commits stream is not live, the check is misconfigured or closed), and on a
- *   bug. It never catches everything to turn it into a signal itself.
+ *   cannot observe at all, i.e. no target can be named (listing the consumer groups failed,
+ *   the commits stream is not live), and on a bug outside the reading of one target. It does
+ *   not wrap its whole body in a catch that turns anything into a signal.
  * - The scheduler alone (streams/check-scheduler.ts `runOnce`) turns a throw, a timeout or an
  *   empty answer into the check-wide `unknown` signal (`check <name> could not run: ...`).
  */
