@@ -43,7 +43,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     return ctx;
   };
   // Commands receive a proxy so the context (and the config file) is resolved after option parsing.
-  const lazy = new Proxy({} as CliContext, { get: (_t, key) => context()[key as keyof CliContext] });
+  const lazy = new Proxy({} as CliContext, { get: (_t, key): unknown => Reflect.get(context(), key) });
 
   const program = new Command('supervisor')
     .description('Pipeline Supervisor: schedules, health checks, metrics and alerts for a Kafka → Spark → Delta pipeline')

@@ -47,7 +47,7 @@ export function registerCheckCommands(program: Command, ctx: CliContext, setExit
           );
         if (worstStatus(signals.map((s) => s.status)) === 'crit') setExit(1);
       } finally {
-        await Promise.allSettled(probes.map((p) => p.close?.()));
+        await Promise.allSettled(probes.map((p) => p.close?.() ?? Promise.resolve()));
       }
     });
 }

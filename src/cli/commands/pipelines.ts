@@ -266,9 +266,9 @@ export async function backfillAction(ctx: CliContext, deps: PipelineCliDeps, set
   const conf = parseConf(flags.conf);
   await withEngine(ctx, deps, async (engine) => {
     const useBar = !ctx.json && !flags.dryRun && process.stderr.isTTY === true;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const bar: ProgressBar | null = useBar
-      ? new (require('cli-progress') as typeof import('cli-progress')).SingleBar({
+      ? // eslint-disable-next-line @typescript-eslint/no-require-imports -- cli-progress is loaded only when a bar is drawn (CLI start-up time)
+        new (require('cli-progress') as typeof import('cli-progress')).SingleBar({
           format: 'backfill [{bar}] {value}/{total} runs | {last}',
           stream: process.stderr,
           hideCursor: true,
