@@ -202,7 +202,7 @@ export const kafka: ServiceDef = {
       const res = java([
         'kafka.admin.ConfigCommand',
         '--bootstrap-server',
-        endpoints.kafkaBrokers[0]!,
+        endpoints.kafkaBrokers[0],
         '--alter',
         '--entity-type',
         'users',

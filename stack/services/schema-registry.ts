@@ -39,7 +39,7 @@ export const schemaRegistry: ServiceDef = {
       ensureDir(home());
       // unzip when present, else Python's zipfile (both are on the machines this runs on).
       const [cmd, args] = fs.existsSync('/usr/bin/unzip') ? ['unzip', ['-q', '-o', zip, '-d', home()]] : ['python3', ['-m', 'zipfile', '-e', zip, home()]];
-      await run(cmd as string, args as string[], { logPath: installLog('schema-registry') });
+      await run(cmd, args, { logPath: installLog('schema-registry') });
       if (!fs.existsSync(runner())) throw new Error(`${runner()} missing after unzip of ${zip}`);
     });
     ensureDir(dataDir());

@@ -64,6 +64,7 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promis
       },
       (e: unknown) => {
         signal.removeEventListener('abort', onAbort);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the work's own rejection through unchanged
         reject(e);
       },
     );
