@@ -16,7 +16,7 @@ export function defaultConfigWith(opts: { kafkaServers?: string; webhookUrl?: st
   }
   if (opts.kafkaCheckInterval) {
     const before = text;
-    text = text.replace(/(\n  kafka:\n    kind: kafka_cluster\n    interval: )\S+/, `$1${opts.kafkaCheckInterval}`);
+    text = text.replace(/(\n {2}kafka:\n {4}kind: kafka_cluster\n {4}interval: )\S+/, `$1${opts.kafkaCheckInterval}`);
     if (text === before) throw new Error('config/supervisor.yaml: checks.kafka.interval not found');
   }
   if (opts.webhookUrl) {

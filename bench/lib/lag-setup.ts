@@ -15,7 +15,7 @@ const Cluster = require('kafkajs/src/cluster') as new (o: Record<string, unknown
   findGroupCoordinator(o: { groupId: string }): Promise<{ offsetCommit(o: Record<string, unknown>): Promise<unknown> }>;
 };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createLogger, LEVELS } = require('kafkajs/src/loggers') as { createLogger(o: unknown): unknown; LEVELS: Record<string, number> };
+const { createLogger, LEVELS } = require('kafkajs/src/loggers') as { createLogger: (o: unknown) => unknown; LEVELS: Record<string, number> };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const socketFactory = require('kafkajs/src/network/socketFactory') as () => unknown;
 

@@ -39,7 +39,9 @@ export function saveResults(date: string, results: ScenarioResult[], peers: Reco
   const file = resultsPath(date);
   // A new day's file starts from the newest earlier one: scenarios not rerun keep their figures
   // (each scenario section says when it ran), so the table stays whole.
-  const current: ResultsFile = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : { scenarios: {}, peers: {}, ...latestResults(), date, updatedAt: '' };
+  const current: ResultsFile = fs.existsSync(file)
+    ? (JSON.parse(fs.readFileSync(file, 'utf8')) as ResultsFile)
+    : { scenarios: {}, peers: {}, ...latestResults(), date, updatedAt: '' };
   for (const r of results) {
     const previous = current.scenarios[r.id];
     // A run that failed before producing rows does not erase the last good figures.
@@ -93,7 +95,7 @@ export function latestResults(): ResultsFile | null {
     .filter((f) => /^\d{4}-\d{2}-\d{2}\.json$/.test(f))
     .sort();
   const last = files.pop();
-  return last ? JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, last), 'utf8')) : null;
+  return last ? (JSON.parse(fs.readFileSync(path.join(RESULTS_DIR, last), 'utf8')) as ResultsFile) : null;
 }
 
 const fmt = (v: number | string | null | undefined): string => {

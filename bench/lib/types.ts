@@ -27,7 +27,7 @@ export interface ScenarioContext {
   skipPeers: boolean;
   /** Folder for peer installs and scratch (git-ignored). */
   work: string;
-  log(msg: string): void;
+  log: (msg: string) => void;
   /** Scenario-specific options from the command line (`--soak-minutes 10`). */
   args: Record<string, string>;
   /** Records how a peer was installed, or why it could not be (shown in BENCHMARKS.md). */

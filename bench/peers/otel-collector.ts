@@ -121,7 +121,7 @@ function parseSpans(text: string): Span[] {
   const out: Span[] = [];
   let from = 0;
   for (const m of text.matchAll(/^}$/gm)) {
-    const to = m.index! + 1;
+    const to = m.index + 1;
     const chunk = text.slice(from, to);
     from = to;
     try {

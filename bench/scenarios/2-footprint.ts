@@ -54,7 +54,7 @@ export const scenario: Scenario = {
     // beside them, the same build started without the launcher's V8 settings, for comparison
     const bare = await startSupervisorProcess(ctx, { port: 18092 + ctx.reps, withoutLauncher: true });
     await sleep(SETTLE_MS);
-    const health = (await (await fetch(`${procs[0]!.url}/api/v1/health`).catch(() => null))?.status) ?? 'n/a';
+    const health = (await fetch(`${procs[0]!.url}/api/v1/health`).catch(() => null))?.status ?? 'n/a';
     const perProc = procs.map(() => ({ rss: [] as number[], pss: [] as number[] }));
     const sampleEnd = Date.now() + SAMPLE_MS;
     const bareRss: number[] = [];

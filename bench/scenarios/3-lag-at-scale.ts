@@ -41,7 +41,7 @@ async function runSupervisor(ctx: ScenarioContext, mode: 'admin' | 'consumer_off
       timeout: 15 * 60_000,
     },
   );
-  return { out: JSON.parse(stdout.trim().split('\n').pop()!) as RunnerOut, lags: JSON.parse(fs.readFileSync(lagsFile, 'utf8')) };
+  return { out: JSON.parse(stdout.trim().split('\n').pop()!) as RunnerOut, lags: JSON.parse(fs.readFileSync(lagsFile, 'utf8')) as Record<string, number> };
 }
 
 function agreement(a: Record<string, number>, b: Record<string, number>): { compared: number; equal: number; missing: number } {
@@ -75,8 +75,8 @@ export const scenario: Scenario = {
     const results: Record<string, { out: RunnerOut; lags: Record<string, number> }> = {};
     for (const mode of ['admin', 'consumer_offsets'] as const) {
       results[mode] = await runSupervisor(ctx, mode, cycles);
-      const o = results[mode]!.out;
-      const a = agreement(expected, results[mode]!.lags);
+      const o = results[mode].out;
+      const a = agreement(expected, results[mode].lags);
       ctx.log(
         `supervisor ${mode}: cycles ${o.cycles.map((c) => c.toFixed(0)).join(', ')} ms; RSS ${(median(o.rss) / MB).toFixed(0)} MB; ${o.signals} signals; lag agrees ${a.equal}/${a.compared}${o.unknown.length ? `; unknown: ${o.unknown.join(' | ')}` : ''}`,
       );

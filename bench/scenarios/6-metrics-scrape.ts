@@ -11,7 +11,7 @@ import { buildApp } from '../../src/server/app';
 import { countSeries, lagSignals } from '../lib/lag-signals';
 import { percentile, round } from '../lib/stats';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { applyV8Settings } = require('../../bin/v8-settings.cjs') as { applyV8Settings(o?: { youngMb?: number }): void };
+const { applyV8Settings } = require('../../bin/v8-settings.cjs') as { applyV8Settings: (o?: { youngMb?: number }) => void };
 import type { Row, Scenario, ScenarioContext } from '../lib/types';
 
 async function measure(groups: number, partitions: number, scrapes: number) {
@@ -22,7 +22,7 @@ async function measure(groups: number, partitions: number, scrapes: number) {
     logger: silentLogger,
     registry,
     version: 'bench',
-    tokens: { verify: () => null } as never,
+    tokens: { verify: () => null },
     readiness: () => ({ ready: true, components: {} }),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
