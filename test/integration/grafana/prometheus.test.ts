@@ -7,7 +7,7 @@
  * dashboard is then run through Prometheus' HTTP API, variables expanded as Grafana would, and
  * must return data.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -19,7 +19,7 @@ import { expandVariables, panelQueries, templateVariables, type PanelQuery } fro
 import { createDaemon, type Daemon } from '../../../src/daemon';
 import { silentLogger } from '../../../src/shared/logger';
 import { CHECK_MODULES } from '../../../src/wiring/check-options';
-import { freePort, startRateApp, stopRateApp } from '../../helpers/spark-rate-app';
+import { startRateApp, stopRateApp } from '../../helpers/spark-rate-app';
 import { action, putCommits } from '../../helpers/delta-writer';
 import { freshGroup, freshName, freshPrefix, freshTopic } from '../../helpers/names';
 import { endpoints, ensureServices, kafkaClient, ports, s3Client, STACK_TIMEOUT_MS } from '../../helpers/stack';

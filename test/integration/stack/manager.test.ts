@@ -39,6 +39,7 @@ describe('local stack: manager', () => {
     process.env.STACK_SMTP_PORT = String(smtpPort);
     process.env.STACK_SMTP_API_PORT = String(apiPort);
     jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.isolateModules needs a synchronous require to load a fresh copy
       manager = require('../../../stack/manager') as Manager;
     });
   });

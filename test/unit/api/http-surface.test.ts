@@ -193,7 +193,7 @@ describe('the HTTP surface: strangers, methods, parameters, bodies, the OpenAPI 
   });
 
   it('documents every status each route answers in the OpenAPI document', async () => {
-    const doc = (await daemon.app.inject({ url: '/api/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const doc = (await daemon.app.inject({ url: '/api/v1/openapi.json' })).json<{ paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }>();
     const statuses = (p: string, m: string) => Object.keys(doc.paths[p]![m]!.responses).sort();
     expect(statuses('/api/v1/pipelines', 'get')).toEqual(['200', '400', '401', '429']);
     expect(statuses('/api/v1/pipelines/{id}', 'get')).toEqual(['200', '400', '401', '404', '429']);
