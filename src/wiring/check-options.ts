@@ -65,11 +65,16 @@ export function schemaRegistryCheckDefaults(c: ConnectionsConfig): Record<string
 export function kafkaConnectionSettings(c: ConnectionsConfig): KafkaConnectionSettings & { clientId: string; connectionTimeout: number; requestTimeout: number } {
   const k = c.kafka;
   const ssl = typeof k.ssl === 'object' ? withoutResolvedFiles(tlsOptionsOf(k.ssl) as Record<string, unknown>, ['keyPassword']) : k.ssl;
-  const sasl = k.sasl ? withoutResolvedFiles({ ...(camelizeKeys(k.sasl) as Record<string, unknown>), ...(k.sasl.extensions ? { extensions: { ...k.sasl.extensions } } : {}) }, ['password', 'clientSecret']) : undefined;
+  const sasl = k.sasl
+    ? withoutResolvedFiles({ ...(camelizeKeys(k.sasl) as Record<string, unknown>), ...(k.sasl.extensions ? { extensions: { ...k.sasl.extensions } } : {}) }, [
+        'password',
+        'clientSecret',
+      ])
+    : undefined;
   return {
     brokers: [...k.brokers],
     clientId: k.client_id,
-    ...(ssl ? { ssl: ssl as KafkaConnectionSettings['ssl'] } : {}),
+    ...(ssl ? { ssl: ssl } : {}),
     ...(sasl ? { sasl: sasl as unknown as KafkaSaslSettings } : {}),
     connectionTimeout: k.connection_timeout,
     requestTimeout: k.request_timeout,
@@ -162,7 +167,8 @@ function resolveSecretFiles(value: unknown, path: string[], issues: CheckIssue[]
 function restoreHeaders(options: Record<string, unknown>, own: Record<string, unknown>): void {
   if (own.headers && typeof own.headers === 'object') options.headers = own.headers;
   const driver = own.driver as Record<string, unknown> | undefined;
-  if (driver?.headers && typeof driver.headers === 'object' && options.driver && typeof options.driver === 'object') (options.driver as Record<string, unknown>).headers = driver.headers;
+  if (driver?.headers && typeof driver.headers === 'object' && options.driver && typeof options.driver === 'object')
+    (options.driver as Record<string, unknown>).headers = driver.headers;
 }
 
 export interface ResolvedCheck {
@@ -196,7 +202,7 @@ export function resolveCheck(name: string, check: CheckConfig, connections: Conn
   const issues: CheckIssue[] = [];
   resolveSecretFiles(options, [], issues);
   for (const field of SECONDS_FIELDS[check.kind] ?? []) {
-    const parent = field.slice(0, -1).reduce<Record<string, unknown> | undefined>((o, k) => (o?.[k] as Record<string, unknown> | undefined), options);
+    const parent = field.slice(0, -1).reduce<Record<string, unknown> | undefined>((o, k) => o?.[k] as Record<string, unknown> | undefined, options);
     const leaf = field[field.length - 1]!;
     const value = parent?.[leaf];
     if (value === undefined) continue;
@@ -213,7 +219,7 @@ export function resolveCheck(name: string, check: CheckConfig, connections: Conn
   // the registry check's record sampling is a Kafka client too: it inherits connections.kafka
   // (its own keys win; its own `sasl` replaces the inherited one whole)
   if (check.kind === 'schema_registry' && options.freshness && typeof options.freshness === 'object') {
-    merged.freshness = { ...connectionDefaults('kafka_cluster', connections), ...(options.freshness as object) };
+    merged.freshness = { ...connectionDefaults('kafka_cluster', connections), ...options.freshness };
   }
   for (const [k, v] of Object.entries(defaults)) {
     // a check's own Kafka `sasl` replaces the inherited one whole (another mechanism has other keys)
