@@ -6,6 +6,7 @@ import { createAlertEngine, createOutboxWorker, createSinks, resendIntervalsOf, 
 import { createSignalSource } from './wiring/signal-source';
 import { createOperators } from './wiring/operators';
 import { kafkaConnectionSettings, schemaRegistryConnection } from './wiring/check-options';
+import { createPipelineTriggers } from './wiring/triggers';
 import { resolveKafkaConnection } from './shared/kafka-connection';
 import { loadConfig, readStorePath, type LoadedConfig } from './config/load';
 import { createEngine, type Engine } from './engine/engine';
@@ -131,6 +132,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
         schemaRegistry: schemaRegistryConnection(config.connections),
         connection: kafkaConnection,
       },
+      // the trigger streams (cron, lag, offsets) are wired here, at the root
+      triggerWiring: createPipelineTriggers,
       latestSignals,
       configDir: path.dirname(loaded.file),
     });

@@ -31,10 +31,8 @@ import { systemClock } from '../shared/clock';
 import type { LoadedConfig } from '../config/load';
 import type { SqliteDatabase } from '../store/database';
 import { createRunStore, type RunStore } from '../store/runs';
-import { compileSchedule, createCronTrigger$, ticksBetween } from '../../streams/cron';
+import { compileSchedule, ticksBetween } from '../../streams/cron';
 import { evaluateGate, gateTriggers } from '../../streams/gate';
-import { createLagTrigger$ } from '../../streams/lag-trigger';
-import { createOffsetsTrigger$ } from '../../streams/offsets-trigger';
 import { createKafkaAdminSource, type KafkaAdminSource } from '../../streams/trigger-kafka';
 import type { KafkaConnection } from '../shared/kafka-connection';
 import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder';
@@ -48,6 +46,7 @@ import { dispatchQueued } from './dispatch';
 import { summarizeRun, type RunSummary } from './run-summary';
 import { submitTrigger } from './submit';
 import { waitForRun } from './wait-for-run';
+import { createPipelineTriggers, type PipelineTriggersFactory } from '../wiring/triggers';
 
 export interface EngineParams {
   config: LoadedConfig;
@@ -75,6 +74,8 @@ export interface EngineParams {
    * execute the runs they create.
    */
   schedule?: boolean;
+  /** Builds the pipelines' trigger streams (default: src/wiring/triggers.ts, which the daemon passes). */
+  triggerWiring?: PipelineTriggersFactory;
   /** Extra trigger streams (tests, API). */
   triggers$?: readonly Observable<Trigger>[];
   /** Store poll for queued runs, ms. Default 1000. */
@@ -268,64 +269,23 @@ class PipelinesEngine implements Engine {
 
   readonly activeRuns = (): string[] => [...this.executing.keys()];
 
+  /** The trigger streams the root wired (src/wiring/triggers.ts), plus any given as streams (tests). */
   private triggerStreams(): Observable<Trigger>[] {
     const { params, clock, logger, metrics } = this;
-    const streams: Observable<Trigger>[] = [...(params.triggers$ ?? [])];
-    const kafkaSource = this.kafkaSource;
-    for (const spec of this.catalog.list()) {
-      if (spec.paused) continue;
-      if (spec.schedule) {
-        streams.push(
-          createCronTrigger$({
-            pipeline: spec.id,
-            schedule: spec.schedule,
-            timezone: spec.timezone,
-            clock,
-            logger,
-            onMissed: (ticks) => ticks.forEach(() => metrics.skippedTick(spec.id, 'clock_jump')),
-          }),
-        );
-      }
-      for (const t of spec.triggers) {
-        if (!kafkaSource) {
-          logger.warn({ pipeline: spec.id, trigger: t.type }, 'no Kafka connection configured; event trigger disabled');
-          continue;
-        }
-        if (t.type === 'lag') {
-          streams.push(
-            createLagTrigger$({
-              pipeline: spec.id,
-              group: t.group,
-              topic: t.topic,
-              maxLag: t.max_lag,
-              forMs: t.for,
-              cooldownMs: t.cooldown,
-              fetchLag: () => kafkaSource.lag(t.group, t.topic),
-              clock,
-              logger,
-            }),
-          );
-        } else {
-          streams.push(
-            createOffsetsTrigger$({
-              pipeline: spec.id,
-              topic: t.topic,
-              decode: t.decode,
-              batchWindowMs: t.batch_window,
-              maxBatch: t.max_batch,
-              brokers: params.kafka!.brokers,
-              clientId: params.kafka!.clientId,
-              ...(params.kafka!.connection ? { connection: params.kafka!.connection } : {}),
-              ...(params.kafka!.schemaRegistryUrl ? { schemaRegistryUrl: params.kafka!.schemaRegistryUrl } : {}),
-              ...(params.kafka!.schemaRegistry ? { schemaRegistry: params.kafka!.schemaRegistry } : {}),
-              clock,
-              logger,
-            }),
-          );
-        }
-      }
-    }
-    return streams;
+    const wire = params.triggerWiring ?? createPipelineTriggers;
+    return [
+      ...(params.triggers$ ?? []),
+      ...wire({
+        pipelines: this.catalog.list(),
+        ...(this.kafkaSource ? { kafkaSource: this.kafkaSource } : {}),
+        ...(params.kafka ? { kafka: params.kafka } : {}),
+        clock,
+        logger,
+        onMissedTicks: (pipeline, ticks) => {
+          for (let i = 0; i < ticks; i++) metrics.skippedTick(pipeline, 'clock_jump');
+        },
+      }),
+    ];
   }
 
   private gateFor(trigger: Trigger): (() => Promise<string | null>) | null {
