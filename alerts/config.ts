@@ -110,7 +110,10 @@ export const ruleSchema = z.strictObject({
   /** The condition is true while the signal's status is at least this (ok < warn < unknown < crit). */
   status: z.enum(['warn', 'unknown', 'crit']).default('crit'),
   /** For `run` rules: run states that make the condition true; a later `success` makes it false. */
-  run_states: z.array(z.enum(['failed', 'timed_out', 'skipped'])).min(1).default(['failed', 'timed_out']),
+  run_states: z
+    .array(z.enum(['failed', 'timed_out', 'skipped']))
+    .min(1)
+    .default(['failed', 'timed_out']),
   for: duration.default(0),
   keep_firing_for: duration.default(0),
   severity: z.enum(['info', 'warning', 'critical']).default('critical'),

@@ -61,7 +61,12 @@ export function createInfoNotification(p: InfoNotificationParams): Notification 
   const summary = p.summary ?? `Pipeline ${p.pipeline} succeeded`;
   const url = p.url ?? (p.publicUrl ? `${p.publicUrl.replace(/\/+$/, '')}/api/v1/runs/${encodeURIComponent(p.runId)}` : undefined);
   const labels = { alertname: name, pipeline: p.pipeline, ...(p.labels ?? {}) };
-  const item: NotificationItem = { name: p.pipeline, status: 'success', summary: `run ${p.runId}${p.durationMs !== undefined ? ` took ${Math.round(p.durationMs / 1000)}s` : ''}`, labels: { ...labels, run_id: p.runId } };
+  const item: NotificationItem = {
+    name: p.pipeline,
+    status: 'success',
+    summary: `run ${p.runId}${p.durationMs !== undefined ? ` took ${Math.round(p.durationMs / 1000)}s` : ''}`,
+    labels: { ...labels, run_id: p.runId },
+  };
   return buildNotification({
     kind: 'info',
     dedupKey: `${name}|${p.pipeline}|${p.runId}`,

@@ -120,7 +120,13 @@ export function renderSlack(n: Notification, options: { channel?: string; userna
     { type: 'header', text: { type: 'plain_text', text: n.title.slice(0, 150), emoji: true } },
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: `${emoji} *${mrkdwnEscape(n.annotations.summary ?? n.text)}*${n.annotations.description && n.annotations.description !== n.annotations.summary ? `\n${mrkdwnEscape(n.annotations.description)}` : ''}`.slice(0, 3000) },
+      text: {
+        type: 'mrkdwn',
+        text: `${emoji} *${mrkdwnEscape(n.annotations.summary ?? n.text)}*${n.annotations.description && n.annotations.description !== n.annotations.summary ? `\n${mrkdwnEscape(n.annotations.description)}` : ''}`.slice(
+          0,
+          3000,
+        ),
+      },
       fields: [
         { type: 'mrkdwn', text: `*Severity*\n${n.severity}` },
         { type: 'mrkdwn', text: n.kind === 'resolved' ? `*Resolved at*\n${iso(n.endsAt)}` : `*${n.kind === 'info' ? 'At' : 'Since'}*\n${iso(n.startsAt)}` },
@@ -132,7 +138,10 @@ export function renderSlack(n: Notification, options: { channel?: string; userna
     const vs = value && item.threshold !== undefined ? `${value} vs threshold ${formatValue(item.threshold, item.unit)}` : value;
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `*${mrkdwnEscape(item.name)}* — \`${mrkdwnEscape(String(item.status))}\`${vs ? ` — ${mrkdwnEscape(vs)}` : ''}\n${mrkdwnEscape(item.summary)}`.slice(0, 3000) },
+      text: {
+        type: 'mrkdwn',
+        text: `*${mrkdwnEscape(item.name)}* — \`${mrkdwnEscape(String(item.status))}\`${vs ? ` — ${mrkdwnEscape(vs)}` : ''}\n${mrkdwnEscape(item.summary)}`.slice(0, 3000),
+      },
     });
   }
   if (n.items.length > 10) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `…and ${n.items.length - 10} more` }] });

@@ -161,9 +161,7 @@ export function createDeltaLogReader(params: DeltaLogReaderParams): DeltaLogRead
   const { store, maxWalkBack, logger } = params;
   let memory: Memory | null = null;
   const whereOf = (key: string): string =>
-    store.location.kind === 's3'
-      ? `s3://${store.location.bucket}/${store.location.prefix ? `${store.location.prefix}/` : ''}${key}`
-      : `${store.location.dir}/${key}`;
+    store.location.kind === 's3' ? `s3://${store.location.bucket}/${store.location.prefix ? `${store.location.prefix}/` : ''}${key}` : `${store.location.dir}/${key}`;
 
   async function readCheckpointHint(signal: AbortSignal | undefined, notes: string[]): Promise<number | null> {
     const key = `${LOG_DIR}_last_checkpoint`;
@@ -196,7 +194,10 @@ export function createDeltaLogReader(params: DeltaLogReaderParams): DeltaLogRead
     }
     const lastObject = page.objects.length ? page.objects[page.objects.length - 1]?.key : undefined;
     const lastPrefix = page.commonPrefixes.length ? page.commonPrefixes[page.commonPrefixes.length - 1] : undefined;
-    const lastKey = [lastObject, lastPrefix].filter((k): k is string => k !== undefined).sort().pop();
+    const lastKey = [lastObject, lastPrefix]
+      .filter((k): k is string => k !== undefined)
+      .sort()
+      .pop();
     const lm = lastKey !== undefined ? VERSIONED_RE.exec(lastKey) : null;
     const empty = !page.objects.some((o) => VERSIONED_RE.test(o.key));
     return {
@@ -377,10 +378,7 @@ export function createDeltaLogReader(params: DeltaLogReaderParams): DeltaLogRead
       checkpointVersion,
       latest,
       lastDataChange,
-      unresolved:
-        lastDataChange === null && scannedDownTo !== null
-          ? { reason: stopped ?? 'walk-back-budget', noDataChangeSince: scannedDownTo }
-          : null,
+      unresolved: lastDataChange === null && scannedDownTo !== null ? { reason: stopped ?? 'walk-back-budget', noDataChangeSince: scannedDownTo } : null,
       requests,
       notes,
     };

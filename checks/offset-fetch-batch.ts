@@ -214,7 +214,11 @@ function offsetFetchRequest(groups: readonly GroupOffsetsRequest[], requestTimeo
  * A fetcher over `cluster` (the kafkajs admin's cluster), or null when the coordinator of
  * `probeGroup` does not offer OffsetFetch v8 or kafkajs is not shaped as expected.
  */
-export async function createBatchOffsetFetcher(cluster: ClusterLike, probeGroup: string, options: { requestTimeoutMs?: number; groupsPerRequest?: number } = {}): Promise<BatchOffsetFetcher | null> {
+export async function createBatchOffsetFetcher(
+  cluster: ClusterLike,
+  probeGroup: string,
+  options: { requestTimeoutMs?: number; groupsPerRequest?: number } = {},
+): Promise<BatchOffsetFetcher | null> {
   const first = await cluster.findGroupCoordinator({ groupId: probeGroup });
   if (!offersBatchVersion(first)) return null;
   const perRequest = Math.max(1, options.groupsPerRequest ?? OFFSET_FETCH_BATCH_GROUPS);

@@ -72,41 +72,49 @@ export function createSignals$(params: SignalsParams): Observable<Signal> {
   const scheduler = params.scheduler ?? asyncScheduler;
   const rechecks = params.rechecks ?? 2;
   for (const probe of params.probes) validateProbe(probe);
-  const schedulesWith = (kicks$: Observable<string>): Observable<Signal>[] => params.probes.map((probe) => {
-    const probeLogger = logger.child({ check: probe.name });
-    const recheckMs = Math.min(params.recheckMs ?? 1000, probe.intervalMs);
-    const kicked$ = kicks$.pipe(filter((name) => name === probe.name));
-    return defer(() => {
-      let previous: Status | null = null;
-      let confirmationsLeft = 0;
-      // one run: its signals, and how long to wait before the next one
-      const run$ = (): Observable<{ signals: Signal[]; delayMs: number }> =>
-        defer(() => {
-          const startedAt = scheduler.now();
-          // runProbe$ turns every failure into a value, so no catchError is needed here.
-          return runProbe$(probe, clock, probeLogger).pipe(
-          toArray(),
-          map((signals) => {
-            const worst = worstStatus(signals.map((s) => s.status));
-            if (previous !== null && statusRank(worst) > statusRank(previous) && isAtLeast(worst, 'unknown')) confirmationsLeft = rechecks;
-            else if (!isAtLeast(worst, 'unknown')) confirmationsLeft = 0;
-            previous = worst;
-            const confirm = confirmationsLeft > 0;
-            if (confirm) confirmationsLeft -= 1;
-            // fixed rate: the next interval boundary after the run ended (a long run skips ticks)
-            const elapsed = scheduler.now() - startedAt;
-            const nextTick = Math.max(1, Math.ceil(elapsed / probe.intervalMs)) * probe.intervalMs - elapsed;
-            return { signals, delayMs: confirm ? recheckMs : nextTick };
-          }),
+  const schedulesWith = (kicks$: Observable<string>): Observable<Signal>[] =>
+    params.probes.map((probe) => {
+      const probeLogger = logger.child({ check: probe.name });
+      const recheckMs = Math.min(params.recheckMs ?? 1000, probe.intervalMs);
+      const kicked$ = kicks$.pipe(filter((name) => name === probe.name));
+      return defer(() => {
+        let previous: Status | null = null;
+        let confirmationsLeft = 0;
+        // one run: its signals, and how long to wait before the next one
+        const run$ = (): Observable<{ signals: Signal[]; delayMs: number }> =>
+          defer(() => {
+            const startedAt = scheduler.now();
+            // runProbe$ turns every failure into a value, so no catchError is needed here.
+            return runProbe$(probe, clock, probeLogger).pipe(
+              toArray(),
+              map((signals) => {
+                const worst = worstStatus(signals.map((s) => s.status));
+                if (previous !== null && statusRank(worst) > statusRank(previous) && isAtLeast(worst, 'unknown')) confirmationsLeft = rechecks;
+                else if (!isAtLeast(worst, 'unknown')) confirmationsLeft = 0;
+                previous = worst;
+                const confirm = confirmationsLeft > 0;
+                if (confirm) confirmationsLeft -= 1;
+                // fixed rate: the next interval boundary after the run ended (a long run skips ticks)
+                const elapsed = scheduler.now() - startedAt;
+                const nextTick = Math.max(1, Math.ceil(elapsed / probe.intervalMs)) * probe.intervalMs - elapsed;
+                return { signals, delayMs: confirm ? recheckMs : nextTick };
+              }),
+            );
+          });
+        // runs are sequential (expand with concurrency 1): a kick during a run is not doubled
+        return run$().pipe(
+          expand(
+            ({ delayMs }) =>
+              merge(timer(delayMs, scheduler), kicked$).pipe(
+                take(1),
+                mergeMap(() => run$()),
+              ),
+            1,
+          ),
+          mergeMap(({ signals }) => from(signals)),
         );
-        });
-      // runs are sequential (expand with concurrency 1): a kick during a run is not doubled
-      return run$().pipe(
-        expand(({ delayMs }) => merge(timer(delayMs, scheduler), kicked$).pipe(take(1), mergeMap(() => run$())), 1),
-        mergeMap(({ signals }) => from(signals)),
-      );
+      });
     });
-  });
   const outer = params.kicks$;
   const all$ =
     params.probes.length === 0
@@ -169,13 +177,7 @@ function runProbe$(probe: CheckProbe, clock: Clock, logger: Logger): Observable<
   }).pipe(mergeMap((signals) => from(signals)));
 }
 
-async function runWithTimeout(
-  probe: CheckProbe,
-  clock: Clock,
-  logger: Logger,
-  controller: AbortController,
-  timeoutMs: number,
-): Promise<Signal[]> {
+async function runWithTimeout(probe: CheckProbe, clock: Clock, logger: Logger, controller: AbortController, timeoutMs: number): Promise<Signal[]> {
   const startedAt = clock.now();
   const timeoutError = new SupervisorError('SUP_ERR_PROBE_TIMEOUT', `check ${probe.name} did not answer within ${timeoutMs} ms`, {
     where: `checks.${probe.name}`,
@@ -239,13 +241,7 @@ async function runWithTimeout(
   }
 }
 
-function failureSignal(
-  probe: CheckProbe,
-  observedAt: number,
-  durationMs: number,
-  fallback: 'SUP_ERR_PROBE_FAILED' | 'SUP_ERR_INTERNAL',
-  err: unknown,
-): Signal {
+function failureSignal(probe: CheckProbe, observedAt: number, durationMs: number, fallback: 'SUP_ERR_PROBE_FAILED' | 'SUP_ERR_INTERNAL', err: unknown): Signal {
   const error = describeError(err, fallback);
   return {
     check: probe.name,

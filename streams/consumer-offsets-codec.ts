@@ -163,7 +163,10 @@ export function encodeGroupMetadataKey(group: string): Buffer {
   return Buffer.concat([i16(2), str(group)]);
 }
 
-export function encodeOffsetsValue(version: 0 | 1 | 2 | 3 | 4, v: { offset: number; leaderEpoch?: number; metadata?: string | null; commitTimestamp: number; expireTimestamp?: number }): Buffer {
+export function encodeOffsetsValue(
+  version: 0 | 1 | 2 | 3 | 4,
+  v: { offset: number; leaderEpoch?: number; metadata?: string | null; commitTimestamp: number; expireTimestamp?: number },
+): Buffer {
   const meta = v.metadata === undefined ? '' : v.metadata;
   switch (version) {
     case 0:

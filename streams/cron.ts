@@ -30,7 +30,22 @@ export interface CronTriggerParams {
  * Zones that are UTC all year. They are scheduled with a fixed offset of 0 instead of through
  * Intl: the first Intl.DateTimeFormat maps ≈ 8 MB of ICU time-zone data into the process.
  */
-const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/UCT', 'Etc/Universal', 'Etc/Zulu', 'Etc/GMT', 'Etc/GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'Etc/Greenwich', 'GMT', 'UCT', 'Universal', 'Zulu']);
+const UTC_ZONES = new Set([
+  'UTC',
+  'Etc/UTC',
+  'Etc/UCT',
+  'Etc/Universal',
+  'Etc/Zulu',
+  'Etc/GMT',
+  'Etc/GMT0',
+  'Etc/GMT+0',
+  'Etc/GMT-0',
+  'Etc/Greenwich',
+  'GMT',
+  'UCT',
+  'Universal',
+  'Zulu',
+]);
 
 export interface ScheduleProblem {
   /** Which setting is wrong. */
@@ -67,7 +82,10 @@ export function scheduleProblems(schedule: string, timezone: string): SchedulePr
     return problems;
   }
   if (!schedule.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
-    problems.push({ field: 'schedule', message: `invalid cron expression ${JSON.stringify(schedule)}: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), got ${fields.length}` });
+    problems.push({
+      field: 'schedule',
+      message: `invalid cron expression ${JSON.stringify(schedule)}: expected 5 fields (minute hour day month weekday) or 6 (with seconds first), got ${fields.length}`,
+    });
     return problems;
   }
   let cron: Cron;

@@ -83,5 +83,9 @@ export function gateTriggers(
       ),
     ).pipe(take(1));
   };
-  return (source) => source.pipe(groupBy((trigger) => trigger.pipeline), mergeMap((pipeline$) => pipeline$.pipe(concatMap(gate))));
+  return (source) =>
+    source.pipe(
+      groupBy((trigger) => trigger.pipeline),
+      mergeMap((pipeline$) => pipeline$.pipe(concatMap(gate))),
+    );
 }

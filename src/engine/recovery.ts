@@ -63,12 +63,19 @@ export async function recoverOrphanedRuns(params: RecoveryParams): Promise<Recov
       if (status && status.code === 0) {
         // The attempt finished successfully while nobody was watching: keep its result, do not run it again.
         store.updateAttempt(run.id, ti.taskId, ti.tryNumber, { state: 'success', endedAt: status.endedAt, exitCode: 0 });
-        store.updateTask(run.id, ti.taskId, { state: 'success', endedAt: status.endedAt, pid: null, result: status.lastJson ?? { exitCode: 0 }, reason: 'completed while the supervisor was down' });
+        store.updateTask(run.id, ti.taskId, {
+          state: 'success',
+          endedAt: status.endedAt,
+          pid: null,
+          result: status.lastJson ?? { exitCode: 0 },
+          reason: 'completed while the supervisor was down',
+        });
         rec.completedTasks.push(ti.taskId);
         continue;
       }
       const how = status ? ` (the attempt ended with ${status.signal ? `signal ${status.signal}` : `exit code ${status.code}`})` : '';
-      if (ti.tryNumber > 0) store.updateAttempt(run.id, ti.taskId, ti.tryNumber, { state: 'failed', endedAt: status?.endedAt ?? now(), error: reason + how, exitCode: status?.code ?? null });
+      if (ti.tryNumber > 0)
+        store.updateAttempt(run.id, ti.taskId, ti.tryNumber, { state: 'failed', endedAt: status?.endedAt ?? now(), error: reason + how, exitCode: status?.code ?? null });
       if (ti.tryNumber < ti.maxTries) {
         store.updateTask(run.id, ti.taskId, { state: 'retrying', nextTryAt: now(), pid: null, reason });
         rec.retriedTasks.push(ti.taskId);
@@ -78,7 +85,10 @@ export async function recoverOrphanedRuns(params: RecoveryParams): Promise<Recov
       }
     }
     store.updateRun(run.id, { state: 'queued', ownerPid: null, reason: `recovered after a crash of process ${run.ownerPid ?? '?'}` });
-    logger.warn({ run: run.id, pipeline: run.pipeline, retried: rec.retriedTasks, failed: rec.failedTasks, completed: rec.completedTasks }, 'recovered a run left running by a dead process');
+    logger.warn(
+      { run: run.id, pipeline: run.pipeline, retried: rec.retriedTasks, failed: rec.failedTasks, completed: rec.completedTasks },
+      'recovered a run left running by a dead process',
+    );
     out.push(rec);
   }
   return out;

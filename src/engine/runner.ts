@@ -5,15 +5,7 @@
  * published as a RunEvent. A run can be resumed: tasks already finished are kept, tasks left
  * `retrying` by a crash or shutdown continue with their next try.
  */
-import {
-  SupervisorError,
-  describeError,
-  type Clock,
-  type Logger,
-  type RunEvent,
-  type RunState,
-  type TaskState,
-} from '../protocol';
+import { SupervisorError, describeError, type Clock, type Logger, type RunEvent, type RunState, type TaskState } from '../protocol';
 import type { RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
 import { evaluateTriggerRule, isTaskDone, isTaskFailed, retryDelay, type PipelineSpec, type TaskSpec } from './dag';
 import { createLogBuffer } from './log-buffer';
@@ -142,7 +134,13 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
         }
         // A task left retrying/running by a previous process resumes without re-checking its rule.
         const resume = ti.state === 'retrying' || ti.state === 'running' || ti.state === 'queued';
-        const decision = selected || resume ? 'run' : evaluateTriggerRule(task.triggerRule, task.upstream.map((u) => states.get(u)?.state ?? 'none'));
+        const decision =
+          selected || resume
+            ? 'run'
+            : evaluateTriggerRule(
+                task.triggerRule,
+                task.upstream.map((u) => states.get(u)?.state ?? 'none'),
+              );
         if (decision === 'wait') continue;
         progressed = true;
         if (decision === 'run') startTask(task);
@@ -181,7 +179,17 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
   }
   const endedAt = clock.now();
   store.updateRun(run.id, { state, reason, endedAt });
-  const ev: RunEvent = { type: 'run', runId: run.id, pipeline: run.pipeline, logicalDate: run.logicalDate, trigger: run.kind, state, at: endedAt, firedAt: run.firedAt, durationMs: endedAt - runStartedAt };
+  const ev: RunEvent = {
+    type: 'run',
+    runId: run.id,
+    pipeline: run.pipeline,
+    logicalDate: run.logicalDate,
+    trigger: run.kind,
+    state,
+    at: endedAt,
+    firedAt: run.firedAt,
+    durationMs: endedAt - runStartedAt,
+  };
   if (reason !== null) ev.reason = reason;
   p.emit(ev);
   logger.info({ state, durationMs: endedAt - runStartedAt, ...(reason ? { reason } : {}) }, `run ${state}`);
@@ -323,7 +331,7 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
     // Failure, timeout or abort.
     const timedOut = abortReason instanceof AbortReason && abortReason.kind === 'execution_timeout';
     const message = abortReason instanceof AbortReason ? abortReason.message : describeError(error, 'SUP_ERR_TASK_FAILED').message;
-    const exitCode = typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? ((error as { exitCode: number }).exitCode) : null;
+    const exitCode = typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : null;
     logBuf.append(`[supervisor] try ${tryNumber} ${timedOut ? 'timed out' : 'failed'}: ${message}`);
     flush();
     const attemptState: TaskState = timedOut ? 'timed_out' : 'failed';

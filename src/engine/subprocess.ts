@@ -217,7 +217,9 @@ export function runProcess(params: RunProcessParams): Promise<ProcessResult> {
       reject(
         new SupervisorError(
           'SUP_ERR_TASK_FAILED',
-          notFound ? `cannot run "${argv[0]}": ${e.code === 'ENOENT' ? 'no such executable (check the path and PATH)' : 'permission denied'}` : `cannot start "${argv[0]}": ${e.message}`,
+          notFound
+            ? `cannot run "${argv[0]}": ${e.code === 'ENOENT' ? 'no such executable (check the path and PATH)' : 'permission denied'}`
+            : `cannot start "${argv[0]}": ${e.message}`,
           { retryable: !notFound, cause: e },
         ),
       );
@@ -271,12 +273,15 @@ export function runProcess(params: RunProcessParams): Promise<ProcessResult> {
         });
       }
       // A descendant that escaped the group may keep the pipes open: stop waiting for them.
-      setTimeout(() => {
-        if (streamsClosed < 2) {
-          child.stdout!.destroy();
-          child.stderr!.destroy();
-        }
-      }, (groupAlive ? wait : 0) + 5_000).unref();
+      setTimeout(
+        () => {
+          if (streamsClosed < 2) {
+            child.stdout!.destroy();
+            child.stderr!.destroy();
+          }
+        },
+        (groupAlive ? wait : 0) + 5_000,
+      ).unref();
       finish();
     });
   });

@@ -67,7 +67,11 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
           if (reply.sent) return;
         }
         const message =
-          error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `path: a parameter is longer than ${MAX_PARAM_LENGTH} characters` : error.code === 'FST_ERR_BAD_URL' ? 'path: is not a valid URL (a malformed %-escape?)' : `path: ${error.message}`;
+          error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? `path: a parameter is longer than ${MAX_PARAM_LENGTH} characters`
+            : error.code === 'FST_ERR_BAD_URL'
+              ? 'path: is not a valid URL (a malformed %-escape?)'
+              : `path: ${error.message}`;
         await reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message });
       })();
     },
@@ -90,7 +94,11 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Pipeline Supervisor API', version: params.version, description: 'Runs, pipelines, health, alerts and silences. Bearer token required (supervisor tokens create).' },
+      info: {
+        title: 'Pipeline Supervisor API',
+        version: params.version,
+        description: 'Runs, pipelines, health, alerts and silences. Bearer token required (supervisor tokens create).',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -111,7 +119,12 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
   // every route's path pattern and methods, to answer 405 with Allow for a known path
   const routes: Array<{ pattern: RegExp; methods: Set<string> }> = [];
   app.addHook('onRoute', (route) => {
-    const pattern = new RegExp(`^${route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`);
+    const pattern = new RegExp(
+      `^${route.url
+        .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+        .replace(/:[A-Za-z0-9_]+/g, '[^/]+')
+        .replace(/\*/g, '.*')}/?$`,
+    );
     let entry = routes.find((r) => r.pattern.source === pattern.source);
     if (!entry) routes.push((entry = { pattern, methods: new Set() }));
     for (const m of [route.method].flat()) entry.methods.add(m.toUpperCase());
@@ -122,7 +135,10 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
     for (const r of routes) if (r.pattern.test(path)) for (const m of r.methods) allowed.add(m);
     if (allowed.size > 0) {
       const allow = [...allowed].sort().join(', ');
-      return reply.code(405).header('allow', allow).send({ code: 'SUP_ERR_METHOD_NOT_ALLOWED', message: `method: ${request.method} is not allowed on ${path} (allowed: ${allow})` });
+      return reply
+        .code(405)
+        .header('allow', allow)
+        .send({ code: 'SUP_ERR_METHOD_NOT_ALLOWED', message: `method: ${request.method} is not allowed on ${path} (allowed: ${allow})` });
     }
     return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path: no route ${request.method} ${path.slice(0, 300)}` });
   };
@@ -238,7 +254,13 @@ export function describeValidation(errors: readonly AjvError[], context = 'body'
   };
   const base = PART[context] ?? context;
   for (const e of errors) {
-    const at = base + e.instancePath.split('/').slice(1).map((p) => `.${p.replace(/~1/g, '/').replace(/~0/g, '~')}`).join('');
+    const at =
+      base +
+      e.instancePath
+        .split('/')
+        .slice(1)
+        .map((p) => `.${p.replace(/~1/g, '/').replace(/~0/g, '~')}`)
+        .join('');
     if (e.keyword === 'additionalProperties') add(`${at}.${String(e.params.additionalProperty)}`, 'is not a known field');
     else if (e.keyword === 'required') add(`${at}.${String(e.params.missingProperty)}`, 'is required');
     else if (e.keyword === 'anyOf' || e.keyword === 'oneOf') add(at, e.message ?? e.keyword);

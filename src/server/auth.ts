@@ -41,7 +41,10 @@ export function clientKey(ip: string): string {
     const left = head ? head.split(':') : [];
     const right = tail ? tail.split(':') : [];
     const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-    return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+    return `${groups
+      .slice(0, 4)
+      .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+      .join(':')}::/64`;
   }
   return ip;
 }
@@ -92,7 +95,12 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
     if (verdict.ok) {
       // (no route matched: nothing would be written, the 404/405 that follows says more)
       if (verdict.principal.readOnly && WRITE_METHODS.has(request.method) && !request.is404) {
-        await reply.code(403).send({ code: 'SUP_ERR_FORBIDDEN', message: `authorization: token "${verdict.principal.name}" is read-only and cannot ${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}` });
+        await reply
+          .code(403)
+          .send({
+            code: 'SUP_ERR_FORBIDDEN',
+            message: `authorization: token "${verdict.principal.name}" is read-only and cannot ${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}`,
+          });
         return;
       }
       request.principal = verdict.principal;

@@ -62,7 +62,15 @@ describe('scenario 3: Kafka stops and comes back under a running supervisor', ()
         checks: { kafka: { kind: 'kafka_cluster', interval: '1s', expected_brokers: 1 } },
         rules: [
           // the default rule, with `for` shortened from 1m
-          { name: 'kafka_cluster_down', match: { kind: 'kafka_cluster' }, status: 'unknown', for: '0s', severity: 'critical', summary: 'Kafka cluster {{ target }} is down or unreachable', description: '{{ summary }}' },
+          {
+            name: 'kafka_cluster_down',
+            match: { kind: 'kafka_cluster' },
+            status: 'unknown',
+            for: '0s',
+            severity: 'critical',
+            summary: 'Kafka cluster {{ target }} is down or unreachable',
+            description: '{{ summary }}',
+          },
         ],
         pipelines: {
           [PIPELINE]: {
@@ -79,7 +87,15 @@ describe('scenario 3: Kafka stops and comes back under a running supervisor', ()
                 id: 'run_full_ingestion',
                 operator: 'ingestion',
                 upstream: ['check_kafka_health'],
-                params: { source_name: 'scam-domains', config_path: SOURCES_YAML, kafka_servers: '{{ var.kafka_servers }}', schema_registry: '{{ var.schema_registry_url }}', topic, execution_mode: 'subprocess', kill_grace: '5s' },
+                params: {
+                  source_name: 'scam-domains',
+                  config_path: SOURCES_YAML,
+                  kafka_servers: '{{ var.kafka_servers }}',
+                  schema_registry: '{{ var.schema_registry_url }}',
+                  topic,
+                  execution_mode: 'subprocess',
+                  kill_grace: '5s',
+                },
               },
               { id: 'send_success_notification', operator: 'notify', upstream: ['run_full_ingestion'], params: { message: `Domain ingestion finished for ${topic}` } },
             ],
@@ -119,7 +135,11 @@ describe('scenario 3: Kafka stops and comes back under a running supervisor', ()
     const runs = () => api.runs(PIPELINE);
 
     // 1. a scheduled run goes through while Kafka is healthy
-    const before = await waitFor('a successful scheduled run', async () => (await runs()).find((r) => r.kind === 'cron' && r.state === 'success'), { timeoutMs: 60_000, intervalMs: 500, diagnose });
+    const before = await waitFor('a successful scheduled run', async () => (await runs()).find((r) => r.kind === 'cron' && r.state === 'success'), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      diagnose,
+    });
     expect(receiver.matching(/^kafka_cluster_down\|/)).toHaveLength(0);
 
     let stoppedAt = 0;
@@ -136,11 +156,18 @@ describe('scenario 3: Kafka stops and comes back under a running supervisor', ()
       expect(firing.json.title).toMatch(/kafka_cluster_down/);
       expect(firing.at - downAt).toBeLessThan(15_000);
 
-      skipped = await waitFor('a scheduled tick skipped by the gate', async () => (await runs()).find((r) => r.kind === 'cron' && r.state === 'skipped' && r.logicalDate > before.logicalDate), { timeoutMs: 40_000, intervalMs: 500, diagnose });
+      skipped = await waitFor(
+        'a scheduled tick skipped by the gate',
+        async () => (await runs()).find((r) => r.kind === 'cron' && r.state === 'skipped' && r.logicalDate > before.logicalDate),
+        { timeoutMs: 40_000, intervalMs: 500, diagnose },
+      );
       expect(skipped.reason).toMatch(/^gate: Kafka is unhealthy/);
       expect(skipped.reason).toMatch(/kafka/i);
       expect((await api.tasks(skipped.id)).tasks).toHaveLength(0); // no ingestion started for it
-      await waitFor('the alert mail', async () => (await mailsTo(mailTo)).some((m) => /^kafka_cluster_down\|.*\|firing\|/.test(m.headers['x-supervisor-dedup-key'] ?? '')), { timeoutMs: 30_000, diagnose });
+      await waitFor('the alert mail', async () => (await mailsTo(mailTo)).some((m) => /^kafka_cluster_down\|.*\|firing\|/.test(m.headers['x-supervisor-dedup-key'] ?? '')), {
+        timeoutMs: 30_000,
+        diagnose,
+      });
     } finally {
       // 3. Kafka comes back (always: the rest of the suite shares it), with the owner it had
       await up(['kafka'], { owner: kafkaOwner, ...(log ? { log } : {}) });
@@ -149,7 +176,11 @@ describe('scenario 3: Kafka stops and comes back under a running supervisor', ()
 
     // 4. recovery: resolved notification, the next tick ingests
     await waitFor('kafka_cluster_down resolved on the webhook', () => receiver.matching(/^kafka_cluster_down\|.*\|resolved\|/)[0], { timeoutMs: 60_000, diagnose });
-    const after = await waitFor('a successful scheduled run after the outage', async () => (await runs()).find((r) => r.kind === 'cron' && r.state === 'success' && r.logicalDate > skipped.logicalDate), { timeoutMs: 90_000, intervalMs: 500, diagnose });
+    const after = await waitFor(
+      'a successful scheduled run after the outage',
+      async () => (await runs()).find((r) => r.kind === 'cron' && r.state === 'success' && r.logicalDate > skipped.logicalDate),
+      { timeoutMs: 90_000, intervalMs: 500, diagnose },
+    );
     expect(after.startedAt!).toBeGreaterThanOrEqual(upAt - 1_000);
 
     // 5. one run per logical date, ever; the skipped dates were not run later (catchup off)

@@ -150,7 +150,15 @@ describe('the reference pipeline under the supervisor', () => {
         },
         rules: [
           // the default rule, with `for` shortened from 2m
-          { name: 'spark_unhealthy', match: { kind: 'spark' }, status: 'unknown', for: '0s', severity: 'critical', summary: 'Spark {{ target }} is unhealthy', description: '{{ summary }}' },
+          {
+            name: 'spark_unhealthy',
+            match: { kind: 'spark' },
+            status: 'unknown',
+            for: '0s',
+            severity: 'critical',
+            summary: 'Spark {{ target }} is unhealthy',
+            description: '{{ summary }}',
+          },
         ],
         pipelines: {
           // the shipped domain_ingestion_dag and monitoring_dag, manual here (no cron), without retries
@@ -164,9 +172,20 @@ describe('the reference pipeline under the supervisor', () => {
                 id: 'run_full_ingestion',
                 operator: 'ingestion',
                 upstream: ['check_kafka_health'],
-                params: { source_name: null, config_path: SOURCES_YAML, kafka_servers: '{{ var.kafka_servers }}', schema_registry: '{{ var.schema_registry_url }}', execution_mode: 'subprocess' },
+                params: {
+                  source_name: null,
+                  config_path: SOURCES_YAML,
+                  kafka_servers: '{{ var.kafka_servers }}',
+                  schema_registry: '{{ var.schema_registry_url }}',
+                  execution_mode: 'subprocess',
+                },
               },
-              { id: 'send_success_notification', operator: 'notify', upstream: ['run_full_ingestion'], params: { message: 'Domain ingestion finished for {{ var.domains_topic }}' } },
+              {
+                id: 'send_success_notification',
+                operator: 'notify',
+                upstream: ['run_full_ingestion'],
+                params: { message: 'Domain ingestion finished for {{ var.domains_topic }}' },
+              },
             ],
           },
           monitoring: {
@@ -174,8 +193,18 @@ describe('the reference pipeline under the supervisor', () => {
             schedule: null,
             defaults: { retries: 0, execution_timeout: '1m' },
             tasks: [
-              { id: 'check_kafka', group: 'infrastructure_health', operator: 'kafka_health', params: { kafka_servers: '{{ var.kafka_servers }}', topics: ['{{ var.domains_topic }}'] } },
-              { id: 'check_spark', group: 'infrastructure_health', operator: 'spark_job', params: { spark_master: '{{ var.spark_master }}', job_name: '{{ var.spark_job_name }}' } },
+              {
+                id: 'check_kafka',
+                group: 'infrastructure_health',
+                operator: 'kafka_health',
+                params: { kafka_servers: '{{ var.kafka_servers }}', topics: ['{{ var.domains_topic }}'] },
+              },
+              {
+                id: 'check_spark',
+                group: 'infrastructure_health',
+                operator: 'spark_job',
+                params: { spark_master: '{{ var.spark_master }}', job_name: '{{ var.spark_job_name }}' },
+              },
               { id: 'check_bronze_freshness', group: 'data_quality', operator: 'data_freshness', params: { delta_path: '{{ var.bronze_path }}', max_age_minutes: 30 } },
               { id: 'check_silver_freshness', group: 'data_quality', operator: 'data_freshness', params: { delta_path: '{{ var.silver_path }}', max_age_minutes: 60 } },
               { id: 'check_gold_freshness', group: 'data_quality', operator: 'data_freshness', params: { delta_path: '{{ var.gold_path }}', max_age_minutes: 120 } },
@@ -241,7 +270,7 @@ describe('the reference pipeline under the supervisor', () => {
       const ours = new Set(records.map((r) => `${r.value.domain}|${r.value.source}`));
       const silverDeadline = Date.now() + 240_000;
       const { silverRows, silverCommit } = await waitFor(
-        'the run\'s records in silver',
+        "the run's records in silver",
         async () => {
           const commits = (await deltaCommits('silver')).filter((o) => o.LastModified!.getTime() >= ingestedFloor);
           if (commits.length === 0) return undefined;
@@ -254,12 +283,13 @@ describe('the reference pipeline under the supervisor', () => {
       const latest = await topicOffsets(PIPELINE_TOPIC);
       const tagged = new Set(silverRows.filter((r) => r.last_run_id === runId).map(pair));
       expect([...ours].filter((k) => !new Set(silverRows.map(pair)).has(k))).toEqual([]); // every record of the run is in silver
-      if ([...latest].every(([p, end]) => after.get(p) === end)) expect(tagged).toEqual(ours); // the MERGE recorded our run on each of them
+      if ([...latest].every(([p, end]) => after.get(p) === end))
+        expect(tagged).toEqual(ours); // the MERGE recorded our run on each of them
       else expect([...tagged].filter((k) => !ours.has(k))).toEqual([]); // someone ingested since: later runs may have re-tagged rows
 
       // …and gold recounts after that silver commit
       const goldCommit = await waitFor(
-        'a gold commit after the silver commit with the run\'s records',
+        "a gold commit after the silver commit with the run's records",
         async () => (await deltaCommits('gold')).find((o) => o.Key! > goldBefore && o.LastModified!.getTime() >= silverCommit.LastModified!.getTime()),
         { timeoutMs: Math.max(30_000, silverDeadline - Date.now()), intervalMs: 3_000, diagnose },
       );
@@ -273,16 +303,22 @@ describe('the reference pipeline under the supervisor', () => {
       // 4. every freshness check OK, seen after the gold commit: the continuous checks…
       const committedAt = goldCommit.LastModified!.getTime();
       for (const check of ['bronze_freshness', 'silver_freshness', 'gold_freshness']) {
-        const sig = await waitFor(`${check} OK after the gold commit`, async () => (await api.signals(check)).find((s) => s.observedAt > committedAt + 1000 && s.status === 'ok'), { timeoutMs: 30_000, diagnose });
+        const sig = await waitFor(`${check} OK after the gold commit`, async () => (await api.signals(check)).find((s) => s.observedAt > committedAt + 1000 && s.status === 'ok'), {
+          timeoutMs: 30_000,
+          diagnose,
+        });
         expect(sig.value!).toBeLessThan(300); // seconds since the last data-changing commit
       }
       // …the Spark job's offsets, mirrored into its group, reach the run's records: lag 0 on every partition
       const lag = await waitFor(
-        'the Spark job\'s group committed past the run\'s records',
+        "the Spark job's group committed past the run's records",
         async () =>
           (await api.signals('consumer_lag')).find((s) => {
             const f = s.facts as { group?: string; partitions?: Array<{ topic: string; partition: number; committedOffset: number | null }> } | undefined;
-            return f?.group === PIPELINE_APP_NAME && [...after].every(([p, end]) => (f.partitions ?? []).some((x) => x.topic === PIPELINE_TOPIC && x.partition === p && (x.committedOffset ?? -1) >= end));
+            return (
+              f?.group === PIPELINE_APP_NAME &&
+              [...after].every(([p, end]) => (f.partitions ?? []).some((x) => x.topic === PIPELINE_TOPIC && x.partition === p && (x.committedOffset ?? -1) >= end))
+            );
           }),
         { timeoutMs: 60_000, diagnose },
       );
@@ -318,7 +354,10 @@ describe('the reference pipeline under the supervisor', () => {
   describe('scenario 2: the Spark application dies and comes back', () => {
     it('alerts within 10 s of the kill, check_spark fails, resolves after the restart', async () => {
       const t0 = Date.now();
-      await waitFor('the spark check OK', async () => (await api.signals('spark')).every((s) => s.status === 'ok') && (await api.signals('spark')).length > 0, { timeoutMs: 60_000, diagnose });
+      await waitFor('the spark check OK', async () => (await api.signals('spark')).every((s) => s.status === 'ok') && (await api.signals('spark')).length > 0, {
+        timeoutMs: 60_000,
+        diagnose,
+      });
       expect(receiver.matching(/^spark_unhealthy\|/)).toHaveLength(0);
       const rec = liveRecord('pipeline');
       expect(rec).toBeDefined();
@@ -330,7 +369,11 @@ describe('the reference pipeline under the supervisor', () => {
         const killedAt = Date.now();
         await waitFor('the driver group to be gone', () => !groupAlive(rec!.pid), { timeoutMs: 10_000 });
 
-        const firing = await waitFor('spark_unhealthy firing on the webhook', () => receiver.matching(/^spark_unhealthy\|.*\|firing\|/)[0], { timeoutMs: 30_000, intervalMs: 100, diagnose });
+        const firing = await waitFor('spark_unhealthy firing on the webhook', () => receiver.matching(/^spark_unhealthy\|.*\|firing\|/)[0], {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          diagnose,
+        });
         expect(firing.at - killedAt).toBeLessThan(10_000);
         expect(firing.json.severity).toBe('critical');
         const crit = await waitFor('the spark check crit', async () => (await api.signals('spark')).find((s) => s.status === 'crit'), { timeoutMs: 20_000, diagnose });
@@ -356,7 +399,10 @@ describe('the reference pipeline under the supervisor', () => {
         const resolved = await waitFor('spark_unhealthy resolved on the webhook', () => receiver.matching(/^spark_unhealthy\|.*\|resolved\|/)[0], { timeoutMs: 60_000, diagnose });
         expect(resolved.json.kind).toBe('resolved');
         expect(receiver.matching(/^spark_unhealthy\|.*\|firing\|/).length).toBeGreaterThanOrEqual(1);
-        await waitFor('the resolved mail', async () => (await mailsTo(mailTo)).some((m) => /^spark_unhealthy\|.*\|resolved\|/.test(m.headers['x-supervisor-dedup-key'] ?? '')), { timeoutMs: 30_000, diagnose });
+        await waitFor('the resolved mail', async () => (await mailsTo(mailTo)).some((m) => /^spark_unhealthy\|.*\|resolved\|/.test(m.headers['x-supervisor-dedup-key'] ?? '')), {
+          timeoutMs: 30_000,
+          diagnose,
+        });
         process.stderr.write(
           `e2e scenario 2: ${((Date.now() - t0) / 1000).toFixed(1)} s (kill → alert ${((firing.at - killedAt) / 1000).toFixed(1)} s, restart ${(restartMs / 1000).toFixed(1)} s)\n`,
         );

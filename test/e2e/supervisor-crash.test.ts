@@ -142,10 +142,17 @@ describe('scenario 4: SIGKILL the supervisor mid-ingestion, then restart it', ()
     const runId = trig.json.runId;
 
     // 1. mid-ingestion: the first try runs in the process group recorded in the store
-    const [firstTry] = await waitFor('the first ingestion try to start', () => (readMarkers('started').length > 0 ? readMarkers('started') : undefined), { timeoutMs: 60_000, diagnose });
+    const [firstTry] = await waitFor('the first ingestion try to start', () => (readMarkers('started').length > 0 ? readMarkers('started') : undefined), {
+      timeoutMs: 60_000,
+      diagnose,
+    });
     expect(firstTry!.runId).toBe(runId);
     expect(firstTry!.try).toBe(1);
-    const ti = await waitFor('the ingestion process group in the store', async () => (await api.tasks(runId)).tasks.find((t) => t.taskId === 'run_full_ingestion' && t.pid !== null), { timeoutMs: 10_000, diagnose });
+    const ti = await waitFor(
+      'the ingestion process group in the store',
+      async () => (await api.tasks(runId)).tasks.find((t) => t.taskId === 'run_full_ingestion' && t.pid !== null),
+      { timeoutMs: 10_000, diagnose },
+    );
     const pgid = ti.pid!;
     expect(ti.state).toBe('running');
     expect(processGroupOf(firstTry!.pid)).toBe(pgid);

@@ -21,7 +21,11 @@ export function createAlertOperator(notify: NotifyFn | undefined): Operator {
       rule: `pipeline:${ctx.pipeline}`,
       severity,
       title,
-      text: [title, `run ${ctx.runId} (logical date ${new Date(ctx.logicalDate).toISOString()})`, ...failed.map((f) => `- ${f.taskId}: ${f.state} — ${summarize(f.result, f.reason)}`)].join('\n'),
+      text: [
+        title,
+        `run ${ctx.runId} (logical date ${new Date(ctx.logicalDate).toISOString()})`,
+        ...failed.map((f) => `- ${f.taskId}: ${f.state} — ${summarize(f.result, f.reason)}`),
+      ].join('\n'),
       labels: { pipeline: ctx.pipeline, task: ctx.taskId },
       annotations: { run_id: ctx.runId },
       startsAt: ctx.now(),

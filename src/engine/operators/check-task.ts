@@ -18,7 +18,15 @@ export function createSignalOperator(run: SignalTask): Operator {
     const result = {
       status,
       summary: signals.map((s) => s.summary).join('; '),
-      signals: signals.map((s) => ({ check: s.check, target: s.target, status: s.status, value: s.value ?? null, unit: s.unit ?? null, summary: s.summary, error: s.error ?? null })),
+      signals: signals.map((s) => ({
+        check: s.check,
+        target: s.target,
+        status: s.status,
+        value: s.value ?? null,
+        unit: s.unit ?? null,
+        summary: s.summary,
+        error: s.error ?? null,
+      })),
     };
     if (signals.length === 0) throw new SupervisorError('SUP_ERR_PROBE_FAILED', 'the check returned no signal');
     if (status === 'crit' || status === 'unknown') {

@@ -17,7 +17,12 @@ export function createCollectMetricsOperator(latestSignals: LatestSignalsFn | un
       overall: worstStatus(signals.map((s) => s.status)),
       signals: byStatus,
       checks: signals.map((s) => ({ check: s.check, target: s.target, status: s.status, value: s.value ?? null, unit: s.unit ?? null, summary: s.summary })),
-      tasks: { total: tasks.length, success: tasks.filter((t) => t.state === 'success').length, failed: tasks.filter((t) => t.state !== 'success' && t.state !== 'skipped').length, items: tasks },
+      tasks: {
+        total: tasks.length,
+        success: tasks.filter((t) => t.state === 'success').length,
+        failed: tasks.filter((t) => t.state !== 'success' && t.state !== 'skipped').length,
+        items: tasks,
+      },
     };
     ctx.log(`[supervisor] ${signals.length} signal(s): ${JSON.stringify(byStatus)}; ${tasks.length} upstream task(s), ${result.tasks.failed} not successful`);
     return { result };

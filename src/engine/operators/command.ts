@@ -25,10 +25,6 @@ export function createCommandOperator(options: CommandOperatorParams = {}): Oper
       killGraceMs: durationMsParam(ctx.params, 'kill_grace', where) ?? options.killGraceMs ?? 10_000,
     });
     if (result.exitCode === 0) return { result: result.lastJson ?? { exitCode: 0 }, exitCode: 0 };
-    throw new TaskProcessError(
-      result.exitSignal ? `the process was ended by ${result.exitSignal}` : `the process exited with code ${result.exitCode}`,
-      result.exitCode,
-      true,
-    );
+    throw new TaskProcessError(result.exitSignal ? `the process was ended by ${result.exitSignal}` : `the process exited with code ${result.exitCode}`, result.exitCode, true);
   };
 }

@@ -38,7 +38,13 @@ const isoOrEpoch = {
     { type: 'integer', minimum: 0, maximum: MAX_EPOCH_MS },
   ],
 } as const;
-const runSummary = openObject({ runId: { type: 'string' }, pipeline: { type: 'string' }, logicalDate: { type: 'integer' }, state: { type: 'string' }, created: { type: 'boolean' } });
+const runSummary = openObject({
+  runId: { type: 'string' },
+  pipeline: { type: 'string' },
+  logicalDate: { type: 'integer' },
+  state: { type: 'string' },
+  created: { type: 'boolean' },
+});
 
 const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400, code: 'SUP_ERR_BAD_REQUEST' });
 
@@ -74,7 +80,14 @@ function sendError(reply: FastifyReply, err: unknown, field?: string, notFound =
   if (isSupervisorError(err)) {
     const about = err.code === 'SUP_ERR_NOT_FOUND' ? notFound : field;
     if (about && !/^[a-z][\w.]*: /i.test(err.message)) err.message = `${about}: ${err.message}`;
-    const status = err.code === 'SUP_ERR_NOT_FOUND' ? 404 : err.code === 'SUP_ERR_CONFLICT' ? 409 : err.code === 'SUP_ERR_USAGE' || err.code === 'SUP_ERR_BAD_REQUEST' || err.code.startsWith('SUP_ERR_CONFIG') ? 400 : 0;
+    const status =
+      err.code === 'SUP_ERR_NOT_FOUND'
+        ? 404
+        : err.code === 'SUP_ERR_CONFLICT'
+          ? 409
+          : err.code === 'SUP_ERR_USAGE' || err.code === 'SUP_ERR_BAD_REQUEST' || err.code.startsWith('SUP_ERR_CONFIG')
+            ? 400
+            : 0;
     if (status) return reply.code(status).send({ code: err.code, message: err.where ? `${err.message} (at ${err.where})` : err.message });
   }
   throw err;
@@ -90,7 +103,8 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
   /** A variable change refused with the config's error (all its problems), or null when it may be stored. */
   const refuseChange = (reply: FastifyReply, key: string, value: string | undefined): FastifyReply | null => {
     const problem = variableProblem(key, value);
-    if (problem) return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message: `${value !== undefined && problem.startsWith('the value') ? 'body.value' : 'path.key'}: ${problem}` });
+    if (problem)
+      return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message: `${value !== undefined && problem.startsWith('the value') ? 'body.value' : 'path.key'}: ${problem}` });
     try {
       checkChange({ file: deps.loaded.file, env: deps.env ?? process.env, storedVariables: variables.asRecord(), key, value });
       return null;
@@ -103,31 +117,59 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
 
   return async (app) => {
     // ---------------------------------------------------------------- pipelines
-    app.get('/pipelines', { schema: { summary: 'Pipelines (the DAGs) with their schedules, tasks and last run', tags: ['pipelines'], response: responses({ 200: openObject({ pipelines: { type: 'array', items: openObject({ id: { type: 'string' } }, ['id']) } }, ['pipelines']) }) } }, async () => ({
-      pipelines: engine.catalog.list().map((p) => {
-        const last = engine.store.listRuns({ pipeline: p.id, limit: 1 })[0];
-        const success = engine.store.lastSuccess(p.id);
-        return {
-          id: p.id,
-          aliases: p.aliases,
-          description: p.description,
-          schedule: p.schedule,
-          timezone: p.timezone,
-          paused: p.paused,
-          overlap: p.overlap,
-          tasks: p.tasks.map((t) => ({ id: t.id, operator: t.operator, group: t.group, upstream: t.upstream, trigger_rule: t.triggerRule })),
-          last_run: last ? { id: last.id, state: last.state, logical_date: iso(last.logicalDate) } : null,
-          last_success_at: iso(success?.endedAt),
-        };
+    app.get(
+      '/pipelines',
+      {
+        schema: {
+          summary: 'Pipelines (the DAGs) with their schedules, tasks and last run',
+          tags: ['pipelines'],
+          response: responses({ 200: openObject({ pipelines: { type: 'array', items: openObject({ id: { type: 'string' } }, ['id']) } }, ['pipelines']) }),
+        },
+      },
+      async () => ({
+        pipelines: engine.catalog.list().map((p) => {
+          const last = engine.store.listRuns({ pipeline: p.id, limit: 1 })[0];
+          const success = engine.store.lastSuccess(p.id);
+          return {
+            id: p.id,
+            aliases: p.aliases,
+            description: p.description,
+            schedule: p.schedule,
+            timezone: p.timezone,
+            paused: p.paused,
+            overlap: p.overlap,
+            tasks: p.tasks.map((t) => ({ id: t.id, operator: t.operator, group: t.group, upstream: t.upstream, trigger_rule: t.triggerRule })),
+            last_run: last ? { id: last.id, state: last.state, logical_date: iso(last.logicalDate) } : null,
+            last_success_at: iso(success?.endedAt),
+          };
+        }),
       }),
-    }));
+    );
 
-    app.get<{ Params: { id: string } }>('/pipelines/:id', { schema: { summary: 'One pipeline by id or alias (task params redacted)', params: idParam('id'), tags: ['pipelines'], response: responses({ 200: openObject({ id: { type: 'string' } }, ['id']) }, { extra: [404] }) } }, async (request, reply) => {
-      const p = engine.catalog.find(request.params.id);
-      if (!p) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no pipeline "${request.params.id}" (known: ${engine.catalog.list().map((x) => x.id).join(', ')})` });
-      // task params may carry credentials (env, URLs with user:password): shown redacted
-      return redactConfig({ ...p, tasks: p.tasks });
-    });
+    app.get<{ Params: { id: string } }>(
+      '/pipelines/:id',
+      {
+        schema: {
+          summary: 'One pipeline by id or alias (task params redacted)',
+          params: idParam('id'),
+          tags: ['pipelines'],
+          response: responses({ 200: openObject({ id: { type: 'string' } }, ['id']) }, { extra: [404] }),
+        },
+      },
+      async (request, reply) => {
+        const p = engine.catalog.find(request.params.id);
+        if (!p)
+          return reply.code(404).send({
+            code: 'SUP_ERR_NOT_FOUND',
+            message: `path.id: no pipeline "${request.params.id}" (known: ${engine.catalog
+              .list()
+              .map((x) => x.id)
+              .join(', ')})`,
+          });
+        // task params may carry credentials (env, URLs with user:password): shown redacted
+        return redactConfig({ ...p, tasks: p.tasks });
+      },
+    );
 
     app.post<{ Params: { id: string }; Body: { logical_date?: string | number; conf?: Record<string, unknown>; rerun?: boolean } }>(
       '/pipelines/:id/trigger',
@@ -150,7 +192,10 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
               rerun: { type: 'boolean' },
             },
           },
-          response: responses({ 200: { description: 'a run for this logical date exists (not started again without rerun)', ...runSummary }, 201: { description: 'run created', ...runSummary } }, { write: true, extra: [404, 409] }),
+          response: responses(
+            { 200: { description: 'a run for this logical date exists (not started again without rerun)', ...runSummary }, 201: { description: 'run created', ...runSummary } },
+            { write: true, extra: [404, 409] },
+          ),
         },
       },
       async (request, reply) => {
@@ -169,7 +214,10 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
     );
 
-    app.post<{ Params: { id: string }; Body: { start_date: string | number; end_date: string | number; dry_run?: boolean; reprocess?: 'none' | 'failed' | 'all'; max_active?: number } }>(
+    app.post<{
+      Params: { id: string };
+      Body: { start_date: string | number; end_date: string | number; dry_run?: boolean; reprocess?: 'none' | 'failed' | 'all'; max_active?: number };
+    }>(
       '/pipelines/:id/backfill',
       {
         schema: {
@@ -191,7 +239,10 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           response: responses(
             {
               200: { description: 'dry run: the plan', ...openObject({ plan: { type: 'array' }, counts: openObject() }) },
-              202: { description: 'accepted: the plan, running in the background (progress through /runs)', ...openObject({ plan: { type: 'array' }, accepted: { type: 'boolean' } }) },
+              202: {
+                description: 'accepted: the plan, running in the background (progress through /runs)',
+                ...openObject({ plan: { type: 'array' }, accepted: { type: 'boolean' } }),
+              },
             },
             { write: true, extra: [404, 409] },
           ),
@@ -237,7 +288,15 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
               offset: { type: 'integer', minimum: 0, maximum: 100000, default: 0 },
             },
           },
-          response: responses({ 200: openObject({ runs: { type: 'array', items: openObject({ id: { type: 'string' } }) }, offset: { type: 'integer' }, limit: { type: 'integer' }, has_more: { type: 'boolean' } }, ['runs']) }, { extra: [404] }),
+          response: responses(
+            {
+              200: openObject(
+                { runs: { type: 'array', items: openObject({ id: { type: 'string' } }) }, offset: { type: 'integer' }, limit: { type: 'integer' }, has_more: { type: 'boolean' } },
+                ['runs'],
+              ),
+            },
+            { extra: [404] },
+          ),
         },
       },
       async (request, reply) => {
@@ -261,22 +320,48 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Params: { id: string } }>('/runs/:id', { schema: { summary: 'One run with its tasks', params: idParam('id'), tags: ['runs'], response: responses({ 200: openObject({ id: { type: 'string' }, tasks: { type: 'array' } }) }, { extra: [404] }) } }, async (request, reply) => {
-      const run = engine.getRun(request.params.id);
-      return run ?? reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no run "${request.params.id}"` });
-    });
+    app.get<{ Params: { id: string } }>(
+      '/runs/:id',
+      {
+        schema: {
+          summary: 'One run with its tasks',
+          params: idParam('id'),
+          tags: ['runs'],
+          response: responses({ 200: openObject({ id: { type: 'string' }, tasks: { type: 'array' } }) }, { extra: [404] }),
+        },
+      },
+      async (request, reply) => {
+        const run = engine.getRun(request.params.id);
+        return run ?? reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no run "${request.params.id}"` });
+      },
+    );
 
-    app.get<{ Params: { id: string } }>('/runs/:id/tasks', { schema: { summary: "A run's task instances and attempts", params: idParam('id'), tags: ['runs'], response: responses({ 200: openObject({ tasks: { type: 'array' }, attempts: { type: 'array' } }, ['tasks', 'attempts']) }, { extra: [404] }) } }, async (request, reply) => {
-      if (!engine.store.getRun(request.params.id)) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no run "${request.params.id}"` });
-      return { tasks: engine.store.listTasks(request.params.id), attempts: engine.store.listAttempts(request.params.id) };
-    });
+    app.get<{ Params: { id: string } }>(
+      '/runs/:id/tasks',
+      {
+        schema: {
+          summary: "A run's task instances and attempts",
+          params: idParam('id'),
+          tags: ['runs'],
+          response: responses({ 200: openObject({ tasks: { type: 'array' }, attempts: { type: 'array' } }, ['tasks', 'attempts']) }, { extra: [404] }),
+        },
+      },
+      async (request, reply) => {
+        if (!engine.store.getRun(request.params.id)) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no run "${request.params.id}"` });
+        return { tasks: engine.store.listTasks(request.params.id), attempts: engine.store.listAttempts(request.params.id) };
+      },
+    );
 
     app.get<{ Params: { id: string; task: string } }>(
       '/runs/:id/tasks/:task/logs',
       {
         schema: {
           summary: "A task's log lines",
-          params: { type: 'object', required: ['id', 'task'], properties: { id: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength }, task: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength } } },
+          params: {
+            type: 'object',
+            required: ['id', 'task'],
+            properties: { id: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength }, task: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength } },
+          },
           tags: ['runs'],
           response: responses({ 200: openObject({ logs: {} }, ['logs']) }, { extra: [404] }),
         },
@@ -290,11 +375,30 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
     );
 
     // ---------------------------------------------------------------- variables
-    app.get('/variables', { schema: { summary: 'Variables: stored ones and config defaults', tags: ['variables'], response: responses({ 200: openObject({ variables: { type: 'object', additionalProperties: openObject({ value: { type: 'string' }, source: { type: 'string', enum: ['store', 'config'] } }) } }, ['variables']) }) } }, async () => {
-      const stored = Object.fromEntries(variables.list().map((v) => [v.key, { value: v.value, source: 'store' }]));
-      const defaults = Object.fromEntries(Object.entries(deps.loaded.variables).filter(([k]) => !(k in stored)).map(([k, v]) => [k, { value: v, source: 'config' }]));
-      return { variables: { ...defaults, ...stored } };
-    });
+    app.get(
+      '/variables',
+      {
+        schema: {
+          summary: 'Variables: stored ones and config defaults',
+          tags: ['variables'],
+          response: responses({
+            200: openObject(
+              { variables: { type: 'object', additionalProperties: openObject({ value: { type: 'string' }, source: { type: 'string', enum: ['store', 'config'] } }) } },
+              ['variables'],
+            ),
+          }),
+        },
+      },
+      async () => {
+        const stored = Object.fromEntries(variables.list().map((v) => [v.key, { value: v.value, source: 'store' }]));
+        const defaults = Object.fromEntries(
+          Object.entries(deps.loaded.variables)
+            .filter(([k]) => !(k in stored))
+            .map(([k, v]) => [k, { value: v, source: 'config' }]),
+        );
+        return { variables: { ...defaults, ...stored } };
+      },
+    );
 
     app.put<{ Params: { key: string }; Body: { value: string } }>(
       '/variables/:key',
@@ -302,7 +406,13 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
         schema: {
           summary: 'Store a variable; refused when the config would not load with it',
           tags: ['variables'],
-          params: { type: 'object', required: ['key'], properties: { key: { type: 'string', pattern: VARIABLE_KEY.source, minLength: 1, maxLength: LIMITS.variableKeyLength, not: { enum: ['__proto__', 'constructor', 'prototype'] } } } },
+          params: {
+            type: 'object',
+            required: ['key'],
+            properties: {
+              key: { type: 'string', pattern: VARIABLE_KEY.source, minLength: 1, maxLength: LIMITS.variableKeyLength, not: { enum: ['__proto__', 'constructor', 'prototype'] } },
+            },
+          },
           body: { type: 'object', additionalProperties: false, required: ['value'], properties: { value: { type: 'string', maxLength: LIMITS.variableValueLength } } },
           response: responses({ 200: openObject({ key: { type: 'string' }, value: { type: 'string' }, note: { type: 'string' } }, ['key', 'value']) }, { write: true }),
         },
@@ -317,14 +427,25 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
     );
 
-    app.delete<{ Params: { key: string } }>('/variables/:key', { schema: { summary: 'Delete a stored variable (its config default, if any, applies again)', tags: ['variables'], params: idParam('key'), response: responses({ 204: noContent }, { write: true, extra: [404] }) } }, async (request, reply) => {
-      const { key } = request.params;
-      if (!Object.hasOwn(variables.asRecord(), key)) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.key: variable "${key}" is not stored` });
-      const refused = refuseChange(reply, key, undefined);
-      if (refused) return refused;
-      variables.delete(key);
-      return reply.code(204).send();
-    });
+    app.delete<{ Params: { key: string } }>(
+      '/variables/:key',
+      {
+        schema: {
+          summary: 'Delete a stored variable (its config default, if any, applies again)',
+          tags: ['variables'],
+          params: idParam('key'),
+          response: responses({ 204: noContent }, { write: true, extra: [404] }),
+        },
+      },
+      async (request, reply) => {
+        const { key } = request.params;
+        if (!Object.hasOwn(variables.asRecord(), key)) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.key: variable "${key}" is not stored` });
+        const refused = refuseChange(reply, key, undefined);
+        if (refused) return refused;
+        variables.delete(key);
+        return reply.code(204).send();
+      },
+    );
 
     // ---------------------------------------------------------------- alerts and silences
     app.get<{ Querystring: { state?: 'pending' | 'firing' | 'resolved' } }>(
@@ -398,8 +519,20 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
     );
 
-    app.delete<{ Params: { id: string } }>('/silences/:id', { schema: { summary: 'Expire a silence now (it stays listed with all=true)', tags: ['alerts'], params: idParam('id'), response: responses({ 204: noContent }, { write: true, extra: [404] }) } }, async (request, reply) =>
-      silenceStore.expireSilence(request.params.id, clock.now()) ? reply.code(204).send() : reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no active silence "${request.params.id}"` }),
+    app.delete<{ Params: { id: string } }>(
+      '/silences/:id',
+      {
+        schema: {
+          summary: 'Expire a silence now (it stays listed with all=true)',
+          tags: ['alerts'],
+          params: idParam('id'),
+          response: responses({ 204: noContent }, { write: true, extra: [404] }),
+        },
+      },
+      async (request, reply) =>
+        silenceStore.expireSilence(request.params.id, clock.now())
+          ? reply.code(204).send()
+          : reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `no active silence "${request.params.id}"` }),
     );
   };
 }

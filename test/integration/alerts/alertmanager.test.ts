@@ -60,10 +60,15 @@ describe('Alertmanager sink (real Alertmanager)', () => {
     expect(Math.abs(Date.parse(gold.startsAt) - t0)).toBeLessThan(2000);
     // no endsAt sent: Alertmanager sets one resolve_timeout ahead, pushed forward by each re-send
     const firstUpdate = Date.parse(gold.updatedAt);
-    await waitFor('a re-send', async () => {
-      const a = (await amAlerts(rule)).find((x) => x.labels.check === 'gold_freshness');
-      return a && Date.parse(a.updatedAt) > firstUpdate ? a : false;
-    }, 10_000, 200);
+    await waitFor(
+      'a re-send',
+      async () => {
+        const a = (await amAlerts(rule)).find((x) => x.labels.check === 'gold_freshness');
+        return a && Date.parse(a.updatedAt) > firstUpdate ? a : false;
+      },
+      10_000,
+      200,
+    );
     expect(Date.parse(gold.endsAt)).toBeGreaterThan(Date.now());
 
     sup.signals.next(signal('gold_freshness', 'ok', { labels: { layer: 'gold' } }));

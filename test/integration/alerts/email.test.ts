@@ -72,9 +72,21 @@ describe('email sink (real SMTP sink)', () => {
 
   it('sends an info notification (send_success_notification) directly', async () => {
     const to = `${freshName('team')}@example.test`;
-    const sink = createEmailSink('mail', { type: 'email', host: endpoints.smtpHost, port: endpoints.smtpPort, secure: false, from: 'supervisor@example.test', to: [to], subject_prefix: '[sup]', timeout: 5000 });
+    const sink = createEmailSink('mail', {
+      type: 'email',
+      host: endpoints.smtpHost,
+      port: endpoints.smtpPort,
+      secure: false,
+      from: 'supervisor@example.test',
+      to: [to],
+      subject_prefix: '[sup]',
+      timeout: 5000,
+    });
     try {
-      await sink.deliver(createInfoNotification({ pipeline: 'domain_ingestion', runId: 'run-1', at: Date.now(), publicUrl: 'http://127.0.0.1:8090' }), new AbortController().signal);
+      await sink.deliver(
+        createInfoNotification({ pipeline: 'domain_ingestion', runId: 'run-1', at: Date.now(), publicUrl: 'http://127.0.0.1:8090' }),
+        new AbortController().signal,
+      );
     } finally {
       await sink.close?.();
     }
@@ -85,8 +97,22 @@ describe('email sink (real SMTP sink)', () => {
   });
 
   it('reports an unreachable SMTP server as retryable without the password', async () => {
-    const sink = createEmailSink('mail', { type: 'email', host: '127.0.0.1', port: 1, secure: false, user: 'u', password: 'p4ssw0rd-secret', from: 'a@example.test', to: ['b@example.test'], subject_prefix: '', timeout: 2000 });
-    const err = await sink.deliver(createInfoNotification({ pipeline: 'p', runId: 'r', at: 0 }), new AbortController().signal).then(() => null, (e: unknown) => e as SinkError);
+    const sink = createEmailSink('mail', {
+      type: 'email',
+      host: '127.0.0.1',
+      port: 1,
+      secure: false,
+      user: 'u',
+      password: 'p4ssw0rd-secret',
+      from: 'a@example.test',
+      to: ['b@example.test'],
+      subject_prefix: '',
+      timeout: 2000,
+    });
+    const err = await sink.deliver(createInfoNotification({ pipeline: 'p', runId: 'r', at: 0 }), new AbortController().signal).then(
+      () => null,
+      (e: unknown) => e as SinkError,
+    );
     await sink.close?.();
     expect(err).toBeInstanceOf(SinkError);
     expect(err!.retryable).toBe(true);

@@ -39,7 +39,9 @@ function config() {
     },
     route: { sinks: ['hook', 'chat'] },
     default_rules: false,
-    rules: [{ name: 'data_stale', match: { kind: 'delta_freshness' as const }, summary: 'Data stale: {{ check }} last changed {{ value_human }} ago (threshold {{ threshold_human }})' }],
+    rules: [
+      { name: 'data_stale', match: { kind: 'delta_freshness' as const }, summary: 'Data stale: {{ check }} last changed {{ value_human }} ago (threshold {{ threshold_human }})' },
+    ],
   };
 }
 
@@ -49,7 +51,17 @@ function start(): Supervisor {
   return s;
 }
 
-const keys = (r: Receiver): string[] => r.accepted().map((x) => String(x.headers[DEDUP_HEADER] ?? (x.json.blocks as Array<{ type: string; elements?: Array<{ text: string }> }>).find((b) => b.type === 'context' && b.elements?.[0]?.text.includes('key'))!.elements![0]!.text.replace(/.*key `([^`]+)`.*/, '$1')));
+const keys = (r: Receiver): string[] =>
+  r
+    .accepted()
+    .map((x) =>
+      String(
+        x.headers[DEDUP_HEADER] ??
+          (x.json.blocks as Array<{ type: string; elements?: Array<{ text: string }> }>)
+            .find((b) => b.type === 'context' && b.elements?.[0]?.text.includes('key'))!
+            .elements![0]!.text.replace(/.*key `([^`]+)`.*/, '$1'),
+      ),
+    );
 
 describe('HTTP sinks through the outbox', () => {
   it('delivers every notification exactly once across failures, 429 Retry-After and a restart', async () => {
@@ -128,12 +140,18 @@ describe('HTTP sinks through the outbox', () => {
     const sl = createSlackSink('chat', { type: 'slack', url: slack.url, timeout: 2000 });
     const signal = new AbortController().signal;
     slack.script = [{ status: 429, retryAfter: new Date(Date.now() + 5000).toUTCString() }, 'down'];
-    const e429 = await sl.deliver(note('k1'), signal).then(() => null, (e: unknown) => e as SinkError);
+    const e429 = await sl.deliver(note('k1'), signal).then(
+      () => null,
+      (e: unknown) => e as SinkError,
+    );
     expect(e429).toBeInstanceOf(SinkError);
     expect(e429!.retryable).toBe(true);
     expect(e429!.retryAfterMs).toBeGreaterThan(3000);
     expect(e429!.retryAfterMs).toBeLessThanOrEqual(5000);
-    const e503 = await sl.deliver(note('k1'), signal).then(() => null, (e: unknown) => e as SinkError);
+    const e503 = await sl.deliver(note('k1'), signal).then(
+      () => null,
+      (e: unknown) => e as SinkError,
+    );
     expect(e503).toMatchObject({ retryable: true });
     expect(e503!.message).toMatch(/^slack sink "chat" \(127\.0\.0\.1:\d+\): HTTP 503/);
     for (const e of [e429!, e503!]) {
@@ -142,12 +160,18 @@ describe('HTTP sinks through the outbox', () => {
     }
     // a permanent 4xx, and a receiver that is gone
     hook.script = ['reject'];
-    const e400 = await wh.deliver(note('k2'), signal).then(() => null, (e: unknown) => e as SinkError);
+    const e400 = await wh.deliver(note('k2'), signal).then(
+      () => null,
+      (e: unknown) => e as SinkError,
+    );
     expect(e400).toMatchObject({ retryable: false, message: expect.stringMatching(/HTTP 400 invalid_payload$/) });
     const gone = await new Receiver('/gone').listen();
     await gone.close();
     const goneSink = createWebhookSink('gone', { type: 'webhook', url: gone.url, secret: SECRET, headers: {}, timeout: 2000 });
-    const refused = await goneSink.deliver(note('k2'), signal).then(() => null, (e: unknown) => e as SinkError);
+    const refused = await goneSink.deliver(note('k2'), signal).then(
+      () => null,
+      (e: unknown) => e as SinkError,
+    );
     expect(refused).toMatchObject({ retryable: true });
     expect(refused!.message).toMatch(/ECONNREFUSED/);
     expect(refused!.message).not.toContain(SECRET);

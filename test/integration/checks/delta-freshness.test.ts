@@ -84,17 +84,11 @@ describe('delta freshness on S3 (real writers)', () => {
     const prefix = freshPrefix('rs');
     const uri = `s3://${bucket}/${prefix}`;
     // 12 appends (v0..v11), a checkpoint, 2 more appends (v12, v13), then maintenance.
-    const { version: lastWrite } = await writeRealTable(
-      uri,
-      [{ op: 'append', rows: 5, repeat: 12 }, { op: 'checkpoint' }, { op: 'append', rows: 3, repeat: 2 }],
-      { s3: writerS3 },
-    );
+    const { version: lastWrite } = await writeRealTable(uri, [{ op: 'append', rows: 5, repeat: 12 }, { op: 'checkpoint' }, { op: 'append', rows: 3, repeat: 2 }], { s3: writerS3 });
     expect(lastWrite).toBe(13);
-    const { version } = await writeRealTable(
-      uri,
-      [{ op: 'optimize' }, { op: 'properties', properties: { 'delta.logRetentionDuration': 'interval 7 days' } }, { op: 'vacuum' }],
-      { s3: writerS3 },
-    );
+    const { version } = await writeRealTable(uri, [{ op: 'optimize' }, { op: 'properties', properties: { 'delta.logRetentionDuration': 'interval 7 days' } }, { op: 'vacuum' }], {
+      s3: writerS3,
+    });
     expect(version).toBe(lastWrite + 4); // OPTIMIZE, SET TBLPROPERTIES, VACUUM START, VACUUM END
 
     const c = make(prefix);
@@ -162,9 +156,11 @@ describe('delta freshness on S3 (real writers)', () => {
     });
     expect(version).toBe(5); // v0 CREATE, v1..v4 WRITE, v5 OPTIMIZE
     const ict = (v: number): number =>
-      (JSON.parse(fs.readFileSync(path.join(dir, '_delta_log', `${String(v).padStart(20, '0')}.json`), 'utf8').split('\n')[0]!) as {
-        commitInfo: { inCommitTimestamp: number };
-      }).commitInfo.inCommitTimestamp;
+      (
+        JSON.parse(fs.readFileSync(path.join(dir, '_delta_log', `${String(v).padStart(20, '0')}.json`), 'utf8').split('\n')[0]!) as {
+          commitInfo: { inCommitTimestamp: number };
+        }
+      ).commitInfo.inCommitTimestamp;
     // Uploading later gives the objects a LastModified of "now": the check must use the ICT.
     await new Promise((r) => setTimeout(r, 1500));
     const prefix = freshPrefix('ict');

@@ -15,7 +15,6 @@ import { startRateApp, stopRateApp } from '../../helpers/spark-rate-app';
 import { freshName } from '../../helpers/names';
 import { endpoints, ensureServices, STACK_TIMEOUT_MS } from '../../helpers/stack';
 
-
 const appName = freshName('it-spark-check');
 const queryName = freshName('q').replace(/-/g, '_');
 let driverPort = 0;
@@ -27,7 +26,6 @@ const checks: SparkCheck[] = [];
 function ctx(): ProbeContext {
   return { signal: new AbortController().signal, now: () => Date.now() };
 }
-
 
 async function getText(url: string): Promise<string | null> {
   try {
@@ -71,9 +69,8 @@ beforeAll(async () => {
   // RUNNING on the master and the query reporting rows through the driver's servlet.
   await waitFor(`${appName} RUNNING with streaming metrics`, 240_000, async () => {
     const master = await getText(`${endpoints.sparkMasterUi}/json/`);
-    const running = master !== null && (JSON.parse(master) as { activeapps: Array<{ name: string; state: string }> }).activeapps.some(
-      (a) => a.name === appName && a.state === 'RUNNING',
-    );
+    const running =
+      master !== null && (JSON.parse(master) as { activeapps: Array<{ name: string; state: string }> }).activeapps.some((a) => a.name === appName && a.state === 'RUNNING');
     const metrics = running ? await getText(`${driverUi}/metrics/prometheus/`) : null;
     return metrics !== null && new RegExp(`_driver_spark_streaming_${queryName}_inputRate_total_Value\\S* [1-9]`).test(metrics);
   });
@@ -136,7 +133,7 @@ describe('spark check against the local standalone master', () => {
     expect(signal.summary).toContain('app "no-such-app-for-sure" is not running');
   });
 
-  test('sparkJobTask with the seed\'s spark:// master URL and job_name', async () => {
+  test("sparkJobTask with the seed's spark:// master URL and job_name", async () => {
     const signal = await sparkJobTask({ spark_master: endpoints.sparkMaster, job_name: appName, name: 'check_spark' }, ctx());
     expect(signal.target).toBe(endpoints.sparkMasterUi);
     expect(signal.status).toBe('ok');

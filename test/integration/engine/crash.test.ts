@@ -93,17 +93,21 @@ describe('crash recovery (real processes)', () => {
     const db = openDatabase({ file: dbFile });
     const store = createRunStore(db);
     try {
-      const run = await waitFor(() => {
-        const r = store.findRun('domain_ingestion', logicalDate);
-        return r && (r.state === 'success' || r.state === 'failed') ? r : null;
-      }, 30_000, 'the run to finish');
+      const run = await waitFor(
+        () => {
+          const r = store.findRun('domain_ingestion', logicalDate);
+          return r && (r.state === 'success' || r.state === 'failed') ? r : null;
+        },
+        30_000,
+        'the run to finish',
+      );
       expect(run.state).toBe('success');
       expect(processExists(orphanPid)).toBe(false);
       await new Promise((r) => setTimeout(r, 4_500)); // longer than the orphan would have needed to finish
       const lines = fs.readFileSync(ledger, 'utf8').trim().split('\n');
       expect(lines).toEqual([`${run.id} 2025-10-05T10:00:00.000Z`]);
       expect(store.listRuns({ pipeline: 'domain_ingestion' })).toHaveLength(1);
-      const attempts = store.listAttempts(run.id, "run_full_ingestion");
+      const attempts = store.listAttempts(run.id, 'run_full_ingestion');
       expect(attempts.map((a) => a.state)).toEqual(['failed', 'success']);
       expect(attempts[0]!.error).toMatch(/orphaned/);
       expect(attempts[0]!.error).toMatch(/signal SIGTERM/); // status recorded by the wrapper

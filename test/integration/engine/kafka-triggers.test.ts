@@ -80,9 +80,17 @@ describe('Kafka triggers and gates (real Kafka)', () => {
     const source = createKafkaAdminSource({ brokers, clientId: 'test' });
     cleanups.push(() => source.close());
     const fired: Array<{ lag: number; at: number }> = [];
-    const sub = createLagTrigger$({ pipeline: 'p', group, topic, maxLag: 0, forMs: 400, cooldownMs: 0, pollMs: 100, fetchLag: () => source.lag(group, topic), clock: systemClock }).subscribe((t) =>
-      fired.push({ lag: t.params.lag as number, at: t.firedAt }),
-    );
+    const sub = createLagTrigger$({
+      pipeline: 'p',
+      group,
+      topic,
+      maxLag: 0,
+      forMs: 400,
+      cooldownMs: 0,
+      pollMs: 100,
+      fetchLag: () => source.lag(group, topic),
+      clock: systemClock,
+    }).subscribe((t) => fired.push({ lag: t.params.lag as number, at: t.firedAt }));
     cleanups.push(async () => sub.unsubscribe());
     await new Promise((r) => setTimeout(r, 800));
     expect(fired).toEqual([]); // still lagging
@@ -100,11 +108,34 @@ describe('Kafka triggers and gates (real Kafka)', () => {
     const topic = await topicWith(0, 1);
     const registry = new SchemaRegistry({ host: endpoints.schemaRegistryUrl });
     const { id } = await registry.register(
-      { type: SchemaType.AVRO, schema: JSON.stringify({ type: 'record', name: 'IngestRequest', namespace: 'test', fields: [{ name: 'source_name', type: 'string' }, { name: 'requested_by', type: 'string' }] }) },
+      {
+        type: SchemaType.AVRO,
+        schema: JSON.stringify({
+          type: 'record',
+          name: 'IngestRequest',
+          namespace: 'test',
+          fields: [
+            { name: 'source_name', type: 'string' },
+            { name: 'requested_by', type: 'string' },
+          ],
+        }),
+      },
       { subject: `${topic}-value` },
     );
     const triggers = firstValueFrom(
-      createOffsetsTrigger$({ pipeline: 'p', topic, decode: 'schema_registry', batchWindowMs: 500, maxBatch: 100, brokers, clientId: 'test', schemaRegistryUrl: endpoints.schemaRegistryUrl, groupId: freshGroup('engine-offsets'), clock: systemClock, retryMs: 500 }).pipe(take(1), timeout(30_000), toArray()),
+      createOffsetsTrigger$({
+        pipeline: 'p',
+        topic,
+        decode: 'schema_registry',
+        batchWindowMs: 500,
+        maxBatch: 100,
+        brokers,
+        clientId: 'test',
+        schemaRegistryUrl: endpoints.schemaRegistryUrl,
+        groupId: freshGroup('engine-offsets'),
+        clock: systemClock,
+        retryMs: 500,
+      }).pipe(take(1), timeout(30_000), toArray()),
     );
     // Wait until the consumer has joined and sits at the end of the topic, then produce.
     await new Promise((r) => setTimeout(r, 6_000));
@@ -137,9 +168,17 @@ describe('Kafka triggers and gates (real Kafka)', () => {
       return {};
     };
     const config = configSchema.parse({
-      pipelines: { gated: { schedule: '* * * * * *', overlap: 'skip', tasks: [{ id: 'a', operator: 'command' }], gate: { kafka_healthy: true, max_lag: { group, topic, max_lag: 5 } } } },
+      pipelines: {
+        gated: { schedule: '* * * * * *', overlap: 'skip', tasks: [{ id: 'a', operator: 'command' }], gate: { kafka_healthy: true, max_lag: { group, topic, max_lag: 5 } } },
+      },
     });
-    const engine = createEngine({ config: { file: '/tmp/x.yaml', config, variables: {} }, db, logger: silentLogger, operators: { command: op }, kafka: { brokers, clientId: 'test' } });
+    const engine = createEngine({
+      config: { file: '/tmp/x.yaml', config, variables: {} },
+      db,
+      logger: silentLogger,
+      operators: { command: op },
+      kafka: { brokers, clientId: 'test' },
+    });
     cleanups.push(() => engine.close());
     const events: RunEvent[] = [];
     engine.runEvents$.subscribe((e) => events.push(e));
@@ -159,7 +198,13 @@ describe('Kafka triggers and gates (real Kafka)', () => {
     const db = openDatabase({ file: ':memory:' });
     cleanups.push(async () => db.close());
     const config = configSchema.parse({ pipelines: { gated: { schedule: '* * * * * *', tasks: [{ id: 'a', operator: 'command' }], gate: { kafka_healthy: true } } } });
-    const engine = createEngine({ config: { file: '/tmp/x.yaml', config, variables: {} }, db, logger: silentLogger, operators: { command: async () => ({}) }, kafka: { brokers: ['127.0.0.1:1'], clientId: 'test' } });
+    const engine = createEngine({
+      config: { file: '/tmp/x.yaml', config, variables: {} },
+      db,
+      logger: silentLogger,
+      operators: { command: async () => ({}) },
+      kafka: { brokers: ['127.0.0.1:1'], clientId: 'test' },
+    });
     cleanups.push(() => engine.close());
     await engine.start();
     await new Promise((r) => setTimeout(r, 6_000));

@@ -65,7 +65,11 @@ describe('runProcess (real processes)', () => {
 
   it('kills what the leader leaves behind in its group when it exits normally', async () => {
     const r = await runProcess({
-      argv: [NODE, '-e', "const c=require('child_process').spawn(process.execPath,['-e','setInterval(()=>{},1000)'],{stdio:'ignore'}); console.log(JSON.stringify({child:c.pid})); process.exit(0)"],
+      argv: [
+        NODE,
+        '-e',
+        "const c=require('child_process').spawn(process.execPath,['-e','setInterval(()=>{},1000)'],{stdio:'ignore'}); console.log(JSON.stringify({child:c.pid})); process.exit(0)",
+      ],
       killGraceMs: 300,
     });
     expect(r.exitCode).toBe(0);
@@ -133,12 +137,18 @@ describe('subprocess operators in a run', () => {
 
   it('a non-zero exit is retried, then the task fails', async () => {
     const counter = path.join(tmp, 'count');
-    const t = run({ tasks: [{ id: 'flaky', operator: 'command', retries: 2, retry_delay: '50ms', retry_jitter: false, params: { command: [NODE, path.join(FIX, 'flaky.js'), counter, '99'] } }] });
+    const t = run({
+      tasks: [{ id: 'flaky', operator: 'command', retries: 2, retry_delay: '50ms', retry_jitter: false, params: { command: [NODE, path.join(FIX, 'flaky.js'), counter, '99'] } }],
+    });
     const r = await t.done;
     expect(r.state).toBe('failed');
     expect(fs.readFileSync(counter, 'utf8')).toBe('3');
     const attempts = t.store.listAttempts(r.id, 'flaky');
-    expect(attempts.map((a) => [a.state, a.exitCode])).toEqual([['failed', 1], ['failed', 1], ['failed', 1]]);
+    expect(attempts.map((a) => [a.state, a.exitCode])).toEqual([
+      ['failed', 1],
+      ['failed', 1],
+      ['failed', 1],
+    ]);
     expect(t.store.getLogs(r.id, 'flaky').map((l) => l.tryNumber)).toEqual([1, 2, 3]);
     t.close();
   });
@@ -161,14 +171,37 @@ describe('subprocess operators in a run', () => {
   it('ingestion: runs the configured command with the seed parameters and stores the JSON summary', async () => {
     sources();
     const t = run({
-      tasks: [{ id: 'run_full_ingestion', operator: 'ingestion', params: { source_name: 'beta', config_path: 'sources.yaml', kafka_servers: '127.0.0.1:9092', execution_mode: 'subprocess', command: [NODE, path.join(FIX, 'fake-ingestion.js')] } }],
+      tasks: [
+        {
+          id: 'run_full_ingestion',
+          operator: 'ingestion',
+          params: {
+            source_name: 'beta',
+            config_path: 'sources.yaml',
+            kafka_servers: '127.0.0.1:9092',
+            execution_mode: 'subprocess',
+            command: [NODE, path.join(FIX, 'fake-ingestion.js')],
+          },
+        },
+      ],
     });
     const r = await t.done;
     expect(r.state).toBe('success');
     const result = t.store.getTask(r.id, 'run_full_ingestion')!.result as { args: string[]; source: string; runId: string };
     expect(result.source).toBe('beta');
     expect(result.runId).toBe(r.id);
-    expect(result.args).toEqual(['--config', path.join(tmp, 'sources.yaml'), '--source', 'beta', '--kafka-servers', '127.0.0.1:9092', '--run-id', r.id, '--logical-date', '2025-10-05T00:00:00.000Z']);
+    expect(result.args).toEqual([
+      '--config',
+      path.join(tmp, 'sources.yaml'),
+      '--source',
+      'beta',
+      '--kafka-servers',
+      '127.0.0.1:9092',
+      '--run-id',
+      r.id,
+      '--logical-date',
+      '2025-10-05T00:00:00.000Z',
+    ]);
     t.close();
   });
 
@@ -176,7 +209,20 @@ describe('subprocess operators in a run', () => {
     sources();
     const ledger = path.join(tmp, 'ledger');
     const t = run({
-      tasks: [{ id: 'ingest', operator: 'ingestion', retries: 3, params: { source_name: 'gamma', config_path: 'sources.yaml', kafka_servers: 'k:9092', command: [NODE, path.join(FIX, 'fake-ingestion.js')], env: { FAKE_INGESTION_LEDGER: ledger } } }],
+      tasks: [
+        {
+          id: 'ingest',
+          operator: 'ingestion',
+          retries: 3,
+          params: {
+            source_name: 'gamma',
+            config_path: 'sources.yaml',
+            kafka_servers: 'k:9092',
+            command: [NODE, path.join(FIX, 'fake-ingestion.js')],
+            env: { FAKE_INGESTION_LEDGER: ledger },
+          },
+        },
+      ],
     });
     const r = await t.done;
     expect(r.state).toBe('failed');
@@ -194,7 +240,13 @@ describe('subprocess operators in a run', () => {
     process.env.FAKE_DOCKER_LOG = log;
     try {
       const t = run({
-        tasks: [{ id: 'ingest', operator: 'ingestion', params: { source_name: null, config_path: 'sources.yaml', kafka_servers: '127.0.0.1:9092', execution_mode: 'docker', image: 'ingest:1.2' } }],
+        tasks: [
+          {
+            id: 'ingest',
+            operator: 'ingestion',
+            params: { source_name: null, config_path: 'sources.yaml', kafka_servers: '127.0.0.1:9092', execution_mode: 'docker', image: 'ingest:1.2' },
+          },
+        ],
       });
       const r = await t.done;
       expect(r.state).toBe('success');

@@ -54,7 +54,15 @@ describe('alertsConfigSchema', () => {
       inhibit: [{ source_match: { alertname: 'a' }, target_match: { alertname: '~b|c' }, equal: ['check'] }],
     });
     expect(cfg.route.repeat_interval).toBe(3_600_000);
-    expect(cfg.rules[0]).toMatchObject({ name: 'gold_stale', source: 'signal', status: 'crit', for: 300_000, keep_firing_for: 30_000, severity: 'critical', match: { check: ['gold_freshness'] } });
+    expect(cfg.rules[0]).toMatchObject({
+      name: 'gold_stale',
+      source: 'signal',
+      status: 'crit',
+      for: 300_000,
+      keep_firing_for: 30_000,
+      severity: 'critical',
+      match: { check: ['gold_freshness'] },
+    });
     expect(cfg.sinks.am).toMatchObject({ type: 'alertmanager', resend_interval: 60_000, timeout: 10_000 });
     expect(cfg.sinks.mail).toMatchObject({ port: 1025, secure: false });
   });

@@ -68,7 +68,12 @@ function sent(): Array<{ key: string; kind: string; sink: string; items: number 
   return outbox.list({ limit: 1000 }).map((e) => ({ key: e.dedupKey, kind: e.notification.kind, sink: e.sink, items: e.notification.items.length }));
 }
 
-const staleRule = { name: 'data_stale', match: { kind: 'delta_freshness' as const }, status: 'crit' as const, summary: 'Data stale: {{ check }} last changed {{ value_human }} ago (threshold {{ threshold_human }})' };
+const staleRule = {
+  name: 'data_stale',
+  match: { kind: 'delta_freshness' as const },
+  status: 'crit' as const,
+  summary: 'Data stale: {{ check }} last changed {{ value_human }} ago (threshold {{ threshold_human }})',
+};
 
 describe('alert engine', () => {
   it('for: 0 notifies on the signal itself, with the what, since and value vs threshold', () => {
@@ -118,7 +123,12 @@ describe('alert engine', () => {
     // another check's real target does not clear it
     signals.next(signal('silver_freshness', 'unknown', { target: '*', labels: {} }));
     signals.next(signal('gold_freshness', 'ok'));
-    expect(e.snapshot().filter((a) => a.state === 'firing').map((a) => a.labels.check)).toEqual(['silver_freshness']);
+    expect(
+      e
+        .snapshot()
+        .filter((a) => a.state === 'firing')
+        .map((a) => a.labels.check),
+    ).toEqual(['silver_freshness']);
   });
 
   it('sends resolved once, and keep_firing_for holds it through a short clear', async () => {
@@ -244,9 +254,17 @@ describe('alert engine', () => {
 
   it('pipeline run failures fire per pipeline and resolve on the next success (default rule)', () => {
     const e = engine({ default_rules: true });
-    const run = (runId: string, state: 'failed' | 'success' | 'running', pipeline = 'domain_ingestion'): RunEvent => ({
-      type: 'run', runId, pipeline, logicalDate: Date.UTC(2024, 10, 28, 12), trigger: 'cron', state, at: clock.now(), reason: state === 'failed' ? 'task run_full_ingestion failed: exit 1' : undefined,
-    } as RunEvent);
+    const run = (runId: string, state: 'failed' | 'success' | 'running', pipeline = 'domain_ingestion'): RunEvent =>
+      ({
+        type: 'run',
+        runId,
+        pipeline,
+        logicalDate: Date.UTC(2024, 10, 28, 12),
+        trigger: 'cron',
+        state,
+        at: clock.now(),
+        reason: state === 'failed' ? 'task run_full_ingestion failed: exit 1' : undefined,
+      }) as RunEvent;
     runs.next(run('r1', 'running'));
     runs.next(run('r1', 'failed'));
     runs.next(run('m1', 'success', 'monitoring'));
@@ -275,12 +293,19 @@ describe('alert engine', () => {
 
   it('re-sends firing alerts to Alertmanager sinks on their own interval', async () => {
     engine(
-      { sinks: { hook: { type: 'webhook', url: 'http://127.0.0.1:1/x' }, am: { type: 'alertmanager', url: 'http://127.0.0.1:9093' } }, rules: [staleRule], route: { sinks: ['hook', 'am'] } },
+      {
+        sinks: { hook: { type: 'webhook', url: 'http://127.0.0.1:1/x' }, am: { type: 'alertmanager', url: 'http://127.0.0.1:9093' } },
+        rules: [staleRule],
+        route: { sinks: ['hook', 'am'] },
+      },
       { resendIntervals: { am: MIN } },
     );
     signals.next(signal('gold_freshness', 'crit'));
     await clock.advance(3 * MIN + 1000);
-    const bySink = (sink: string): string[] => sent().filter((s) => s.sink === sink).map((s) => s.key.split('|').slice(4).join('|'));
+    const bySink = (sink: string): string[] =>
+      sent()
+        .filter((s) => s.sink === sink)
+        .map((s) => s.key.split('|').slice(4).join('|'));
     expect(bySink('hook')).toEqual(['0']);
     expect(bySink('am')).toEqual(['0', 'resend|1', 'resend|2', 'resend|3']);
   });

@@ -68,7 +68,10 @@ export class ScriptedSink implements AlertSink {
   script: Behaviour[] = [];
   fallback: Behaviour = 'ok';
 
-  constructor(readonly name: string, private readonly clock: Clock) {}
+  constructor(
+    readonly name: string,
+    private readonly clock: Clock,
+  ) {}
 
   async deliver(notification: Notification, signal: AbortSignal): Promise<void> {
     this.calls.push({ dedupKey: notification.dedupKey, at: this.clock.now() });

@@ -156,8 +156,7 @@ describe('outbox worker', () => {
     ]);
     const metrics = await registry.getMetricsAsJSON();
     const counter = metrics.find((m) => m.name === 'supervisor_alert_notifications_total')!;
-    const value = (sink: string, result: string): number | undefined =>
-      counter.values.find((v) => v.labels.sink === sink && v.labels.result === result)?.value;
+    const value = (sink: string, result: string): number | undefined => counter.values.find((v) => v.labels.sink === sink && v.labels.result === result)?.value;
     expect(value('a', 'dead')).toBe(1);
     expect(value('b', 'retry')).toBe(2);
     expect(value('b', 'dead')).toBe(1);

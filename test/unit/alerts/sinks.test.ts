@@ -20,7 +20,16 @@ const firing = buildNotification({
   startsAt: t0,
   url: 'http://sup:8090/api/v1/health',
   items: [
-    { name: 'gold_freshness', status: 'crit', value: 9000, threshold: 7200, unit: 'seconds', summary: 'gold last changed 2h30m ago', since: t0, labels: { alertname: 'data_stale', check: 'gold_freshness', severity: 'critical', 'bad-label': 'x', empty: '' } },
+    {
+      name: 'gold_freshness',
+      status: 'crit',
+      value: 9000,
+      threshold: 7200,
+      unit: 'seconds',
+      summary: 'gold last changed 2h30m ago',
+      since: t0,
+      labels: { alertname: 'data_stale', check: 'gold_freshness', severity: 'critical', 'bad-label': 'x', empty: '' },
+    },
     { name: 'silver_freshness', status: 'resolved', summary: 'silver ok', since: t0, endsAt: t0 + 60_000, labels: { alertname: 'data_stale', check: 'silver_freshness' } },
   ],
 });
@@ -57,7 +66,10 @@ describe('templates', () => {
     const all = JSON.stringify(p.blocks);
     expect(all).toContain('2h30m vs threshold 2h');
     expect(all).toContain('Data stale: gold &lt;b&gt;');
-    expect(p.blocks.find((b) => b.type === 'actions')).toEqual({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open health' }, url: 'http://sup:8090/api/v1/health' }] });
+    expect(p.blocks.find((b) => b.type === 'actions')).toEqual({
+      type: 'actions',
+      elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open health' }, url: 'http://sup:8090/api/v1/health' }],
+    });
   });
 });
 

@@ -179,7 +179,12 @@ describe('delta freshness on a local table', () => {
   test('tables that enabled in-commit timestamps later mix both sources per commit', async () => {
     writeLocalCommit(dir, 0, commits.create(), NOW - 50 * MIN);
     writeLocalCommit(dir, 1, commits.write(), NOW - 20 * MIN);
-    writeLocalCommit(dir, 2, [{ commitInfo: { operation: 'SET TBLPROPERTIES', inCommitTimestamp: NOW - 5 * MIN } }, { metaData: { configuration: { 'delta.enableInCommitTimestamps': 'true' } } }], NOW);
+    writeLocalCommit(
+      dir,
+      2,
+      [{ commitInfo: { operation: 'SET TBLPROPERTIES', inCommitTimestamp: NOW - 5 * MIN } }, { metaData: { configuration: { 'delta.enableInCommitTimestamps': 'true' } } }],
+      NOW,
+    );
     const { facts } = await run(makeCheck());
     expect(facts).toMatchObject({ lastCommitAt: NOW - 5 * MIN, lastDataChangeAt: NOW - 20 * MIN, timeSource: 'lastModified' });
   });

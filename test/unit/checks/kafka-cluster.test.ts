@@ -59,9 +59,7 @@ describe('kafka cluster options', () => {
   });
 
   it('rejects unknown keys, bad brokers and bad durations, naming the check', () => {
-    expect(() => createKafkaClusterCheck({ name: 'kafka', options: { brokers: ['a:1'], expectedbrokers: 3 } as never })).toThrow(
-      /check kafka: invalid kafka_cluster options/,
-    );
+    expect(() => createKafkaClusterCheck({ name: 'kafka', options: { brokers: ['a:1'], expectedbrokers: 3 } as never })).toThrow(/check kafka: invalid kafka_cluster options/);
     const r = kafkaClusterOptionsSchema.safeParse({ brokers: 'nohostport', requestTimeout: 'soon' });
     expect(r.success).toBe(false);
     const messages = r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -78,7 +76,15 @@ describe('kafka cluster check', () => {
     const [s] = await check.probe(ctx());
     expect(s).toMatchObject({ check: 'kafka', kind: 'kafka_cluster', target: 'k:9092', status: 'ok', value: 2, threshold: 2 });
     expect(s!.facts).toEqual({
-      kind: 'kafka_cluster', brokers: 2, expectedBrokers: 2, controllerId: 1, topics: 2, missingTopics: [], partitions: 3, offlinePartitions: 0, underReplicatedPartitions: 0,
+      kind: 'kafka_cluster',
+      brokers: 2,
+      expectedBrokers: 2,
+      controllerId: 1,
+      topics: 2,
+      missingTopics: [],
+      partitions: 3,
+      offlinePartitions: 0,
+      underReplicatedPartitions: 0,
     });
     await check.close!();
   });
@@ -162,7 +168,10 @@ describe('kafka cluster check', () => {
   });
 
   it('evaluateCluster counts partitions of every topic', () => {
-    const facts = evaluateCluster({ brokers: [{ nodeId: 1 }], controller: 1 }, [{ name: 'a', partitions: [healthyPartition(0), { ...healthyPartition(1), isr: [] }] }], { expectedBrokers: 1, topics: ['a', 'b'] });
+    const facts = evaluateCluster({ brokers: [{ nodeId: 1 }], controller: 1 }, [{ name: 'a', partitions: [healthyPartition(0), { ...healthyPartition(1), isr: [] }] }], {
+      expectedBrokers: 1,
+      topics: ['a', 'b'],
+    });
     expect(facts).toMatchObject({ partitions: 2, underReplicatedPartitions: 1, missingTopics: ['b'] });
   });
 });

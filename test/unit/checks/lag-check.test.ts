@@ -129,7 +129,11 @@ describe('consumer lag check (commit stream)', () => {
   });
 
   it('offsetSource consumer_offsets refuses to fall back', async () => {
-    const check = createConsumerLagCheck({ name: 'lag', options: { brokers: 'k:9092', offsetSource: 'consumer_offsets' }, createAdmin: fakeAdmin({ ends: {}, commits: {} }).create });
+    const check = createConsumerLagCheck({
+      name: 'lag',
+      options: { brokers: 'k:9092', offsetSource: 'consumer_offsets' },
+      createAdmin: fakeAdmin({ ends: {}, commits: {} }).create,
+    });
     await expect(check.probe(ctx())).rejects.toThrow(/no __consumer_offsets stream is wired/);
     await check.close!();
   });

@@ -59,13 +59,26 @@ describe('OffsetFetch v8 encoding', () => {
     expect([...bytes]).toEqual([
       0, // request header v2: no tagged fields
       3, // two groups (compact: n + 1)
-      3, 0x67, 0x31, // "g1"
+      3,
+      0x67,
+      0x31, // "g1"
       2, // one topic
-      2, 0x74, // "t"
-      3, 0, 0, 0, 0, 0, 0, 0, 2, // partitions [0, 2]
+      2,
+      0x74, // "t"
+      3,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      2, // partitions [0, 2]
       0, // topic tags
       0, // group tags
-      3, 0x67, 0x32, // "g2"
+      3,
+      0x67,
+      0x32, // "g2"
       0, // topics: null (every committed partition)
       0, // group tags
       0, // require_stable false
@@ -86,14 +99,48 @@ describe('OffsetFetch v8 decoding', () => {
   it('reads every group, topic and partition; -1 stays -1', () => {
     const answer = decodeOffsetFetchV8(
       responseBody([
-        { id: 'a', topics: [{ name: 'orders', partitions: [{ p: 0, offset: 42n }, { p: 1, offset: -1n }] }] },
-        { id: 'b', topics: [{ name: 'orders', partitions: [{ p: 0, offset: 9_007_199_254_740n }] }, { name: 'x', partitions: [] }] },
+        {
+          id: 'a',
+          topics: [
+            {
+              name: 'orders',
+              partitions: [
+                { p: 0, offset: 42n },
+                { p: 1, offset: -1n },
+              ],
+            },
+          ],
+        },
+        {
+          id: 'b',
+          topics: [
+            { name: 'orders', partitions: [{ p: 0, offset: 9_007_199_254_740n }] },
+            { name: 'x', partitions: [] },
+          ],
+        },
       ]),
     );
     expect(answer.failed).toEqual([]);
     expect(answer.groups).toEqual([
-      { groupId: 'a', topics: [{ topic: 'orders', partitions: [{ partition: 0, offset: 42 }, { partition: 1, offset: -1 }] }] },
-      { groupId: 'b', topics: [{ topic: 'orders', partitions: [{ partition: 0, offset: 9_007_199_254_740 }] }, { topic: 'x', partitions: [] }] },
+      {
+        groupId: 'a',
+        topics: [
+          {
+            topic: 'orders',
+            partitions: [
+              { partition: 0, offset: 42 },
+              { partition: 1, offset: -1 },
+            ],
+          },
+        ],
+      },
+      {
+        groupId: 'b',
+        topics: [
+          { topic: 'orders', partitions: [{ partition: 0, offset: 9_007_199_254_740 }] },
+          { topic: 'x', partitions: [] },
+        ],
+      },
     ]);
   });
 
@@ -102,7 +149,18 @@ describe('OffsetFetch v8 decoding', () => {
       responseBody([
         { id: 'ok', topics: [] },
         { id: 'moved', error: 16, topics: [] },
-        { id: 'partly', topics: [{ name: 't', partitions: [{ p: 0, offset: 1n }, { p: 1, offset: 0n, error: 88 }] }] },
+        {
+          id: 'partly',
+          topics: [
+            {
+              name: 't',
+              partitions: [
+                { p: 0, offset: 1n },
+                { p: 1, offset: 0n, error: 88 },
+              ],
+            },
+          ],
+        },
       ]),
     );
     expect(answer.groups.map((g) => g.groupId)).toEqual(['ok']);

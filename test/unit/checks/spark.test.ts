@@ -1,14 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  createSparkCheck,
-  masterUiUrl,
-  parseMasterJson,
-  parseSparkOptions,
-  sparkJobTask,
-  sparkOptionsSchema,
-  type SparkCheck,
-} from '../../../checks/spark';
+import { createSparkCheck, masterUiUrl, parseMasterJson, parseSparkOptions, sparkJobTask, sparkOptionsSchema, type SparkCheck } from '../../../checks/spark';
 import { parseDropwizardJson, parsePrometheusText, parseStreamingMetrics } from '../../../checks/spark-metrics';
 import type { ProbeContext, Signal, SparkFacts } from '../../../src/protocol';
 
@@ -305,9 +297,7 @@ describe('streaming queries from driver metrics', () => {
     const c = make({ driverMetricsUrl: `${baseUrl}/metrics/prometheus`, streaming: { queries: ['bronze-domains'], maxProgressAge: 60 } });
     const first = await run(c, NOW);
     expect(first.signal.status).toBe('ok');
-    expect(first.facts.queries).toEqual([
-      { name: 'bronze_domains', inputRowsPerSecond: 10, processedRowsPerSecond: 50, lastProgressAgeSeconds: null, latencyMs: 120 },
-    ]);
+    expect(first.facts.queries).toEqual([{ name: 'bronze_domains', inputRowsPerSecond: 10, processedRowsPerSecond: 50, lastProgressAgeSeconds: null, latencyMs: 120 }]);
     // Values changed: progress happened since the last probe.
     routes.set('/metrics/prometheus/', { body: prom(11, 45, 130) });
     const second = await run(c, NOW + 30_000);

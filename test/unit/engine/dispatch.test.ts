@@ -15,7 +15,14 @@ const T0 = Date.parse('2025-10-05T00:00:00Z');
 function setup(maxActive: number, op: Operator, pollIntervalMs: number): { engine: Engine; db: ReturnType<typeof openDatabase>; store: RunStore } {
   const db = openDatabase({ file: ':memory:' });
   const config = configSchema.parse({ pipelines: { p: { max_active_runs: maxActive, tasks: [{ id: 'a', operator: 'command' }] } } });
-  const engine = createEngine({ config: { file: '/tmp/supervisor.yaml', config, variables: {} }, db, logger: silentLogger, operators: { command: op }, pollIntervalMs, random: () => 0.5 });
+  const engine = createEngine({
+    config: { file: '/tmp/supervisor.yaml', config, variables: {} },
+    db,
+    logger: silentLogger,
+    operators: { command: op },
+    pollIntervalMs,
+    random: () => 0.5,
+  });
   return { engine, db, store: createRunStore(db) };
 }
 

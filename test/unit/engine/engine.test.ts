@@ -110,7 +110,10 @@ describe('engine', () => {
   });
 
   it('overlap buffer_one keeps one pending tick; queue keeps them all', async () => {
-    for (const [overlap, expected] of [['buffer_one', 2], ['queue', 3]] as const) {
+    for (const [overlap, expected] of [
+      ['buffer_one', 2],
+      ['queue', 3],
+    ] as const) {
       const g = gated();
       const h = harness({ p: { schedule: '* * * * *', overlap, tasks: [{ id: 'a', operator: 'command' }] } }, { command: g.op });
       await h.engine.start();
@@ -197,15 +200,50 @@ describe('engine', () => {
     const date = Date.parse('2025-10-05T00:00:00Z');
     const { run } = store.insertRun({ pipeline: 'p', logicalDate: date, kind: 'cron', firedAt: date, queuedAt: date });
     store.claimRun(run.id, 999_999_999, date); // a pid that does not exist
-    store.upsertTask({ runId: run.id, taskId: 'a', state: 'success', tryNumber: 1, maxTries: 1, startedAt: date, endedAt: date, nextTryAt: null, pid: null, result: null, reason: null });
-    store.upsertTask({ runId: run.id, taskId: 'b', state: 'running', tryNumber: 1, maxTries: 3, startedAt: date, endedAt: null, nextTryAt: null, pid: null, result: null, reason: null });
+    store.upsertTask({
+      runId: run.id,
+      taskId: 'a',
+      state: 'success',
+      tryNumber: 1,
+      maxTries: 1,
+      startedAt: date,
+      endedAt: date,
+      nextTryAt: null,
+      pid: null,
+      result: null,
+      reason: null,
+    });
+    store.upsertTask({
+      runId: run.id,
+      taskId: 'b',
+      state: 'running',
+      tryNumber: 1,
+      maxTries: 3,
+      startedAt: date,
+      endedAt: null,
+      nextTryAt: null,
+      pid: null,
+      result: null,
+      reason: null,
+    });
     store.startAttempt({ runId: run.id, taskId: 'b', tryNumber: 1, startedAt: date });
     const calls: string[] = [];
     const op: Operator = async (ctx) => {
       calls.push(`${ctx.taskId}#${ctx.tryNumber}`);
       return {};
     };
-    const h = harness({ p: { tasks: [{ id: 'a', operator: 'command' }, { id: 'b', operator: 'command', upstream: ['a'], retries: 2 }] } }, { command: op }, { db });
+    const h = harness(
+      {
+        p: {
+          tasks: [
+            { id: 'a', operator: 'command' },
+            { id: 'b', operator: 'command', upstream: ['a'], retries: 2 },
+          ],
+        },
+      },
+      { command: op },
+      { db },
+    );
     await h.engine.start();
     const done = await h.engine.waitForRun(run.id);
     expect(done.state).toBe('success');
@@ -229,7 +267,19 @@ describe('engine', () => {
     const date = Date.parse('2025-10-05T00:00:00Z');
     const { run } = store.insertRun({ pipeline: 'p', logicalDate: date, kind: 'cron', firedAt: date, queuedAt: date });
     store.claimRun(run.id, 999_999_999, date);
-    store.upsertTask({ runId: run.id, taskId: 'ingest', state: 'running', tryNumber: 1, maxTries: 3, startedAt: date, endedAt: null, nextTryAt: null, pid: null, result: null, reason: null });
+    store.upsertTask({
+      runId: run.id,
+      taskId: 'ingest',
+      state: 'running',
+      tryNumber: 1,
+      maxTries: 3,
+      startedAt: date,
+      endedAt: null,
+      nextTryAt: null,
+      pid: null,
+      result: null,
+      reason: null,
+    });
     store.startAttempt({ runId: run.id, taskId: 'ingest', tryNumber: 1, startedAt: date });
     const file = attemptStatusFile(statusDir, run.id, 'ingest', 1);
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -241,8 +291,20 @@ describe('engine', () => {
     };
     const clock = createFakeClock();
     const engine = createEngine({
-      config: loaded({ p: { tasks: [{ id: 'ingest', operator: 'command', retries: 2 }, { id: 'notify', operator: 'command', upstream: ['ingest'] }] } }),
-      db, clock, logger: silentLogger, operators: { command: op }, statusDir, pollIntervalMs: 60_000,
+      config: loaded({
+        p: {
+          tasks: [
+            { id: 'ingest', operator: 'command', retries: 2 },
+            { id: 'notify', operator: 'command', upstream: ['ingest'] },
+          ],
+        },
+      }),
+      db,
+      clock,
+      logger: silentLogger,
+      operators: { command: op },
+      statusDir,
+      pollIntervalMs: 60_000,
     });
     await engine.start();
     const done = await engine.waitForRun(run.id);
@@ -307,7 +369,18 @@ describe('engine', () => {
       calls.push(ctx.taskId);
       return {};
     };
-    const h = harness({ p: { tasks: [{ id: 'a', operator: 'command' }, { id: 'b', operator: 'command', upstream: ['a'] }] } }, { command: op }, { schedule: false });
+    const h = harness(
+      {
+        p: {
+          tasks: [
+            { id: 'a', operator: 'command' },
+            { id: 'b', operator: 'command', upstream: ['a'] },
+          ],
+        },
+      },
+      { command: op },
+      { schedule: false },
+    );
     const date = Date.parse('2025-10-05T00:00:00Z');
     const r = await h.engine.testTask('p', 'b', date);
     expect(r.state).toBe('success');

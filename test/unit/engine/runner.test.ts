@@ -86,9 +86,7 @@ describe('runner', () => {
     expect(a).toMatchObject({ state: 'failed', tryNumber: 4, maxTries: 4, reason: 'failure 4' });
     expect(b).toMatchObject({ state: 'upstream_failed', tryNumber: 0 });
     expect(t.store.listAttempts(run.id, 'a').map((x) => x.state)).toEqual(['failed', 'failed', 'failed', 'failed']);
-    expect(t.log.tasks()).toEqual([
-      'a:running', 'a:retrying', 'a:running', 'a:retrying', 'a:running', 'a:retrying', 'a:running', 'a:failed', 'b:upstream_failed',
-    ]);
+    expect(t.log.tasks()).toEqual(['a:running', 'a:retrying', 'a:running', 'a:retrying', 'a:running', 'a:retrying', 'a:running', 'a:failed', 'b:upstream_failed']);
     t.close();
   });
 
@@ -121,7 +119,7 @@ describe('runner', () => {
     });
     const done = executeRun(t.params, p, t.start('p'), new AbortController().signal);
     await t.clock.advance(5_000);
-    expect(t.store.getTask(t.store.listRuns()[0]!.id, "a")!.state).toBe("retrying");
+    expect(t.store.getTask(t.store.listRuns()[0]!.id, 'a')!.state).toBe('retrying');
     await t.clock.advance(1_000);
     const run = await done;
     expect(run.state).toBe('success');
@@ -168,11 +166,13 @@ describe('runner', () => {
 
   it('runs the monitoring shape: groups, all_done collector, one_failed alert', async () => {
     const calls: string[] = [];
-    const check = (failing: boolean): Operator => async (ctx) => {
-      calls.push(ctx.taskId);
-      if (failing && ctx.taskId === 'check_spark') throw new Error('spark down');
-      return { result: 'ok' };
-    };
+    const check =
+      (failing: boolean): Operator =>
+      async (ctx) => {
+        calls.push(ctx.taskId);
+        if (failing && ctx.taskId === 'check_spark') throw new Error('spark down');
+        return { result: 'ok' };
+      };
     const shape = {
       tasks: [
         { id: 'check_kafka', group: 'infra', operator: 'kafka_health' },

@@ -25,7 +25,12 @@ describe('supervisor variables (CLI)', () => {
     expect(await run('variables', 'set', 'kafka_servers', 'kafka:9092')).toMatchObject({ code: 0, out: 'kafka_servers = kafka:9092\n' });
     expect(await run('variables', 'get', 'kafka_servers')).toMatchObject({ code: 0, out: 'kafka:9092\n' });
     const list = await run('--json', 'variables', 'list');
-    expect(JSON.parse(list.out)).toEqual(expect.arrayContaining([{ key: 'kafka_servers', value: 'kafka:9092', source: 'store' }, { key: 'gold_path', value: 's3a://delta-lake/gold', source: 'config' }]));
+    expect(JSON.parse(list.out)).toEqual(
+      expect.arrayContaining([
+        { key: 'kafka_servers', value: 'kafka:9092', source: 'store' },
+        { key: 'gold_path', value: 's3a://delta-lake/gold', source: 'config' },
+      ]),
+    );
     const shown = await run('--json', 'config', 'show');
     expect(JSON.parse(shown.out).connections.kafka.brokers).toEqual(['kafka:9092']);
     expect(await run('variables', 'delete', 'kafka_servers')).toMatchObject({ code: 0 });

@@ -86,7 +86,19 @@ describe('interpolation', () => {
 describe('invalid config', () => {
   it('reports every problem at once, in file order, with line:column, YAML path and expectation', () => {
     const problems = problemsOf(
-      ['server:', '  port: 99999', '  colour: blue', 'pipelines:', '  p1:', '    schedule: "* * * * *"', '    tasks:', '      - id: a', '        operator: teleport', 'logging:', '  level: loud'].join('\n'),
+      [
+        'server:',
+        '  port: 99999',
+        '  colour: blue',
+        'pipelines:',
+        '  p1:',
+        '    schedule: "* * * * *"',
+        '    tasks:',
+        '      - id: a',
+        '        operator: teleport',
+        'logging:',
+        '  level: loud',
+      ].join('\n'),
     );
     expect(problems).toHaveLength(4);
     expect(problems[0]).toMatch(/:2:9: server\.port: .*99999|:2:9: server\.port: .*65535/);

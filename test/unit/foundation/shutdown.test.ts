@@ -112,4 +112,3 @@ describe('shutdown controller', () => {
     expect(stopped).toBe(true);
   });
 });
-

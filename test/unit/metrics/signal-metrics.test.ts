@@ -11,7 +11,17 @@ function base(check: string, kind: Signal['kind'], target: string, facts: Signal
 
 function sampleSignals(lagOfP0 = 7): Signal[] {
   return [
-    base('kafka', 'kafka_cluster', 'localhost:9092', { kind: 'kafka_cluster', brokers: 1, expectedBrokers: 1, controllerId: 1, topics: 2, missingTopics: ['x'], partitions: 6, offlinePartitions: 0, underReplicatedPartitions: 0 }),
+    base('kafka', 'kafka_cluster', 'localhost:9092', {
+      kind: 'kafka_cluster',
+      brokers: 1,
+      expectedBrokers: 1,
+      controllerId: 1,
+      topics: 2,
+      missingTopics: ['x'],
+      partitions: 6,
+      offlinePartitions: 0,
+      underReplicatedPartitions: 0,
+    }),
     base('lag', 'consumer_lag', 'g1', {
       kind: 'consumer_lag',
       group: 'g1',
@@ -32,23 +42,55 @@ function sampleSignals(lagOfP0 = 7): Signal[] {
       maxLagSeconds: null,
       partitions: [{ topic: 't', partition: 0, committedOffset: 17, endOffset: 17, lag: 0, lagSeconds: null, status: 'OK' }],
     }),
-    base('registry', 'schema_registry', 'http://r', { kind: 'schema_registry', reachable: true, subjects: [{ subject: 'a-value', exists: true, latestVersion: 3, schemaId: 9 }, { subject: 'b-value', exists: false, latestVersion: null, schemaId: null }], eventAgeSeconds: { a: 12, b: null } }),
-    base('gold', 'delta_freshness', 's3://b/gold', { kind: 'delta_freshness', table: 's3://b/gold', version: 41, lastCommitAt: T0 - 60_000, lastDataChangeAt: T0 - 120_000, lastDataChangeVersion: 40, ageSeconds: 120, thresholdSeconds: 7200, timeSource: 'inCommitTimestamp', requests: 2 }),
-    base('spark', 'spark', 'http://m', {
-      kind: 'spark',
-      masterStatus: 'ALIVE',
-      aliveWorkers: 1,
-      expectedWorkers: 2,
-      apps: [{ id: 'app-1', name: 'bronze', state: 'RUNNING', durationSeconds: 30 }],
-      expectedApps: [{ name: 'bronze', running: true }, { name: 'silver', running: false }],
-      queries: [{ name: 'q', inputRowsPerSecond: 5, processedRowsPerSecond: null, lastProgressAgeSeconds: 1.5 }],
-    }, 'warn'),
+    base('registry', 'schema_registry', 'http://r', {
+      kind: 'schema_registry',
+      reachable: true,
+      subjects: [
+        { subject: 'a-value', exists: true, latestVersion: 3, schemaId: 9 },
+        { subject: 'b-value', exists: false, latestVersion: null, schemaId: null },
+      ],
+      eventAgeSeconds: { a: 12, b: null },
+    }),
+    base('gold', 'delta_freshness', 's3://b/gold', {
+      kind: 'delta_freshness',
+      table: 's3://b/gold',
+      version: 41,
+      lastCommitAt: T0 - 60_000,
+      lastDataChangeAt: T0 - 120_000,
+      lastDataChangeVersion: 40,
+      ageSeconds: 120,
+      thresholdSeconds: 7200,
+      timeSource: 'inCommitTimestamp',
+      requests: 2,
+    }),
+    base(
+      'spark',
+      'spark',
+      'http://m',
+      {
+        kind: 'spark',
+        masterStatus: 'ALIVE',
+        aliveWorkers: 1,
+        expectedWorkers: 2,
+        apps: [{ id: 'app-1', name: 'bronze', state: 'RUNNING', durationSeconds: 30 }],
+        expectedApps: [
+          { name: 'bronze', running: true },
+          { name: 'silver', running: false },
+        ],
+        queries: [{ name: 'q', inputRowsPerSecond: 5, processedRowsPerSecond: null, lastProgressAgeSeconds: 1.5 }],
+      },
+      'warn',
+    ),
     base('broken', 'delta_freshness', '*', undefined, 'unknown'),
   ];
 }
 
 /** Non-comment lines, sorted: the two renderers may order series differently only within a metric. */
-const seriesLines = (text: string): string[] => text.split('\n').filter((l) => l && !l.startsWith('#')).sort();
+const seriesLines = (text: string): string[] =>
+  text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .sort();
 
 describe('signal metrics', () => {
   it('renders exactly what prom-client renders from the same samples', async () => {

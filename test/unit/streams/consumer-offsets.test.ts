@@ -52,7 +52,15 @@ describe('__consumer_offsets decoder (hand-built fixtures per the Kafka format)'
   it('turns a record into a commit event, and a tombstone into a delete', () => {
     const value = hex('0003 | 000000000000002a | 00000007 | 0000 | 0000018bcfe56800');
     expect(decodeConsumerOffsetsRecord(keyV1, value)).toEqual({
-      type: 'commit', group: 'g1', topic: 't', partition: 3, offset: 42, leaderEpoch: 7, metadata: '', commitTimestamp: TS, expireTimestamp: null,
+      type: 'commit',
+      group: 'g1',
+      topic: 't',
+      partition: 3,
+      offset: 42,
+      leaderEpoch: 7,
+      metadata: '',
+      commitTimestamp: TS,
+      expireTimestamp: null,
     });
     expect(decodeConsumerOffsetsRecord(keyV1, null)).toEqual({ type: 'delete', group: 'g1', topic: 't', partition: 3 });
     expect(decodeConsumerOffsetsRecord(null, value)).toBeNull();
@@ -68,9 +76,7 @@ describe('__consumer_offsets decoder (hand-built fixtures per the Kafka format)'
 
   it('the fixture encoders write exactly those bytes (round trip)', () => {
     expect(encodeOffsetsKey(1, { group: 'g1', topic: 't', partition: 3 })).toEqual(keyV1);
-    expect(encodeOffsetsValue(4, { offset: 42, metadata: 'ab', commitTimestamp: TS })).toEqual(
-      hex('0004 000000000000002a ffffffff 03 6162 0000018bcfe56800 00'),
-    );
+    expect(encodeOffsetsValue(4, { offset: 42, metadata: 'ab', commitTimestamp: TS })).toEqual(hex('0004 000000000000002a ffffffff 03 6162 0000018bcfe56800 00'));
     expect(encodeGroupMetadataKey('g1')).toEqual(hex('0002 0002 6731'));
     for (const version of [0, 1, 2, 3, 4] as const) {
       const v = { offset: 123_456_789_012, leaderEpoch: 3, metadata: 'üñí', commitTimestamp: TS, expireTimestamp: TS + 1 };

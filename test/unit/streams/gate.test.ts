@@ -10,7 +10,9 @@ describe('gate', () => {
     expect(await evaluateGate({ kafkaHealthy: true, maxLag: { group: 'g', topic: 't', maxLag: 5 } }, probes({ lag: async () => 5 }))).toBeNull();
   });
   it('closes on lag above the threshold, naming group, topic and values', async () => {
-    expect(await evaluateGate({ kafkaHealthy: false, maxLag: { group: 'g', topic: 't', maxLag: 5 } }, probes({ lag: async () => 6 }))).toBe('gate: consumer group g lags 6 messages on t (above 5)');
+    expect(await evaluateGate({ kafkaHealthy: false, maxLag: { group: 'g', topic: 't', maxLag: 5 } }, probes({ lag: async () => 6 }))).toBe(
+      'gate: consumer group g lags 6 messages on t (above 5)',
+    );
   });
   it('closes when Kafka is unhealthy, from the probe or from a crit kafka_cluster signal', async () => {
     expect(await evaluateGate({ kafkaHealthy: true }, probes({ kafkaHealth: async () => 'no active controller' }))).toBe('gate: Kafka is unhealthy (no active controller)');
@@ -49,12 +51,7 @@ describe('gate', () => {
     const out: Array<{ at: number; pipeline: string; skipReason: string | null }> = [];
     const t0 = Date.now();
     input
-      .pipe(
-        gateTriggers(
-          (trigger) => (trigger.pipeline === 'stuck' ? () => new Promise<string | null>(() => undefined) : async () => null),
-          { timeoutMs: 200 },
-        ),
-      )
+      .pipe(gateTriggers((trigger) => (trigger.pipeline === 'stuck' ? () => new Promise<string | null>(() => undefined) : async () => null), { timeoutMs: 200 }))
       .subscribe((t) => out.push({ at: Date.now() - t0, pipeline: t.pipeline, skipReason: t.skipReason ?? null }));
     const t = (pipeline: string, d: number): Trigger => ({ pipeline, logicalDate: d, kind: 'cron', params: {}, firedAt: d });
     input.next(t('stuck', 1));
