@@ -95,12 +95,10 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
     if (verdict.ok) {
       // (no route matched: nothing would be written, the 404/405 that follows says more)
       if (verdict.principal.readOnly && WRITE_METHODS.has(request.method) && !request.is404) {
-        await reply
-          .code(403)
-          .send({
-            code: 'SUP_ERR_FORBIDDEN',
-            message: `authorization: token "${verdict.principal.name}" is read-only and cannot ${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}`,
-          });
+        await reply.code(403).send({
+          code: 'SUP_ERR_FORBIDDEN',
+          message: `authorization: token "${verdict.principal.name}" is read-only and cannot ${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}`,
+        });
         return;
       }
       request.principal = verdict.principal;
