@@ -19,7 +19,9 @@ export function renderTemplate(template: string, vars: TemplateVars): string {
       }
       if (value === undefined || value === null) return '';
       if (typeof value === 'number') return formatNumber(value);
-      return typeof value === 'object' ? JSON.stringify(value) : String(value as string);
+      if (typeof value === 'string') return value;
+      if (typeof value === 'boolean' || typeof value === 'bigint') return value.toString();
+      return JSON.stringify(value) ?? '';
     })
     .replace(/\s+/g, ' ')
     .trim();

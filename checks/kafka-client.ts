@@ -163,7 +163,8 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       },
       (e: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(e);
+        // kafkajs rejects with Errors; anything else is wrapped so callers always get one
+        reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
   });

@@ -44,9 +44,9 @@ export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
 
   const record = (group: string, topic: string, partition: number, point: CommitPoint): void => {
     let topics = byGroup.get(group);
-    if (!topics) byGroup.set(group, (topics = new Map()));
+    if (!topics) byGroup.set(group, (topics = new Map<string, Map<number, CommitPoint[]>>()));
     let parts = topics.get(topic);
-    if (!parts) topics.set(topic, (parts = new Map()));
+    if (!parts) topics.set(topic, (parts = new Map<number, CommitPoint[]>()));
     let window = parts.get(partition);
     if (!window) {
       parts.set(partition, (window = []));

@@ -41,7 +41,7 @@ export function createLogger({ level, format, destination = process.stderr }: Cr
   // pino-pretty (and its dependencies) only for a terminal: a daemon writing JSON never loads it
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pretty = (): ((o: PrettyOptions) => NodeJS.WritableStream) => require('pino-pretty') as (o: PrettyOptions) => NodeJS.WritableStream;
-  const stream = usePretty ? pretty()({ colorize: true, destination: destination as NodeJS.WritableStream, sync: true, ignore: 'pid,hostname' }) : destination;
+  const stream = usePretty ? pretty()({ colorize: true, destination: destination, sync: true, ignore: 'pid,hostname' }) : destination;
   return pino(options, stream as pino.DestinationStream);
 }
 

@@ -379,7 +379,7 @@ class PipelinesEngine implements Engine {
   }
 
   // async so that every refusal (an unknown pipeline, shutting down) is a rejection
-  // eslint-disable-next-line @typescript-eslint/require-await
+
   async trigger(pipeline: string, options: TriggerOptions = {}): Promise<RunSummary> {
     const spec = this.catalog.get(pipeline);
     if (this.stopping) throw new SupervisorError('SUP_ERR_CONFLICT', 'the engine is shutting down');

@@ -156,7 +156,7 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
     signal.removeEventListener('abort', onOuterAbort);
   }
 
-  const abortReason = runAc.signal.aborted ? runAc.signal.reason : null;
+  const abortReason: unknown = runAc.signal.aborted ? runAc.signal.reason : null;
   if (isShutdown(abortReason) && tasks.some((t) => !isTaskDone(states.get(t.id)!.state))) {
     // Interrupted by shutdown: queued again, resumed by the next start (unfinished tasks retried per policy).
     store.updateRun(run.id, { state: 'queued', ownerPid: null, reason: 'interrupted by shutdown; resumes on the next start' });
@@ -316,7 +316,7 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
 
     const endedAt = clock.now();
     const durationMs = endedAt - startedAt;
-    const abortReason = attemptAc.signal.aborted ? attemptAc.signal.reason : null;
+    const abortReason: unknown = attemptAc.signal.aborted ? attemptAc.signal.reason : null;
     if (error === null && outcome !== null && !(abortReason instanceof AbortReason)) {
       const state: TaskState = outcome.skipped !== undefined ? 'skipped' : 'success';
       logBuf.append(`[supervisor] try ${tryNumber}: ${state}${outcome.skipped ? ` (${outcome.skipped})` : ''}`);
@@ -363,7 +363,7 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
  * start to resume.
  */
 function abortTask(p: RunnerParams, c: TaskRunCtx, ti: TaskInstanceRecord, message: string | null): void {
-  const reason = c.signal.reason;
+  const reason: unknown = c.signal.reason;
   const now = p.clock.now();
   if (reason instanceof AbortReason && reason.kind === 'run_timeout') {
     const wasStarted = ti.tryNumber > 0;
@@ -404,7 +404,8 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal, clock: Clock, grace
     else signal.addEventListener('abort', onAbort, { once: true });
     work.then(
       (v) => done(() => resolve(v)),
-      (e) => done(() => reject(e)),
+      // the task's own error; an operator that throws a non-Error gets it wrapped (same message)
+      (e: unknown) => done(() => reject(e instanceof Error ? e : new Error(String(e)))),
     );
   });
 }

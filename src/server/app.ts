@@ -304,5 +304,5 @@ function toFastifyLogger(logger: Logger): FastifyBaseLogger {
     silent: () => undefined,
     child: (bindings: Record<string, unknown>) => toFastifyLogger(logger.child(bindings)),
   };
-  return adapted as unknown as FastifyBaseLogger;
+  return adapted;
 }

@@ -53,7 +53,7 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
           ...(typeof ctx.params.expected_brokers === 'number' ? { expected_brokers: ctx.params.expected_brokers } : {}),
           connection: kafkaConnection,
         },
-        { signal: ctx.signal, now: ctx.now, logger: ctx.logger, name: ctx.taskId },
+        { signal: ctx.signal, now: () => ctx.now(), logger: ctx.logger, name: ctx.taskId },
       ),
     ),
     // DataFreshnessCheckOperator(delta_path, max_age_minutes)
@@ -63,7 +63,7 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
         throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `task ${ctx.taskId}: params.max_age_minutes must be a positive number`, { retryable: false });
       return dataFreshnessTask(
         { delta_path: requireString(ctx.params, 'delta_path', ctx.taskId), max_age_minutes: maxAge, s3: s3Options, name: ctx.taskId, logger: ctx.logger },
-        { signal: ctx.signal, now: ctx.now },
+        { signal: ctx.signal, now: () => ctx.now() },
       );
     }),
     // SparkJobCheckOperator(spark_master, job_name)
@@ -77,7 +77,7 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
           name: ctx.taskId,
           logger: ctx.logger,
         },
-        { signal: ctx.signal, now: ctx.now },
+        { signal: ctx.signal, now: () => ctx.now() },
       ),
     ),
     // schema_registry(topics): every topic has a value subject
@@ -87,9 +87,7 @@ export function createOperators({ config, notify, latestSignals }: CreateOperato
           ? []
           : Array.isArray(ctx.params.topics)
             ? ctx.params.topics.map(String)
-            : String(ctx.params.topics)
-                .split(',')
-                .map((t) => t.trim());
+            : (typeof ctx.params.topics === 'string' ? ctx.params.topics : JSON.stringify(ctx.params.topics)).split(',').map((t) => t.trim());
       const registry = config.connections.schema_registry;
       const probe = createSchemaRegistryCheck({
         name: ctx.taskId,

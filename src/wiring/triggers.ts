@@ -28,7 +28,7 @@ export interface PipelineTriggersParams {
   clock: Clock;
   logger: Logger;
   /** Cron ticks the clock jumped over (counted as skipped ticks by the engine's metrics). */
-  onMissedTicks(pipeline: string, ticks: number): void;
+  onMissedTicks: (pipeline: string, ticks: number) => void;
 }
 
 export type PipelineTriggersFactory = (params: PipelineTriggersParams) => Observable<Trigger>[];

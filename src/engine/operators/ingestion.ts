@@ -88,7 +88,8 @@ export function planIngestion(
   const kafka = stringParam(p, 'kafka_servers', where);
   if (!kafka) throw new SupervisorError('SUP_ERR_CONFIG_INVALID', 'param "kafka_servers" is required (e.g. "{{ var.kafka_servers }}")', { where, retryable: false });
   const confSource = ctx.conf.source_name ?? ctx.conf.source;
-  const sourceName = confSource !== undefined && confSource !== null ? String(confSource) : (stringParam(p, 'source_name', where) ?? null);
+  const sourceName =
+    confSource !== undefined && confSource !== null ? (typeof confSource === 'string' ? confSource : JSON.stringify(confSource)) : (stringParam(p, 'source_name', where) ?? null);
 
   const names = readSourceNames(configPath);
   if (sourceName !== null && !names.includes(sourceName)) {

@@ -41,7 +41,7 @@ export function upstreamLines(ctx: Pick<TaskContext, 'upstream'>): string[] {
 export function summarize(result: unknown, reason: string | null): string {
   if (reason) return reason;
   if (result === null || result === undefined) return '';
-  if (typeof result === 'object' && 'summary' in (result as object) && typeof (result as { summary: unknown }).summary === 'string') {
+  if (typeof result === 'object' && 'summary' in result && typeof result.summary === 'string') {
     return (result as { summary: string }).summary;
   }
   const text = JSON.stringify(result);

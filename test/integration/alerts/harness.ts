@@ -119,8 +119,8 @@ export function startSupervisor(file: string, config: AlertsConfigInput, worker:
     resendIntervals: resendIntervalsOf(cfg.sinks),
     evaluationIntervalMs: 100,
   });
-  w.start();
-  engine.start();
+  void w.start();
+  void engine.start();
   let closing: Promise<void> | null = null;
   return {
     signals,

@@ -24,7 +24,7 @@ const facts = (s: Signal): ConsumerLagFacts => s.facts as ConsumerLagFacts;
 
 let admin: Admin;
 let producer: Producer;
-const closers: Array<() => Promise<unknown> | unknown> = [];
+const closers: Array<() => unknown> = [];
 
 beforeAll(async () => {
   await ensureServices(['kafka']);

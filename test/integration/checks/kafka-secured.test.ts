@@ -46,7 +46,7 @@ const connectionsOf = (kafka: Record<string, unknown>) => configSchema.parse({ c
 
 /** A check of `kind` built exactly as the daemon builds it from the config. */
 function checkFrom(kind: 'kafka_cluster' | 'consumer_lag', kafka: Record<string, unknown>, own: Record<string, unknown> = {}, logger: Logger = silentLogger): CheckProbe {
-  const { check, issues } = resolveCheck('kafka', { kind, enabled: true, ...own } as never, connectionsOf(kafka));
+  const { check, issues } = resolveCheck('kafka', { kind, enabled: true, ...own }, connectionsOf(kafka));
   if (!check) throw new Error(issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   const params = { name: 'kafka', options: check.options as never, logger, timeoutMs: check.timeoutMs };
   return kind === 'kafka_cluster' ? createKafkaClusterCheck(params) : createConsumerLagCheck(params);
@@ -89,7 +89,7 @@ beforeAll(async () => {
 }, STACK_TIMEOUT_MS);
 
 afterEach(async () => {
-  await Promise.allSettled(probes.splice(0).map((p) => p.close?.()));
+  await Promise.allSettled(probes.splice(0).map(async (p) => p.close?.()));
   for (const c of cleanups.splice(0)) await c().catch(() => undefined);
 });
 

@@ -4,9 +4,8 @@
  * under a fresh name, its driver UI on a free port with the Prometheus servlet and streaming
  * metrics enabled.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createSparkCheck, sparkJobTask, type SparkCheck } from '../../../checks/spark';
@@ -17,7 +16,6 @@ import { endpoints, ensureServices, STACK_TIMEOUT_MS } from '../../helpers/stack
 
 const appName = freshName('it-spark-check');
 const queryName = freshName('q').replace(/-/g, '_');
-let driverPort = 0;
 let driverUi = '';
 let child: ChildProcess | undefined;
 let workDir = '';
@@ -64,7 +62,6 @@ beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-it-'));
   const app = await startRateApp({ workDir, appName, queryName, rowsPerSecond: 20 });
   child = app.child;
-  driverPort = app.driverPort;
   driverUi = app.driverUi;
   // RUNNING on the master and the query reporting rows through the driver's servlet.
   await waitFor(`${appName} RUNNING with streaming metrics`, 240_000, async () => {

@@ -23,9 +23,9 @@ function startDaemon(config: string, db: string, env: NodeJS.ProcessEnv): { chil
   // `node --import tsx`, not the tsx wrapper: SIGKILL must hit the daemon itself, not a launcher.
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(FIX, 'daemon.ts'), config, db], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
+    child.stdout.on('data', (c: Buffer) => c.toString().includes('ready') && resolve());
     child.once('exit', (code) => reject(new Error(`daemon exited with ${code}: ${err}`)));
   });
   return { child, ready };

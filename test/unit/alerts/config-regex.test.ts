@@ -5,7 +5,6 @@ import { loadConfig } from '../../../src/config/load';
 import { isSupervisorError } from '../../../src/protocol';
 import { createConsumerLagCheck } from '../../../checks/consumer-lag';
 import type { KafkaAdminApi } from '../../../checks/kafka-client';
-import type { ProbeContext } from '../../../src/protocol';
 
 const CONFIG = `server: { port: 0 }
 store: { path: state.db }
@@ -56,15 +55,15 @@ describe('user regexes in the config run on the linear-time engine', () => {
       listGroups: async () => ({ groups: Object.keys(commits).map((groupId) => ({ groupId, protocolType: 'consumer' })) }),
       fetchTopicMetadata: async () => ({ topics: [{ name: 't', partitions: [{ partitionId: 0, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }] }] }),
       fetchTopicOffsets: async () => [{ partition: 0, offset: '100', high: '100', low: '0' }],
-      fetchOffsets: (async ({ groupId }: { groupId: string }) =>
+      fetchOffsets: async ({ groupId }: { groupId: string }) =>
         Object.entries(commits[groupId] ?? {}).map(([topic, offsets]) => ({
           topic,
           partitions: offsets.map((o, partition) => ({ partition, offset: String(o), metadata: null })),
-        }))) as unknown as KafkaAdminApi['fetchOffsets'],
+        })),
       describeGroups: async (ids: string[]) => ({ groups: ids.map((groupId) => ({ groupId, state: 'Stable', members: [], protocol: '', protocolType: 'consumer' })) }),
     };
     const check = createConsumerLagCheck({ name: 'lag', options: { brokers: 'k:9092', include: ['a'], exclude: ['^(a+)+$'] }, createAdmin: () => admin as KafkaAdminApi });
-    const signals = await check.probe({ signal: new AbortController().signal, now: () => 1_000_000 } as ProbeContext);
+    const signals = await check.probe({ signal: new AbortController().signal, now: () => 1_000_000 });
     expect(signals.map((s) => s.target)).toEqual([evil, 'etl-a']);
     await check.close!();
   });

@@ -58,7 +58,7 @@ function engine(cfg: AlertsConfigInput, extra: Partial<Parameters<typeof createA
     ...extra,
   });
   engines.push(e);
-  e.start();
+  void e.start();
   return e;
 }
 
@@ -254,17 +254,16 @@ describe('alert engine', () => {
 
   it('pipeline run failures fire per pipeline and resolve on the next success (default rule)', () => {
     const e = engine({ default_rules: true });
-    const run = (runId: string, state: 'failed' | 'success' | 'running', pipeline = 'domain_ingestion'): RunEvent =>
-      ({
-        type: 'run',
-        runId,
-        pipeline,
-        logicalDate: Date.UTC(2024, 10, 28, 12),
-        trigger: 'cron',
-        state,
-        at: clock.now(),
-        reason: state === 'failed' ? 'task run_full_ingestion failed: exit 1' : undefined,
-      }) as RunEvent;
+    const run = (runId: string, state: 'failed' | 'success' | 'running', pipeline = 'domain_ingestion'): RunEvent => ({
+      type: 'run',
+      runId,
+      pipeline,
+      logicalDate: Date.UTC(2024, 10, 28, 12),
+      trigger: 'cron',
+      state,
+      at: clock.now(),
+      reason: state === 'failed' ? 'task run_full_ingestion failed: exit 1' : undefined,
+    });
     runs.next(run('r1', 'running'));
     runs.next(run('r1', 'failed'));
     runs.next(run('m1', 'success', 'monitoring'));

@@ -75,7 +75,7 @@ describe('outbox worker', () => {
     const b = new ScriptedSink('b', clock);
     const w = worker([a, b]);
     const outbox = wakeOnEnqueue(store, () => w.wake());
-    w.start();
+    void w.start();
     outbox.enqueue(note('k1'), ['a', 'b'], clock.now());
     await w.idle();
     expect(a.delivered.map((n) => n.dedupKey)).toEqual(['k1']);
@@ -87,7 +87,7 @@ describe('outbox worker', () => {
     const a = new ScriptedSink('a', clock);
     a.script = ['fail', 'fail', 'fail'];
     const w = worker([a]);
-    w.start();
+    void w.start();
     const t0 = clock.now();
     store.enqueue(note('k1'), ['a'], t0);
     w.wake();
@@ -115,7 +115,7 @@ describe('outbox worker', () => {
     const a = new ScriptedSink('a', clock);
     a.script = [{ status: 429, retryAfterMs: 7000 }];
     const w = worker([a]);
-    w.start();
+    void w.start();
     const t0 = clock.now();
     store.enqueue(note('k1'), ['a'], t0);
     store.enqueue(note('k2'), ['a'], t0);
@@ -141,7 +141,7 @@ describe('outbox worker', () => {
     b.fallback = 'fail';
     const w = worker([a, b], { maxAttempts: 3 });
     registerOutboxMetrics({ registry, outbox: w });
-    w.start();
+    void w.start();
     store.enqueue(note('k1'), ['a', 'b'], clock.now());
     w.wake();
     await w.idle();
@@ -169,7 +169,7 @@ describe('outbox worker', () => {
     slow.fallback = 'hang';
     const fast = new ScriptedSink('fast', clock);
     const w = worker([slow, fast], { closeGraceMs: 10 });
-    w.start();
+    void w.start();
     for (let i = 0; i < 5; i++) store.enqueue(note(`k${i}`), ['slow', 'fast'], clock.now());
     w.wake();
     for (let i = 0; i < 20 && fast.delivered.length < 5; i++) await clock.advance(10);
@@ -186,7 +186,7 @@ describe('outbox worker', () => {
     const down = new ScriptedSink('hook', clock);
     down.fallback = 'fail';
     const w1 = worker([down]);
-    w1.start();
+    void w1.start();
     store.enqueue(note('k1'), ['hook'], clock.now());
     store.enqueue(note('k2'), ['hook'], clock.now());
     w1.wake();
@@ -204,7 +204,7 @@ describe('outbox worker', () => {
     expect(store.enqueue(note('k1'), ['hook'], clock.now())).toEqual([]);
     const up = new ScriptedSink('hook', clock);
     const w2 = worker([up]);
-    w2.start();
+    void w2.start();
     await clock.advance(60_000);
     await w2.idle();
     expect(up.delivered.map((n) => n.dedupKey).sort()).toEqual(['k1', 'k2']);
@@ -215,7 +215,7 @@ describe('outbox worker', () => {
     store = createSqliteOutboxStore(db);
     const again = new ScriptedSink('hook', clock);
     const w3 = worker([again]);
-    w3.start();
+    void w3.start();
     await clock.advance(60_000);
     await w3.idle();
     expect(again.calls).toHaveLength(0);
@@ -226,7 +226,7 @@ describe('outbox worker', () => {
     store.enqueue(note('k1'), ['gone', 'a'], clock.now());
     const a = new ScriptedSink('a', clock);
     const w = worker([a]);
-    w.start();
+    void w.start();
     await w.idle();
     expect(store.list({ state: 'dead' }).map((e) => [e.sink, e.lastError])).toEqual([['gone', 'sink "gone" is not configured']]);
     expect(a.delivered).toHaveLength(1);

@@ -100,7 +100,7 @@ function engine(cfg: AlertsConfigInput, deps: EngineDeps, extra: Partial<Paramet
   });
   registerAlertMetrics({ registry, alerts: e });
   closers.push(() => e.stop());
-  e.start();
+  void e.start();
   return e;
 }
 
@@ -265,7 +265,7 @@ describe('outbox worker: transient store errors', () => {
     const sink = new ScriptedSink('a', clock);
     const outbox = flaky(createSqliteOutboxStore(db));
     const w = worker(outbox.store, [sink]);
-    w.start();
+    void w.start();
     outbox.failNext('nextDueAt');
     const idle = w.idle();
     await clock.advance(0);
@@ -284,7 +284,7 @@ describe('outbox worker: transient store errors', () => {
     outbox.store.enqueue(note('k1'), ['a'], clock.now());
     outbox.failNext('due', 3);
     const w = worker(outbox.store, [sink]);
-    w.start();
+    void w.start();
     await clock.advance(0);
     expect(sink.delivered).toHaveLength(0);
     await clock.advance(1_000 + 2_000 + 4_000);
@@ -300,7 +300,7 @@ describe('outbox worker: transient store errors', () => {
     outbox.store.enqueue(note('k1'), ['a'], clock.now());
     outbox.failNext('markDelivered');
     const w = worker(outbox.store, [sink]);
-    w.start();
+    void w.start();
     await clock.advance(0);
     expect(w.errorCounts().mark).toBe(1);
     await clock.advance(5_000);
@@ -315,7 +315,7 @@ describe('outbox worker: transient store errors', () => {
     outbox.store.enqueue(note('gone'), ['removed_sink'], clock.now());
     outbox.failNext('list');
     const w = worker(outbox.store, [sink]);
-    w.start();
+    void w.start();
     await clock.advance(1_000);
     await w.idle();
     expect(w.errorCounts().unknown_sinks).toBe(1);

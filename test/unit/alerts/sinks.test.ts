@@ -135,12 +135,12 @@ describe('sink payloads', () => {
       warn: (o: object | string, m?: string) => void lines.push(['warn', o as object, m]),
       error: () => undefined,
       child: () => logger,
-    } as Logger;
+    };
     const sinks = createSinks(cfg.sinks, logger);
     expect(sinks.map((s) => `${s.name}:${s.type}`)).toEqual(['a:slack', 'b:email', 'c:webhook', 'd:alertmanager', 'e:log']);
     await createLogSink('e', logger).deliver(firing, new AbortController().signal);
     expect(lines[0]![0]).toBe('warn');
     expect(lines[0]![2]).toBe(firing.text);
-    await Promise.all(sinks.map((s) => s.close?.()));
+    await Promise.all(sinks.map(async (s) => s.close?.()));
   });
 });

@@ -20,13 +20,13 @@ function fakeAdmin(world: { ends: Record<string, number[]>; commits: Record<stri
       calls.fetchTopicOffsets += 1;
       return (world.ends[topic] ?? []).map((high, partition) => ({ partition, offset: String(high), high: String(high), low: '0' }));
     },
-    fetchOffsets: (async ({ groupId }: { groupId: string }) => {
+    fetchOffsets: async ({ groupId }: { groupId: string }) => {
       calls.fetchOffsets += 1;
       return Object.entries(world.commits[groupId] ?? {}).map(([topic, offsets]) => ({
         topic,
         partitions: offsets.map((o, partition) => ({ partition, offset: String(o), metadata: null })),
       }));
-    }) as unknown as KafkaAdminApi['fetchOffsets'],
+    },
     describeGroups: async (ids: string[]) => ({ groups: ids.map((groupId) => ({ groupId, state: 'Stable', members: [], protocol: '', protocolType: 'consumer' })) }),
   };
   return { create: () => admin as KafkaAdminApi, calls };

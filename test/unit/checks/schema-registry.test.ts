@@ -5,11 +5,11 @@ const ctx = (): ProbeContext => ({ signal: new AbortController().signal, now: ()
 const json = (status: number, body: unknown) => new Response(typeof body === 'string' ? body : JSON.stringify(body), { status });
 
 function fakeFetch(routes: Record<string, () => Response>): typeof fetch {
-  return (async (url: string | URL | Request) => {
-    const path = String(url).replace('http://reg/api', '');
+  return async (url: string | URL | Request) => {
+    const path = (typeof url === 'string' ? url : url instanceof URL ? url.href : url.url).replace('http://reg/api', '');
     const route = routes[path];
     return route ? route() : json(404, { error_code: 40401 });
-  }) as typeof fetch;
+  };
 }
 
 describe('schema registry check (fake HTTP)', () => {

@@ -70,7 +70,7 @@ describe('dispatch of queued runs', () => {
     let release: () => void = () => undefined;
     const blocked = new Promise<void>((r) => (release = r));
     const op: Operator = async (ctx) => {
-      await Promise.race([blocked, new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))]);
+      await Promise.race([blocked, new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)))]);
       return {};
     };
     const { engine, db, store } = setup(1, op, 10);

@@ -64,7 +64,7 @@ function gated() {
   const op: Operator = (ctx) =>
     new Promise((resolve, reject) => {
       waiting.push({ ctx, resolve: () => resolve({}) });
-      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
     });
   return { op, waiting };
 }

@@ -111,7 +111,7 @@ describe('runner', () => {
       new Promise((resolve, reject) => {
         calls += 1;
         if (calls === 2) return resolve({ result: 'second try fast' });
-        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
       });
     const t = setup({ command: slow });
     const p = pipelineFrom('p', {
@@ -143,7 +143,7 @@ describe('runner', () => {
   });
 
   it('ends the run timed_out at the run timeout, skipping what never started', async () => {
-    const hang: Operator = (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+    const hang: Operator = (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)));
     const t = setup({ command: hang, notify: ok });
     const p = pipelineFrom('p', {
       run_timeout: '1m',
@@ -205,7 +205,7 @@ describe('runner', () => {
       new Promise((resolve, reject) => {
         calls.push(`${ctx.taskId}#${ctx.tryNumber}`);
         if (ctx.taskId === 'b' && ctx.tryNumber === 1) {
-          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
           release = () => undefined;
           return;
         }

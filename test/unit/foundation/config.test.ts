@@ -149,7 +149,7 @@ describe('redaction', () => {
       connections: { s3: { secret_access_key: 'abc', region: 'us' }, kafka: { sasl: { password: 'p', username: 'u' } } },
       alerts: { sinks: { slack: { type: 'slack', url: 'https://hooks.slack.com/services/T/B/X' }, am: { type: 'alertmanager', url: 'http://127.0.0.1:9093' } } },
       x: 'http://user:pw@host/path',
-    }) as Record<string, any>;
+    }) as { connections: { s3: unknown; kafka: { sasl: unknown } }; alerts: { sinks: { slack: { url: string }; am: { url: string } } }; x: string };
     expect(shown.connections.s3).toEqual({ secret_access_key: '[redacted]', region: 'us' });
     expect(shown.connections.kafka.sasl).toEqual({ password: '[redacted]', username: 'u' });
     expect(shown.alerts.sinks.slack.url).toBe('[redacted]');
