@@ -5,29 +5,17 @@
  * are given (so the SDK's default credential chain runs).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { s3ClientConfig, s3ConnectionSchema } from '../../../checks/object-store';
 import { redactConfig } from '../../../src/config/redact';
-import { configSchema, validateRawConfig } from '../../../src/config/schema';
+import { configSchema } from '../../../src/config/schema';
 import { resolveCheck, s3ConnectionOptions, schemaRegistryCheckDefaults, schemaRegistryConnection, sparkConnectionOptions } from '../../../src/wiring/check-options';
 import { ensureStackTls } from '../../../stack/tls';
+import { configIssues, secretFiles } from '../../helpers/config-issues';
 
 const tls = ensureStackTls();
-let dir: string;
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conn-sec-'));
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const secret = (name: string, content: string): string => {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, `${content}\n`);
-  return p;
-};
-const issues = (raw: unknown): string[] => {
-  const r = validateRawConfig(raw);
-  return r.success ? [] : r.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-};
+const secret = secretFiles('conn-sec-');
+const issues = configIssues;
 
 describe('connections: secrets and TLS', () => {
   it('resolves password_file / token_file / secret_access_key_file / session_token_file, keeping the path', () => {
@@ -38,13 +26,13 @@ describe('connections: secrets and TLS', () => {
         spark: { master_ui: 'https://spark:8483', username: 'spark', password_file: secret('spark', 'sp') },
       },
     }).connections;
-    expect(c.schema_registry).toMatchObject({ username: 'u', password: 'p@ss', password_file: path.join(dir, 'reg'), ca_file: tls.caFile });
+    expect(c.schema_registry).toMatchObject({ username: 'u', password: 'p@ss', password_file: path.join(secret.dir, 'reg'), ca_file: tls.caFile });
     expect(c.s3).toMatchObject({ secret_access_key: 'SK', session_token: 'TOKEN' });
     expect(c.spark.password).toBe('sp');
   });
 
   it('names the key and the path of a missing secret or TLS file, and refuses conflicting auth', () => {
-    const missing = path.join(dir, 'nope');
+    const missing = path.join(secret.dir, 'nope');
     expect(issues({ connections: { schema_registry: { username: 'u', password_file: missing } } })).toEqual([
       `connections.schema_registry.password_file: cannot read ${missing} (no such file (ENOENT))`,
     ]);
@@ -87,8 +75,8 @@ describe('connections: secrets and TLS', () => {
     };
     expect(delta.s3).toMatchObject({ endpoint: 'https://s3:9443', caFile: tls.caFile });
     expect(delta.s3.accessKeyId).toBeUndefined();
-    const missing = resolveCheck('r', { kind: 'schema_registry', enabled: true, token_file: path.join(dir, 'none') } as never, config.connections);
-    expect(missing.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([`token_file: cannot read ${path.join(dir, 'none')} (no such file (ENOENT))`]);
+    const missing = resolveCheck('r', { kind: 'schema_registry', enabled: true, token_file: path.join(secret.dir, 'none') } as never, config.connections);
+    expect(missing.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([`token_file: cannot read ${path.join(secret.dir, 'none')} (no such file (ENOENT))`]);
     expect(schemaRegistryConnection(config.connections)).toMatchObject({
       url: 'https://reg:8443',
       auth: { username: 'u', password: 'p' },

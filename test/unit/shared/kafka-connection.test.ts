@@ -3,11 +3,8 @@
  * validated and mapped, files and secrets read once, the OAUTHBEARER token cache and its
  * refresh, the error sentences, `kafkaEnvFor` and its reverse, and redaction of the new keys.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { redactConfig } from '../../../src/config/redact';
-import { configSchema, validateRawConfig } from '../../../src/config/schema';
+import { configSchema } from '../../../src/config/schema';
 import { SupervisorError } from '../../../src/protocol';
 import {
   createOAuthTokenSource,
@@ -20,22 +17,11 @@ import {
 } from '../../../src/shared/kafka-connection';
 import { kafkaConnectionSettings, resolveCheck } from '../../../src/wiring/check-options';
 import { ensureStackTls } from '../../../stack/tls';
+import { configIssues, secretFiles } from '../../helpers/config-issues';
 
 const tls = ensureStackTls();
-let dir: string;
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kafka-conn-'));
-});
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const secretFile = (name: string, content: string): string => {
-  const p = path.join(dir, name);
-  fs.writeFileSync(p, `${content}\n`);
-  return p;
-};
-const issues = (raw: unknown): string[] => {
-  const r = validateRawConfig(raw);
-  return r.success ? [] : r.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-};
+const secretFile = secretFiles('kafka-conn-');
+const issues = configIssues;
 const kafkaOf = (kafka: unknown) => configSchema.parse({ connections: { kafka } }).connections;
 
 describe('connections.kafka', () => {
