@@ -23,7 +23,17 @@ function env(_ctx: ScenarioContext, home: string, port: number, controllerPort: 
     const link = path.join(home, d);
     if (!fs.existsSync(link)) fs.symlinkSync(path.join(main, d), link);
   }
-  return { ...process.env, STACK_HOME: home, STACK_KAFKA_PORT: String(port), STACK_KAFKA_CONTROLLER_PORT: String(controllerPort), STACK_OWNER: 'bench', STACK_KAFKA_HEAP: '384m' };
+  // the secured listeners move with the broker (next to its controller port), off the shared broker's 9095/9096
+  return {
+    ...process.env,
+    STACK_HOME: home,
+    STACK_KAFKA_PORT: String(port),
+    STACK_KAFKA_CONTROLLER_PORT: String(controllerPort),
+    STACK_KAFKA_SASL_SSL_PORT: String(controllerPort + 1),
+    STACK_KAFKA_MTLS_PORT: String(controllerPort + 2),
+    STACK_OWNER: 'bench',
+    STACK_KAFKA_HEAP: '384m',
+  };
 }
 
 export interface PrivateKafka {
