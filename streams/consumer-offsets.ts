@@ -220,7 +220,11 @@ export function createConsumerOffsets$(params: ConsumerOffsetsParams): Observabl
         }
       }
     };
-    void loop();
+    // the loop catches per session; this is the last line should its own handling ever throw
+    loop().catch((err: unknown) => {
+      logger.error({ err }, `the ${topic} reader stopped unexpectedly; lag checks use offset fetches`);
+      emit({ type: 'state', state: 'unavailable', error: describeError(err, 'SUP_ERR_INTERNAL') });
+    });
 
     return () => {
       stopper.abort();

@@ -509,6 +509,15 @@ function brokerOf(err: unknown, connection: Pick<KafkaConnection, 'brokers'>): s
  *   → SUP_ERR_KAFKA_TLS with describeTlsError's sentence naming the broker.
  */
 export function describeKafkaError(err: unknown, connection: Pick<KafkaConnection, 'brokers' | 'saslLabel' | 'sasl' | 'ssl' | 'where'>): SupervisorError | null {
+  // called from catch blocks of long-lived loops: naming an error must never throw a new one
+  try {
+    return nameKafkaError(err, connection);
+  } catch {
+    return null;
+  }
+}
+
+function nameKafkaError(err: unknown, connection: Pick<KafkaConnection, 'brokers' | 'saslLabel' | 'sasl' | 'ssl' | 'where'>): SupervisorError | null {
   const chain = causes(err);
   const own = chain.find((e) => e instanceof SupervisorError && (e.code === 'SUP_ERR_KAFKA_AUTH' || e.code === 'SUP_ERR_KAFKA_TLS'));
   if (own) return own as SupervisorError;

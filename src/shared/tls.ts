@@ -207,7 +207,8 @@ function findTlsError(err: unknown): { e: TlsErrorLike; code: string } | null {
   while (current && typeof current === 'object' && !seen.has(current)) {
     seen.add(current);
     const e = current as TlsErrorLike;
-    const code = e.code ?? '';
+    // errors of other libraries carry numeric or other codes (kafkajs: the protocol's error code)
+    const code = typeof e.code === 'string' ? e.code : '';
     if (
       code in UNTRUSTED ||
       ['DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'].includes(code) ||
@@ -215,7 +216,7 @@ function findTlsError(err: unknown): { e: TlsErrorLike; code: string } | null {
     ) {
       return { e, code };
     }
-    const message = e.message ?? '';
+    const message = typeof e.message === 'string' ? e.message : '';
     for (const [re, c] of UNTRUSTED_TEXT) if (re.test(message)) return { e, code: c };
     const errors = (e as { errors?: unknown[] }).errors;
     if (Array.isArray(errors)) {

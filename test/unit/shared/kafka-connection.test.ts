@@ -17,6 +17,7 @@ import {
 } from '../../../src/shared/kafka-connection';
 import { kafkaConnectionSettings, resolveCheck } from '../../../src/wiring/check-options';
 import { ensureStackTls } from '../../../stack/tls';
+import { describeTlsError } from '../../../src/shared/tls';
 import { configIssues, secretFiles } from '../../helpers/config-issues';
 
 const tls = ensureStackTls();
@@ -227,6 +228,18 @@ describe('OAUTHBEARER token source', () => {
 describe('describeKafkaError', () => {
   const conn = resolveKafkaConnection({ brokers: ['127.0.0.1:9095'], ssl: true, sasl: { mechanism: 'scram-sha-512', username: 'supervisor', password: 'x' } }, 'checks.kafka');
   const kafkajsError = (name: string, message: string, cause?: unknown): Error => Object.assign(new Error(message), { name, ...(cause ? { originalError: cause } : {}) });
+
+  it('leaves errors with numeric codes (kafkajs protocol errors, a broker going away) unnamed instead of throwing', () => {
+    // regression: a numeric `code` made the TLS matcher throw, which killed the __consumer_offsets reader
+    const protocolError = Object.assign(kafkajsError('KafkaJSProtocolError', 'This server is not the leader for that topic-partition'), {
+      code: 6,
+      type: 'NOT_LEADER_OR_FOLLOWER',
+    });
+    const wrapped = kafkajsError('KafkaJSNumberOfRetriesExceeded', 'Connection error: connect ECONNREFUSED 127.0.0.1:9095', protocolError);
+    expect(() => describeKafkaError(protocolError, conn)).not.toThrow();
+    expect(describeKafkaError(wrapped, conn)).toBeNull();
+    expect(describeTlsError(Object.assign(new Error('x'), { code: 42 }), '127.0.0.1:9095')).toBeNull();
+  });
 
   it('names a refused SASL login as an authentication failure with the mechanism and user', () => {
     const err = kafkajsError(
