@@ -161,6 +161,7 @@ describe('schema registry through the secured edge', () => {
     await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
     const { id } = await registry.register({ type: SchemaType.AVRO, schema: avro('IngestRequest') }, { subject: `${topic}-value` });
     const config = configSchema.parse({ connections: { schema_registry: { url: bearerUrl, token: secured.registryToken, ca_file: tls.caFile } } });
+    const groupId = freshGroup('secured-offsets');
     const triggers = firstValueFrom(
       createOffsetsTrigger$({
         pipeline: 'p',
@@ -171,7 +172,7 @@ describe('schema registry through the secured edge', () => {
         brokers: endpoints.kafkaBrokers.slice(),
         clientId: 'test',
         schemaRegistry: schemaRegistryConnection(config.connections),
-        groupId: freshGroup('secured-offsets'),
+        groupId,
         clock: systemClock,
         retryMs: 500,
       }).pipe(take(1), timeout(40_000), toArray()),
@@ -181,6 +182,14 @@ describe('schema registry through the secured edge', () => {
     await producer.send({ topic, messages: [{ key: 'r1', value: await registry.encode(id, { source_name: 'malware-hosts', requested_by: 'alice' }) }] });
     const [t] = await triggers;
     expect(t!.params).toMatchObject({ source_name: 'malware-hosts', requested_by: 'alice', topic });
+    // the trigger's consumer leaves its group after the unsubscribe (its disconnect is not awaited):
+    // wait for it, so kafkajs does not load its LeaveGroup request after the test environment is gone
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const state = (await admin.describeGroups([groupId])).groups[0]?.state;
+      if (state === 'Empty' || state === 'Dead') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }, 60_000);
 
   it('the decoder names refused credentials and an untrusted certificate', async () => {
