@@ -167,8 +167,8 @@ export function getTask(pipeline: PipelineSpec, taskId: string): TaskSpec {
 
 export type RuleDecision = 'run' | 'wait' | 'skip' | 'upstream_failed';
 
-const FAILED: ReadonlySet<TaskState> = new Set(['failed', 'upstream_failed', 'timed_out']);
-const DONE: ReadonlySet<TaskState> = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'timed_out']);
+const FAILED: ReadonlySet<TaskState> = new Set(['failed', 'upstream_failed', 'timed_out', 'cancelled']);
+const DONE: ReadonlySet<TaskState> = new Set(['success', 'failed', 'skipped', 'upstream_failed', 'timed_out', 'cancelled']);
 
 export function isTaskDone(state: TaskState): boolean {
   return DONE.has(state);

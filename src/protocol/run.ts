@@ -1,11 +1,13 @@
 import type { TriggerKind } from './trigger';
 
-export type RunState = 'queued' | 'running' | 'success' | 'failed' | 'skipped' | 'timed_out';
+/** `cancelled`: an operator cancelled the run (`runs cancel`); its unfinished tasks end `cancelled` too. */
+export type RunState = 'queued' | 'running' | 'success' | 'failed' | 'skipped' | 'timed_out' | 'cancelled';
 
-export type TaskState = 'none' | 'queued' | 'running' | 'retrying' | 'success' | 'failed' | 'skipped' | 'upstream_failed' | 'timed_out';
+/** `cancelled`: stopped (or never started) because its run was cancelled; trigger rules count it as failed. */
+export type TaskState = 'none' | 'queued' | 'running' | 'retrying' | 'success' | 'failed' | 'skipped' | 'upstream_failed' | 'timed_out' | 'cancelled';
 
-export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failed', 'skipped', 'timed_out'];
-export const TERMINAL_TASK_STATES: readonly TaskState[] = ['success', 'failed', 'skipped', 'upstream_failed', 'timed_out'];
+export const TERMINAL_RUN_STATES: readonly RunState[] = ['success', 'failed', 'skipped', 'timed_out', 'cancelled'];
+export const TERMINAL_TASK_STATES: readonly TaskState[] = ['success', 'failed', 'skipped', 'upstream_failed', 'timed_out', 'cancelled'];
 
 export type TriggerRule = 'all_success' | 'all_done' | 'one_failed' | 'one_success' | 'none_failed' | 'always';
 
@@ -23,6 +25,8 @@ export type RunEvent =
       firedAt?: number;
       reason?: string;
       durationMs?: number;
+      /** The operation that caused this transition (cancel, mark, clear), for alert templates and the UI. */
+      audit?: RunEventAudit;
     }
   | {
       type: 'task';
@@ -35,4 +39,13 @@ export type RunEvent =
       at: number;
       reason?: string;
       durationMs?: number;
+      audit?: RunEventAudit;
     };
+
+/** Who did what to a run, and why (an entry of the audit trail). */
+export interface RunEventAudit {
+  /** The token name, or `cli:<os user>`. */
+  actor: string;
+  action: string;
+  reason?: string;
+}

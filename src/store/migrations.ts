@@ -118,4 +118,41 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'operations: pause state, audit trail, operator requests on runs',
+    sql: `
+      -- paused state per pipeline (survives restarts; the config's \`paused\` is only the initial value)
+      CREATE TABLE pipeline_state (
+        pipeline TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        changed_at INTEGER,
+        changed_by TEXT,
+        reason TEXT,
+        -- when this store first saw the pipeline: deadlines and missed ticks are not looked for before it
+        first_seen_at INTEGER NOT NULL,
+        -- the last unpause: ticks while paused are neither missed nor late
+        unpaused_at INTEGER
+      );
+
+      -- who did what, when and why: pause, unpause, cancel, clear, mark, trigger, backfill
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        pipeline TEXT,
+        run_id TEXT,
+        task_id TEXT,
+        reason TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX audit_run ON audit_log(run_id, id);
+      CREATE INDEX audit_pipeline ON audit_log(pipeline, id);
+
+      -- an operator's request to the process executing a run: cancel it, or end it in a state
+      ALTER TABLE runs ADD COLUMN requested_state TEXT;
+      ALTER TABLE runs ADD COLUMN requested_by TEXT;
+    `,
+  },
 ];

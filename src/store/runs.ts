@@ -25,7 +25,13 @@ export interface RunRecord {
   /** The run this one re-runs (rerun runs only). */
   attemptOf: string | null;
   rerun: boolean;
+  /** An operator asked the executing process to end the run in this state (cancel, mark). */
+  requestedState: OperatorEndState | null;
+  requestedBy: string | null;
 }
+
+/** The states an operator may end an active run in: cancel it, or mark it. */
+export type OperatorEndState = 'cancelled' | 'success' | 'failed';
 
 export interface TaskInstanceRecord {
   runId: string;
@@ -107,7 +113,18 @@ export interface RunStore {
   listQueued(page: { after?: { queuedAt: number; id: string }; limit: number; pipelines?: readonly string[]; kinds?: readonly TriggerKind[] }): RunRecord[];
   /** Atomically moves a queued run to running, owned by `pid`; false if another process took it. */
   claimRun(id: string, pid: number, now: number): boolean;
-  updateRun(id: string, patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid'>>): void;
+  updateRun(id: string, patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid' | 'requestedState' | 'requestedBy'>>): void;
+  /**
+   * Atomically moves a run from one of `from` to `patch.state` (with the rest of the patch);
+   * false when it was no longer in one of those states (another process got there first).
+   */
+  transitionRun(
+    id: string,
+    from: readonly RunState[],
+    patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid' | 'requestedState' | 'requestedBy'>>,
+  ): boolean;
+  /** Running runs owned by `pid` with an operator request pending. */
+  listRequested(pid: number): RunRecord[];
   /** Newest logical date of a pipeline's runs of the given kinds (for catchup). */
   lastLogicalDate(pipeline: string, kinds?: readonly TriggerKind[]): number | null;
   lastSuccess(pipeline: string): RunRecord | null;
@@ -141,6 +158,8 @@ interface RunRow {
   owner_pid: number | null;
   attempt_of: string | null;
   rerun: number;
+  requested_state: string | null;
+  requested_by: string | null;
 }
 
 interface TaskRow {
@@ -202,6 +221,8 @@ function toRun(row: RunRow): RunRecord {
     ownerPid: row.owner_pid,
     attemptOf: row.attempt_of,
     rerun: row.rerun === 1,
+    requestedState: (row.requested_state as OperatorEndState | null) ?? null,
+    requestedBy: row.requested_by ?? null,
   };
 }
 
@@ -241,6 +262,8 @@ const RUN_COLUMNS: Record<string, string> = {
   startedAt: 'started_at',
   endedAt: 'ended_at',
   ownerPid: 'owner_pid',
+  requestedState: 'requested_state',
+  requestedBy: 'requested_by',
 };
 
 const TASK_COLUMNS: Record<string, string> = {
@@ -408,6 +431,12 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       const { sets, values } = patchSql(patch, RUN_COLUMNS);
       if (sets) stmt(`UPDATE runs SET ${sets} WHERE id = ?`).run(...values, id);
     },
+    transitionRun: (id, from, patch) => {
+      const { sets, values } = patchSql(patch, RUN_COLUMNS);
+      if (!sets || from.length === 0) return false;
+      return stmt(`UPDATE runs SET ${sets} WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})`).run(...values, id, ...from).changes === 1;
+    },
+    listRequested: (pid) => (stmt(`SELECT * FROM runs WHERE state = 'running' AND owner_pid = ? AND requested_state IS NOT NULL`).all(pid) as RunRow[]).map(toRun),
     lastLogicalDate: (pipeline, kinds) => {
       const ks = kinds ?? [];
       const sql = `SELECT MAX(logical_date) AS d FROM runs WHERE pipeline = ?${ks.length ? ` AND trigger_kind IN (${ks.map(() => '?').join(', ')})` : ''}`;
