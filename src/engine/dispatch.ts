@@ -1,6 +1,6 @@
 /**
  * Dispatch: starts queued runs, oldest first, while their pipeline has room under
- * max_active_runs (backfill and test runs are not limited). One query counts the running runs
+ * max_active_runs and is not paused (backfill and test runs are not limited). One query counts the running runs
  * of every pipeline; the queued ones are read in pages (only of pipelines with room, plus the
  * unlimited kinds), so every queued run is reached however many there are, and a queued run
  * that must wait costs no query of its own.
@@ -27,6 +27,8 @@ export interface DispatchParams {
   execute(spec: PipelineSpec, runId: string): void;
   /** Stops paging (shutdown). */
   aborted(): boolean;
+  /** A paused pipeline's queued runs wait (backfill and test runs do not); daemon mode only. */
+  isPaused?: (pipeline: string) => boolean;
   pid?: number;
   pageSize?: number;
 }
@@ -38,10 +40,18 @@ export function dispatchQueued(params: DispatchParams): void {
   const pageSize = params.pageSize ?? DISPATCH_PAGE;
   const running = store.countByPipeline(['running']);
   const hasRoom = (spec: PipelineSpec): boolean => (running.get(spec.id) ?? 0) < spec.maxActiveRuns;
+  const paused = new Set(
+    params.daemon && params.isPaused
+      ? catalog
+          .list()
+          .filter((p) => params.isPaused!(p.id))
+          .map((p) => p.id)
+      : [],
+  );
   const start = (run: RunRecord): void => {
     const spec = catalog.find(run.pipeline);
     if (!spec) return;
-    if (!UNLIMITED_KINDS.has(run.kind) && !hasRoom(spec)) return;
+    if (!UNLIMITED_KINDS.has(run.kind) && (!hasRoom(spec) || paused.has(spec.id))) return;
     if (!store.claimRun(run.id, pid, params.now())) return;
     running.set(spec.id, (running.get(spec.id) ?? 0) + 1);
     params.execute(spec, run.id);
@@ -58,7 +68,7 @@ export function dispatchQueued(params: DispatchParams): void {
   for (;;) {
     const pipelines = catalog
       .list()
-      .filter(hasRoom)
+      .filter((p) => hasRoom(p) && !paused.has(p.id))
       .map((p) => p.id);
     const page = store.listQueued({ ...(after ? { after } : {}), limit: pageSize, pipelines, kinds: [...UNLIMITED_KINDS] });
     for (const run of page) start(run);

@@ -44,7 +44,10 @@ import { AbortReason, executeRun, type RunnerParams } from './runner';
 import { countPlan, planBackfill, runBackfill, type BackfillOptions, type BackfillSummary } from './backfill';
 import { dispatchQueued } from './dispatch';
 import { summarizeRun, type RunSummary } from './run-summary';
-import { submitTrigger } from './submit';
+import { AUTOMATIC_KINDS, submitTrigger } from './submit';
+import { createRunOperations, type Actor, type RunOperations } from './operations';
+import { createPipelineStateStore, type PipelineStateStore } from '../store/pipeline-state';
+import { createAuditStore } from '../store/audit';
 import { waitForRun } from './wait-for-run';
 import { createPipelineTriggers, type PipelineTriggersFactory } from '../wiring/triggers';
 
@@ -96,6 +99,8 @@ export interface TriggerOptions {
   conf?: Record<string, unknown>;
   rerun?: boolean;
   kind?: TriggerKind;
+  /** Who asks (recorded in the audit trail). */
+  actor?: Actor;
 }
 
 export type { TaskSummary, RunSummary } from './run-summary';
@@ -104,6 +109,8 @@ export type { BackfillOptions, BackfillPlanItem, BackfillSummary } from './backf
 export interface Engine extends Component {
   readonly catalog: PipelineCatalog;
   readonly store: RunStore;
+  /** Pause, cancel, clear, mark, and the audit trail. */
+  readonly operations: RunOperations;
   readonly runEvents$: Observable<RunEvent>;
   start(): Promise<void>;
   /** Idempotent, never rejects (the lifecycle contract). */
@@ -132,9 +139,13 @@ class PipelinesEngine implements Engine {
   readonly name = 'engine';
   readonly catalog: PipelineCatalog;
   readonly store: RunStore;
+  readonly operations: RunOperations;
   readonly runEvents$: Observable<RunEvent>;
 
   private readonly params: EngineParams;
+  private readonly pipelineState: PipelineStateStore;
+  /** Each executing run's own abort (an operator's cancel), chained to the shutdown signal. */
+  private readonly controllers = new Map<string, AbortController>();
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly daemon: boolean;
@@ -161,7 +172,25 @@ class PipelinesEngine implements Engine {
     this.daemon = params.schedule !== false;
     this.runEvents$ = this.events.asObservable();
     const catalog = this.catalog;
-    this.metrics = registerPipelineMetrics({ registry: params.registry, store: this.store, pipelines: () => catalog.list().map((p) => p.id) });
+    this.pipelineState = createPipelineStateStore(params.db);
+    const pipelineState = this.pipelineState;
+    this.metrics = registerPipelineMetrics({
+      registry: params.registry,
+      store: this.store,
+      pipelines: () => catalog.list().map((p) => p.id),
+      isPaused: (id) => pipelineState.isPaused(id),
+    });
+    this.operations = createRunOperations({
+      store: this.store,
+      pipelineState,
+      audit: createAuditStore(params.db),
+      catalog,
+      clock: this.clock,
+      logger: this.logger,
+      emit: (e) => this.emit(e),
+      wake: () => this.dispatch(),
+      observe: (action, pipeline, count) => this.metrics.operation(action, pipeline, count),
+    });
 
     // Validate every schedule now: configure validates, start connects.
     for (const p of catalog.list()) if (p.schedule) compileSchedule(p.schedule, p.timezone, `pipelines.${p.id}.schedule`);
@@ -197,7 +226,12 @@ class PipelinesEngine implements Engine {
   }
 
   private execute(spec: PipelineSpec, runId: string, only?: readonly string[]): void {
-    const p = executeRun(this.runner, spec, runId, this.shutdown.signal, only ? { only } : {})
+    const ac = new AbortController();
+    const onShutdown = (): void => ac.abort(this.shutdown.signal.reason);
+    if (this.shutdown.signal.aborted) onShutdown();
+    else this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+    this.controllers.set(runId, ac);
+    const p = executeRun(this.runner, spec, runId, ac.signal, only ? { only } : {})
       .then(
         () => undefined,
         (err: unknown) => {
@@ -211,6 +245,8 @@ class PipelinesEngine implements Engine {
         },
       )
       .finally(() => {
+        this.shutdown.signal.removeEventListener('abort', onShutdown);
+        this.controllers.delete(runId);
         this.executing.delete(runId);
         this.own.delete(runId);
         if (!this.shutdown.signal.aborted) this.dispatch();
@@ -230,11 +266,26 @@ class PipelinesEngine implements Engine {
         isExecuting: (id) => this.executing.has(id),
         execute: (spec, runId) => this.execute(spec, runId),
         aborted: () => this.shutdown.signal.aborted,
+        isPaused: (id) => this.pipelineState.isPaused(id),
       });
+      this.answerRequests();
     } catch (err) {
       this.logger.error({ error: describeError(err).message }, 'dispatch failed');
     }
   };
+
+  /** Operators' requests (cancel, mark) on runs this process executes: abort them with the request. */
+  private answerRequests(): void {
+    if (this.controllers.size === 0) return;
+    for (const run of this.store.listRequested(process.pid)) {
+      const ac = this.controllers.get(run.id);
+      if (!ac || ac.signal.aborted || !run.requestedState) continue;
+      const audit = { actor: run.requestedBy ?? 'unknown', action: run.requestedState === 'cancelled' ? 'cancel' : 'mark_run' };
+      const message = run.reason ?? `${run.requestedState === 'cancelled' ? 'cancelled' : `marked ${run.requestedState}`} by ${audit.actor}`;
+      this.logger.info({ run: run.id, requested: run.requestedState, by: audit.actor }, 'ending a run on an operator request');
+      ac.abort(new AbortReason('cancelled', message, { endState: run.requestedState, audit }));
+    }
+  }
 
   /** Never throws unless `rethrow` is set (a manual trigger, whose caller is waiting for the answer). */
   private submit(trigger: Trigger, options: { bypassOverlap?: boolean; rethrow?: boolean } = {}): RunSummary | null {
@@ -310,7 +361,7 @@ class PipelinesEngine implements Engine {
 
   private catchup(): void {
     for (const spec of this.catalog.list()) {
-      if (!spec.schedule || !spec.catchup || spec.paused) continue;
+      if (!spec.schedule || !spec.catchup || this.pipelineState.isPaused(spec.id)) continue;
       const last = this.store.lastLogicalDate(spec.id, ['cron', 'backfill']);
       if (last === null) continue;
       const cron = compileSchedule(spec.schedule, spec.timezone);
@@ -341,6 +392,11 @@ class PipelinesEngine implements Engine {
     this.subscriptions.push(
       triggers$.subscribe({
         next: (t) => {
+          if (AUTOMATIC_KINDS.has(t.kind) && this.pipelineState.isPaused(t.pipeline)) {
+            this.metrics.skippedTick(t.pipeline, 'paused');
+            logger.debug({ pipeline: t.pipeline, kind: t.kind }, 'trigger dropped: the pipeline is paused');
+            return;
+          }
           this.submit(t);
         },
         error: (err: unknown) => logger.error({ error: describeError(err).message }, 'trigger stream failed'),
@@ -397,6 +453,8 @@ class PipelinesEngine implements Engine {
     }
     // with bypassOverlap and rethrow, submit answers a summary or throws
     if (!summary) throw new SupervisorError('SUP_ERR_INTERNAL', `the trigger of "${spec.id}" produced no run`);
+    if (options.actor && summary.created)
+      this.operations.note('trigger', options.actor, { pipeline: spec.id, runId: summary.runId }, { kind, logicalDate: new Date(summary.logicalDate).toISOString() });
     return summary;
   }
 

@@ -5,8 +5,8 @@
  * published as a RunEvent. A run can be resumed: tasks already finished are kept, tasks left
  * `retrying` by a crash or shutdown continue with their next try.
  */
-import { SupervisorError, describeError, type Clock, type Logger, type RunEvent, type RunState, type TaskState } from '../protocol';
-import type { RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
+import { SupervisorError, describeError, type Clock, type Logger, type RunEvent, type RunEventAudit, type RunState, type TaskState } from '../protocol';
+import type { OperatorEndState, RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
 import { evaluateTriggerRule, isTaskDone, isTaskFailed, retryDelay, type PipelineSpec, type TaskSpec } from './dag';
 import { createLogBuffer } from './log-buffer';
 import type { OperatorRegistry, TaskContext, TaskOutcome, UpstreamResult } from './operator';
@@ -38,10 +38,22 @@ export class AbortReason extends Error {
   constructor(
     readonly kind: 'execution_timeout' | 'run_timeout' | 'shutdown' | 'cancelled',
     message: string,
+    /** An operator's request (kind `cancelled`): the state the run ends in, and who asked. */
+    readonly request?: { endState: OperatorEndState; audit: RunEventAudit },
   ) {
     super(message);
     this.name = 'AbortError';
   }
+}
+
+/** The operator's request an abort carries, if it is one (cancel, mark a running run). */
+function operatorRequest(reason: unknown): { endState: OperatorEndState; audit: RunEventAudit } | null {
+  return reason instanceof AbortReason && reason.kind === 'cancelled' ? (reason.request ?? { endState: 'cancelled', audit: { actor: 'unknown', action: 'cancel' } }) : null;
+}
+
+/** The state an unfinished task ends in when an operator ends its run. */
+function taskEndState(end: OperatorEndState): TaskState {
+  return end;
 }
 
 const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
@@ -128,12 +140,14 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
         if (runAc.signal.aborted) {
           // On shutdown, tasks not started stay as they are for the next start to run.
           if (isShutdown(runAc.signal.reason)) continue;
-          finishTask(task.id, 'skipped', describeAbort(runAc.signal.reason));
+          const request = operatorRequest(runAc.signal.reason);
+          finishTask(task.id, request ? taskEndState(request.endState) : 'skipped', describeAbort(runAc.signal.reason));
           progressed = true;
           continue;
         }
-        // A task left retrying/running by a previous process resumes without re-checking its rule.
-        const resume = ti.state === 'retrying' || ti.state === 'running' || ti.state === 'queued';
+        // A task left retrying/running by a previous process resumes without re-checking its rule;
+        // a `queued` one (cleared by an operator) waits for its trigger rule like a new one.
+        const resume = ti.state === 'retrying' || ti.state === 'running';
         const decision =
           selected || resume
             ? 'run'
@@ -167,7 +181,11 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
   const finalStates = tasks.map((t) => states.get(t.id)!.state);
   let state: RunState;
   let reason: string | null = null;
-  if (abortReason instanceof AbortReason && abortReason.kind === 'run_timeout') {
+  const request = operatorRequest(abortReason);
+  if (request) {
+    state = request.endState;
+    reason = (abortReason as AbortReason).message;
+  } else if (abortReason instanceof AbortReason && abortReason.kind === 'run_timeout') {
     state = 'timed_out';
     reason = abortReason.message;
   } else if (finalStates.some(isTaskFailed)) {
@@ -178,7 +196,7 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
     state = 'success';
   }
   const endedAt = clock.now();
-  store.updateRun(run.id, { state, reason, endedAt });
+  store.updateRun(run.id, { state, reason, endedAt, requestedState: null, requestedBy: null });
   const ev: RunEvent = {
     type: 'run',
     runId: run.id,
@@ -191,6 +209,7 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
     durationMs: endedAt - runStartedAt,
   };
   if (reason !== null) ev.reason = reason;
+  if (request) ev.audit = request.audit;
   p.emit(ev);
   logger.info({ state, durationMs: endedAt - runStartedAt, ...(reason ? { reason } : {}) }, `run ${state}`);
   return store.getRun(run.id)!;
@@ -204,6 +223,7 @@ function describeAbort(reason: unknown): string {
   if (reason instanceof AbortReason) {
     if (reason.kind === 'run_timeout') return 'not started: the run timed out';
     if (reason.kind === 'shutdown') return 'not started: the supervisor is shutting down';
+    if (reason.kind === 'cancelled') return reason.message;
     return `not started: ${reason.message}`;
   }
   return 'not started: the run was aborted';
@@ -226,9 +246,11 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
   const { run, task, setTask, emitTask } = c;
   const operator = p.operators[task.operator];
   const logger = c.logger.child({ task: task.id });
-  const maxTries = task.retry.retries + 1;
   let ti = c.states.get(task.id)!;
-  if (ti.maxTries !== maxTries) ti = setTask(task.id, { maxTries });
+  // A new task gets the configured budget; a cleared one keeps the budget its clear gave it
+  // (its earlier tries plus a full set of retries).
+  if (ti.tryNumber === 0 && ti.maxTries !== task.retry.retries + 1) ti = setTask(task.id, { maxTries: task.retry.retries + 1 });
+  const maxTries = Math.max(ti.maxTries, ti.tryNumber + 1);
 
   for (;;) {
     // Wait for a scheduled retry.
@@ -334,7 +356,7 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
     const exitCode = typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : null;
     logBuf.append(`[supervisor] try ${tryNumber} ${timedOut ? 'timed out' : 'failed'}: ${message}`);
     flush();
-    const attemptState: TaskState = timedOut ? 'timed_out' : 'failed';
+    const attemptState: TaskState = timedOut ? 'timed_out' : operatorRequest(abortReason) ? 'cancelled' : 'failed';
     store.updateAttempt(run.id, task.id, tryNumber, { state: attemptState, endedAt, error: message, exitCode });
 
     if (abortReason instanceof AbortReason && abortReason.kind !== 'execution_timeout') {
@@ -365,6 +387,14 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
 function abortTask(p: RunnerParams, c: TaskRunCtx, ti: TaskInstanceRecord, message: string | null): void {
   const reason: unknown = c.signal.reason;
   const now = p.clock.now();
+  const request = operatorRequest(reason);
+  if (request) {
+    const state = taskEndState(request.endState);
+    const text = (reason as AbortReason).message;
+    c.setTask(c.task.id, { state, endedAt: now, reason: text, pid: null, nextTryAt: null });
+    c.emitTask(c.task.id, state, ti.tryNumber, text);
+    return;
+  }
   if (reason instanceof AbortReason && reason.kind === 'run_timeout') {
     const wasStarted = ti.tryNumber > 0;
     const state: TaskState = wasStarted ? 'timed_out' : 'skipped';

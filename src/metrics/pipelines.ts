@@ -11,7 +11,9 @@ import type { RunStore } from '../store/runs';
 /** What the engine reports as it happens. */
 export interface PipelineMetrics {
   observe(event: RunEvent): void;
-  skippedTick(pipeline: string, reason: 'overlap' | 'clock_jump' | 'gate'): void;
+  skippedTick(pipeline: string, reason: 'overlap' | 'clock_jump' | 'gate' | 'paused'): void;
+  /** An operator's operation (pause, cancel, clear, mark…); `count` = tasks cleared for a clear. */
+  operation(action: string, pipeline: string, count?: number): void;
 }
 
 export interface PipelineMetricsParams {
@@ -21,6 +23,8 @@ export interface PipelineMetricsParams {
   store: Pick<RunStore, 'lastSuccess' | 'countByPipeline'>;
   /** The configured pipeline ids. */
   pipelines: () => readonly string[];
+  /** Whether a pipeline is paused (read at scrape time). */
+  isPaused?: (pipeline: string) => boolean;
 }
 
 const DURATION_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
@@ -63,10 +67,35 @@ export function registerPipelineMetrics(params: PipelineMetricsParams): Pipeline
   });
   const skipped = new Counter({
     name: 'supervisor_pipeline_skipped_ticks_total',
-    help: 'Schedule ticks not run: overlap policy, clock jumps, gates',
+    help: 'Schedule ticks not run: overlap policy, clock jumps, gates, paused pipeline',
     labelNames: ['pipeline', 'reason'],
     registers,
   });
+  const operations = new Counter({
+    name: 'supervisor_pipeline_operations_total',
+    help: 'Operations by operators: pause, unpause, cancel, clear, mark_run, mark_task, trigger, backfill',
+    labelNames: ['pipeline', 'action'],
+    registers,
+  });
+  const cleared = new Counter({
+    name: 'supervisor_pipeline_cleared_tasks_total',
+    help: 'Task instances cleared (sent back to queued to run again)',
+    labelNames: ['pipeline'],
+    registers,
+  });
+  if (params.isPaused) {
+    const isPaused = params.isPaused;
+    new Gauge({
+      name: 'supervisor_pipeline_paused',
+      help: '1 while the pipeline is paused (no cron or event trigger fires)',
+      labelNames: ['pipeline'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of params.pipelines()) this.set({ pipeline: p }, isPaused(p) ? 1 : 0);
+      },
+    });
+  }
   const { store } = params;
   new Gauge({
     name: 'supervisor_pipeline_last_success_timestamp_seconds',
@@ -99,6 +128,10 @@ export function registerPipelineMetrics(params: PipelineMetricsParams): Pipeline
   const kinds = new Map<string, TriggerKind>();
   const firstTaskSeen = new Set<string>();
   return {
+    operation(action, pipeline, count) {
+      operations.inc({ pipeline, action });
+      if (action === 'clear' && count) cleared.inc({ pipeline }, count);
+    },
     observe(e) {
       if (e.type === 'run') {
         kinds.set(e.runId, e.trigger);

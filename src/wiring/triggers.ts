@@ -1,7 +1,7 @@
 /**
  * The pipelines' trigger streams, wired at the root: cron schedules (streams/cron.ts), consumer
  * lag (streams/lag-trigger.ts) and new records on a topic (streams/offsets-trigger.ts), one
- * stream per trigger of every pipeline that is not paused. The engine merges what this returns,
+ * stream per trigger of every pipeline (paused ones too: the engine drops their ticks). The engine merges what this returns,
  * gates it and turns each trigger into a run; it builds no trigger stream itself.
  */
 import type { Observable } from 'rxjs';
@@ -36,7 +36,7 @@ export type PipelineTriggersFactory = (params: PipelineTriggersParams) => Observ
 export const createPipelineTriggers: PipelineTriggersFactory = ({ pipelines, kafkaSource, kafka, clock, logger, onMissedTicks }) => {
   const streams: Observable<Trigger>[] = [];
   for (const spec of pipelines) {
-    if (spec.paused) continue;
+    // paused pipelines get their streams too: pause is the store's (it changes at run time), the engine drops their ticks
     if (spec.schedule) {
       streams.push(
         createCronTrigger$({
