@@ -4,6 +4,7 @@ import { createOperators } from '../wiring/operators';
 import { registerCheckCommands } from './commands/checks';
 import { registerDagCommands } from './commands/dags';
 import { registerLogCommands } from './commands/logs';
+import { registerOperationCommands } from './commands/operations';
 import { registerPipelineCommands, type PipelineCliDeps } from './commands/pipelines';
 import { registerRunCommands } from './commands/runs';
 import { registerSilenceCommands } from './commands/silences';
@@ -34,4 +35,6 @@ export function registerExtraCommands(program: Command, ctx: CliContext, setExit
   registerLogCommands(program, ctx, setExit);
   registerCheckCommands(program, ctx, setExit);
   registerSilenceCommands(program, ctx, setExit);
+  // pause, cancel, clear, mark, audit: added to the groups above
+  registerOperationCommands(program, ctx, setExit);
 }

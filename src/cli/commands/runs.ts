@@ -3,11 +3,12 @@ import type { Command } from 'commander';
 import { summarizeRun } from '../../engine/engine';
 import { SupervisorError, type RunState } from '../../protocol';
 import { LIMITS } from '../../shared/limits';
+import { createAuditStore } from '../../store/audit';
 import { createRunStore } from '../../store/runs';
 import type { CliContext } from '../context';
 import { iso, parsePositiveInt, printRun, table } from './pipelines';
 
-const STATES: readonly RunState[] = ['queued', 'running', 'success', 'failed', 'skipped', 'timed_out'];
+const STATES: readonly RunState[] = ['queued', 'running', 'success', 'failed', 'skipped', 'timed_out', 'cancelled'];
 
 export function registerRunCommands(program: Command, ctx: CliContext, _setExit: (code: number) => void): void {
   const runs = program.command('runs').description('pipeline runs');
@@ -49,8 +50,11 @@ export function registerRunCommands(program: Command, ctx: CliContext, _setExit:
       if (!run) throw new SupervisorError('SUP_ERR_NOT_FOUND', `run "${runId}" does not exist (see \`supervisor runs list\`)`);
       const summary = summarizeRun(store, run);
       const attempts = store.listAttempts(run.id);
+      const audit = createAuditStore(ctx.openStore()).list({ runId: run.id });
       if (ctx.json)
-        return ctx.stdout(JSON.stringify({ ...summary, params: run.params, attempts, results: Object.fromEntries(store.listTasks(run.id).map((t) => [t.taskId, t.result])) }));
+        return ctx.stdout(
+          JSON.stringify({ ...summary, params: run.params, attempts, audit, results: Object.fromEntries(store.listTasks(run.id).map((t) => [t.taskId, t.result])) }),
+        );
       printRun(ctx, summary);
       if (Object.keys(run.params).length) ctx.stdout(`\n  conf ${JSON.stringify(run.params)}`);
       if (attempts.length) {
@@ -68,6 +72,18 @@ export function registerRunCommands(program: Command, ctx: CliContext, _setExit:
                 a.exitCode === null ? '-' : String(a.exitCode),
                 a.error ?? '',
               ]),
+            )
+              .split('\n')
+              .map((l) => `  ${l}`)
+              .join('\n'),
+        );
+      }
+      if (audit.length) {
+        ctx.stdout(
+          '\n  audit trail\n' +
+            table(
+              ['WHEN', 'WHO', 'ACTION', 'TASK', 'REASON'],
+              audit.map((e) => [iso(e.at), e.actor, e.action, e.taskId ?? '-', e.reason ?? '']),
             )
               .split('\n')
               .map((l) => `  ${l}`)
