@@ -57,6 +57,27 @@ const nodeGlobals = Object.fromEntries(
   ].map((name) => [name, 'readonly']),
 );
 
+/** The browser globals the web UI's modules use. */
+const browserGlobals = Object.fromEntries(
+  [
+    'window',
+    'document',
+    'location',
+    'history',
+    'fetch',
+    'EventSource',
+    'FormData',
+    'URLSearchParams',
+    'Node',
+    'console',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'requestAnimationFrame',
+  ].map((name) => [name, 'readonly']),
+);
+
 module.exports = tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.stack/**', 'bench/.work/**', 'bench/peers/otelcol/**', 'coverage/**'] },
   js.configs.recommended,
@@ -94,6 +115,11 @@ module.exports = tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { sourceType: 'commonjs', parserOptions: { projectService: false }, globals: nodeGlobals },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // The web UI's client code (src/ui/): ES modules run by the browser, served as written (no build).
+    files: ['src/ui/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
   {
     files: ['**/*.ts'],

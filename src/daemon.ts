@@ -22,6 +22,7 @@ import { buildApp } from './server/app';
 import { createHttpListener } from './server/listener';
 import { healthRoutes } from './server/routes/health';
 import { apiRoutes } from './server/routes/api';
+import { createWebUi } from './server/ui';
 import { lockStore, openDatabase, type SqliteDatabase } from './store/database';
 import { createSqliteAlertStateStore } from './store/alert-state';
 import { createSqliteOutboxStore } from './store/outbox';
@@ -157,6 +158,9 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     });
     registerAlertMetrics({ registry, alerts });
 
+    // the web UI: its live updates read state$, runEvents$ and the alert state (one subscription each)
+    const ui = createWebUi({ engine, db, state$: checks.state$, runEvents$, alerts, signals: latestSignals, logger, now: () => clock.now() });
+
     const app = await buildApp({
       logger,
       registry,
@@ -164,7 +168,9 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       tokens: createTokenStore(db),
       authFailuresPerMinute: config.server.auth_failures_per_minute,
       trustProxy: config.server.trust_proxy,
-      api: [healthRoutes(latestSignals), apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env })],
+      api: [healthRoutes(latestSignals), apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env }), ...ui.api],
+      sessions: ui.sessions,
+      root: ui.root,
       // read at request time, once the lifecycle below exists
       readiness: () => {
         const parts: Record<string, true | string> = { store: db.open ? true : 'closed' };

@@ -6,6 +6,7 @@ import type { Logger } from '../protocol';
 import { LIMITS } from '../shared/limits';
 import type { TokenStore } from '../store/tokens';
 import { createAuthHook } from './auth';
+import type { SessionStore } from './ui/sessions';
 import { registerProbeRoutes, type Readiness } from './routes/probes';
 
 export interface BuildAppParams {
@@ -18,6 +19,10 @@ export interface BuildAppParams {
   trustProxy?: boolean | readonly string[];
   /** Authenticated /api/v1 route plugins (health, pipelines, runs, alerts…), registered under the prefix. */
   api?: ReadonlyArray<FastifyPluginAsync>;
+  /** Web UI sessions: a session cookie authenticates /api/v1 requests too (src/server/ui/sessions.ts). */
+  sessions?: SessionStore;
+  /** Route plugins outside /api/v1 (the web UI's pages, assets and sign-in), registered at the root; given the token check. */
+  root?: ReadonlyArray<(ctx: { authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }) => FastifyPluginAsync>;
   version: string;
 }
 
@@ -49,7 +54,12 @@ interface AjvError {
  */
 export async function buildApp(params: BuildAppParams): Promise<FastifyInstance> {
   const log = params.logger.child({ component: 'http' });
-  const authenticate = createAuthHook({ tokens: params.tokens, failuresPerMinute: params.authFailuresPerMinute ?? 10, logger: log });
+  const authenticate = createAuthHook({
+    tokens: params.tokens,
+    failuresPerMinute: params.authFailuresPerMinute ?? 10,
+    logger: log,
+    ...(params.sessions ? { sessions: params.sessions } : {}),
+  });
   const isApi = (url: string) => url === API_PREFIX || url.startsWith(`${API_PREFIX}/`) || url.startsWith(`${API_PREFIX}?`);
 
   const app = Fastify({
@@ -166,6 +176,7 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
     },
     { prefix: API_PREFIX },
   );
+  for (const plugin of params.root ?? []) await app.register(plugin({ authenticate }));
   return app;
 }
 

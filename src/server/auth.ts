@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../protocol';
 import type { TokenStore } from '../store/tokens';
+import { CSRF_HEADER, readCookie, sameSecret, SESSION_COOKIE, type SessionStore } from './ui/sessions';
 
 export interface AuthParams {
   tokens: Pick<TokenStore, 'verify'>;
@@ -13,6 +14,12 @@ export interface AuthParams {
   /** Client addresses whose failures are remembered; the least recently failing is forgotten first. */
   maxTrackedAddresses?: number;
   now?: () => number;
+  /**
+   * Web UI sessions: without an Authorization header, a valid session cookie authenticates
+   * the request as the token it was signed in with; its writes must carry the session's CSRF
+   * token in the `x-csrf-token` header (src/server/ui/sessions.ts).
+   */
+  sessions?: Pick<SessionStore, 'get'>;
 }
 
 export interface Principal {
@@ -49,7 +56,7 @@ export function clientKey(ip: string): string {
   return ip;
 }
 
-type Verdict = { ok: true; principal: Principal } | { ok: false; status: number; reason: string };
+type Verdict = { ok: true; principal: Principal; csrfMissing?: boolean } | { ok: false; status: number; reason: string };
 
 /**
  * Bearer-token check for /api/v1. No default credentials: with no token created, every API
@@ -60,7 +67,7 @@ type Verdict = { ok: true; principal: Principal } | { ok: false; status: number;
  * the rest of its window. The table is an LRU bounded to `maxTrackedAddresses`: a spray of new
  * addresses forgets the least recently failing ones, never the whole table at once.
  */
-export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAddresses = 10_000, now = Date.now }: AuthParams) {
+export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAddresses = 10_000, now = Date.now, sessions }: AuthParams) {
   const failures = new LRUCache<string, { windowStart: number; count: number }>({ max: maxTrackedAddresses });
 
   /** Seconds until the address may try again, or 0 when it is not limited. */
@@ -83,6 +90,16 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
 
   const check = (request: FastifyRequest): Verdict => {
     const header = request.headers.authorization;
+    if (header === undefined && sessions) {
+      const id = readCookie(request.headers.cookie, SESSION_COOKIE);
+      if (id !== null) {
+        const session = sessions.get(id);
+        if (!session) return { ok: false, status: 401, reason: 'unknown or expired session' };
+        const sent = request.headers[CSRF_HEADER];
+        const csrfMissing = WRITE_METHODS.has(request.method) && !(typeof sent === 'string' && sameSecret(sent, session.csrf));
+        return { ok: true, principal: session.principal, csrfMissing };
+      }
+    }
     const match = typeof header === 'string' ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
     if (!match) return { ok: false, status: 401, reason: header === undefined ? 'no authorization header' : 'authorization header is not "Bearer <token>"' };
     const info = tokens.verify(match[1]!);
@@ -98,6 +115,13 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
         await reply.code(403).send({
           code: 'SUP_ERR_FORBIDDEN',
           message: `authorization: token "${verdict.principal.name}" is read-only and cannot ${request.method} ${request.routeOptions?.url ?? request.url.split('?')[0]}`,
+        });
+        return;
+      }
+      if (verdict.csrfMissing && !request.is404) {
+        await reply.code(403).send({
+          code: 'SUP_ERR_FORBIDDEN',
+          message: `${CSRF_HEADER}: missing or wrong: a write through the session cookie must send the session's CSRF token (GET /ui/session gives it)`,
         });
         return;
       }
@@ -117,15 +141,18 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
     }
     const count = fail(key);
     logger?.warn({ address: request.ip, reason: verdict.reason, method: request.method, path: request.url.split('?')[0]!.slice(0, 200), failures: count }, 'authentication failed');
-    const missing = verdict.reason !== 'unknown or revoked token';
+    const session = verdict.reason === 'unknown or expired session';
+    const missing = verdict.reason !== 'unknown or revoked token' && !session;
     await reply
       .code(401)
       .header('www-authenticate', missing ? 'Bearer' : 'Bearer error="invalid_token"')
       .send({
         code: 'SUP_ERR_UNAUTHORIZED',
-        message: missing
-          ? 'authorization: missing bearer token: send "Authorization: Bearer <token>" (create one with `supervisor tokens create --name NAME`)'
-          : 'authorization: invalid bearer token',
+        message: session
+          ? 'authorization: the session has expired or was signed out; sign in again'
+          : missing
+            ? 'authorization: missing bearer token: send "Authorization: Bearer <token>" (create one with `supervisor tokens create --name NAME`)'
+            : 'authorization: invalid bearer token',
       });
   };
 }
