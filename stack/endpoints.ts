@@ -37,6 +37,8 @@ export const ports = {
   edgeS3: port('STACK_EDGE_S3_PORT', 9443),
   edgeSparkMaster: port('STACK_EDGE_SPARK_MASTER_PORT', 8483),
   edgeSparkDriver: port('STACK_EDGE_SPARK_DRIVER_PORT', 4443),
+  /** the stack's private PostgreSQL cluster (not the system's 5432) */
+  postgres: port('STACK_POSTGRES_PORT', 5442),
 } as const;
 
 /**
@@ -87,4 +89,18 @@ export const endpoints = {
   edgeSparkMasterUi: `https://${HOST}:${ports.edgeSparkMaster}`,
   /** Spark driver UI/metrics behind TLS + an `X-Api-Key` header (secured.sparkApiKey) */
   edgeSparkDriverUi: `https://${HOST}:${ports.edgeSparkDriver}`,
+  /**
+   * PostgreSQL (stack/services/postgres.ts): TLS with the stack's server certificate (verify
+   * against stack/tls.ts's CA, server name localhost or 127.0.0.1), scram-sha-256 logins.
+   * `user` owns `database` and may create databases; `adminUser` is the cluster's superuser.
+   */
+  postgres: {
+    host: HOST,
+    port: ports.postgres,
+    database: process.env.STACK_POSTGRES_DB ?? 'supervisor',
+    user: process.env.STACK_POSTGRES_USER ?? 'supervisor',
+    password: process.env.STACK_POSTGRES_PASSWORD ?? 'supervisor-pg-secret',
+    adminUser: 'postgres',
+    adminPassword: process.env.STACK_POSTGRES_ADMIN_PASSWORD ?? 'stack-pg-admin-secret',
+  },
 } as const;

@@ -135,7 +135,7 @@ async function startOne(svc: ServiceDef, opts: Required<Pick<UpOptions, 'owner' 
     await waitReady(svc, ctx, rec, timeoutMs);
     await svc.afterReady?.(ctx);
   } catch (err) {
-    await stopRecorded(svc.name, 5000); // undo what we started
+    await stopRecorded(svc.name, 5000, svc.stopSignal); // undo what we started
     throw err;
   }
   return 'started';
@@ -203,7 +203,7 @@ export async function down(names?: readonly string[], options: DownOptions = {})
       if (!rec) continue;
       if (options.owner !== undefined && rec.owner !== options.owner) continue;
       log.info(`stopping ${svc.name} (pid ${rec.pid})…`);
-      if ((await stopRecorded(svc.name)) === 'stopped') stopped.push(svc.name);
+      if ((await stopRecorded(svc.name, undefined, svc.stopSignal)) === 'stopped') stopped.push(svc.name);
     }
   });
   return stopped;

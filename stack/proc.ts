@@ -122,11 +122,11 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Stops the recorded process of a service (and its process group): SIGTERM, then SIGKILL after the grace period. */
-export async function stopRecorded(service: string, graceMs = 15000): Promise<'stopped' | 'not-running'> {
+/** Stops the recorded process of a service (and its process group): SIGTERM (or `signal`), then SIGKILL after the grace period. */
+export async function stopRecorded(service: string, graceMs = 15000, signal: NodeJS.Signals = 'SIGTERM'): Promise<'stopped' | 'not-running'> {
   const rec = liveRecord(service);
   if (!rec) return 'not-running';
-  signalGroup(rec.pid, 'SIGTERM');
+  signalGroup(rec.pid, signal);
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     if (procStartTicks(rec.pid) !== rec.startTicks) break;

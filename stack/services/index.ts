@@ -15,8 +15,9 @@ import { sparkWorker } from './spark-worker';
 import { pipeline } from './pipeline';
 import { oidc } from './oidc';
 import { edge } from './edge';
+import { postgres } from './postgres';
 
-export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus, sparkMaster, sparkWorker, oidc, edge, pipeline];
+export const services: readonly ServiceDef[] = [kafka, schemaRegistry, s3, smtp, alertmanager, prometheus, sparkMaster, sparkWorker, oidc, edge, postgres, pipeline];
 
 export function serviceByName(name: string): ServiceDef | undefined {
   return services.find((s) => s.name === name);

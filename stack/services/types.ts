@@ -39,4 +39,6 @@ export interface ServiceDef {
   readyTimeoutMs: number;
   /** not started by a bare `up` (e.g. the reference pipeline, which needs the others first) */
   optional?: boolean;
+  /** what `down` sends first (default SIGTERM; PostgreSQL's fast shutdown is SIGINT) */
+  stopSignal?: NodeJS.Signals;
 }

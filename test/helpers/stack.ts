@@ -9,6 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { endpoints } from '../../stack/endpoints';
 import { up } from '../../stack/manager';
 import { stackS3Client } from '../../stack/services/s3';
+import { stackPostgresConfig } from '../../stack/services/postgres';
 import { consoleLog, type StackLog } from '../../stack/log';
 
 export { endpoints, ports, HOST } from '../../stack/endpoints';
@@ -38,3 +39,9 @@ export function kafkaClient(clientId = 'test'): Kafka {
 export function s3Client(): S3Client {
   return stackS3Client();
 }
+
+/**
+ * Connection settings for the stack's PostgreSQL (start it first with ensureServices(['postgres'])):
+ * TLS verified against the stack's CA, the stack's database and user unless overridden.
+ */
+export const postgresConfig = stackPostgresConfig;
