@@ -115,6 +115,10 @@ export class RuleObserver {
         trigger: event.trigger,
         logicalDate: new Date(event.logicalDate).toISOString(),
         labels,
+        // the operation behind the transition, if an operator caused it (cancel, mark, clear)
+        actor: event.audit?.actor,
+        action: event.audit?.action,
+        auditReason: event.audit?.reason,
       };
       const obs: Observation = {
         rule,

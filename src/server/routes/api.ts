@@ -28,7 +28,7 @@ export interface ApiDeps {
   checkVariableChange?: (params: CheckVariableChangeParams) => unknown;
 }
 
-const RUN_STATES = ['queued', 'running', 'success', 'failed', 'skipped', 'timed_out'];
+const RUN_STATES = ['queued', 'running', 'success', 'failed', 'skipped', 'timed_out', 'cancelled'];
 const idParam = (name: string) => ({ type: 'object', required: [name], properties: { [name]: { type: 'string', minLength: 1, maxLength: LIMITS.nameLength } } }) as const;
 const isoOrEpoch = {
   description: 'an ISO 8601 date (2025-10-05, UTC midnight) or date-time with a zone (2025-10-05T06:00:00Z), years 0001 to 9999, or epoch milliseconds',
@@ -76,7 +76,7 @@ export function checkConf(conf: unknown, field: string): void {
  * A SupervisorError as its HTTP answer, its message prefixed with the field it is about when it
  * names none (`notFound` for a missing pipeline, `field` for the rest); anything else is a 500.
  */
-function sendError(reply: FastifyReply, err: unknown, field?: string, notFound = field): FastifyReply {
+export function sendError(reply: FastifyReply, err: unknown, field?: string, notFound = field): FastifyReply {
   if (isSupervisorError(err)) {
     const about = err.code === 'SUP_ERR_NOT_FOUND' ? notFound : field;
     if (about && !/^[a-z][\w.]*: /i.test(err.message)) err.message = `${about}: ${err.message}`;
@@ -136,7 +136,7 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
             description: p.description,
             schedule: p.schedule,
             timezone: p.timezone,
-            paused: p.paused,
+            paused: engine.operations.isPaused(p.id),
             overlap: p.overlap,
             tasks: p.tasks.map((t) => ({ id: t.id, operator: t.operator, group: t.group, upstream: t.upstream, trigger_rule: t.triggerRule })),
             last_run: last ? { id: last.id, state: last.state, logical_date: iso(last.logicalDate) } : null,
@@ -206,8 +206,12 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
             ...(body.logical_date !== undefined ? { logicalDate: toEpoch(body.logical_date, 'body.logical_date') } : {}),
             ...(body.conf ? { conf: body.conf } : {}),
             ...(body.rerun ? { rerun: true } : {}),
+            actor: { actor: request.principal?.name ?? 'unknown' },
           });
-          return reply.code(run.created ? 201 : 200).send(run);
+          const paused = engine.operations.isPaused(run.pipeline);
+          return reply
+            .code(run.created ? 201 : 200)
+            .send(paused && run.state === 'queued' ? { ...run, paused, note: `${run.pipeline} is paused: the run waits until it is unpaused` } : run);
         } catch (err) {
           return sendError(reply, err, 'body', 'path.id');
         }
@@ -260,6 +264,12 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           if (options.endDate < options.startDate) throw badRequest(`body.end_date: ${JSON.stringify(b.end_date)} is before body.start_date ${JSON.stringify(b.start_date)}`);
           const plan = await engine.backfill(request.params.id, { ...options, dryRun: true });
           if (b.dry_run) return plan;
+          engine.operations.note(
+            'backfill',
+            { actor: request.principal?.name ?? 'unknown' },
+            { pipeline: plan.pipeline },
+            { startDate: iso(options.startDate), endDate: iso(options.endDate), runs: plan.plan.length },
+          );
           // run in the background; progress is visible through /runs
           void engine.backfill(request.params.id, options).catch((err: unknown) => request.log.error({ err }, 'backfill failed'));
           return reply.code(202).send({ ...plan, dryRun: false, accepted: true });
@@ -332,7 +342,9 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const run = engine.getRun(request.params.id);
-        return run ?? reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no run "${request.params.id}"` });
+        if (!run) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path.id: no run "${request.params.id}"` });
+        const audit = engine.operations.audit({ runId: run.runId }).map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+        return { ...run, audit };
       },
     );
 
