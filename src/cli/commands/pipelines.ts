@@ -15,8 +15,11 @@ import { createBuiltinOperators } from '../../engine/operators';
 import { SupervisorError, type Logger } from '../../protocol';
 import { DateParseError, parseStrictDate } from '../../shared/dates';
 import { LIMITS } from '../../shared/limits';
+import { createAuditStore } from '../../store/audit';
+import { createPipelineStateStore } from '../../store/pipeline-state';
 import { createRunStore } from '../../store/runs';
 import type { SqliteDatabase } from '../../store/database';
+import { cliActor } from '../actor';
 import type { CliContext } from '../context';
 
 export interface PipelineCliDeps {
@@ -153,6 +156,11 @@ async function withEngine<T>(ctx: CliContext, deps: PipelineCliDeps, fn: (engine
 export function listAction(ctx: CliContext): void {
   const { catalog, db } = catalogOf(ctx);
   const store = createRunStore(db);
+  const pauses = new Map(
+    createPipelineStateStore(db)
+      .list()
+      .map((s) => [s.pipeline, s]),
+  );
   const rows = catalog.list().map((p: PipelineSpec) => {
     const last = store.listRuns({ pipeline: p.id, limit: 1 })[0];
     return {
@@ -160,7 +168,9 @@ export function listAction(ctx: CliContext): void {
       aliases: p.aliases,
       schedule: p.schedule,
       timezone: p.timezone,
-      paused: p.paused,
+      // the store's state once an operator paused or the daemon saw it; the config's initial value before
+      paused: pauses.get(p.id)?.paused ?? p.paused,
+      pausedBy: pauses.get(p.id)?.changedBy ?? null,
       overlap: p.overlap,
       tasks: p.tasks.length,
       lastRun: last ? { runId: last.id, state: last.state, logicalDate: last.logicalDate } : null,
@@ -218,10 +228,16 @@ export async function triggerAction(ctx: CliContext, deps: PipelineCliDeps, setE
     queuedAt: now,
     rerun: flags.rerun === true,
   });
+  const paused = createPipelineStateStore(db).isPaused(spec.id);
+  if (created) createAuditStore(db).record({ at: now, actor: cliActor(ctx.env), action: 'trigger', pipeline: spec.id, runId: run.id, details: { kind: 'manual' } });
   if (!created) {
     ctx.stderr(`a run for ${iso(run.logicalDate)} already exists (${run.id}, ${run.state}); use --rerun to run it again`);
   } else if (!ctx.json) {
-    ctx.stdout(`queued ${run.id}: a running supervisor daemon starts it within a second (use --local to run it in this process)`);
+    ctx.stdout(
+      paused
+        ? `queued ${run.id}: ${spec.id} is paused, so the run waits until \`supervisor dags unpause ${spec.id}\``
+        : `queued ${run.id}: a running supervisor daemon starts it within a second (use --local to run it in this process)`,
+    );
   }
   if (flags.wait && created) {
     const engine = createEngine({ config: ctx.loadConfig(), db, logger: ctx.logger, operators: {}, schedule: false });
