@@ -91,7 +91,8 @@ export const routeSchema = z.strictObject({
   send_resolved: z.boolean().default(true),
 });
 
-export const CHECK_KINDS = ['kafka_cluster', 'consumer_lag', 'schema_registry', 'delta_freshness', 'spark'] as const;
+/** The configured check kinds, and the schedule monitor's own (src/engine/schedule-monitor.ts). */
+export const CHECK_KINDS = ['kafka_cluster', 'consumer_lag', 'schema_registry', 'delta_freshness', 'spark', 'pipeline_deadline', 'pipeline_schedule'] as const;
 
 export const ruleSchema = z.strictObject({
   name: name('rule name'),
@@ -109,9 +110,9 @@ export const ruleSchema = z.strictObject({
     .prefault({}),
   /** The condition is true while the signal's status is at least this (ok < warn < unknown < crit). */
   status: z.enum(['warn', 'unknown', 'crit']).default('crit'),
-  /** For `run` rules: run states that make the condition true; a later `success` makes it false. */
+  /** For `run` rules: run states that make the condition true; a later `success` makes it false (`cancelled` is opt-in: an operator did it). */
   run_states: z
-    .array(z.enum(['failed', 'timed_out', 'skipped']))
+    .array(z.enum(['failed', 'timed_out', 'skipped', 'cancelled']))
     .min(1)
     .default(['failed', 'timed_out']),
   for: duration.default(0),
@@ -173,7 +174,7 @@ export function defineRule(input: AlertRuleInput): AlertRule {
   return ruleSchema.parse(input);
 }
 
-/** Default rules: every seed check (Kafka, lag, schema registry, freshness, Spark) and failed runs. */
+/** Default rules: every seed check (Kafka, lag, schema registry, freshness, Spark), failed runs, deadlines and missed schedules. */
 export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
   defineRule({
     name: 'kafka_cluster_down',
@@ -229,6 +230,26 @@ export const DEFAULT_ALERT_RULES: readonly AlertRule[] = Object.freeze([
     for: '2m',
     severity: 'critical',
     summary: 'Spark {{ target }} is unhealthy',
+    description: '{{ summary }}',
+  }),
+  // no `for`: the monitor's first evaluation is at the daemon's start, so a deadline that passed
+  // while it was down pages at once; the signal's summary names the logical dates and why
+  defineRule({
+    name: 'PipelineDeadlineMissed',
+    match: { kind: 'pipeline_deadline' },
+    status: 'crit',
+    for: '0s',
+    severity: 'critical',
+    summary: 'Pipeline {{ labels.pipeline }} missed its deadline ({{ value }} logical date(s) without a successful run)',
+    description: '{{ summary }}',
+  }),
+  defineRule({
+    name: 'PipelineScheduleMissed',
+    match: { kind: 'pipeline_schedule' },
+    status: 'warn',
+    for: '0s',
+    severity: 'warning',
+    summary: 'Pipeline {{ labels.pipeline }} missed {{ value }} schedule tick(s)',
     description: '{{ summary }}',
   }),
   defineRule({

@@ -1,4 +1,4 @@
-/** Overview row "Pipelines": run outcomes, time since the last success, runs and tasks by state, durations, schedule delay, skipped ticks. */
+/** Overview row "Pipelines": run outcomes, time since the last success, runs and tasks by state, durations, schedule delay, skipped ticks, deadlines and missed schedules. */
 import { query, stateTimelinePanel, statPanel, timeseriesPanel, valueMappings, type Section } from '../panels';
 import { pipeline } from './selectors';
 
@@ -117,6 +117,20 @@ export function pipelinesSection(): Section {
         targets: [query(`sum by (pipeline, reason) (increase(supervisor_pipeline_skipped_ticks_total{${pipeline}}[$__rate_interval]))`, { legend: '{{pipeline}} {{reason}}' })],
         style: 'bars',
         legendCalcs: ['sum'],
+      }),
+      timeseriesPanel({
+        title: 'Deadlines and missed schedules',
+        description:
+          'Logical dates currently past their deadline without a success (line), deadline misses and cron ticks that produced no run (bars; the schedule monitor counts each date once).',
+        size: { w: 12, h: 7 },
+        targets: [
+          query(`max by (pipeline) (supervisor_pipeline_runs_past_deadline{${pipeline}})`, { legend: '{{pipeline}} past deadline' }),
+          query(`sum by (pipeline) (increase(supervisor_pipeline_deadline_misses_total{${pipeline}}[$__rate_interval]))`, { legend: '{{pipeline}} deadline missed' }),
+          query(`sum by (pipeline) (increase(supervisor_pipeline_missed_schedules_total{${pipeline}}[$__rate_interval]))`, { legend: '{{pipeline}} ticks missed' }),
+        ],
+        min: 0,
+        legendCalcs: ['lastNotNull', 'max'],
+        overrides: [{ byRegexp: '.*(missed)$', properties: [{ id: 'custom.drawStyle', value: 'bars' }] }],
       }),
     ],
   };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { scheduleProblems } from '../../streams/cron';
-import { durationMs, timerDurationMs } from './duration';
+import { durationMs, durationSchema, timerDurationMs } from './duration';
 
 /**
  * Schedules and time zones are checked here with the daemon's own check (streams/cron
@@ -65,6 +65,28 @@ export const gateSchema = z.strictObject({
   max_lag: z.strictObject({ group: z.string().min(1), topic: z.string().min(1), max_lag: z.number().int().min(0) }).optional(),
 });
 
+/** A deadline's `after`: positive (a run cannot be due before its start); "-5m" and 0 are named as such. */
+const deadlineAfter = z
+  .custom<string | number>(() => true)
+  .superRefine((value, ctx) => {
+    const negative = (typeof value === 'number' && value < 0) || (typeof value === 'string' && value.trim().startsWith('-'));
+    if (negative) ctx.addIssue({ code: 'custom', message: `a deadline must be a positive duration, got ${JSON.stringify(value)} (negative)` });
+    else if (value === 0 || (typeof value === 'string' && /^\s*0+(\.0*)?\s*[a-z]*\s*$/i.test(value)))
+      ctx.addIssue({ code: 'custom', message: `a deadline must be a positive duration, got ${JSON.stringify(value)}` });
+  })
+  .pipe(durationSchema({ min: 1_000 }));
+
+/**
+ * When a run must have succeeded: `after` its logical date (the cron tick) or its queued time.
+ * Checked by src/engine/schedule-monitor.ts over the last `lookback` of logical dates.
+ */
+export const deadlineSchema = z.strictObject({
+  after: deadlineAfter,
+  from: z.enum(['logical_date', 'queued_at']).default('logical_date'),
+  /** How far back logical dates are checked (and missed ticks reported). */
+  lookback: durationSchema({ min: 60_000 }).default(86_400_000),
+});
+
 export const pipelineSchema = z
   .strictObject({
     description: z.string().optional(),
@@ -92,6 +114,8 @@ export const pipelineSchema = z
     defaults: z.strictObject(retryPolicy).prefault({}),
     triggers: z.array(pipelineTriggerSchema).default([]),
     gate: gateSchema.optional(),
+    /** Alert when a run has not succeeded this long after its logical date (or queued time). */
+    deadline: deadlineSchema.optional(),
     tasks: z.array(taskSchema).min(1, 'a pipeline needs at least one task'),
   })
   .superRefine((pipeline, ctx) => {
@@ -124,6 +148,7 @@ export const pipelinesSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type TaskConfig = z.infer<typeof taskSchema>;
 export type PipelineTriggerConfig = z.infer<typeof pipelineTriggerSchema>;
+export type DeadlineConfig = z.infer<typeof deadlineSchema>;
 export type OperatorName = (typeof OPERATORS)[number];
 
 /** Upstream ids with groups expanded to their member tasks. */

@@ -44,6 +44,8 @@ export interface PipelineSpec {
   paused: boolean;
   triggers: readonly PipelineTriggerConfig[];
   gate: PipelineConfig['gate'] | null;
+  /** When a run must have succeeded (src/engine/schedule-monitor.ts); null: no deadline. */
+  deadline: { afterMs: number; from: 'logical_date' | 'queued_at'; lookbackMs: number } | null;
   /** Tasks in a topological order (config order among independent tasks). */
   tasks: readonly TaskSpec[];
   groups: Readonly<Record<string, readonly string[]>>;
@@ -97,6 +99,7 @@ export function buildPipeline(id: string, config: PipelineConfig): PipelineSpec 
     paused: config.paused,
     triggers: config.triggers,
     gate: config.gate ?? null,
+    deadline: config.deadline ? { afterMs: config.deadline.after, from: config.deadline.from, lookbackMs: config.deadline.lookback } : null,
     tasks,
     groups,
   };

@@ -1,7 +1,16 @@
 import type { Status } from './status';
 
-/** The kinds of probe the supervisor ships. A configured check has a name and one kind. */
-export type CheckKind = 'kafka_cluster' | 'consumer_lag' | 'schema_registry' | 'delta_freshness' | 'spark';
+/** The kinds of probe a config's `checks:` section configures. A configured check has a name and one kind. */
+export type ConfiguredCheckKind = 'kafka_cluster' | 'consumer_lag' | 'schema_registry' | 'delta_freshness' | 'spark';
+
+/**
+ * The supervisor's own probes over its run store (src/engine/schedule-monitor.ts): runs past
+ * their pipeline's deadline, cron ticks that produced no run. Not configured under `checks:`.
+ */
+export type PipelineCheckKind = 'pipeline_deadline' | 'pipeline_schedule';
+
+/** The kinds of probe the supervisor ships. */
+export type CheckKind = ConfiguredCheckKind | PipelineCheckKind;
 
 /** Target of the one signal that stands for a whole probe run that failed or timed out. */
 export const CHECK_WIDE_TARGET = '*';
@@ -41,7 +50,7 @@ export interface Signal {
   error?: SignalError;
 }
 
-export type SignalFacts = KafkaClusterFacts | ConsumerLagFacts | SchemaRegistryFacts | DeltaFacts | SparkFacts;
+export type SignalFacts = KafkaClusterFacts | ConsumerLagFacts | SchemaRegistryFacts | DeltaFacts | SparkFacts | PipelineDeadlineFacts | PipelineScheduleFacts;
 
 export interface KafkaClusterFacts {
   kind: 'kafka_cluster';
@@ -152,6 +161,56 @@ export interface SparkFacts {
   /** Expected application names with whether a RUNNING app matched each. */
   expectedApps: Array<{ name: string; running: boolean }>;
   queries?: StreamingQueryFacts[];
+}
+
+/** Why a logical date is past its deadline without a success. */
+export type DeadlineMissReason = 'never_started' | 'gated' | 'skipped' | 'queued_behind_overlap' | 'queued' | 'running' | 'failed' | 'timed_out' | 'cancelled' | 'no_run';
+
+/** One logical date past its deadline without a successful run. */
+export interface DeadlineMiss {
+  /** Epoch ms (the cron tick, or the run's logical date). */
+  logicalDate: number;
+  /** Epoch ms the deadline passed. */
+  dueAt: number;
+  reason: DeadlineMissReason;
+  /** The newest run of that date (null: none, e.g. the daemon was down at the tick). */
+  runId: string | null;
+  /** One sentence: "skipped by its gate: consumer group g lags 5 messages…". */
+  detail: string;
+}
+
+export interface PipelineDeadlineFacts {
+  kind: 'pipeline_deadline';
+  pipeline: string;
+  afterSeconds: number;
+  from: 'logical_date' | 'queued_at';
+  paused: boolean;
+  /** Epoch ms of the oldest logical date considered (lookback, first seen, last unpause). */
+  windowStart: number;
+  /** How many logical dates are past their deadline without a success. */
+  overdueCount: number;
+  /** Those dates, oldest first (at most the first 20). */
+  overdue: DeadlineMiss[];
+}
+
+/** Likely cause of a cron tick that produced no run. */
+export type MissedTickCause = 'daemon_down' | 'overlap' | 'clock_jump';
+
+export interface MissedTick {
+  /** Epoch ms of the tick (its logical date). */
+  tick: number;
+  cause: MissedTickCause;
+}
+
+export interface PipelineScheduleFacts {
+  kind: 'pipeline_schedule';
+  pipeline: string;
+  paused: boolean;
+  windowStart: number;
+  /** Ticks in the window with no run at all and no later successful run. */
+  missedCount: number;
+  /** Those ticks, oldest first (at most the first 20). */
+  missed: MissedTick[];
 }
 
 /**

@@ -7,7 +7,7 @@ import { sparkOptionsSchema } from '../../checks/spark';
 import { camelizeKeys, camelToSnake, snakePath } from '../config/case';
 import { readDuration } from '../config/duration';
 import type { CheckConfig, ConnectionsConfig } from '../config/schema';
-import type { CheckKind } from '../protocol';
+import type { ConfiguredCheckKind as CheckKind } from '../protocol';
 import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder';
 import { resolveSecret } from '../shared/secrets';
 import { hasTlsSettings, pickTlsSettings, type TlsSettings } from '../shared/tls';

@@ -12,7 +12,7 @@
  */
 import { connectable, Subject, takeUntil, type Observable, type Subscription } from 'rxjs';
 import type { SupervisorConfig } from '../config/schema';
-import type { CheckProbe, Clock, Component, Logger, Signal } from '../protocol';
+import { SupervisorError, type CheckProbe, type Clock, type Component, type Logger, type Signal } from '../protocol';
 import type { KafkaConnection } from '../shared/kafka-connection';
 import { createSignals$ } from '../../streams/check-scheduler';
 import { createConsumerOffsets$ } from '../../streams/consumer-offsets';
@@ -27,6 +27,8 @@ export interface SignalSourceParams {
   clock: Clock;
   /** connections.kafka resolved, for the `__consumer_offsets` stream. */
   kafkaConnection: KafkaConnection;
+  /** Probes the root adds to the configured checks (the schedule monitor's deadline and missed-schedule probes). */
+  extraProbes?: readonly CheckProbe[];
 }
 
 export interface SignalSource extends Component {
@@ -65,7 +67,15 @@ class ChecksComponent implements SignalSource {
     const { config, logger, clock } = params;
     this.logger = logger;
     this.commitStore = needsOffsetsStream(config) ? createCommitStore() : undefined;
-    this.probes = createCheckProbes({ config, logger, clock, ...(this.commitStore ? { commitStore: this.commitStore } : {}) });
+    const configured = createCheckProbes({ config, logger, clock, ...(this.commitStore ? { commitStore: this.commitStore } : {}) });
+    for (const extra of params.extraProbes ?? []) {
+      if (configured.some((p) => p.name === extra.name)) {
+        throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `check name "${extra.name}" is reserved for the supervisor's own ${extra.kind} probe; rename the check`, {
+          where: `checks.${extra.name}`,
+        });
+      }
+    }
+    this.probes = [...configured, ...(params.extraProbes ?? [])];
     this.brokerKicks = createBrokerKicks({ config, logger });
     // hot: the probes run once, from connect() on, whoever listens
     this.live$ = connectable(createSignals$({ probes: this.probes, logger, clock, stop$: this.stop$, kicks$: this.brokerKicks.kicks$ }), {

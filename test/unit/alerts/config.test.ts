@@ -97,9 +97,9 @@ describe('alertsConfigSchema', () => {
     expect(text).toMatch(/rules\.1\.sinks\.0: unknown sink "missing"/);
   });
 
-  it('default rules cover every seed check kind and failed runs', () => {
+  it('default rules cover every seed check kind, deadlines, missed schedules and failed runs', () => {
     const kinds = new Set(DEFAULT_ALERT_RULES.flatMap((r) => r.match.kind ?? []));
-    expect([...kinds].sort()).toEqual(['consumer_lag', 'delta_freshness', 'kafka_cluster', 'schema_registry', 'spark']);
+    expect([...kinds].sort()).toEqual(['consumer_lag', 'delta_freshness', 'kafka_cluster', 'pipeline_deadline', 'pipeline_schedule', 'schema_registry', 'spark']);
     const run = DEFAULT_ALERT_RULES.find((r) => r.source === 'run');
     expect(run).toMatchObject({ name: 'pipeline_run_failed', run_states: ['failed', 'timed_out'] });
   });
