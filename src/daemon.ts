@@ -10,6 +10,11 @@ import { createPipelineTriggers } from './wiring/triggers';
 import { resolveKafkaConnection } from './shared/kafka-connection';
 import { loadConfig, readStorePath, type LoadedConfig } from './config/load';
 import { createEngine, type Engine } from './engine/engine';
+import { createPipelineCatalog } from './engine/dag';
+import { createScheduleMonitor } from './engine/schedule-monitor';
+import { registerScheduleMonitorMetrics } from './metrics/schedule-monitor';
+import { createPipelineStateStore } from './store/pipeline-state';
+import { createRunStore } from './store/runs';
 import { createLifecycle, type Component } from './lifecycle';
 import { createLogger } from './logging';
 import { registerSignalMetrics } from './metrics/signal-metrics';
@@ -103,7 +108,24 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     // truth for the latest signals, read synchronously through its view (`checks.signals()`).
     // the one Kafka connection (TLS, SASL) of the stream, triggers and gates: files read once, one OAUTHBEARER token cache
     const kafkaConnection = resolveKafkaConnection(kafkaConnectionSettings(config.connections));
-    const checks = createSignalSource({ config, logger, clock, kafkaConnection });
+    // deadlines and missed schedule ticks, judged from the stores: two more probes of `checks`
+    // (evaluated at its start, so what passed while the daemon was down is reported at once)
+    const monitoredPipelines = createPipelineCatalog(config);
+    const scheduleMonitorMetrics = registerScheduleMonitorMetrics({
+      registry,
+      overdue: () => scheduleMonitor.overdue(),
+      pipelines: monitoredPipelines.list().map((p) => p.id),
+    });
+    const scheduleMonitor = createScheduleMonitor({
+      catalog: monitoredPipelines,
+      runs: createRunStore(db),
+      pipelineState: createPipelineStateStore(db),
+      now: () => clock.now(),
+      metrics: scheduleMonitorMetrics,
+      // read once the lifecycle below exists: catchup fills the missed ticks of catchup pipelines at the engine's start
+      engineStarted: () => lifecycle.isStarted('engine'),
+    });
+    const checks = createSignalSource({ config, logger, clock, kafkaConnection, extraProbes: scheduleMonitor.probes() });
     const latestSignals = (): Signal[] => checks.signals();
     registerSignalMetrics({ registry, latest: latestSignals, now: () => clock.now() });
 
