@@ -29,12 +29,6 @@ const FIX = path.resolve(__dirname, '../fixtures/engine');
 const node = process.execPath;
 const cliUser = `cli:${os.userInfo().username}`;
 
-interface Attempt {
-  taskId: string;
-  tryNumber: number;
-  state: string;
-  error: string | null;
-}
 interface AuditRow {
   actor: string;
   action: string;
@@ -107,7 +101,7 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
     expect(stopped?.code).toBe(0);
   });
 
-  const attemptsOf = async (runId: string): Promise<Attempt[]> => (await api.tasks(runId)).attempts as Attempt[];
+  const attemptsOf = async (runId: string) => (await api.tasks(runId)).attempts;
   const auditOf = async (runId: string): Promise<AuditRow[]> => (await api.get<{ entries: AuditRow[] }>(`/audit?run=${encodeURIComponent(runId)}`)).entries;
 
   it('cancel mid-ingestion: SIGTERM/SIGKILL reach the whole process group, the task and run end cancelled, no process is left', async () => {
@@ -115,7 +109,7 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
     const [ingestPid, childPid] = await waitFor(
       'the ingestion and its child to run',
       () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim().split(' ').map(Number).length === 2 && fs.readFileSync(pidFile, 'utf8').trim().split(' ').map(Number),
-      { timeoutMs: 30_000, diagnose: sup.tail },
+      { timeoutMs: 30_000, diagnose: () => sup.tail() },
     );
     expect(pidAlive(ingestPid!)).toBe(true);
     expect(pidAlive(childPid!)).toBe(true);
@@ -148,7 +142,7 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
   it('clear --only-failed --downstream re-runs exactly the failed task and its downstream, keeping the earlier tries', async () => {
     fs.rmSync(flag, { force: true });
     const { json: first } = await api.trigger('ops_chain', { logical_date: '2026-01-01T00:00:00Z' });
-    const failed = await api.waitForRun(first.runId, 30_000, sup.tail);
+    const failed = await api.waitForRun(first.runId, 30_000, () => sup.tail());
     expect(failed.state).toBe('failed');
     expect(Object.fromEntries(failed.tasks.map((t) => [t.taskId, t.state]))).toEqual({ a: 'success', b: 'failed', c: 'upstream_failed', d: 'success' });
 
@@ -168,7 +162,7 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
         const r = await api.run(first.runId);
         return r.state === 'success' ? r : undefined;
       },
-      { timeoutMs: 30_000, diagnose: sup.tail },
+      { timeoutMs: 30_000, diagnose: () => sup.tail() },
     );
     expect(done.tasks.every((t) => t.state === 'success')).toBe(true);
     const tries = (await attemptsOf(first.runId)).map((a) => `${a.taskId}#${a.tryNumber}:${a.state}`).sort();
@@ -184,7 +178,7 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
   it('mark success of the failed task unblocks its downstream (which runs), without running the task again', async () => {
     fs.rmSync(flag, { force: true });
     const { json: run } = await api.trigger('ops_chain', { logical_date: '2026-01-02T00:00:00Z' });
-    expect((await api.waitForRun(run.runId, 30_000, sup.tail)).state).toBe('failed');
+    expect((await api.waitForRun(run.runId, 30_000, () => sup.tail())).state).toBe('failed');
 
     const badState = await cli(config, ['tasks', 'mark', run.runId, 'b', 'done']);
     expect(badState.code).toBe(2);
@@ -198,7 +192,7 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
         const r = await api.run(run.runId);
         return r.state === 'success' ? r : undefined;
       },
-      { timeoutMs: 30_000, diagnose: sup.tail },
+      { timeoutMs: 30_000, diagnose: () => sup.tail() },
     );
     expect(Object.fromEntries(done.tasks.map((t) => [t.taskId, t.state]))).toEqual({ a: 'success', b: 'success', c: 'success', d: 'success' });
     const tries = (await attemptsOf(run.runId)).map((a) => `${a.taskId}#${a.tryNumber}:${a.state}`).sort();
@@ -208,7 +202,7 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
 
   it('pause stops the cron ticks (counted), a manual trigger waits; unpause resumes both; pause survives in the store', async () => {
     const count = async (): Promise<number> => (await api.runs('ops_cron')).length;
-    await waitFor('two cron runs', async () => (await count()) >= 2, { timeoutMs: 20_000, diagnose: sup.tail });
+    await waitFor('two cron runs', async () => (await count()) >= 2, { timeoutMs: 20_000, diagnose: () => sup.tail() });
 
     const paused = await cli(config, ['--json', 'dags', 'pause', 'ops_cron', '--reason', 'maintenance']);
     expect(paused.code).toBe(0);
@@ -233,8 +227,8 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
     const resumed = await api.request<{ paused: boolean; by: string }>('POST', '/pipelines/ops_cron/unpause', { reason: 'done' });
     expect(resumed.status).toBe(200);
     expect(resumed.json).toMatchObject({ paused: false, by: 'ops-writer' });
-    await waitFor('cron ticks again', async () => (await count()) >= before + 3, { timeoutMs: 20_000, diagnose: sup.tail });
-    await waitFor('the waiting manual run to run', async () => (await api.run(manual.json.runId)).state === 'success', { timeoutMs: 20_000, diagnose: sup.tail });
+    await waitFor('cron ticks again', async () => (await count()) >= before + 3, { timeoutMs: 20_000, diagnose: () => sup.tail() });
+    await waitFor('the waiting manual run to run', async () => (await api.run(manual.json.runId)).state === 'success', { timeoutMs: 20_000, diagnose: () => sup.tail() });
     const audit = (await api.get<{ entries: AuditRow[] }>('/audit?pipeline=ops_cron')).entries.map((e) => [e.action, e.actor]);
     expect(audit.slice(0, 3)).toEqual([
       ['unpause', 'ops-writer'],
