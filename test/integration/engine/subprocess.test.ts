@@ -253,7 +253,7 @@ describe('subprocess operators in a run', () => {
       const argv = JSON.parse(fs.readFileSync(log, 'utf8')) as string[];
       expect(argv.slice(0, 2)).toEqual(['run', '--rm']);
       expect(argv).toContain('ingest:1.2');
-      expect(argv).toContain(`${cfg}:/config/sources.yaml:ro`);
+      expect(argv).toContain(`${path.dirname(cfg)}:/config:ro`);
       const afterImage = argv.slice(argv.indexOf('ingest:1.2') + 1);
       expect(afterImage).toEqual(['--config', '/config/sources.yaml', '--kafka-servers', '127.0.0.1:9092', '--run-id', r.id, '--logical-date', '2025-10-05T00:00:00.000Z']);
       expect(t.store.getTask(r.id, 'ingest')!.result).toMatchObject({ via: 'docker' });
