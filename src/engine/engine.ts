@@ -159,6 +159,8 @@ class PipelinesEngine implements Engine {
   private readonly own = new Set<string>();
   private readonly subscriptions: Subscription[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
+  /** In-process CLI runs (no dispatch poll): looks for operators' requests while runs execute. */
+  private requestTimer: NodeJS.Timeout | undefined;
   private kafkaSource: KafkaAdminSource | undefined;
   private started = false;
   private stopping: Promise<void> | undefined;
@@ -231,6 +233,10 @@ class PipelinesEngine implements Engine {
     if (this.shutdown.signal.aborted) onShutdown();
     else this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
     this.controllers.set(runId, ac);
+    if (!this.daemon && !this.requestTimer) {
+      this.requestTimer = setInterval(() => this.safely('answering requests', () => this.answerRequests()), this.params.pollIntervalMs ?? 1000);
+      this.requestTimer.unref();
+    }
     const p = executeRun(this.runner, spec, runId, ac.signal, only ? { only } : {})
       .then(
         () => undefined,
@@ -248,6 +254,10 @@ class PipelinesEngine implements Engine {
         this.shutdown.signal.removeEventListener('abort', onShutdown);
         this.controllers.delete(runId);
         this.executing.delete(runId);
+        if (this.requestTimer && this.executing.size === 0) {
+          clearInterval(this.requestTimer);
+          this.requestTimer = undefined;
+        }
         this.own.delete(runId);
         if (!this.shutdown.signal.aborted) this.dispatch();
       });
@@ -273,6 +283,14 @@ class PipelinesEngine implements Engine {
       this.logger.error({ error: describeError(err).message }, 'dispatch failed');
     }
   };
+
+  private safely(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.logger.error({ error: describeError(err).message }, `${what} failed`);
+    }
+  }
 
   /** Operators' requests (cancel, mark) on runs this process executes: abort them with the request. */
   private answerRequests(): void {
@@ -411,6 +429,7 @@ class PipelinesEngine implements Engine {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (this.pollTimer) clearInterval(this.pollTimer);
+      if (this.requestTimer) clearInterval(this.requestTimer);
       for (const s of this.subscriptions) {
         try {
           s.unsubscribe();

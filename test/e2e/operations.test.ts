@@ -139,6 +139,21 @@ describe('operations on real runs (supervisor process, CLI, task subprocesses)',
     expect(await auditOf(run.runId)).toHaveLength(2);
   });
 
+  it('cancel reaches a run executing in a CLI process (`trigger --local`), not only in the daemon', async () => {
+    fs.rmSync(pidFile, { force: true });
+    const local = cli(config, ['pipelines', 'trigger', 'ops_ingest', '--local', '--logical-date', '2026-02-01T00:00:00Z']);
+    const [ingestPid] = await waitFor('the local ingestion to run', () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim().split(' ').map(Number), {
+      timeoutMs: 30_000,
+    });
+    const runId = (await api.runs('ops_ingest')).find((r) => r.logicalDate === Date.parse('2026-02-01T00:00:00Z'))!.id;
+    const cancelled = await cli(config, ['runs', 'cancel', runId, '--wait']);
+    expect(cancelled.code).toBe(0);
+    const res = await local;
+    expect(res.code).toBe(1); // the run it waited for did not succeed
+    expect(res.stdout).toMatch(/cancelled/);
+    expect(pidAlive(ingestPid!)).toBe(false);
+  });
+
   it('clear --only-failed --downstream re-runs exactly the failed task and its downstream, keeping the earlier tries', async () => {
     fs.rmSync(flag, { force: true });
     const { json: first } = await api.trigger('ops_chain', { logical_date: '2026-01-01T00:00:00Z' });
