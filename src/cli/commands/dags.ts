@@ -6,10 +6,12 @@
 import type { Command } from 'commander';
 import { isSupervisorError } from '../../protocol';
 import type { CliContext } from '../context';
+import { registerInspectCommands } from './inspect';
 import { backfillAction, listAction, testAction, triggerAction, withBackfillOptions, type BackfillFlags, type PipelineCliDeps } from './pipelines';
 
 export function registerDagCommands(program: Command, ctx: CliContext, setExit: (code: number) => void, deps: PipelineCliDeps = {}): void {
   const dags = program.command('dags').description('Airflow-compatible aliases of `pipelines`');
+  registerInspectCommands(dags, ctx, setExit, 'pipelines');
   dags
     .command('list')
     .description('list pipelines (DAGs)')

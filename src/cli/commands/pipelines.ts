@@ -21,6 +21,7 @@ import { createRunStore } from '../../store/runs';
 import type { SqliteDatabase } from '../../store/database';
 import { cliActor } from '../actor';
 import type { CliContext } from '../context';
+import { registerInspectCommands } from './inspect';
 
 export interface PipelineCliDeps {
   /** Operators for in-process runs; default: the engine's built-ins (checks injected by the root). */
@@ -350,6 +351,7 @@ export function withBackfillOptions(command: Command): Command {
 
 export function registerPipelineCommands(program: Command, ctx: CliContext, setExit: SetExit, deps: PipelineCliDeps = {}): void {
   const pipelines = program.command('pipelines').description('pipelines (Airflow DAGs): list, trigger, test, backfill');
+  registerInspectCommands(pipelines, ctx, setExit, 'pipelines');
   pipelines
     .command('list')
     .description('list pipelines with their schedule and last run')

@@ -1,10 +1,12 @@
 /** `supervisor tasks test PIPELINE TASK DATE` — one task in-process, dependencies ignored (Airflow's `tasks test`). */
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
+import { registerInspectCommands } from './inspect';
 import { cliEngine, exitCodeOf, parseConf, parseDate, printRun, type PipelineCliDeps } from './pipelines';
 
 export function registerTaskCommands(program: Command, ctx: CliContext, setExit: (code: number) => void, deps: PipelineCliDeps = {}): void {
   const tasks = program.command('tasks').description('task instances');
+  registerInspectCommands(tasks, ctx, setExit, 'tasks');
   tasks
     .command('test <pipeline> <task> <date>')
     .description('run one task for DATE in this process, without its upstream (recorded with trigger kind test)')
