@@ -16,8 +16,9 @@
  *   run → `warn`, naming the ticks and the likely cause (the supervisor was down; a run was
  *   still active, i.e. the overlap policy skipped it; otherwise a clock jump).
  *
- * The window of logical dates is (max(now − lookback, first seen, last unpause), now]: ticks
- * before the store first saw the pipeline, or while it was paused, do not count. Expected dates
+ * The window of logical dates is (max(now − lookback, first seen, last unpause, first run), now]:
+ * ticks before the store first saw the pipeline, before its first run, or while it was paused,
+ * do not count. Expected dates
  * are the cron ticks (croner through streams/cron.ts, as the engine computes them: time zones,
  * DST) plus the logical dates of the pipeline's other runs (manual, backfill, Kafka triggers;
  * `test` runs are detached and never count). At most `maxTicks` ticks (the newest) are judged.
@@ -43,7 +44,11 @@ export interface ScheduleMonitorMetrics {
 export interface ScheduleMonitorParams {
   catalog: Pick<PipelineCatalog, 'list'>;
   runs: Pick<RunStore, 'listRuns'>;
-  /** `ensure` is the engine's own idempotent call; the first evaluation makes it too, since the checks start before the engine. */
+  /**
+   * `ensure` is the engine's own idempotent call at its start; the monitor makes it too once the
+   * engine has started (should the engine not have), so a pipeline's window starts when its ticks
+   * are first fired. A pipeline the store has not seen yet is not judged.
+   */
   pipelineState: Pick<PipelineStateStore, 'get' | 'ensure'>;
   now(): number;
   metrics?: ScheduleMonitorMetrics;
@@ -90,10 +95,7 @@ export function createScheduleMonitor(params: ScheduleMonitorParams): ScheduleMo
   return new Monitor(params);
 }
 
-interface Window {
-  paused: boolean;
-  start: number;
-}
+type Judged = { quiet: string; paused: boolean; start: number } | { quiet: null; paused: boolean; start: number; runs: RunRecord[] };
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -139,18 +141,16 @@ class Monitor implements ScheduleMonitor {
     for (const spec of this.params.catalog.list()) {
       const deadline = spec.deadline;
       if (!deadline) continue;
-      const window = this.window(spec, deadline.lookbackMs, now);
-      const base = { afterSeconds: deadline.afterMs / 1000, from: deadline.from, paused: window.paused, windowStart: window.start };
-      if (window.paused) {
+      const judged = this.judge(spec, deadline.lookbackMs, now);
+      const base = { afterSeconds: deadline.afterMs / 1000, from: deadline.from, paused: judged.paused, windowStart: judged.start };
+      if (judged.quiet !== null) {
         this.overdueNow.set(spec.id, 0);
-        out.push(
-          this.signal(spec, 'pipeline_deadline', 'ok', 0, `pipeline ${spec.id} is paused`, { kind: 'pipeline_deadline', pipeline: spec.id, ...base, overdueCount: 0, overdue: [] }),
-        );
+        out.push(this.signal(spec, 'pipeline_deadline', 'ok', 0, judged.quiet, { kind: 'pipeline_deadline', pipeline: spec.id, ...base, overdueCount: 0, overdue: [] }));
         continue;
       }
-      const runs = this.runsIn(spec.id, window.start, now);
+      const { runs, start } = judged;
       const byDate = groupByDate(runs);
-      const dates = new Set<number>(this.ticks(spec.id, 'deadline', window.start, now));
+      const dates = new Set<number>(this.ticks(spec.id, 'deadline', start, now));
       for (const d of byDate.keys()) dates.add(d);
       const running = runs.filter((r) => r.state === 'running');
       const misses: DeadlineMiss[] = [];
@@ -170,7 +170,7 @@ class Monitor implements ScheduleMonitor {
       const since = deadline.from === 'queued_at' ? 'being queued' : 'its logical date';
       const summary =
         misses.length === 0
-          ? `pipeline ${spec.id}: every run due in the last ${formatDuration(now - window.start)} succeeded within ${after} of ${since}`
+          ? `pipeline ${spec.id}: every run due since ${iso(start)} succeeded within ${after} of ${since}`
           : `pipeline ${spec.id}: ${misses.length} run${misses.length === 1 ? '' : 's'} not succeeded ${after} after ${since}: ${listed(misses.map((m) => `${iso(m.logicalDate)} ${m.detail}`))}`;
       const facts: PipelineDeadlineFacts = { kind: 'pipeline_deadline', pipeline: spec.id, ...base, overdueCount: misses.length, overdue: misses.slice(0, FACTS_LIMIT) };
       out.push(this.signal(spec, 'pipeline_deadline', misses.length > 0 ? 'crit' : 'ok', misses.length, summary, facts));
@@ -188,33 +188,35 @@ class Monitor implements ScheduleMonitor {
     for (const spec of this.params.catalog.list()) {
       if (!spec.schedule) continue;
       const lookback = spec.deadline?.lookbackMs ?? this.params.defaultLookbackMs ?? 86_400_000;
-      const window = this.window(spec, lookback, now);
-      const base = { kind: 'pipeline_schedule' as const, pipeline: spec.id, paused: window.paused, windowStart: window.start };
-      if (window.paused) {
-        out.push(this.signal(spec, 'pipeline_schedule', 'ok', 0, `pipeline ${spec.id} is paused`, { ...base, missedCount: 0, missed: [] }));
+      const judged = this.judge(spec, lookback, now);
+      const base = { kind: 'pipeline_schedule' as const, pipeline: spec.id, paused: judged.paused, windowStart: judged.start };
+      if (judged.quiet !== null) {
+        out.push(this.signal(spec, 'pipeline_schedule', 'ok', 0, judged.quiet, { ...base, missedCount: 0, missed: [] }));
         continue;
       }
-      const runs = this.runsIn(spec.id, window.start, now);
+      const { runs, start } = judged;
       const byDate = groupByDate(runs);
       const lastSuccess = Math.max(-Infinity, ...runs.filter((r) => r.state === 'success').map((r) => r.logicalDate));
       const missed: MissedTick[] = [];
       const counted: number[] = [];
-      for (const tick of this.ticks(spec.id, 'schedule', window.start, now - grace)) {
+      for (const tick of this.ticks(spec.id, 'schedule', start, now)) {
         if (byDate.has(tick)) continue;
         const downAtTick = tick < this.startedAt + startupGrace;
+        // a tick of this process's uptime may still be on its way to a run (a gate evaluation): wait the grace
+        if (!downAtTick && tick > now - grace) continue;
         // the engine's catchup creates the runs of ticks missed while down, once it has started
         if (downAtTick && spec.catchup && !engineStarted) continue;
         counted.push(tick);
         // a later success puts the schedule back on track: the tick stays counted, the signal clears
         if (lastSuccess > tick) continue;
-        missed.push({ tick, cause: downAtTick ? 'daemon_down' : activeAt(runs, tick) ? 'overlap' : 'clock_jump' });
+        missed.push({ tick, cause: activeAt(runs, tick) ? 'overlap' : downAtTick ? 'daemon_down' : 'clock_jump' });
       }
       let fresh = 0;
       for (const tick of counted) if (this.countedTicks.add(`${spec.id}@${tick}`)) fresh += 1;
       if (fresh > 0) this.params.metrics?.scheduleMissed(spec.id, fresh);
       const summary =
         missed.length === 0
-          ? `pipeline ${spec.id}: every schedule tick since ${iso(window.start)} produced a run`
+          ? `pipeline ${spec.id}: every schedule tick since ${iso(start)} produced a run`
           : `pipeline ${spec.id}: ${missed.length} schedule tick${missed.length === 1 ? '' : 's'} produced no run: ${describeMissed(missed)}`;
       out.push(
         this.signal(spec, 'pipeline_schedule', missed.length > 0 ? 'warn' : 'ok', missed.length, summary, {
@@ -227,9 +229,9 @@ class Monitor implements ScheduleMonitor {
     return out;
   }
 
-  /** The engine makes the same call at its start; whichever runs first records when each pipeline was first seen. */
+  /** The engine makes the same call at its start; once it has started, this records the pipelines it has not (idempotent). */
   private ensure(now: number): void {
-    if (this.ensured) return;
+    if (this.ensured || !(this.params.engineStarted?.() ?? true)) return;
     this.params.pipelineState.ensure(
       this.params.catalog.list().map((s) => ({ id: s.id, paused: s.paused })),
       now,
@@ -237,11 +239,23 @@ class Monitor implements ScheduleMonitor {
     this.ensured = true;
   }
 
-  private window(spec: PipelineSpec, lookbackMs: number, now: number): Window {
+  /**
+   * The window of logical dates judged and the pipeline's runs in it, or why nothing is judged
+   * (`quiet`: not seen yet, paused, never run). Ticks before the pipeline's first run do not
+   * count: a store that knew the pipeline (the CLI records it too) before any daemon ran it has
+   * nothing to report for that time.
+   */
+  private judge(spec: PipelineSpec, lookbackMs: number, now: number): Judged {
     const state = this.params.pipelineState.get(spec.id);
     const paused = state ? state.paused : spec.paused;
-    const start = Math.max(now - lookbackMs, state?.firstSeenAt ?? this.startedAt, state?.unpausedAt ?? -Infinity);
-    return { paused, start };
+    if (!state || paused) return { quiet: paused ? `pipeline ${spec.id} is paused` : `pipeline ${spec.id} is not scheduled yet (the engine has not started)`, paused, start: now };
+    let start = Math.max(now - lookbackMs, state.firstSeenAt, state.unpausedAt ?? -Infinity);
+    const runs = this.runsIn(spec.id, start, now);
+    if (this.params.runs.listRuns({ pipeline: spec.id, to: start, limit: 1 }).length === 0) {
+      if (runs.length === 0) return { quiet: `pipeline ${spec.id} has not run yet`, paused, start };
+      start = Math.max(start, Math.min(...runs.map((r) => r.logicalDate)) - 1);
+    }
+    return { quiet: null, paused, start, runs };
   }
 
   /** Ticks in (from, to], the newest `maxTicks` of them (cached per pipeline and use: croner in a time zone costs ≈ 0.2 ms a tick). */
@@ -266,7 +280,7 @@ class Monitor implements ScheduleMonitor {
     const miss = (reason: DeadlineMissReason, runId: string | null, detail: string): DeadlineMiss => ({ logicalDate: date, dueAt, reason, runId, detail });
     if (of.length === 0) {
       return date < this.startedAt
-        ? miss('no_run', null, 'has no run: the supervisor was not running at that time')
+        ? miss('no_run', null, 'has no run: the supervisor was not running then (or did not fire the tick)')
         : miss('no_run', null, 'has no run (the tick was skipped: a run was still active, or the clock jumped)');
     }
     const run = [...of].sort((a, b) => b.queuedAt - a.queuedAt)[0]!;

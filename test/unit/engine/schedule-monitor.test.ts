@@ -28,16 +28,18 @@ interface Setup {
   close(): void;
 }
 
-function setup(pipelines: Record<string, unknown>, options: { firstSeenAt?: number; startedAt?: number; extra?: Partial<ScheduleMonitorParams> } = {}): Setup {
+function setup(pipelines: Record<string, unknown>, options: { firstSeenAt?: number; startedAt?: number; unseen?: boolean; extra?: Partial<ScheduleMonitorParams> } = {}): Setup {
   const { db, store, close } = memoryStore();
   const state = createPipelineStateStore(db);
   const catalog = createPipelineCatalog(configSchema.parse({ pipelines }));
   const clock = { now: options.firstSeenAt ?? T0 };
   // the engine's call at its first start: when the store first saw the pipelines
-  state.ensure(
-    catalog.list().map((p) => ({ id: p.id, paused: p.paused })),
-    options.firstSeenAt ?? T0,
-  );
+  if (!options.unseen) {
+    state.ensure(
+      catalog.list().map((p) => ({ id: p.id, paused: p.paused })),
+      options.firstSeenAt ?? T0,
+    );
+  }
   const registry = new Registry();
   // read at scrape time, once the monitor below exists
   const metrics = registerScheduleMonitorMetrics({ registry, overdue: () => monitor.overdue(), pipelines: catalog.list().map((p) => p.id) });
@@ -169,6 +171,7 @@ describe('schedule monitor: deadlines', () => {
 
   it('a paused pipeline is ok ("paused"); after unpausing, only ticks since the unpause count', async () => {
     s = setup({ p: { schedule: '0 * * * *', deadline: { after: '10m' }, tasks: task } });
+    run(s.store, 'p', T0, 'success');
     s.state.setPaused('p', true, 'cli:ops', 'maintenance', T0 + 30 * M);
     s.clock.now = T0 + 5 * H;
     const paused = only(s.monitor.evaluateDeadlines(), 'p');
@@ -194,11 +197,23 @@ describe('schedule monitor: deadlines', () => {
 
   it('ticks before the store first saw the pipeline, or beyond the lookback, do not count', () => {
     s = setup({ p: { schedule: '0 * * * *', deadline: { after: '10m', lookback: '2h' }, tasks: task } }, { firstSeenAt: T0 + 3 * H + 30 * M });
+    run(s.store, 'p', T0 + 3 * H, 'success', { kind: 'manual' });
     s.clock.now = T0 + 5 * H + 20 * M;
     expect(deadlineFacts(only(s.monitor.evaluateDeadlines(), 'p')).overdue.map((m) => m.logicalDate)).toEqual([T0 + 4 * H, T0 + 5 * H]);
     s.clock.now = T0 + 7 * H + 20 * M;
     // lookback 2h: (05:20, 07:20]
     expect(deadlineFacts(only(s.monitor.evaluateDeadlines(), 'p')).overdue.map((m) => m.logicalDate)).toEqual([T0 + 6 * H, T0 + 7 * H]);
+  });
+
+  it('ticks before the first run of the pipeline do not count (the CLI may have recorded it long before any daemon ran it)', () => {
+    s = setup({ p: { schedule: '0 * * * *', deadline: { after: '10m' }, tasks: task } });
+    s.clock.now = T0 + 5 * H + 30 * M;
+    expect(only(s.monitor.evaluateDeadlines(), 'p')).toMatchObject({ status: 'ok', summary: 'pipeline p has not run yet' });
+    expect(only(s.monitor.evaluateSchedules(), 'p')).toMatchObject({ status: 'ok', summary: 'pipeline p has not run yet' });
+    // the daemon ran it first at 05:00 (gated): 01:00–04:00 are not expected, 05:00 is late
+    run(s.store, 'p', T0 + 5 * H, 'skipped', { reason: 'gate: Kafka is unhealthy (no broker answered)' });
+    expect(deadlineFacts(only(s.monitor.evaluateDeadlines(), 'p')).overdue.map((m) => [m.logicalDate, m.reason])).toEqual([[T0 + 5 * H, 'gated']]);
+    expect(only(s.monitor.evaluateSchedules(), 'p').status).toBe('ok');
   });
 
   it('DST: Europe/Berlin 02:30 daily falls in the skipped hour on 29 March; the monitor expects the tick where croner (and the engine) puts it', () => {
@@ -281,6 +296,7 @@ describe('schedule monitor: missed schedule ticks', () => {
   it('a catchup pipeline is not judged for ticks before the start until the engine has started (its catchup creates those runs)', () => {
     let engineStarted = false;
     s = setup({ p: { schedule: '0 * * * *', catchup: true, tasks: task } }, { startedAt: T0 + 2 * H + 30 * M, extra: { engineStarted: () => engineStarted } });
+    run(s.store, 'p', T0, 'success');
     s.clock.now = T0 + 2 * H + 30 * M;
     expect(only(s.monitor.evaluateSchedules(), 'p').status).toBe('ok');
     // the engine started and caught up 02:00 only (say its catchup bound was 1)
@@ -289,8 +305,24 @@ describe('schedule monitor: missed schedule ticks', () => {
     expect(scheduleFacts(only(s.monitor.evaluateSchedules(), 'p')).missed).toEqual([{ tick: T0 + H, cause: 'daemon_down' }]);
   });
 
+  it('a pipeline the store has not seen is not judged until the engine has started; then its window starts at that moment', () => {
+    let engineStarted = false;
+    s = setup({ p: { schedule: '0 * * * *', deadline: { after: '1m' }, tasks: task } }, { unseen: true, extra: { engineStarted: () => engineStarted } });
+    s.clock.now = T0 + 5 * H + 30 * M;
+    expect(only(s.monitor.evaluateSchedules(), 'p')).toMatchObject({ status: 'ok', summary: 'pipeline p is not scheduled yet (the engine has not started)' });
+    expect(only(s.monitor.evaluateDeadlines(), 'p').status).toBe('ok');
+    expect(s.state.get('p')).toBeNull();
+    engineStarted = true;
+    expect(only(s.monitor.evaluateDeadlines(), 'p').status).toBe('ok'); // first seen now: no tick before counts
+    expect(s.state.get('p')?.firstSeenAt).toBe(T0 + 5 * H + 30 * M);
+    run(s.store, 'p', T0 + 5 * H + 40 * M, 'success', { kind: 'manual' });
+    s.clock.now = T0 + 6 * H + 2 * M;
+    expect(deadlineFacts(only(s.monitor.evaluateDeadlines(), 'p')).overdue.map((m) => m.logicalDate)).toEqual([T0 + 6 * H]);
+  });
+
   it('judges at most maxTicks (the newest) of a dense schedule', () => {
     s = setup({ fast: { schedule: '* * * * * *', tasks: task } }, { extra: { maxTicks: 50, missedGraceMs: 0 } });
+    run(s.store, 'fast', T0, 'success');
     s.clock.now = T0 + 10 * M;
     const facts = scheduleFacts(only(s.monitor.evaluateSchedules(), 'fast'));
     expect(facts.missedCount).toBe(50);
