@@ -28,6 +28,7 @@ import { createHttpListener } from './server/listener';
 import { healthRoutes } from './server/routes/health';
 import { apiRoutes } from './server/routes/api';
 import { operationRoutes } from './server/routes/operations';
+import { inspectRoutes } from './server/routes/inspect';
 import { createWebUi } from './server/ui';
 import { lockStore, openDatabase, type SqliteDatabase } from './store/database';
 import { createSqliteAlertStateStore } from './store/alert-state';
@@ -191,7 +192,13 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       tokens: createTokenStore(db),
       authFailuresPerMinute: config.server.auth_failures_per_minute,
       trustProxy: config.server.trust_proxy,
-      api: [healthRoutes(latestSignals), apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env }), operationRoutes({ engine }), ...ui.api],
+      api: [
+        healthRoutes(latestSignals),
+        apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env }),
+        inspectRoutes({ engine, db, clock }),
+        operationRoutes({ engine }),
+        ...ui.api,
+      ],
       sessions: ui.sessions,
       root: ui.root,
       // read at request time, once the lifecycle below exists
