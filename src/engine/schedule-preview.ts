@@ -35,10 +35,12 @@ export interface SchedulePreview {
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
-function formatOffset(minutes: number): string {
-  const sign = minutes < 0 ? '-' : '+';
-  const abs = Math.abs(minutes);
-  return `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+/** `+02:00`; `-04:56:02` for the local mean times some zones had before 1900. */
+function formatOffset(seconds: number): string {
+  const sign = seconds < 0 ? '-' : '+';
+  const abs = Math.abs(seconds);
+  const hm = `${sign}${pad(Math.floor(abs / 3600))}:${pad(Math.floor(abs / 60) % 60)}`;
+  return abs % 60 === 0 ? hm : `${hm}:${pad(abs % 60)}`;
 }
 
 /**
@@ -46,10 +48,10 @@ function formatOffset(minutes: number): string {
  * streams/cron.ts does: the first Intl zone formatter maps megabytes of ICU data).
  */
 function wallClock(timezone: string): (t: number) => { local: string; offset: string } {
-  const asUtc = (t: number, offsetMinutes: number): { local: string; offset: string } => {
-    const d = new Date(t + offsetMinutes * 60_000);
+  const asUtc = (t: number, offsetSeconds: number): { local: string; offset: string } => {
+    const d = new Date(t + offsetSeconds * 1000);
     const local = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-    const offset = formatOffset(offsetMinutes);
+    const offset = formatOffset(offsetSeconds);
     return { local: `${local}${offset}`, offset };
   };
   let utcLike = timezone === 'UTC' || timezone === 'Etc/UTC' || timezone === 'GMT' || timezone === 'Etc/GMT';
@@ -73,9 +75,12 @@ function wallClock(timezone: string): (t: number) => { local: string; offset: st
     const parts = formatter.formatToParts(new Date(t));
     const part = (type: Intl.DateTimeFormatPartTypes): number => Number(parts.find((p) => p.type === type)?.value);
     // the wall clock read as if it were UTC, minus the instant: the zone's offset at t
-    const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
-    const whole = t - (t % 1000);
-    return asUtc(t, Math.round((wall - whole) / 60_000));
+    // (setUTCFullYear, not Date.UTC, which reads the years 0–99 as 1900–1999)
+    const wall = new Date(0);
+    wall.setUTCFullYear(part('year'), part('month') - 1, part('day'));
+    wall.setUTCHours(part('hour'), part('minute'), part('second'), 0);
+    const whole = Math.floor(t / 1000) * 1000;
+    return asUtc(t, Math.round((wall.getTime() - whole) / 1000));
   };
 }
 

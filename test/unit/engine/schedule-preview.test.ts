@@ -101,6 +101,13 @@ describe('other schedules', () => {
     expect(utcs(list)).toEqual(['2028-02-29T12:00:00.000Z', '2032-02-29T12:00:00.000Z']);
   });
 
+  it('years 0001–0099 and local mean time offsets (before 1883 in New York) are formatted, not read as 19xx', () => {
+    const list = ticks('0 9 * * *', 'America/New_York', '0001-01-01T00:00:00Z', 2);
+    expect(locals(list)).toEqual(['0001-01-01T09:00:00-04:56:02', '0001-01-02T09:00:00-04:56:02']);
+    expect(list[0]!.logicalDate).toBe(Date.parse('0001-01-01T13:56:02Z'));
+    expect(formatInZone(Date.parse('1850-06-01T12:00:00Z'), 'Europe/Berlin')).toEqual({ local: '1850-06-01T12:53:28+00:53:28', offset: '+00:53:28' });
+  });
+
   it('formats an instant in a zone with its offset', () => {
     expect(formatInZone(Date.parse('2026-07-01T10:00:00Z'), 'Europe/Berlin')).toEqual({ local: '2026-07-01T12:00:00+02:00', offset: '+02:00' });
     expect(formatInZone(Date.parse('2026-07-01T10:00:00Z'), 'Etc/UTC')).toEqual({ local: '2026-07-01T10:00:00+00:00', offset: '+00:00' });
