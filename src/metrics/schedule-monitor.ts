@@ -40,7 +40,10 @@ export function registerScheduleMonitorMetrics(params: ScheduleMonitorMetricsPar
     registers,
     collect() {
       this.reset();
-      for (const [pipeline, n] of params.overdue()) this.set({ pipeline }, n);
+      const overdue = params.overdue();
+      // every pipeline (0 without a deadline), so a dashboard's query has a series for each
+      for (const pipeline of params.pipelines ?? []) this.set({ pipeline }, overdue.get(pipeline) ?? 0);
+      for (const [pipeline, n] of overdue) this.set({ pipeline }, n);
     },
   });
   return {
