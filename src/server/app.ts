@@ -22,7 +22,7 @@ export interface BuildAppParams {
   /** Web UI sessions: a session cookie authenticates /api/v1 requests too (src/server/ui/sessions.ts). */
   sessions?: SessionStore;
   /** Route plugins outside /api/v1 (the web UI's pages, assets and sign-in), registered at the root; given the token check. */
-  root?: ReadonlyArray<(ctx: { authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }) => FastifyPluginAsync>;
+  root?: ReadonlyArray<(ctx: { signIn: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }) => FastifyPluginAsync>;
   version: string;
 }
 
@@ -176,7 +176,7 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
     },
     { prefix: API_PREFIX },
   );
-  for (const plugin of params.root ?? []) await app.register(plugin({ authenticate }));
+  for (const plugin of params.root ?? []) await app.register(plugin({ signIn: authenticate.signIn }));
   return app;
 }
 

@@ -107,8 +107,12 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
     return { ok: true, principal: { name: info.name, readOnly: info.readOnly } };
   };
 
-  return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const authenticate = async (request: FastifyRequest, reply: FastifyReply, signIn = false): Promise<void> => {
     const verdict = check(request);
+    if (verdict.ok && signIn) {
+      request.principal = verdict.principal;
+      return;
+    }
     if (verdict.ok) {
       // (no route matched: nothing would be written, the 404/405 that follows says more)
       if (verdict.principal.readOnly && WRITE_METHODS.has(request.method) && !request.is404) {
@@ -155,4 +159,12 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
             : 'authorization: invalid bearer token',
       });
   };
+  return Object.assign((request: FastifyRequest, reply: FastifyReply) => authenticate(request, reply), {
+    /**
+     * The web UI's sign-in: the token in the Authorization header is checked (and its failures
+     * counted) exactly as for the API, whatever the request's method: a read-only token may
+     * sign in (its session's writes are refused like its own).
+     */
+    signIn: (request: FastifyRequest, reply: FastifyReply) => authenticate(request, reply, true),
+  });
 }

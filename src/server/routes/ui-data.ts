@@ -4,6 +4,7 @@
  *
  * - `GET /ui/pipelines/:id/grid`: a page of runs × task states by keyset (src/store/run-grid.ts);
  * - `GET /ui/pipelines/:id/schedule`: schedule, next ticks, triggers, gate, groups;
+ * - `GET /ui/runs/:id`: one run's record with its params (conf);
  * - `GET /ui/runs/:id/tasks/:task/log`: a byte-addressed page of a task's log (tail first),
  *   or the whole stored log as a download;
  * - `GET /ui/deliveries`: the outbox's pending, retrying and failed deliveries;
@@ -151,6 +152,18 @@ export function uiDataRoutes(deps: UiDataDeps): FastifyPluginAsync {
         if (!m) return { try: tryNumber, tries, running, start: 0, end: 0, size: 0, truncated_bytes: 0, text: '' };
         const page = logs.pageBefore(id, task, m, request.query.before, request.query.limit ?? LOG_PAGE_DEFAULT);
         return { try: tryNumber, tries, running, start: page.start, end: page.end, size: m.size, first: m.start, truncated_bytes: m.truncatedBytes, text: page.text };
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/ui/runs/:id',
+      { schema: { hide: true, params: { type: 'object', required: ['id'], properties: { id: name } } } },
+      async (request, reply) => {
+        const run = engine.store.getRun(request.params.id);
+        if (!run) return reply.code(404).send(notFound(`path.id: no run "${request.params.id}"`));
+        // the run record with its params (conf); no owner pid
+        const { ownerPid: _pid, ...shown } = run;
+        return shown;
       },
     );
 

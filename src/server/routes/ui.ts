@@ -73,7 +73,7 @@ export function loadAssets(dir: string): Map<string, Asset> {
 const sessionView = (s: Session) => ({ name: s.principal.name, read_only: s.principal.readOnly, csrf: s.csrf, expires_at: new Date(s.expiresAt).toISOString() });
 
 export function uiRoutes(deps: UiRoutesDeps) {
-  return ({ authenticate }: { authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }): FastifyPluginAsync =>
+  return ({ signIn }: { signIn: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }): FastifyPluginAsync =>
     async (app) => {
       const assets = loadAssets(deps.dir ?? path.join(packageRoot(), 'src', 'ui'));
       const { sessions } = deps;
@@ -94,6 +94,8 @@ export function uiRoutes(deps: UiRoutesDeps) {
       };
 
       app.get('/', { schema: { hide: true } }, (request, reply) => sendAsset(request, reply, 'index.html'));
+      // no icon: answered so that browsers do not log a 404 on every page
+      app.get('/favicon.ico', { schema: { hide: true } }, (_request, reply) => reply.code(204).header('cache-control', 'max-age=86400').send());
       app.get('/index.html', { schema: { hide: true } }, (request, reply) => sendAsset(request, reply, 'index.html'));
       app.get<{ Params: { '*': string } }>('/ui/assets/*', { schema: { hide: true } }, (request, reply) => sendAsset(request, reply, request.params['*']));
 
@@ -116,7 +118,7 @@ export function uiRoutes(deps: UiRoutesDeps) {
         async (request, reply) => {
           // the same check (and failure limit) as a bearer token on /api/v1
           request.headers.authorization = `Bearer ${request.body.token}`;
-          await authenticate(request, reply);
+          await signIn(request, reply);
           if (reply.sent) return reply;
           const principal = request.principal!;
           const session = sessions.create(principal);

@@ -38,7 +38,7 @@ export interface WebUi {
   hub: LiveHub;
   follow: LogFollow;
   api: FastifyPluginAsync[];
-  root: Array<(ctx: { authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }) => FastifyPluginAsync>;
+  root: Array<(ctx: { signIn: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }) => FastifyPluginAsync>;
 }
 
 export function createWebUi(p: WebUiParams): WebUi {
@@ -56,7 +56,7 @@ export function createWebUi(p: WebUiParams): WebUi {
   });
   const follow = createLogFollow({ reader: logs, logger: p.logger });
   const pages = uiRoutes({ sessions });
-  const lifecycle = (ctx: { authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }): FastifyPluginAsync => {
+  const lifecycle = (ctx: { signIn: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }): FastifyPluginAsync => {
     const plugin = pages(ctx);
     return async (app) => {
       app.addHook('onReady', async () => hub.start());

@@ -1,7 +1,7 @@
 // Write actions, each behind a dialog that says what will happen. Shown to write sessions only;
 // the server refuses a read-only session's writes anyway (403).
 import { enc, post } from './api.js';
-import { h, iso, message } from './dom.js';
+import { fill, h, iso, message } from './dom.js';
 
 /**
  * A modal dialog: `fields` (form controls) and `describe()` (what will happen, re-read when the
@@ -33,11 +33,11 @@ export function confirmDialog({ title, describe, fields = [], confirmLabel = 'Co
               {
                 type: 'button',
                 onclick: async () => {
-                  previewBox.replaceChildren(h('p', { class: 'muted' }, 'Computing preview…'));
+                  fill(previewBox, h('p', { class: 'muted' }, 'Computing preview…'));
                   try {
-                    previewBox.replaceChildren(...[await preview(new FormData(form))].flat());
+                    fill(previewBox, ...[await preview(new FormData(form))].flat());
                   } catch (err) {
-                    previewBox.replaceChildren(h('p', { class: 'msg error', role: 'alert' }, err.message));
+                    fill(previewBox, h('p', { class: 'msg error', role: 'alert' }, err.message));
                   }
                 },
               },

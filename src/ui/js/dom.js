@@ -22,6 +22,13 @@ function append(el, children) {
   }
 }
 
+/** Replaces the children of `el` (nulls skipped, arrays flattened, like h()). */
+export function fill(el, ...children) {
+  clear(el);
+  append(el, children);
+  return el;
+}
+
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;

@@ -2,7 +2,7 @@
 // notification deliveries (pending, retrying, failed, with the sink's last error).
 import { del, enc, get, post } from '../api.js';
 import { confirmDialog } from '../actions.js';
-import { badge, h, iso, message, table } from '../dom.js';
+import { badge, fill, h, iso, message, table } from '../dom.js';
 import * as live from '../live.js';
 import { alertTable } from './overview.js';
 
@@ -36,7 +36,8 @@ export async function renderAlerts(main, ctx) {
     const silenced = all.filter((a) => a.silencedBy?.length && a.state !== 'resolved');
     const inhibited = all.filter((a) => a.inhibited && a.state !== 'resolved');
     const plain = (state) => all.filter((a) => a.state === state && !a.silencedBy?.length && !a.inhibited);
-    alertsBox.replaceChildren(
+    fill(
+      alertsBox,
       h('h2', { id: 'h-active' }, 'Alert instances'),
       h('h3', {}, `Firing (${plain('firing').length})`),
       alertTable(plain('firing'), 'Nothing firing.'),
@@ -80,7 +81,8 @@ export async function renderAlerts(main, ctx) {
 
   const drawSilences = async () => {
     const { silences } = await get('/api/v1/silences');
-    silencesBox.replaceChildren(
+    fill(
+      silencesBox,
       h('h2', { id: 'h-silences' }, `Silences (${silences.length} active)`),
       ctx.readOnly ? null : h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', onclick: () => void createSilence() }, 'New silence…')),
       table(
@@ -133,7 +135,8 @@ export async function renderAlerts(main, ctx) {
 
   const drawDeliveries = async () => {
     const { deliveries } = await get('/api/v1/ui/deliveries');
-    deliveriesBox.replaceChildren(
+    fill(
+      deliveriesBox,
       h('h2', { id: 'h-deliveries' }, 'Notification deliveries'),
       table(
         [

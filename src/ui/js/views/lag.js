@@ -2,7 +2,7 @@
 // sparkline from the daemon's in-memory history; per Delta table version, last data change and
 // freshness against its threshold. Live: redrawn on signal changes.
 import { get } from '../api.js';
-import { ago, badge, duration, formatValue, h, iso, table, throttle } from '../dom.js';
+import { ago, badge, duration, fill, formatValue, h, iso, table, throttle } from '../dom.js';
 import * as live from '../live.js';
 
 const BURROW = { OK: 'ok', WARN: 'warn', STALL: 'crit', STOP: 'crit', REWIND: 'warn', ERR: 'crit', NOTFOUND: 'unknown' };
@@ -39,7 +39,8 @@ export async function renderLag(main) {
   const draw = () => {
     const all = [...live.signals.entries()];
     const groups = all.filter(([, s]) => s.kind === 'consumer_lag');
-    groupsBox.replaceChildren(
+    fill(
+      groupsBox,
       h('h2', { id: 'h-groups' }, `Consumer groups (${groups.length})`),
       groups.length === 0 ? h('p', { class: 'muted' }, 'No consumer lag check reports.') : null,
       groups.map(([key, s]) => {
@@ -85,7 +86,8 @@ export async function renderLag(main) {
       }),
     );
     const tables = all.map(([, s]) => s).filter((s) => s.kind === 'delta_freshness');
-    tablesBox.replaceChildren(
+    fill(
+      tablesBox,
       h('h2', { id: 'h-tables' }, `Delta tables (${tables.length})`),
       table(
         [

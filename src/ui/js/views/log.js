@@ -2,7 +2,7 @@
 // while the task runs; download. The DOM holds at most MAX_CHARS of text: older chunks are
 // dropped from view (and can be paged back in), so a huge or fast log never freezes the page.
 import { enc, get } from '../api.js';
-import { h, message } from '../dom.js';
+import { fill, h, message } from '../dom.js';
 
 const MAX_CHARS = 2_000_000;
 
@@ -84,12 +84,12 @@ export function logPanel(container, runId, taskId) {
     const page = await get(`${base}${q}`);
     if (closed) return;
     tryNumber = page.try;
-    tries.replaceChildren(...(page.tries.length ? page.tries : [page.try]).map((n) => h('option', { value: n, selected: n === page.try }, `try ${n}`)));
+    fill(tries, ...(page.tries.length ? page.tries : [page.try]).map((n) => h('option', { value: n, selected: n === page.try }, `try ${n}`)));
     first = page.first ?? 0;
     start = page.start;
     end = page.end;
     size = page.size;
-    pre.replaceChildren(chunk(page.text, page.start, page.end));
+    fill(pre, chunk(page.text, page.start, page.end));
     chars = page.text.length;
     download.setAttribute('href', `${base}?try=${tryNumber}&download=true`);
     earlier.disabled = start <= first;

@@ -1,6 +1,6 @@
 // Overview: every current signal grouped by check kind, firing and pending alerts, pipelines.
 import { enc, get } from '../api.js';
-import { ago, badge, formatValue, h, iso, table, throttle } from '../dom.js';
+import { ago, badge, fill, formatValue, h, iso, table, throttle } from '../dom.js';
 import * as live from '../live.js';
 
 const KIND_TITLES = {
@@ -75,7 +75,8 @@ export async function renderOverview(main) {
     const all = [...live.signals.values()];
     const counts = { ok: 0, warn: 0, crit: 0, unknown: 0 };
     for (const s of all) counts[s.status] = (counts[s.status] || 0) + 1;
-    summary.replaceChildren(
+    fill(
+      summary,
       `${all.length} signals: `,
       badge('ok', `${counts.ok} ok`),
       ' ',
@@ -85,16 +86,17 @@ export async function renderOverview(main) {
       ' ',
       badge('unknown', `${counts.unknown} unknown`),
     );
-    signalsBox.replaceChildren(h('h2', { id: 'h-signals' }, 'Signals'), ...signalTables(all));
+    fill(signalsBox, h('h2', { id: 'h-signals' }, 'Signals'), ...signalTables(all));
   };
   const drawAlerts = () => {
     const active = live.alerts.filter((a) => a.state === 'firing' || a.state === 'pending');
-    alertsBox.replaceChildren(h('h2', { id: 'h-alerts' }, `Alerts firing or pending (${active.length})`), alertTable(active, 'No alert is firing or pending.'));
+    fill(alertsBox, h('h2', { id: 'h-alerts' }, `Alerts firing or pending (${active.length})`), alertTable(active, 'No alert is firing or pending.'));
   };
   const drawPipelines = async () => {
     const { pipelines } = await get('/api/v1/pipelines');
     const schedules = await Promise.all(pipelines.map((p) => get(`/api/v1/ui/pipelines/${enc(p.id)}/schedule?ticks=1`).catch(() => null)));
-    pipelinesBox.replaceChildren(
+    fill(
+      pipelinesBox,
       h('h2', { id: 'h-pipelines' }, 'Pipelines'),
       table(
         [

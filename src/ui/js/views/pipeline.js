@@ -2,7 +2,7 @@
 // tasks (server-paged by keyset, groups collapsible), run list with filters. Live: run events.
 import { enc, get } from '../api.js';
 import { backfillDialog, pauseDialog, triggerDialog } from '../actions.js';
-import { badge, duration, h, iso, symbol, table } from '../dom.js';
+import { badge, duration, fill, h, iso, symbol, table } from '../dom.js';
 import * as live from '../live.js';
 import { dagGraph } from './graph.js';
 
@@ -38,8 +38,9 @@ export async function renderPipeline(main, ctx, id) {
   let paused = Boolean(schedule.paused);
 
   const drawActions = () => {
-    if (ctx.readOnly) return actions.replaceChildren(h('p', { class: 'muted' }, 'Read-only session: no actions.'));
-    actions.replaceChildren(
+    if (ctx.readOnly) return fill(actions, h('p', { class: 'muted' }, 'Read-only session: no actions.'));
+    fill(
+      actions,
       h('button', { type: 'button', class: 'primary', onclick: async () => (await triggerDialog(id)) && load() }, 'Trigger…'),
       h('button', { type: 'button', onclick: async () => (await backfillDialog(id)) && load() }, 'Backfill…'),
       h(
@@ -61,7 +62,8 @@ export async function renderPipeline(main, ctx, id) {
   };
   const scheduleBox = h('section', { 'aria-labelledby': 'h-schedule', class: 'panel' });
   const drawSchedule = () =>
-    scheduleBox.replaceChildren(
+    fill(
+      scheduleBox,
       h('h2', { id: 'h-schedule' }, 'Schedule'),
       h(
         'dl',
@@ -157,7 +159,8 @@ export async function renderPipeline(main, ctx, id) {
 
   const drawGraph = () => {
     const run = state.page.runs.find((r) => r.id === state.selected);
-    graphBox.replaceChildren(
+    fill(
+      graphBox,
       h('h2', { id: 'h-graph' }, 'Graph'),
       h('p', { class: 'muted' }, run ? ['State of run ', h('a', { href: `#/run/${enc(run.id)}` }, run.id), ' ', badge(run.state)] : 'No run selected.'),
       dagGraph(state.page.tasks, run ? run.tasks : {}, `DAG of ${id}`),
@@ -275,7 +278,8 @@ export async function renderPipeline(main, ctx, id) {
       ),
       h('span', { class: 'muted' }, `${runs.length} runs on this page, newest first. Select a cell to show that run in the graph; open a run from the list below.`),
     );
-    gridBox.replaceChildren(
+    fill(
+      gridBox,
       h('h2', { id: 'h-grid' }, 'Grid'),
       nav,
       h(
@@ -302,7 +306,8 @@ export async function renderPipeline(main, ctx, id) {
   };
 
   const drawList = () => {
-    listBox.replaceChildren(
+    fill(
+      listBox,
       h('h2', { id: 'h-runs' }, 'Runs'),
       filterForm,
       table(

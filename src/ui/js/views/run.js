@@ -2,7 +2,7 @@
 // download), attempts, params (conf), audit trail. Live: the run's events redraw the Gantt.
 import { ApiError, enc, get } from '../api.js';
 import { cancelDialog, clearDialog, markDialog } from '../actions.js';
-import { badge, duration, h, iso, symbol, table } from '../dom.js';
+import { badge, duration, fill, h, iso, symbol, table } from '../dom.js';
 import * as live from '../live.js';
 import { logPanel } from './log.js';
 
@@ -70,7 +70,7 @@ export function gantt(attempts, now) {
 }
 
 export async function renderRun(main, ctx, runId) {
-  let run = await get(`/api/v1/runs/${enc(runId)}`);
+  let run = await get(`/api/v1/ui/runs/${enc(runId)}`);
   let detail = await get(`/api/v1/runs/${enc(runId)}/tasks`);
   const head = h('div');
   const actions = h('div', { class: 'actions' });
@@ -82,7 +82,8 @@ export async function renderRun(main, ctx, runId) {
   let selectedTask = detail.tasks[0]?.taskId || null;
 
   const drawHead = () =>
-    head.replaceChildren(
+    fill(
+      head,
       h('h1', {}, `Run ${run.id}`),
       h(
         'dl',
@@ -103,18 +104,20 @@ export async function renderRun(main, ctx, runId) {
       ),
     );
   const drawActions = () => {
-    if (ctx.readOnly) return actions.replaceChildren(h('p', { class: 'muted' }, 'Read-only session: no actions.'));
+    if (ctx.readOnly) return fill(actions, h('p', { class: 'muted' }, 'Read-only session: no actions.'));
     const done = !['queued', 'running'].includes(run.state);
-    actions.replaceChildren(
+    fill(
+      actions,
       h('button', { type: 'button', class: 'danger', disabled: done, onclick: async () => (await cancelDialog(run.id)) && refresh() }, 'Cancel run…'),
       h('button', { type: 'button', onclick: async () => (await clearDialog(run.id, detail.tasks)) && refresh() }, 'Clear tasks…'),
       h('button', { type: 'button', onclick: async () => (await markDialog(run.id)) && refresh() }, 'Mark run…'),
       selectedTask ? h('button', { type: 'button', onclick: async () => (await markDialog(run.id, selectedTask)) && refresh() }, `Mark task ${selectedTask}…`) : null,
     );
   };
-  const drawGantt = () => ganttBox.replaceChildren(h('h2', { id: 'h-gantt' }, 'Gantt'), gantt(detail.attempts, Date.now()));
+  const drawGantt = () => fill(ganttBox, h('h2', { id: 'h-gantt' }, 'Gantt'), gantt(detail.attempts, Date.now()));
   const drawAttempts = () =>
-    attemptsBox.replaceChildren(
+    fill(
+      attemptsBox,
       h('h2', { id: 'h-attempts' }, 'Tasks and attempts'),
       table(
         [
@@ -144,7 +147,8 @@ export async function renderRun(main, ctx, runId) {
   const drawAudit = async () => {
     try {
       const { entries } = await get(`/api/v1/audit?run=${enc(run.id)}&limit=100`);
-      auditBox.replaceChildren(
+      fill(
+        auditBox,
         h('h2', { id: 'h-audit' }, 'Audit trail'),
         table(
           [
@@ -159,7 +163,8 @@ export async function renderRun(main, ctx, runId) {
         ),
       );
     } catch (err) {
-      auditBox.replaceChildren(
+      fill(
+        auditBox,
         h('h2', { id: 'h-audit' }, 'Audit trail'),
         h('p', { class: 'muted' }, err instanceof ApiError && err.status === 404 ? 'This supervisor has no audit trail API yet.' : `Audit trail unavailable: ${err.message}`),
       );
@@ -188,18 +193,23 @@ export async function renderRun(main, ctx, runId) {
       ),
     );
     const panel = h('div');
-    logBox.replaceChildren(h('h2', { id: 'h-logs' }, 'Logs'), tabs, panel);
+    fill(logBox, h('h2', { id: 'h-logs' }, 'Logs'), tabs, panel);
     if (selectedTask) log = logPanel(panel, run.id, selectedTask);
   };
 
   const refresh = async () => {
-    [run, detail] = await Promise.all([get(`/api/v1/runs/${enc(runId)}`), get(`/api/v1/runs/${enc(runId)}/tasks`)]);
+    [run, detail] = await Promise.all([get(`/api/v1/ui/runs/${enc(runId)}`), get(`/api/v1/runs/${enc(runId)}/tasks`)]);
     if (!selectedTask) selectedTask = detail.tasks[0]?.taskId || null;
     drawHead();
     drawActions();
     drawGantt();
     drawAttempts();
     void drawAudit();
+    // the task tabs show each task's current state
+    for (const b of logBox.querySelectorAll('.tabs button')) {
+      const t = detail.tasks.find((x) => b.textContent.endsWith(` ${x.taskId}`));
+      if (t) b.textContent = `${symbol(t.state)} ${t.taskId}`;
+    }
   };
 
   main.append(head, actions, ganttBox, logBox, attemptsBox, auditBox);
