@@ -139,6 +139,11 @@ describe('deadline alerts and missed schedules (real daemon, real Kafka gate, we
     const dates = [...text(hook).matchAll(/(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z) has no run/g)].map((m) => Date.parse(m[1]!));
     expect(dates.length).toBeGreaterThan(0);
     for (const d of dates) expect(d).toBeGreaterThan(stoppedAt - 5_000);
+    // the signal behind it, on /api/v1/health: the same dates, reason no_run
+    const deadlineSignal = (await api.signals('pipeline_deadline')).find((s) => s.target === 'frequent');
+    expect(deadlineSignal?.status).toBe('crit');
+    const overdue = (deadlineSignal?.facts as { overdue?: Array<{ logicalDate: number; reason: string }> } | undefined)?.overdue ?? [];
+    expect(overdue.filter((m) => m.reason === 'no_run').map((m) => m.logicalDate)).toEqual(expect.arrayContaining(dates));
 
     // missed ticks: the webhook, the counter, and (until a later run succeeds) the signal's facts
     const missedHook = await waitFor('PipelineScheduleMissed for frequent', () => firing('PipelineScheduleMissed', 'frequent', startedAt)[0], { timeoutMs: 10_000, diagnose });
