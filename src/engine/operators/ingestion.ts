@@ -8,7 +8,8 @@
  * command (argv prefix replacing the reference CLI, for other ingestion services), env,
  * kill_grace, and for the docker mode: image, docker_binary (`docker` or `podman`, or a path),
  * docker_global_args (before the subcommand, e.g. [--runtime, runc, --cgroup-manager=cgroupfs]),
- * docker_args (extra `run` options), network (default host).
+ * docker_args (extra `run` options), network (default host), docker_user (default: the
+ * supervisor's own uid:gid, so the container reads the files the subprocess would; "" = the image's user).
  *
  * The docker mode runs the same arguments and environment in `<cli> run --rm` (src/engine/
  * operators/container.ts): the sources file's folder mounted read-only at /config, the
@@ -136,6 +137,7 @@ export function planIngestion(
     const image = stringParam(p, 'image', where) ?? DEFAULT_INGESTION_IMAGE;
     const network = stringParam(p, 'network', where) ?? 'host';
     const extra = argvParam(p, 'docker_args', where) ?? [];
+    const user = stringParam(p, 'docker_user', where) ?? (process.getuid && process.getgid ? `${process.getuid()}:${process.getgid()}` : '');
     const tryNumber = ctx.tryNumber ?? 1;
     const name = containerName(ctx.pipeline, ctx.taskId, ctx.runId, tryNumber);
     const labels = Object.entries(containerLabels({ pipeline: ctx.pipeline, taskId: ctx.taskId, runId: ctx.runId, tryNumber })).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
@@ -155,6 +157,7 @@ export function planIngestion(
         ...labels,
         '--network',
         network,
+        ...(user ? ['--user', user] : []),
         '-v',
         `${path.dirname(configPath)}:/config:ro`,
         ...fileMounts,
