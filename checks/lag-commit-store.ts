@@ -31,6 +31,13 @@ export interface CommitStore extends CommitSource {
   size(): number;
 }
 
+/**
+ * A partition's commits, oldest first, and when the newest point's slot began. The slot start
+ * used to live in a WeakMap keyed by the window: at 200,000 partitions those were 200,000
+ * ephemerons that every major GC iterated, for as long as the store lived.
+ */
+type Window = CommitPoint[] & { slotStart: number };
+
 export const DEFAULT_WINDOW_SIZE = 10;
 export const DEFAULT_MIN_DISTANCE_MS = 1000;
 
@@ -38,32 +45,30 @@ export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
   const windowSize = Math.max(2, params.windowSize ?? DEFAULT_WINDOW_SIZE);
   const minDistanceMs = Math.max(0, params.minDistanceMs ?? DEFAULT_MIN_DISTANCE_MS);
   let state: CommitSourceState = params.initialState ?? 'catching_up';
-  const byGroup = new Map<string, Map<string, Map<number, CommitPoint[]>>>();
+  const byGroup = new Map<string, Map<string, Map<number, Window>>>();
   let partitions = 0;
-  const slotStarts = new WeakMap<CommitPoint[], number>();
 
   const record = (group: string, topic: string, partition: number, point: CommitPoint): void => {
     let topics = byGroup.get(group);
-    if (!topics) byGroup.set(group, (topics = new Map<string, Map<number, CommitPoint[]>>()));
+    if (!topics) byGroup.set(group, (topics = new Map<string, Map<number, Window>>()));
     let parts = topics.get(topic);
-    if (!parts) topics.set(topic, (parts = new Map<number, CommitPoint[]>()));
+    if (!parts) topics.set(topic, (parts = new Map<number, Window>()));
     let window = parts.get(partition);
     if (!window) {
-      parts.set(partition, (window = []));
+      // not enumerable: readers of commits() see a plain array of points, as before
+      parts.set(partition, (window = Object.defineProperty([] as CommitPoint[], 'slotStart', { value: 0, writable: true, enumerable: false }) as Window));
       partitions += 1;
     }
     const last = window[window.length - 1];
     if (last) {
       if (point.timestamp < last.timestamp) return; // older than what we have: a replay
-      if (minDistanceMs > 0 && point.timestamp - (slotStarts.get(window) ?? last.timestamp) < minDistanceMs) {
+      if (minDistanceMs > 0 && point.timestamp - window.slotStart < minDistanceMs) {
         // Same slot: the newest commit wins, the slot keeps its start time.
         window[window.length - 1] = { offset: point.offset, timestamp: point.timestamp };
         return;
       }
     }
-    // Slot starts matter only when there are slots: with minDistanceMs 0 (admin fetches) no
-    // WeakMap entry per partition, whose upkeep the GC pays at every cycle over 40,000 partitions.
-    if (minDistanceMs > 0) slotStarts.set(window, point.timestamp);
+    window.slotStart = point.timestamp;
     window.push({ offset: point.offset, timestamp: point.timestamp });
     if (window.length > windowSize) window.shift();
   };
