@@ -18,6 +18,8 @@ const ALL: Record<string, () => Promise<Scenario>> = {
   '5': async () => (await import('./scenarios/5-failure-to-notification')).scenario,
   '6': async () => (await import('./scenarios/6-metrics-scrape')).scenario,
   '7': async () => (await import('./scenarios/7-soak')).scenario,
+  '8': async () => (await import('./scenarios/8-scale-up')).scenario,
+  '10': async () => (await import('./scenarios/10-web-ui')).scenario,
 };
 
 const INTRO = `# Benchmarks
@@ -105,11 +107,12 @@ async function main(): Promise<void> {
       saveResults(date, [result], peers);
     }
   }
-  // The bench's own Kafka brokers (scenarios 3, 5, 7) are stopped at the end unless asked otherwise.
+  // The bench's own Kafka brokers (scenarios 3, 5, 7, 8) are stopped at the end unless asked otherwise.
   if (!opts.render && opts.args['keep-brokers'] === undefined) {
-    const { privateKafka, soakKafka } = await import('./lib/private-kafka');
+    const { privateKafka, soakKafka, scaleKafka } = await import('./lib/private-kafka');
     const ctx = { reps: opts.reps, skipPeers: opts.skipPeers, work, log, args: opts.args, peer: () => undefined };
-    for (const k of [privateKafka, soakKafka]) if (await k.listening()) await k.down(ctx).catch((err: unknown) => log(`stopping ${k.brokers}: ${(err as Error).message}`));
+    for (const k of [privateKafka, soakKafka, scaleKafka])
+      if (await k.listening()) await k.down(ctx).catch((err: unknown) => log(`stopping ${k.brokers}: ${(err as Error).message}`));
   }
   const res = latestResults();
   if (res) {

@@ -25,31 +25,45 @@ export const RECORDS_PER_PARTITION = 100;
 export const groupName = (g: number): string => `bench-lag-g${String(g).padStart(5, '0')}`;
 export const expectedLag = (g: number, p: number): number => RECORDS_PER_PARTITION - ((g + p) % RECORDS_PER_PARTITION);
 
-export async function setupLagGroups(brokers: string, groups: number, log: (m: string) => void): Promise<{ seconds: number; created: boolean }> {
+/** Which topic and group names a setup writes (scenario 3: bench-lag / bench-lag-gNNNNN; scenario 8 has its own). */
+export interface LagNaming {
+  topic: string;
+  group: (g: number) => string;
+}
+
+export async function setupLagGroups(
+  brokers: string,
+  groups: number,
+  log: (m: string) => void,
+  naming: LagNaming = { topic: LAG_TOPIC, group: groupName },
+  /** OffsetCommit requests in flight */
+  concurrency = 32,
+): Promise<{ seconds: number; created: boolean; commitSeconds: number }> {
+  const { topic: topicName, group: nameOf } = naming;
   const kafka = new Kafka({ brokers: [brokers], clientId: 'bench-setup', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const t0 = performance.now();
   try {
     const topics = await admin.listTopics();
-    if (topics.includes(LAG_TOPIC)) {
-      const offsets = await admin.fetchTopicOffsets(LAG_TOPIC);
-      const last = await admin.fetchOffsets({ groupId: groupName(groups - 1), topics: [LAG_TOPIC] }).catch(() => []);
+    if (topics.includes(topicName)) {
+      const offsets = await admin.fetchTopicOffsets(topicName);
+      const last = await admin.fetchOffsets({ groupId: nameOf(groups - 1), topics: [topicName] }).catch(() => []);
       const ok =
         offsets.every((o) => Number(o.high) === RECORDS_PER_PARTITION) &&
         last[0]?.partitions.every((p) => Number(p.offset) === RECORDS_PER_PARTITION - expectedLag(groups - 1, p.partition));
-      if (ok) return { seconds: 0, created: false };
-      await admin.deleteTopics({ topics: [LAG_TOPIC] });
+      if (ok) return { seconds: 0, created: false, commitSeconds: 0 };
+      await admin.deleteTopics({ topics: [topicName] });
       await new Promise((r) => setTimeout(r, 2000));
     }
-    await admin.createTopics({ topics: [{ topic: LAG_TOPIC, numPartitions: LAG_PARTITIONS }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic: topicName, numPartitions: LAG_PARTITIONS }], waitForLeaders: true });
     const producer = kafka.producer();
     await producer.connect();
     for (let p = 0; p < LAG_PARTITIONS; p++) {
-      await producer.send({ topic: LAG_TOPIC, messages: Array.from({ length: RECORDS_PER_PARTITION }, (_, i) => ({ partition: p, value: `r${i}` })) });
+      await producer.send({ topic: topicName, messages: Array.from({ length: RECORDS_PER_PARTITION }, (_, i) => ({ partition: p, value: `r${i}` })) });
     }
     await producer.disconnect();
-    log(`topic ${LAG_TOPIC}: ${LAG_PARTITIONS} partitions × ${RECORDS_PER_PARTITION} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    log(`topic ${topicName}: ${LAG_PARTITIONS} partitions × ${RECORDS_PER_PARTITION} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } finally {
     await admin.disconnect();
   }
@@ -67,10 +81,10 @@ export async function setupLagGroups(brokers: string, groups: number, log: (m: s
   const t1 = performance.now();
   let next = 0;
   await Promise.all(
-    Array.from({ length: 32 }, async () => {
+    Array.from({ length: concurrency }, async () => {
       while (next < groups) {
         const g = next++;
-        const groupId = groupName(g);
+        const groupId = nameOf(g);
         for (let attempt = 1; ; attempt++) {
           try {
             const coordinator = await cluster.findGroupCoordinator({ groupId });
@@ -79,7 +93,7 @@ export async function setupLagGroups(brokers: string, groups: number, log: (m: s
               groupGenerationId: -1,
               memberId: '',
               topics: [
-                { topic: LAG_TOPIC, partitions: Array.from({ length: LAG_PARTITIONS }, (_, p) => ({ partition: p, offset: String(RECORDS_PER_PARTITION - expectedLag(g, p)) })) },
+                { topic: topicName, partitions: Array.from({ length: LAG_PARTITIONS }, (_, p) => ({ partition: p, offset: String(RECORDS_PER_PARTITION - expectedLag(g, p)) })) },
               ],
             });
             break;
@@ -93,6 +107,7 @@ export async function setupLagGroups(brokers: string, groups: number, log: (m: s
     }),
   );
   await cluster.disconnect();
-  log(`${groups} groups × ${LAG_PARTITIONS} partitions committed in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
-  return { seconds: (performance.now() - t0) / 1000, created: true };
+  const commitSeconds = (performance.now() - t1) / 1000;
+  log(`${groups} groups × ${LAG_PARTITIONS} partitions committed in ${commitSeconds.toFixed(1)} s (${concurrency} OffsetCommit requests in flight)`);
+  return { seconds: (performance.now() - t0) / 1000, created: true, commitSeconds };
 }

@@ -67,6 +67,10 @@ const SOAK_PORT = Number(process.env.BENCH_SOAK_KAFKA_PORT ?? 29192);
 /** Scenario 7 (the soak stops it while others may use the first one); its data directory is named after its port (a broker's storage is formatted for one controller address). */
 export const soakKafka = createPrivateKafka(`stack-soak-${SOAK_PORT}`, SOAK_PORT, Number(process.env.BENCH_SOAK_KAFKA_CONTROLLER_PORT ?? SOAK_PORT + 2));
 
+const SCALE_PORT = Number(process.env.BENCH_SCALE_KAFKA_PORT ?? 29292);
+/** Scenario 8 (10,000 groups): a broker of its own, so scenario 3's groups and the __consumer_offsets it reads stay as they are. */
+export const scaleKafka = createPrivateKafka(`stack-scale-${SCALE_PORT}`, SCALE_PORT, Number(process.env.BENCH_SCALE_KAFKA_CONTROLLER_PORT ?? SCALE_PORT + 2));
+
 function listening(port: number): Promise<boolean> {
   {
     return new Promise((resolve) => {

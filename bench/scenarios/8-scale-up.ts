@@ -1,0 +1,318 @@
+/**
+ * Scenario 8 — scale up (issue 19): 10,000 consumer groups × 20 partitions (200,000
+ * group-partitions). The lag check in `__consumer_offsets` mode and /metrics together in one
+ * process (bench/lib/scale-runner.cjs: the daemon's stream, commit store, check, registry,
+ * signal gauges and HTTP app): lag cycle time, scrape time of /metrics from another process
+ * (right after a cycle, every line new, and again with nothing changed), RSS; the OpenTelemetry
+ * Collector's kafkametrics receiver on the same groups beside it. A broker of its own
+ * (bench/lib/private-kafka.ts scaleKafka), so neither the shared stack nor scenario 3's groups move.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { buildOtelCollector, OTELCOL_CLIENTS, OTELCOL_RELEASE, runOtelCollector, type OtelRun } from '../peers/otel-collector';
+import { countSeries } from '../lib/lag-signals';
+import { expectedLag, LAG_PARTITIONS, setupLagGroups } from '../lib/lag-setup';
+import { scaleKafka } from '../lib/private-kafka';
+import { ensureBuilt } from '../lib/supervisor-process';
+import { MB, median, percentile, round } from '../lib/stats';
+import { betterRatio, type Row, type Scenario, type ScenarioContext } from '../lib/types';
+
+export const SCALE_GROUPS = Number(process.env.BENCH_SCALE_GROUPS ?? 10_000);
+export const SCALE_TOPIC = 'bench-scale';
+export const scaleGroup = (g: number): string => `bench-scale-g${String(g).padStart(5, '0')}`;
+/** Collector cycles per client (the first excluded): each takes seconds at this scale. */
+const OTEL_CYCLES = 5;
+
+interface Ready {
+  metricsUrl: string;
+  controlUrl: string;
+  liveMs: number;
+  commitStoreSize: number;
+  pid: number;
+}
+interface CycleAnswer {
+  ms: number;
+  signals: number;
+  partitions: number;
+  lagSum: number;
+  unknown: string[];
+  commitStoreSize: number;
+}
+interface Mem {
+  rss: number;
+  hwm: number;
+  heapUsed: number;
+}
+
+function request<T>(url: string, method: 'GET' | 'POST', timeoutMs = 120_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => {
+        const body = Buffer.concat(parts).toString('utf8');
+        if (res.statusCode !== 200) reject(new Error(`${method} ${url}: HTTP ${res.statusCode} ${body.slice(0, 2000)}`));
+        else resolve(JSON.parse(body) as T);
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One scrape as Prometheus makes it: GET, read every byte (kept as buffers, not decoded); the time to the last byte. */
+function scrape(url: string, keepText = false): Promise<{ ms: number; bytes: number; text?: string }> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const req = http.get(url, (res) => {
+      const parts: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (d: Buffer) => {
+        bytes += d.length;
+        if (keepText) parts.push(d);
+      });
+      res.on('end', () => {
+        const ms = performance.now() - t;
+        if (res.statusCode !== 200) return reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
+        resolve({ ms, bytes, ...(keepText ? { text: Buffer.concat(parts).toString('utf8') } : {}) });
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(60_000, () => req.destroy(new Error(`GET ${url}: timed out`)));
+    req.on('error', reject);
+  });
+}
+
+async function startRunner(ctx: ScenarioContext): Promise<{ ready: Ready; stop: () => Promise<void>; stderr: () => string }> {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', 'lib', 'scale-runner.cjs'), scaleKafka.brokers, '^bench-scale-g'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString('utf8')).slice(-4000)));
+  const lines = readline.createInterface({ input: child.stdout });
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`scale runner not ready in 300 s: ${err}`)), 300_000);
+    lines.once('line', (l) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(l) as Ready);
+      } catch {
+        reject(new Error(`scale runner said: ${l} ${err}`));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`scale runner exited with ${code}: ${err}`));
+    });
+  });
+  ctx.log(`runner pid ${ready.pid}: __consumer_offsets stream live in ${(ready.liveMs / 1000).toFixed(1)} s, ${ready.commitStoreSize} partitions in the commit store`);
+  return {
+    ready,
+    stderr: () => err,
+    stop: async () => {
+      await request(`${ready.controlUrl}/quit`, 'POST').catch(() => undefined);
+      await new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          r();
+        });
+      });
+      lines.close();
+    },
+  };
+}
+
+export const scenario: Scenario = {
+  id: '8',
+  title: 'Scale up: 10,000 groups × 20 partitions, lag cycle and /metrics',
+  goal: 'lag cycle ≤ 1 s (__consumer_offsets mode), /metrics scrape p95 ≤ 300 ms, RSS ≤ 300 MB',
+  async run(ctx: ScenarioContext): Promise<Row[]> {
+    ensureBuilt(ctx);
+    const groups = SCALE_GROUPS;
+    const partitionsTotal = groups * LAG_PARTITIONS;
+    if (!(await scaleKafka.listening())) await scaleKafka.up(ctx);
+    const setup = await setupLagGroups(scaleKafka.brokers, groups, ctx.log, { topic: SCALE_TOPIC, group: scaleGroup }, 64);
+    ctx.log(setup.created ? `setup took ${setup.seconds.toFixed(1)} s (commits ${setup.commitSeconds.toFixed(1)} s)` : 'groups already committed (setup reused)');
+    let expectedSum = 0;
+    for (let g = 0; g < groups; g++) for (let p = 0; p < LAG_PARTITIONS; p++) expectedSum += expectedLag(g, p);
+
+    const cycles = Math.max(ctx.reps, 8);
+    const runner = await startRunner(ctx);
+    const cycleMs: number[] = [];
+    const freshScrapes: number[] = [];
+    const cachedScrapes: number[] = [];
+    const rss: number[] = [];
+    let first: CycleAnswer;
+    let last: CycleAnswer;
+    let series = 0;
+    let bytes = 0;
+    let mem: Mem;
+    try {
+      first = last = await request<CycleAnswer>(`${runner.ready.controlUrl}/cycle`, 'POST');
+      const body = await scrape(runner.ready.metricsUrl, true); // warm-up, and the size of the exposition
+      series = countSeries(body.text!);
+      bytes = body.bytes;
+      ctx.log(
+        `first cycle ${first.ms.toFixed(0)} ms, ${first.signals} signals, ${first.partitions} partitions; /metrics ${series} series, ${(bytes / MB).toFixed(1)} MB (first scrape ${body.ms.toFixed(0)} ms)`,
+      );
+      for (let i = 0; i < cycles; i++) {
+        last = await request<CycleAnswer>(`${runner.ready.controlUrl}/cycle`, 'POST');
+        cycleMs.push(last.ms);
+        freshScrapes.push((await scrape(runner.ready.metricsUrl)).ms);
+        cachedScrapes.push((await scrape(runner.ready.metricsUrl)).ms);
+        rss.push((await request<Mem>(`${runner.ready.controlUrl}/mem`, 'GET')).rss);
+      }
+      mem = await request<Mem>(`${runner.ready.controlUrl}/mem`, 'GET');
+    } finally {
+      await runner.stop();
+    }
+    const allScrapes = [...freshScrapes, ...cachedScrapes];
+    const lagOk = last.partitions === partitionsTotal && last.lagSum === expectedSum && last.unknown.length === 0;
+    ctx.log(
+      `supervisor: cycles ${cycleMs.map((c) => c.toFixed(0)).join(', ')} ms; scrapes after a cycle ${freshScrapes.map((c) => c.toFixed(0)).join(', ')} ms, unchanged ${cachedScrapes
+        .map((c) => c.toFixed(0))
+        .join(', ')} ms; RSS ${rss.map((r) => (r / MB).toFixed(0)).join(', ')} MB, peak ${(mem.hwm / MB).toFixed(0)} MB; lag sum ${last.lagSum} (expected ${expectedSum})`,
+    );
+
+    // --- the OpenTelemetry Collector on the same groups
+    const peerCycle: Record<string, number | string> = {};
+    const peerGet: Record<string, number | string> = {};
+    const peerRss: Record<string, number | string> = {};
+    const otel: Record<string, OtelRun> = {};
+    for (const oc of OTELCOL_CLIENTS) {
+      if (ctx.skipPeers) {
+        peerCycle[oc.name] = peerGet[oc.name] = peerRss[oc.name] = 'skipped (--skip-peers)';
+        continue;
+      }
+      const b = await buildOtelCollector(ctx);
+      if ('error' in b) {
+        peerCycle[oc.name] = peerGet[oc.name] = peerRss[oc.name] = `not buildable: ${b.error.slice(0, 200)}`;
+        continue;
+      }
+      try {
+        const r = await runOtelCollector(ctx, b.bin, oc, {
+          brokers: scaleKafka.brokers,
+          groupMatch: '^bench-scale-g',
+          topicMatch: `^${SCALE_TOPIC}$`,
+          cycles: OTEL_CYCLES + 1,
+          timeoutMs: 10 * 60_000,
+        });
+        const steady = r.cycles.slice(1).filter((c) => c.ok);
+        let equal = 0;
+        for (let g = 0; g < groups; g++) for (let p = 0; p < LAG_PARTITIONS; p++) if (r.lags[`${scaleGroup(g)}|${SCALE_TOPIC}|${p}`] === expectedLag(g, p)) equal++;
+        ctx.log(
+          `${oc.name}: cycles ${r.cycles.map((c) => c.cycleMs.toFixed(0)).join(', ')} ms; RSS median ${(median(r.rss) / MB).toFixed(0)} MB, peak ${(r.peakRss / MB).toFixed(0)} MB; GET /metrics ${r.get.ms.toFixed(0)} ms, ${(r.get.bytes / MB).toFixed(1)} MB; lag agrees ${equal}/${partitionsTotal}${r.errors.length ? `; errors: ${r.errors.join(' | ')}` : ''}`,
+        );
+        if (steady.length === 0) throw new Error(r.errors.join(' | ') || 'no complete cycle');
+        otel[oc.name] = r;
+        peerCycle[oc.name] = round(median(steady.map((c) => c.cycleMs)), 0);
+        peerGet[oc.name] = Number.isFinite(r.get.ms) ? round(r.get.ms, 0) : `no answer: ${r.errors.join(' | ').slice(0, 200)}`;
+        peerRss[oc.name] = round(median(r.rss) / MB, 0);
+        ctx.peer(oc.name, `as in scenario 3 (bench/peers/otelcol, ${OTELCOL_RELEASE}), on the scale broker's ${groups} groups: lag agrees ${equal}/${partitionsTotal}`);
+      } catch (err) {
+        peerCycle[oc.name] = peerGet[oc.name] = peerRss[oc.name] = `failed: ${(err as Error).message.slice(0, 200)}`;
+      }
+    }
+
+    const how = `scale broker ${scaleKafka.brokers} (Kafka 4.1.1, KRaft, single node, loopback, its own STACK_HOME under bench/.work): topic ${SCALE_TOPIC} with ${LAG_PARTITIONS} partitions × 100 records, ${groups} groups with committed offsets (group g, partition p at (g + p) mod 100), committed by OffsetCommit requests (generation −1, as kafka-consumer-groups --reset-offsets does; 64 in flight through kafkajs's cluster: ${setup.created ? `${setup.commitSeconds.toFixed(1)} s for the commits, ${setup.seconds.toFixed(1)} s with the topic` : 'reused from an earlier run'}). Supervisor: bench/lib/scale-runner.cjs, one Node process with the daemon's V8 settings holding the compiled __consumer_offsets stream (live after ${(runner.ready.liveMs / 1000).toFixed(1)} s, ${runner.ready.commitStoreSize} partitions), commit store, createConsumerLagCheck (include ^bench-scale-g, offsetSource consumer_offsets, defaults otherwise), createMetricsRegistry + registerSignalMetrics and buildApp serving /metrics; driven from the bench process: ${cycles} rounds of (one lag cycle; GET /metrics; GET /metrics again), after one warm-up cycle and scrape (first cycle ${round(first!.ms, 0)} ms)`;
+    const otelHow = `OpenTelemetry Collector (${OTELCOL_RELEASE}) kafkametrics receiver (scrapers: consumers, group_match ^bench-scale-g, collection_interval 100 ms) → prometheus exporter, as in scenario 3, ${OTEL_CYCLES + 1} cycles per client, the first excluded`;
+    const cycleMed = round(median(cycleMs), 0);
+    const rows: Row[] = [
+      {
+        scenario: '8',
+        metric: 'lag cycle time, __consumer_offsets mode, median',
+        unit: 'ms',
+        supervisor: cycleMed,
+        peers: peerCycle,
+        ratio: betterRatio(cycleMed, peerCycle),
+        goal: '≤ 1,000 ms',
+        met: cycleMed <= 1000,
+        method: `${how}; the check's probe() time per cycle (ListGroups, Metadata, one ListOffsets, DescribeGroups in batches of 200, evaluation of ${partitionsTotal.toLocaleString('en-US')} partitions from the commit windows), median; p95 ${round(percentile(cycleMs, 95), 0)} ms. ${otelHow}: its cycle = its scrape span + the export span after it`,
+        detail: {
+          cycleMs: cycleMs.map((v) => round(v, 1)),
+          first: first!,
+          last: last!,
+          otel: Object.fromEntries(
+            Object.entries(otel).map(([k, r]) => [k, { cycleMs: r.cycles.map((c) => round(c.cycleMs, 1)), get: r.get, peakRss: r.peakRss, errors: r.errors }]),
+          ),
+        },
+      },
+      {
+        scenario: '8',
+        metric: 'lag cycle time, __consumer_offsets mode, p95',
+        unit: 'ms',
+        supervisor: round(percentile(cycleMs, 95), 0),
+        peers: {},
+        ratio: null,
+        goal: '≤ 1,000 ms',
+        met: percentile(cycleMs, 95) <= 1000,
+        method: `${how}; p95 of the same cycles`,
+      },
+      {
+        scenario: '8',
+        metric: `HTTP GET /metrics (${series.toLocaleString('en-US')} series, ${round(bytes / MB, 1)} MB), p95`,
+        unit: 'ms',
+        supervisor: round(percentile(allScrapes, 95), 0),
+        peers: peerGet,
+        ratio: betterRatio(percentile(allScrapes, 95), peerGet),
+        goal: '≤ 300 ms',
+        met: percentile(allScrapes, 95) <= 300,
+        method: `${how}; every scrape of the rounds (half right after a cycle, every line rendered anew; half with nothing changed), from the bench process over loopback with node:http, time to the last byte; p95 (median ${round(median(allScrapes), 0)} ms; after a cycle p95 ${round(percentile(freshScrapes, 95), 0)} ms, unchanged p95 ${round(percentile(cachedScrapes, 95), 0)} ms). ${otelHow}: one GET of its exporter's /metrics after its last cycle`,
+        detail: { freshScrapes: freshScrapes.map((v) => round(v, 1)), cachedScrapes: cachedScrapes.map((v) => round(v, 1)), series, bytes },
+      },
+      {
+        scenario: '8',
+        metric: 'RSS of the lag check + /metrics process, peak',
+        unit: 'MB',
+        supervisor: round(mem!.hwm / MB, 0),
+        peers: peerRss,
+        ratio: betterRatio(mem!.hwm / MB, peerRss),
+        goal: '≤ 300 MB',
+        met: mem!.hwm / MB <= 300,
+        method: `${how}; VmHWM of the runner at the end (the peak over start-up, stream catch-up, every cycle and scrape); VmRSS after each round ${rss.map((r) => round(r / MB, 0)).join(', ')} MB; V8 heap in use at the end ${round(mem!.heapUsed / MB, 0)} MB. ${otelHow}: median VmRSS over its cycles after the first`,
+        detail: { rss, hwm: mem!.hwm, heapUsed: mem!.heapUsed },
+      },
+      {
+        scenario: '8',
+        metric: 'lag values equal to the committed lags',
+        unit: 'partitions',
+        supervisor: lagOk ? last!.partitions : 0,
+        peers: {},
+        ratio: null,
+        goal: `${partitionsTotal.toLocaleString('en-US')} (all agree)`,
+        met: lagOk,
+        method: `the last cycle's partitions (${last!.partitions}) and the sum of their lags (${last!.lagSum}) against the values fixed at setup (sum ${expectedSum}); no unknown signal${last!.unknown.length ? ` (got: ${last!.unknown.join(' | ')})` : ''}`,
+      },
+      {
+        scenario: '8',
+        metric: 'setup: committing offsets for every group × partition',
+        unit: 's',
+        supervisor: setup.created ? round(setup.commitSeconds, 1) : null,
+        peers: {},
+        ratio: null,
+        goal: '—',
+        met: null,
+        method: `${groups} OffsetCommit requests of ${LAG_PARTITIONS} partitions each (FindCoordinator cached by kafkajs), 64 in flight${setup.created ? '' : '; reused from an earlier run this time, so not measured'}`,
+      },
+      {
+        scenario: '8',
+        metric: '__consumer_offsets stream: start to live',
+        unit: 's',
+        supervisor: round(runner.ready.liveMs / 1000, 1),
+        peers: {},
+        ratio: null,
+        goal: '—',
+        met: null,
+        method: `from the runner's start to the stream reporting live (read to the end offsets of every __consumer_offsets partition), ${runner.ready.commitStoreSize} partitions in the commit store`,
+      },
+    ];
+    if (!lagOk) ctx.log(`lag values disagree: ${JSON.stringify(last!)} ${runner.stderr()}`);
+    fs.mkdirSync(ctx.work, { recursive: true });
+    return rows;
+  },
+};
