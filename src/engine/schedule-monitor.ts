@@ -27,7 +27,7 @@
  */
 import type { Cron } from 'croner';
 import type { CheckProbe, DeadlineMiss, DeadlineMissReason, MissedTick, MissedTickCause, PipelineDeadlineFacts, PipelineScheduleFacts, Signal } from '../protocol';
-import { compileSchedule, ticksBetween } from '../../streams/cron';
+import { compileSchedule, nextTick, ticksBetween } from '../../streams/cron';
 import { formatDuration } from '../shared/duration';
 import type { PipelineStateStore } from '../store/pipeline-state';
 import type { RunRecord, RunStore } from '../store/runs';
@@ -60,7 +60,7 @@ export interface ScheduleMonitorParams {
   missedGraceMs?: number;
   /** Ticks up to this long after `startedAt` count as the supervisor being down (it was still starting). Default 10 s. */
   startupGraceMs?: number;
-  /** Newest ticks judged per pipeline and evaluation. Default 1000. */
+  /** Newest ticks judged per pipeline and evaluation (a minutely schedule: the last ≈ 8 h). Default 500. */
   maxTicks?: number;
   /** Lookback of the missed-schedule window of pipelines without a deadline. Default 24 h. */
   defaultLookbackMs?: number;
@@ -121,23 +121,31 @@ class Monitor implements ScheduleMonitor {
     return this.overdueNow;
   }
 
+  evaluateDeadlines(): Signal[] {
+    return [...this.deadlineSignals()];
+  }
+
+  evaluateSchedules(): Signal[] {
+    return [...this.scheduleSignals()];
+  }
+
   probes(): CheckProbe[] {
     const specs = this.params.catalog.list();
     const intervalMs = this.params.intervalMs ?? 5_000;
     const out: CheckProbe[] = [];
     if (specs.some((s) => s.deadline)) {
-      out.push({ name: DEADLINE_CHECK, kind: 'pipeline_deadline', intervalMs, timeoutMs: Math.max(intervalMs, 5_000), probe: async () => this.evaluateDeadlines() });
+      out.push({ name: DEADLINE_CHECK, kind: 'pipeline_deadline', intervalMs, timeoutMs: Math.max(intervalMs, 5_000), probe: () => drain(this.deadlineSignals()) });
     }
     if (specs.some((s) => s.schedule)) {
-      out.push({ name: SCHEDULE_CHECK, kind: 'pipeline_schedule', intervalMs, timeoutMs: Math.max(intervalMs, 5_000), probe: async () => this.evaluateSchedules() });
+      out.push({ name: SCHEDULE_CHECK, kind: 'pipeline_schedule', intervalMs, timeoutMs: Math.max(intervalMs, 5_000), probe: () => drain(this.scheduleSignals()) });
     }
     return out;
   }
 
-  evaluateDeadlines(): Signal[] {
+  /** One signal per pipeline, one at a time (the probe yields to the event loop between them). */
+  private *deadlineSignals(): Generator<Signal> {
     const now = this.params.now();
     this.ensure(now);
-    const out: Signal[] = [];
     for (const spec of this.params.catalog.list()) {
       const deadline = spec.deadline;
       if (!deadline) continue;
@@ -145,12 +153,12 @@ class Monitor implements ScheduleMonitor {
       const base = { afterSeconds: deadline.afterMs / 1000, from: deadline.from, paused: judged.paused, windowStart: judged.start };
       if (judged.quiet !== null) {
         this.overdueNow.set(spec.id, 0);
-        out.push(this.signal(spec, 'pipeline_deadline', 'ok', 0, judged.quiet, { kind: 'pipeline_deadline', pipeline: spec.id, ...base, overdueCount: 0, overdue: [] }));
+        yield this.signal(spec, 'pipeline_deadline', 'ok', 0, judged.quiet, { kind: 'pipeline_deadline', pipeline: spec.id, ...base, overdueCount: 0, overdue: [] });
         continue;
       }
       const { runs, start } = judged;
       const byDate = groupByDate(runs);
-      const dates = new Set<number>(this.ticks(spec.id, 'deadline', start, now));
+      const dates = new Set<number>(this.ticks(spec.id, start, now));
       for (const d of byDate.keys()) dates.add(d);
       const running = runs.filter((r) => r.state === 'running');
       const misses: DeadlineMiss[] = [];
@@ -173,25 +181,24 @@ class Monitor implements ScheduleMonitor {
           ? `pipeline ${spec.id}: every run due since ${iso(start)} succeeded within ${after} of ${since}`
           : `pipeline ${spec.id}: ${misses.length} run${misses.length === 1 ? '' : 's'} not succeeded ${after} after ${since}: ${listed(misses.map((m) => `${iso(m.logicalDate)} ${m.detail}`))}`;
       const facts: PipelineDeadlineFacts = { kind: 'pipeline_deadline', pipeline: spec.id, ...base, overdueCount: misses.length, overdue: misses.slice(0, FACTS_LIMIT) };
-      out.push(this.signal(spec, 'pipeline_deadline', misses.length > 0 ? 'crit' : 'ok', misses.length, summary, facts));
+      yield this.signal(spec, 'pipeline_deadline', misses.length > 0 ? 'crit' : 'ok', misses.length, summary, facts);
     }
-    return out;
   }
 
-  evaluateSchedules(): Signal[] {
+  /** One signal per pipeline, one at a time (the probe yields to the event loop between them). */
+  private *scheduleSignals(): Generator<Signal> {
     const now = this.params.now();
     this.ensure(now);
     const grace = this.params.missedGraceMs ?? 30_000;
     const startupGrace = this.params.startupGraceMs ?? 10_000;
     const engineStarted = this.params.engineStarted?.() ?? true;
-    const out: Signal[] = [];
     for (const spec of this.params.catalog.list()) {
       if (!spec.schedule) continue;
       const lookback = spec.deadline?.lookbackMs ?? this.params.defaultLookbackMs ?? 86_400_000;
       const judged = this.judge(spec, lookback, now);
       const base = { kind: 'pipeline_schedule' as const, pipeline: spec.id, paused: judged.paused, windowStart: judged.start };
       if (judged.quiet !== null) {
-        out.push(this.signal(spec, 'pipeline_schedule', 'ok', 0, judged.quiet, { ...base, missedCount: 0, missed: [] }));
+        yield this.signal(spec, 'pipeline_schedule', 'ok', 0, judged.quiet, { ...base, missedCount: 0, missed: [] });
         continue;
       }
       const { runs, start } = judged;
@@ -199,7 +206,7 @@ class Monitor implements ScheduleMonitor {
       const lastSuccess = Math.max(-Infinity, ...runs.filter((r) => r.state === 'success').map((r) => r.logicalDate));
       const missed: MissedTick[] = [];
       const counted: number[] = [];
-      for (const tick of this.ticks(spec.id, 'schedule', start, now)) {
+      for (const tick of this.ticks(spec.id, start, now)) {
         if (byDate.has(tick)) continue;
         const downAtTick = tick < this.startedAt + startupGrace;
         // a tick of this process's uptime may still be on its way to a run (a gate evaluation): wait the grace
@@ -218,15 +225,12 @@ class Monitor implements ScheduleMonitor {
         missed.length === 0
           ? `pipeline ${spec.id}: every schedule tick since ${iso(start)} produced a run`
           : `pipeline ${spec.id}: ${missed.length} schedule tick${missed.length === 1 ? '' : 's'} produced no run: ${describeMissed(missed)}`;
-      out.push(
-        this.signal(spec, 'pipeline_schedule', missed.length > 0 ? 'warn' : 'ok', missed.length, summary, {
-          ...base,
-          missedCount: missed.length,
-          missed: missed.slice(0, FACTS_LIMIT),
-        }),
-      );
+      yield this.signal(spec, 'pipeline_schedule', missed.length > 0 ? 'warn' : 'ok', missed.length, summary, {
+        ...base,
+        missedCount: missed.length,
+        missed: missed.slice(0, FACTS_LIMIT),
+      });
     }
-    return out;
   }
 
   /** The engine makes the same call at its start; once it has started, this records the pipelines it has not (idempotent). */
@@ -258,14 +262,14 @@ class Monitor implements ScheduleMonitor {
     return { quiet: null, paused, start, runs };
   }
 
-  /** Ticks in (from, to], the newest `maxTicks` of them (cached per pipeline and use: croner in a time zone costs ≈ 0.2 ms a tick). */
-  private ticks(pipeline: string, use: 'deadline' | 'schedule', from: number, to: number): number[] {
-    const key = `${use}:${pipeline}`;
+  /** Ticks in (from, to], the newest `maxTicks` of them (cached per pipeline, shared by both probes: croner in a time zone costs ≈ 0.1 ms a tick). */
+  private ticks(pipeline: string, from: number, to: number): number[] {
+    const key = pipeline;
     let cache = this.tickCaches.get(key);
     if (!cache) {
       const cron = this.crons.get(pipeline);
       if (!cron) return [];
-      cache = new TickCache(cron, this.params.maxTicks ?? 1_000);
+      cache = new TickCache(cron, this.params.maxTicks ?? 500);
       this.tickCaches.set(key, cache);
     }
     return cache.get(from, to);
@@ -333,6 +337,16 @@ class Monitor implements ScheduleMonitor {
   }
 }
 
+/** Collects the signals, yielding to the event loop between pipelines (a first evaluation over many time-zone schedules takes a while). */
+async function drain(signals: Iterator<Signal>): Promise<Signal[]> {
+  const out: Signal[] = [];
+  for (let r = signals.next(); !r.done; r = signals.next()) {
+    out.push(r.value);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return out;
+}
+
 function groupByDate(runs: readonly RunRecord[]): Map<number, RunRecord[]> {
   const out = new Map<number, RunRecord[]>();
   for (const r of runs) {
@@ -370,13 +384,16 @@ function describeMissed(missed: readonly MissedTick[]): string {
 
 /**
  * The ticks of one schedule in a window that only moves forward (its start and end follow the
- * clock): each call drops the ticks that left the window and computes only the new ones. A window
+ * clock): each call drops the ticks that left the window and computes only the new ones (the
+ * next tick after the window is kept, so a call with no new tick asks croner nothing). A window
  * that moved back (the clock stepped back) or jumped by more than `max` ticks is computed afresh.
  */
 class TickCache {
   private from = Number.NaN;
   private to = Number.NaN;
   private ticks: number[] = [];
+  /** The first tick after `to` (null: the schedule has no further tick). */
+  private next: number | null = null;
 
   constructor(
     private readonly cron: Cron,
@@ -386,31 +403,34 @@ class TickCache {
   get(from: number, to: number): number[] {
     if (to <= from) return [];
     if (from >= this.from && to >= this.to) {
-      const added = ticksBetween(this.cron, this.to, to, this.max);
+      const added: number[] = [];
+      while (this.next !== null && this.next <= to && added.length < this.max) {
+        added.push(this.next);
+        this.next = nextTick(this.cron, this.next);
+      }
       if (added.length < this.max) {
-        const kept = this.ticks.filter((t) => t > from);
-        this.ticks = [...kept, ...added].slice(-this.max);
+        this.ticks = (this.from === from && added.length === 0 ? this.ticks : [...this.ticks.filter((t) => t > from), ...added]).slice(-this.max);
         this.from = from;
         this.to = to;
         return this.ticks;
       }
     }
     this.ticks = newestTicks(this.cron, from, to, this.max);
+    this.next = nextTick(this.cron, to);
     this.from = from;
     this.to = to;
     return this.ticks;
   }
 }
 
-/** Ticks in (from, to], the newest `max` of them. */
+/** Ticks in (from, to], the newest `max` of them (about `max` for a schedule of uneven spacing). */
 function newestTicks(cron: Cron, from: number, to: number, max: number): number[] {
-  const ticks = ticksBetween(cron, from, to, max);
-  if (ticks.length === max && ticks[max - 1]! < to) {
-    // a dense schedule: the span the first `max` ticks took, ending at `to` (about `max` ticks)
-    const span = ticks[max - 1]! - ticks[0]!;
-    return ticksBetween(cron, Math.max(from, to - span - 1), to, max);
-  }
-  return ticks;
+  const sample = ticksBetween(cron, from, to, Math.min(max, 50));
+  if (sample.length < Math.min(max, 50)) return sample;
+  // a dense schedule: start about `max` average spacings before `to` instead of walking from `from`
+  const spacing = (sample.at(-1)! - sample[0]!) / (sample.length - 1);
+  const start = Math.max(from, Math.floor(to - spacing * (max - 0.5)));
+  return ticksBetween(cron, start, to, max * 2).slice(-max);
 }
 
 /** Insertion-ordered set that forgets its oldest keys beyond `limit`. */
