@@ -62,6 +62,8 @@ describe('planIngestion, execution_mode: docker', () => {
       ]),
     );
     expect(argv[argv.indexOf('--network') + 1]).toBe('host');
+    // the container reads what the subprocess would: the supervisor's own uid:gid
+    expect(argv[argv.indexOf('--user') + 1]).toBe(`${process.getuid!()}:${process.getgid!()}`);
     const mounts = argv.flatMap((a, i) => (argv[i - 1] === '-v' ? [a] : []));
     expect(mounts).toEqual([`${dir}:/config:ro`, `${caFile}:${caFile}:ro`]);
     const envNames = argv.flatMap((a, i) => (argv[i - 1] === '-e' ? [a] : []));
@@ -84,6 +86,9 @@ describe('planIngestion, execution_mode: docker', () => {
     expect(plan.argv.slice(0, 3)).toEqual(['docker', 'run', '--rm']);
     expect(plan.argv).toContain('domain-ingestion:latest');
     expect(plan.container?.name).toMatch(/-try1$/);
+    // docker_user "" keeps the image's own user
+    expect(planIngestion(ctx({ execution_mode: 'docker', docker_user: '' }), '/repo').argv).not.toContain('--user');
+    expect(planIngestion(ctx({ execution_mode: 'docker', docker_user: '10001:10001' }), '/repo').argv).toContain('10001:10001');
   });
 
   it('bad docker params are configuration errors naming the param', () => {
