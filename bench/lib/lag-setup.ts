@@ -48,7 +48,18 @@ export async function setupLagGroups(
     const topics = await admin.listTopics();
     if (topics.includes(topicName)) {
       const offsets = await admin.fetchTopicOffsets(topicName);
-      const last = await admin.fetchOffsets({ groupId: nameOf(groups - 1), topics: [topicName] }).catch(() => []);
+      // right after a broker start its group coordinator may still be loading __consumer_offsets:
+      // retried, so a slow start is not taken for missing commits (which recreated the topic)
+      let last: Awaited<ReturnType<typeof admin.fetchOffsets>> = [];
+      for (let attempt = 1; attempt <= 30; attempt++) {
+        try {
+          last = await admin.fetchOffsets({ groupId: nameOf(groups - 1), topics: [topicName] });
+          break;
+        } catch (err) {
+          if (!/coordinator/i.test((err as Error).message)) break;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
       const ok =
         offsets.every((o) => Number(o.high) === RECORDS_PER_PARTITION) &&
         last[0]?.partitions.every((p) => Number(p.offset) === RECORDS_PER_PARTITION - expectedLag(groups - 1, p.partition));
