@@ -19,6 +19,7 @@ const ALL: Record<string, () => Promise<Scenario>> = {
   '6': async () => (await import('./scenarios/6-metrics-scrape')).scenario,
   '7': async () => (await import('./scenarios/7-soak')).scenario,
   '8': async () => (await import('./scenarios/8-scale-up')).scenario,
+  '9': async () => (await import('./scenarios/9-container')).scenario,
   '10': async () => (await import('./scenarios/10-web-ui')).scenario,
 };
 
