@@ -132,7 +132,11 @@ function dagStateAction(ctx: CliContext, name: string, date: string): void {
   const logicalDate = parseDate(date, 'DATE');
   const store = createRunStore(ctx.openStore());
   const run = runOfDate(store, spec, logicalDate, date);
-  if (ctx.json) return ctx.stdout(JSON.stringify(summarizeRun(store, run, false)));
+  if (ctx.json) {
+    // `created` says whether a trigger made the run: meaningless for a query
+    const { created: _created, ...summary } = summarizeRun(store, run);
+    return ctx.stdout(JSON.stringify(summary));
+  }
   ctx.stdout(run.state);
 }
 

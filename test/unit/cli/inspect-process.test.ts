@@ -152,6 +152,7 @@ describe('dags state and tasks state', () => {
     expect([failed.code, failed.out]).toEqual([0, 'failed\n']);
     const run = JSON.parse(json.out) as { runId: string; state: string; tasks: Array<{ taskId: string; state: string }> };
     expect(run.runId).toBe(FAILED_RUN);
+    expect(run).not.toHaveProperty('created');
     expect(Object.fromEntries(run.tasks.map((t) => [t.taskId, t.state]))).toEqual({ extract: 'success', validate: 'failed', report: 'success', on_failure: 'success' });
   });
 
