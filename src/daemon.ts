@@ -35,6 +35,11 @@ import { createSqliteAlertStateStore } from './store/alert-state';
 import { createSqliteOutboxStore } from './store/outbox';
 import { createSqliteSilenceStore } from './store/silences';
 import { createTokenStore } from './store/tokens';
+import type { LeaseDatabase } from './store/leader';
+import { createLeaseLeadership, createSoleLeadership, type Leadership } from './wiring/leadership';
+import { createLeaderAlerts, fencedAlertStateStore, fencedOutboxStore, followerOutboxStore, readOnlyAlertStateStore } from './wiring/leader-alerts';
+import { createLeaderRoles } from './wiring/leader-roles';
+import { registerLeaderMetrics } from './metrics/leader';
 import { createVariableStore } from './store/variables';
 import { VERSION } from './version';
 import { createRunEvents$ } from '../streams/run-events';
@@ -58,6 +63,8 @@ export interface Daemon {
   logger: Logger;
   engine: Engine;
   alerts: AlertEngine;
+  /** Whether this replica leads (always, on SQLite), and the fence of its leader-only writes. */
+  leadership: Leadership;
   /** Latest signal per key and the summary: shared, replaying, emits on real changes only. */
   state$: Observable<SignalState>;
   /** Run and task transitions of the engine: shared, replays the latest to a late subscriber. */
@@ -103,6 +110,14 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     const logger = params.logger ?? createLogger({ level: config.logging.level, format: config.logging.format });
     const registry = createMetricsRegistry({ version: VERSION });
     const publicUrl = config.server.public_url ?? `http://${config.server.host}:${params.port ?? config.server.port}`;
+
+    // --- leadership: on a shared store (PostgreSQL) a lease elects the replica that does the
+    // leader-only work, fenced by its epoch; the sole daemon of a SQLite store always leads
+    const leadership: Leadership =
+      (db as LeaseDatabase).dialect === 'postgres'
+        ? createLeaseLeadership({ db, clock, logger, leaseMs: config.leader.lease, renewIntervalMs: config.leader.renew_interval })
+        : createSoleLeadership();
+    registerLeaderMetrics({ registry, status: () => leadership.status() });
 
     // --- checks → signals → state$
     // The `checks` component runs the probes (and nothing else does); `state$` is the source of
@@ -161,24 +176,35 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       triggerWiring: createPipelineTriggers,
       latestSignals,
       configDir: path.dirname(loaded.file),
+      // scheduling starts and stops with the leadership (leader-roles below); its writes are fenced
+      leaderGated: true,
+      fence: (write) => leadership.fenced(write),
     });
 
     const runEvents$ = createRunEvents$(engine.runEvents$);
 
-    const alerts = createAlertEngine({
-      rules,
-      inhibit,
-      route: alertsConfig.route,
-      // every current signal when it starts, then each change of state$
-      signals$: checks.signals$,
-      runEvents$,
-      alertStore: createSqliteAlertStateStore(db),
-      silenceStore: createSqliteSilenceStore(db),
-      outbox,
-      clock,
+    // the leader's alert engine persists its state and enqueues notifications, fenced by its
+    // epoch; a follower's evaluates the same signals for display and writes nothing
+    const alertStateStore = createSqliteAlertStateStore(db);
+    const alerts = createLeaderAlerts({
       logger,
-      publicUrl,
-      resendIntervals: resendIntervalsOf(alertsConfig.sinks),
+      initialRole: () => (leadership.isLeader() ? 'leader' : 'follower'),
+      create: (role) =>
+        createAlertEngine({
+          rules,
+          inhibit,
+          route: alertsConfig.route,
+          // every current signal when it starts, then each change of state$
+          signals$: checks.signals$,
+          runEvents$,
+          alertStore: role === 'leader' ? fencedAlertStateStore(alertStateStore, leadership) : readOnlyAlertStateStore(alertStateStore),
+          silenceStore: createSqliteSilenceStore(db),
+          outbox: role === 'leader' ? wakeOnEnqueue(fencedOutboxStore(outboxStore, leadership), () => worker.wake()) : followerOutboxStore(outboxStore),
+          clock,
+          logger,
+          publicUrl,
+          resendIntervals: resendIntervalsOf(alertsConfig.sinks),
+        }),
     });
     registerAlertMetrics({ registry, alerts });
 
@@ -205,7 +231,13 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       readiness: () => {
         const parts: Record<string, true | string> = { store: db.open ? true : 'closed' };
         for (const name of lifecycle.names()) parts[name] = lifecycle.isStarted(name) ? true : 'not started';
-        return { ready: Object.values(parts).every((v) => v === true), components: parts };
+        const lead = leadership.status();
+        if (lead.problem && parts.leadership === true) parts.leadership = lead.problem;
+        return {
+          ready: Object.values(parts).every((v) => v === true),
+          components: parts,
+          leader: { self: lead.self, holder: lead.holder, epoch: lead.epoch },
+        };
       },
     });
 
@@ -219,7 +251,9 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     // Started in this order, stopped in reverse: things taking requests before things sending
     // requests. `checks` starts the probes (and nothing else does); `alerts` comes after it and
     // reads the replayed state first.
-    const components: Component[] = [worker, checks, alerts, http, engine];
+    // the leader-only roles (scheduling, notifying) follow the lease, after everything they use
+    const roles = createLeaderRoles({ leadership, engine, alerts, logger, catchupWindowMs: config.leader.catchup_window });
+    const components: Component[] = [leadership, worker, checks, alerts, http, engine, roles];
     const lifecycle = createLifecycle(components, logger);
 
     let stopped: Promise<void> | undefined;
@@ -231,6 +265,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       logger,
       engine,
       alerts,
+      leadership,
       state$: checks.state$,
       runEvents$,
       signals: latestSignals,

@@ -8,6 +8,7 @@ import { resolveSecret } from '../shared/secrets';
 import { readTlsFiles, type TlsSettings } from '../shared/tls';
 import { SupervisorError } from '../protocol';
 import { camelizeKeys, camelToSnake } from './case';
+import { leaderSchema } from './leader';
 import { KAFKA_SASL_MECHANISMS, MSK_IAM_SIGNER_PACKAGE, mskSignerInstalled, saslProblems, type KafkaSaslSettings } from '../shared/kafka-connection';
 
 /**
@@ -254,6 +255,7 @@ const checksSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'che
 const rootSchema = z.strictObject({
   server: serverSchema.prefault({}),
   store: storeSchema.prefault({}),
+  leader: leaderSchema.prefault({}),
   logging: loggingSchema.prefault({}),
   variables: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
   connections: connectionsSchema.prefault({}),

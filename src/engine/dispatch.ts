@@ -31,6 +31,8 @@ export interface DispatchParams {
   isPaused?: (pipeline: string) => boolean;
   pid?: number;
   pageSize?: number;
+  /** Runs each claim fenced by the leader's epoch (src/wiring/leadership.ts); throws SUP_ERR_NOT_LEADER, which ends the pass. */
+  fence?: <T>(write: () => T) => T;
 }
 
 /** One dispatch pass; throws only on a store failure. */
@@ -38,6 +40,7 @@ export function dispatchQueued(params: DispatchParams): void {
   const { store, catalog } = params;
   const pid = params.pid ?? process.pid;
   const pageSize = params.pageSize ?? DISPATCH_PAGE;
+  const claim = (id: string): boolean => (params.fence ? params.fence(() => store.claimRun(id, pid, params.now())) : store.claimRun(id, pid, params.now()));
   const running = store.countByPipeline(['running']);
   const hasRoom = (spec: PipelineSpec): boolean => (running.get(spec.id) ?? 0) < spec.maxActiveRuns;
   const paused = new Set(
@@ -52,7 +55,7 @@ export function dispatchQueued(params: DispatchParams): void {
     const spec = catalog.find(run.pipeline);
     if (!spec) return;
     if (!UNLIMITED_KINDS.has(run.kind) && (!hasRoom(spec) || paused.has(spec.id))) return;
-    if (!store.claimRun(run.id, pid, params.now())) return;
+    if (!claim(run.id)) return;
     running.set(spec.id, (running.get(spec.id) ?? 0) + 1);
     params.execute(spec, run.id);
   };

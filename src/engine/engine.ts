@@ -92,6 +92,27 @@ export interface EngineParams {
   maxCatchupRuns?: number;
   /** Bound of one gate evaluation; a gate that does not answer in time skips the run. Default 20 s. */
   gateTimeoutMs?: number;
+  /**
+   * Leader-gated daemon (replicas on a shared store): start() starts none of the leader-only
+   * work (triggers, catchup, crash recovery, dispatch); startScheduling()/stopScheduling() do,
+   * when this replica gains or loses the lease (src/wiring/leader-roles.ts). Default false:
+   * start() starts scheduling at once.
+   */
+  leaderGated?: boolean;
+  /**
+   * Runs a leader-only write (a run created by a schedule or an event trigger, a run claimed by
+   * the dispatcher) in one transaction fenced by the leader's epoch; throws SUP_ERR_NOT_LEADER
+   * when this replica does not lead. Default: the write as it is (the sole daemon of a SQLite store).
+   */
+  fence?: <T>(write: () => T) => T;
+}
+
+export interface SchedulingOptions {
+  /**
+   * A new leader of a shared store: submit the cron ticks since the last one fired, at most this
+   * far back, even for `catchup: false` pipelines (a failover loses no tick). Unset: no such catchup.
+   */
+  catchupWindowMs?: number;
 }
 
 export interface TriggerOptions {
@@ -113,6 +134,10 @@ export interface Engine extends Component {
   readonly operations: RunOperations;
   readonly runEvents$: Observable<RunEvent>;
   start(): Promise<void>;
+  /** Starts the leader-only work (crash recovery, catchup, triggers, dispatch); idempotent. start() calls it unless `leaderGated`. */
+  startScheduling(options?: SchedulingOptions): Promise<void>;
+  /** Stops the leader-only work (runs executing here go on); idempotent. */
+  stopScheduling(): void;
   /** Idempotent, never rejects (the lifecycle contract). */
   stop(): Promise<void>;
   /** Alias of stop(). */
@@ -162,6 +187,10 @@ class PipelinesEngine implements Engine {
   /** In-process CLI runs (no dispatch poll): looks for operators' requests while runs execute. */
   private requestTimer: NodeJS.Timeout | undefined;
   private kafkaSource: KafkaAdminSource | undefined;
+  /** The leader-only work runs (daemon mode); bumped generation cancels a start in progress. */
+  private scheduling = false;
+  private schedulingGeneration = 0;
+  private readonly fence: <T>(write: () => T) => T;
   private started = false;
   private stopping: Promise<void> | undefined;
 
@@ -172,6 +201,7 @@ class PipelinesEngine implements Engine {
     this.store = createRunStore(params.db);
     this.catalog = createPipelineCatalog(params.config.config);
     this.daemon = params.schedule !== false;
+    this.fence = params.fence ?? ((write) => write());
     this.runEvents$ = this.events.asObservable();
     const catalog = this.catalog;
     this.pipelineState = createPipelineStateStore(params.db);
@@ -266,6 +296,11 @@ class PipelinesEngine implements Engine {
 
   private readonly dispatch = (): void => {
     if (this.shutdown.signal.aborted) return;
+    if (this.daemon && !this.scheduling) {
+      // not leading: only the leader dispatches; runs executing here still answer requests
+      this.safely('answering requests', () => this.answerRequests());
+      return;
+    }
     try {
       dispatchQueued({
         store: this.store,
@@ -277,10 +312,13 @@ class PipelinesEngine implements Engine {
         execute: (spec, runId) => this.execute(spec, runId),
         aborted: () => this.shutdown.signal.aborted,
         isPaused: (id) => this.pipelineState.isPaused(id),
+        ...(this.daemon ? { fence: this.fence } : {}),
       });
       this.answerRequests();
     } catch (err) {
-      this.logger.error({ error: describeError(err).message }, 'dispatch failed');
+      // a deposed leader: the leadership logs it once and stops the scheduling
+      if (isSupervisorError(err) && err.code === 'SUP_ERR_NOT_LEADER') this.logger.debug({ error: err.message }, 'dispatch refused: not the leader');
+      else this.logger.error({ error: describeError(err).message }, 'dispatch failed');
     }
   };
 
@@ -318,12 +356,14 @@ class PipelinesEngine implements Engine {
           skippedTick: (pipeline, reason) => this.metrics.skippedTick(pipeline, reason),
           onCreated: (runId) => this.own.add(runId),
           dispatch: this.dispatch,
+          ...(this.daemon ? { fence: this.fence } : {}),
         },
         trigger,
         options.bypassOverlap ? { bypassOverlap: true } : {},
       );
     } catch (err) {
-      this.logger.error({ pipeline: trigger.pipeline, kind: trigger.kind, error: describeError(err).message }, 'trigger rejected');
+      if (isSupervisorError(err) && err.code === 'SUP_ERR_NOT_LEADER') this.logger.debug({ pipeline: trigger.pipeline, kind: trigger.kind }, 'trigger dropped: not the leader');
+      else this.logger.error({ pipeline: trigger.pipeline, kind: trigger.kind, error: describeError(err).message }, 'trigger rejected');
       if (options.rethrow) throw err;
       return null;
     }
@@ -389,13 +429,47 @@ class PipelinesEngine implements Engine {
     }
   }
 
+  /**
+   * A new leader of a shared store: the cron ticks after the last one fired (by any replica), at
+   * most `windowMs` back, for every scheduled pipeline not paused — the ticks of a failover's
+   * gap fire late (their delay is the schedule delay metric's), once each (one run per logical
+   * date). Pipelines with `catchup: true` were caught up by catchup() already.
+   */
+  private failoverCatchup(windowMs: number): void {
+    const now = this.clock.now();
+    for (const spec of this.catalog.list()) {
+      if (!spec.schedule || spec.catchup || this.pipelineState.isPaused(spec.id)) continue;
+      const last = this.store.lastLogicalDate(spec.id, ['cron', 'backfill']);
+      if (last === null) continue;
+      const cron = compileSchedule(spec.schedule, spec.timezone);
+      const ticks = ticksBetween(cron, Math.max(last, now - windowMs), now, this.params.maxCatchupRuns ?? 100);
+      if (ticks.length > 0)
+        this.logger.info({ pipeline: spec.id, ticks: ticks.length, since: new Date(last).toISOString() }, 'new leader: firing the schedule ticks since the last one fired');
+      for (const tick of ticks) this.submit({ pipeline: spec.id, logicalDate: tick, kind: 'cron', params: {}, firedAt: now });
+    }
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    if (!this.daemon) return;
+    if (!this.daemon || this.params.leaderGated) return;
+    await this.startScheduling();
+  }
+
+  async startScheduling(options: SchedulingOptions = {}): Promise<void> {
+    if (!this.daemon || this.scheduling || this.stopping) return;
+    this.scheduling = true;
+    const generation = ++this.schedulingGeneration;
     const { params, catalog, logger } = this;
-    await recoverOrphanedRuns({ store: this.store, logger, now: () => this.clock.now(), statusDir: this.statusDir });
-    if (params.kafka && catalog.list().some((p) => p.triggers.length > 0 || p.gate)) {
+    try {
+      await recoverOrphanedRuns({ store: this.store, logger, now: () => this.clock.now(), statusDir: this.statusDir });
+    } catch (err) {
+      if (generation === this.schedulingGeneration) this.scheduling = false;
+      throw err;
+    }
+    // stopped (leadership lost, shutdown) during the recovery
+    if (generation !== this.schedulingGeneration || !this.scheduling) return;
+    if (!this.kafkaSource && params.kafka && catalog.list().some((p) => p.triggers.length > 0 || p.gate)) {
       this.kafkaSource = createKafkaAdminSource({
         brokers: params.kafka.brokers,
         clientId: params.kafka.clientId,
@@ -420,23 +494,34 @@ class PipelinesEngine implements Engine {
         error: (err: unknown) => logger.error({ error: describeError(err).message }, 'trigger stream failed'),
       }),
     );
+    // after the triggers are subscribed: a tick at this instant is either caught up or fired, maybe both (one run per logical date)
+    if (options.catchupWindowMs !== undefined && options.catchupWindowMs > 0) this.failoverCatchup(options.catchupWindowMs);
     this.dispatch();
     this.pollTimer = setInterval(this.dispatch, params.pollIntervalMs ?? 1000);
     this.pollTimer.unref();
     logger.info({ pipelines: catalog.list().map((p) => p.id) }, 'pipelines engine started');
   }
 
+  stopScheduling(): void {
+    this.schedulingGeneration += 1;
+    if (!this.scheduling) return;
+    this.scheduling = false;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    for (const s of this.subscriptions.splice(0)) {
+      try {
+        s.unsubscribe();
+      } catch {
+        /* keep stopping */
+      }
+    }
+    this.logger.info({ executing: this.executing.size }, 'pipelines engine stopped scheduling (runs executing here go on)');
+  }
+
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.pollTimer) clearInterval(this.pollTimer);
+      this.stopScheduling();
       if (this.requestTimer) clearInterval(this.requestTimer);
-      for (const s of this.subscriptions) {
-        try {
-          s.unsubscribe();
-        } catch {
-          /* keep closing */
-        }
-      }
       this.shutdown.abort(new AbortReason('shutdown', 'the supervisor is shutting down'));
       await Promise.allSettled([...this.executing.values()]);
       try {

@@ -22,6 +22,8 @@ export interface SubmitParams {
   onCreated(runId: string): void;
   /** Start queued runs with room (after the queued event). */
   dispatch(): void;
+  /** Runs the writes of an automatic trigger (schedule, event, catchup) fenced by the leader's epoch (src/wiring/leadership.ts). */
+  fence?: <T>(write: () => T) => T;
 }
 
 export interface SubmitOptions {
@@ -39,11 +41,16 @@ export function submitTrigger(params: SubmitParams, trigger: Trigger, options: S
   const { store, logger } = params;
   const spec = params.catalog.get(trigger.pipeline);
   const now = params.clock.now();
+  // runs created by schedules and event triggers are the leader's: fenced by its epoch (manual ones are not)
+  const fence = params.fence && AUTOMATIC_KINDS.has(trigger.kind) ? params.fence : <T>(write: () => T): T => write();
   const row: NewRun = { pipeline: spec.id, logicalDate: trigger.logicalDate, kind: trigger.kind, params: { ...trigger.params }, firedAt: trigger.firedAt, queuedAt: now };
   if (trigger.skipReason !== undefined) {
-    const { run, created } = store.insertRun({ ...row, state: 'skipped', reason: trigger.skipReason });
+    const { run, created } = fence(() => {
+      const inserted = store.insertRun({ ...row, state: 'skipped', reason: trigger.skipReason });
+      if (inserted.created) store.updateRun(inserted.run.id, { endedAt: now });
+      return inserted;
+    });
     if (created) {
-      store.updateRun(run.id, { endedAt: now });
       logger.info({ pipeline: spec.id, logicalDate: new Date(trigger.logicalDate).toISOString(), reason: trigger.skipReason }, 'run skipped');
       params.emit({
         type: 'run',
@@ -69,7 +76,7 @@ export function submitTrigger(params: SubmitParams, trigger: Trigger, options: S
       return null;
     }
   }
-  const { run, created } = store.insertRun({ ...row, rerun: trigger.rerun === true, detached: trigger.kind === 'test' });
+  const { run, created } = fence(() => store.insertRun({ ...row, rerun: trigger.rerun === true, detached: trigger.kind === 'test' }));
   if (!created) {
     logger.info({ pipeline: spec.id, run: run.id, state: run.state }, 'a run for this logical date exists; not starting another (use --rerun)');
     return summarizeRun(store, run, false);

@@ -16,6 +16,8 @@ export const ERROR_CATALOGUE = {
   SUP_ERR_STORE_MIGRATION: { retryable: false, summary: 'a state store migration failed' },
   SUP_ERR_STORE_NEWER: { retryable: false, summary: 'the state store was written by a newer supervisor' },
   SUP_ERR_STORE_LOCKED: { retryable: false, summary: 'another supervisor process holds the state store' },
+  SUP_ERR_STORE_UNAVAILABLE: { retryable: true, summary: 'the PostgreSQL state store does not answer (unreachable, hung or down)' },
+  SUP_ERR_NOT_LEADER: { retryable: false, summary: 'this replica does not hold the leader lease (a leader-only write was refused)' },
   // probes and services
   SUP_ERR_PROBE_TIMEOUT: { retryable: true, summary: 'a check did not answer within its timeout' },
   SUP_ERR_PROBE_FAILED: { retryable: true, summary: 'a check failed to run' },

@@ -155,4 +155,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN requested_by TEXT;
     `,
   },
+  {
+    version: 3,
+    name: 'leader lease (fencing epoch) and outbox claims',
+    // TODO(issue 19, PG store): mirror this migration in the PostgreSQL migrations (same
+    // version); the columns are BIGINT there (epoch ms), the claim columns likewise.
+    sql: `
+      -- the leader lease of replicas sharing one store (src/store/leader.ts): one row per lease
+      -- name; the epoch grows by one on every change of holder, never on a renewal
+      CREATE TABLE leader (
+        name TEXT PRIMARY KEY,
+        holder TEXT,
+        expires_at BIGINT NOT NULL,
+        epoch BIGINT NOT NULL
+      );
+
+      -- an outbox entry taken by one replica's worker for delivery, until claimed_until (a
+      -- crashed replica's claim expires)
+      ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+      ALTER TABLE outbox ADD COLUMN claimed_until BIGINT;
+    `,
+  },
 ];

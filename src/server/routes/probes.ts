@@ -5,6 +5,8 @@ export interface Readiness {
   ready: boolean;
   /** Per component: true when ready, or the reason it is not. */
   components: Record<string, true | string>;
+  /** Which replica leads (a replica that does not lead is still ready). */
+  leader?: { self: boolean; holder: string | null; epoch: number | null };
 }
 
 /** The open endpoints: liveness, readiness and the Prometheus scrape. */
@@ -13,7 +15,7 @@ export function registerProbeRoutes(app: FastifyInstance, deps: { registry: Regi
 
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     const r = deps.readiness();
-    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', components: r.components });
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', components: r.components, ...(r.leader ? { leader: r.leader } : {}) });
   });
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

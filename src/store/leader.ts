@@ -1,0 +1,134 @@
+/**
+ * The leader lease of replicas sharing one store (table `leader`, migration 3), after River's
+ * and Oban's leader tables: one row per lease name with its holder, expiry and epoch.
+ *
+ * - **elect**: one `INSERT … ON CONFLICT DO UPDATE … WHERE` that succeeds when the row is new,
+ *   expired, or already ours; `RETURNING epoch`. The epoch grows by one on every new term (a
+ *   change of holder, or a holder coming back after its lease ran out), never on a renewal.
+ * - **renew**: a conditional `UPDATE` on holder, epoch and an unexpired lease.
+ * - **release**: ends our term at once (a clean stop: another replica takes over at its next
+ *   try instead of waiting for the expiry).
+ * - **fence**: inside a caller's transaction, an `UPDATE` that touches our row when holder,
+ *   epoch and expiry still match. On PostgreSQL it takes the row lock, so a takeover (which
+ *   updates the same row) waits for a fenced transaction in flight, and a fenced transaction
+ *   after a takeover finds no row: the two serialize.
+ *
+ * Time is the store's own clock where the dialect has one (PostgreSQL `clock_timestamp()`, so
+ * clock skew between replicas does not matter), the caller's clock on SQLite.
+ */
+import type { SqliteDatabase } from './database';
+
+/** The database handle the lease needs (better-sqlite3's, or the PostgreSQL store's with the same API and `dialect`). */
+export type LeaseDatabase = Pick<SqliteDatabase, 'prepare' | 'transaction'> & { readonly dialect?: 'sqlite' | 'postgres' };
+
+export interface LeaseRecord {
+  name: string;
+  holder: string | null;
+  /** Epoch ms (store clock). */
+  expiresAt: number;
+  epoch: number;
+}
+
+export type ElectResult =
+  | {
+      held: true;
+      epoch: number;
+      expiresAt: number;
+      /** The term began now (false: a renewal of the term we already held). */
+      newTerm: boolean;
+      /** The row before this election (null when the lease was never held). */
+      previous: LeaseRecord | null;
+    }
+  | { held: false; current: LeaseRecord | null };
+
+export interface LeaseStore {
+  readonly name: string;
+  /** The store's clock (PostgreSQL), or the given clock (SQLite). */
+  now(): number;
+  read(): LeaseRecord | null;
+  /** Takes the lease when free, expired or ours; holds it for `leaseMs` from now. */
+  elect(holder: string, leaseMs: number): ElectResult;
+  /** Extends our unexpired term; false when it is not ours any more (deposed or expired). */
+  renew(holder: string, epoch: number, leaseMs: number): boolean;
+  /** Ends our term now; false when it was not ours any more. */
+  release(holder: string, epoch: number): boolean;
+  /**
+   * Inside a transaction: true when `holder` still holds term `epoch` and it has not expired.
+   * On PostgreSQL the row stays locked until the transaction ends.
+   */
+  fence(holder: string, epoch: number): boolean;
+}
+
+export interface LeaseStoreParams {
+  db: LeaseDatabase;
+  /** Lease name (one per role; default `supervisor`). */
+  name?: string;
+  /** The clock of a SQLite store (ignored on PostgreSQL, which uses its own). */
+  now: () => number;
+}
+
+interface Row {
+  name: string;
+  holder: string | null;
+  expires_at: number | string;
+  epoch: number | string;
+}
+
+// pg returns BIGINT as a string
+const toRecord = (r: Row): LeaseRecord => ({ name: r.name, holder: r.holder, expiresAt: Number(r.expires_at), epoch: Number(r.epoch) });
+
+export function createLeaseStore(params: LeaseStoreParams): LeaseStore {
+  const { db } = params;
+  const name = params.name ?? 'supervisor';
+  const postgres = db.dialect === 'postgres';
+  const storeNow = postgres ? db.prepare(`SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now`) : null;
+  const now = (): number => (storeNow ? Number((storeNow.get() as { now: number | string }).now) : params.now());
+
+  const readStmt = db.prepare(`SELECT name, holder, expires_at, epoch FROM leader WHERE name = ?`);
+  // a new term when the row is new, expired or another holder's (expired); the epoch grows only then
+  const electStmt = db.prepare(
+    `INSERT INTO leader (name, holder, expires_at, epoch) VALUES (?, ?, ?, 1)
+     ON CONFLICT (name) DO UPDATE SET
+       holder = excluded.holder,
+       expires_at = excluded.expires_at,
+       epoch = CASE WHEN leader.holder = excluded.holder AND leader.expires_at > ? THEN leader.epoch ELSE leader.epoch + 1 END
+     WHERE leader.holder = excluded.holder OR leader.holder IS NULL OR leader.expires_at <= ?
+     RETURNING epoch, expires_at`,
+  );
+  const renewStmt = db.prepare(`UPDATE leader SET expires_at = ? WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
+  const releaseStmt = db.prepare(`UPDATE leader SET expires_at = ? WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
+  // touches the row: on PostgreSQL this is the row lock a takeover's upsert waits for
+  const fenceStmt = db.prepare(`UPDATE leader SET epoch = epoch WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
+
+  const read = (): LeaseRecord | null => {
+    const row = readStmt.get(name) as Row | undefined;
+    return row ? toRecord(row) : null;
+  };
+
+  const elect = db.transaction((holder: string, leaseMs: number): ElectResult => {
+    const at = now();
+    const previous = read();
+    const row = electStmt.get(name, holder, at + leaseMs, at, at) as { epoch: number | string; expires_at: number | string } | undefined;
+    if (!row) return { held: false, current: previous };
+    const epoch = Number(row.epoch);
+    return { held: true, epoch, expiresAt: Number(row.expires_at), newTerm: previous === null || previous.epoch !== epoch, previous };
+  });
+
+  return {
+    name,
+    now,
+    read,
+    elect: (holder, leaseMs) => elect.immediate(holder, leaseMs),
+    renew(holder, epoch, leaseMs) {
+      const at = now();
+      return renewStmt.run(at + leaseMs, name, holder, epoch, at).changes === 1;
+    },
+    release(holder, epoch) {
+      const at = now();
+      return releaseStmt.run(at, name, holder, epoch, at).changes === 1;
+    },
+    fence(holder, epoch) {
+      return fenceStmt.run(name, holder, epoch, now()).changes === 1;
+    },
+  };
+}
