@@ -93,7 +93,10 @@ function stop(why) {
 // The supervisor signals the whole group; the wrapper outlives the task to record its status.
 process.on('SIGTERM', () => undefined);
 process.on('SIGINT', () => undefined);
-process.on('disconnect', () => stop('the supervisor process went away'));
+// (after the task finished, the wrapper disconnects itself: that is not the supervisor going away)
+process.on('disconnect', () => {
+  if (!finished) stop('the supervisor process went away');
+});
 
 // 'exit' can come before the last output was read: finish once both streams ended (or 10 s
 // later, if a grandchild holds them open — the supervisor then cleans the group up).

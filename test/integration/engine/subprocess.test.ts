@@ -38,6 +38,17 @@ describe('runProcess (real processes)', () => {
     expect(r.lastJson).toMatchObject({ ok: true, slept: 10 });
   });
 
+  it('through the task wrapper: a task that ends normally is not reported as abandoned by the supervisor', async () => {
+    const lines: string[] = [];
+    const statusFile = path.join(os.tmpdir(), `sup-wrapper-${process.pid}-${Date.now()}.json`);
+    const r = await runProcess({ argv: [NODE, path.join(FIX, 'sleep.js'), '10', '0'], statusFile, onLine: (s, l) => lines.push(`${s}:${l}`) });
+    expect(r.exitCode).toBe(0);
+    expect(lines).toContain('stderr:a line on stderr');
+    expect(lines.filter((l) => l.includes('[task-wrapper]'))).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(statusFile, 'utf8'))).toMatchObject({ code: 0 });
+    fs.rmSync(statusFile, { force: true });
+  });
+
   it('never uses a shell: metacharacters are plain arguments', async () => {
     const lines: string[] = [];
     const r = await runProcess({ argv: [NODE, '-e', 'console.log(process.argv[1])', '$(echo pwned); rm -rf /tmp/nothing'], onLine: (_s, l) => lines.push(l) });
