@@ -85,6 +85,12 @@ export function reduceSignal(state: SignalState, signal: Signal): SignalState {
 interface Fold {
   state: SignalState;
   transitions: Array<{ key: string; signal: Signal; was: Status | null }>;
+  /**
+   * Per check, the entries the first signal of its newest run superseded: the run's later
+   * signals find their previous status here (else every target but the first of a multi-target
+   * check would log "was not seen" at every run). Replaced at the check's next run.
+   */
+  superseded: ReadonlyMap<string, ReadonlyMap<string, Signal>>;
 }
 
 /**
@@ -107,13 +113,17 @@ export function createSignalState$(signals$: Observable<Signal>, params: SignalS
     scan<Signal, Fold>(
       (acc, signal) => {
         const key = signalKey(signal);
-        const before = acc.state.signals.get(key);
+        const before = acc.state.signals.get(key) ?? acc.superseded.get(signal.check)?.get(key);
         const state = reduceSignal(acc.state, signal);
         const transitions: Fold['transitions'] = [];
         if (!before || before.status !== signal.status) transitions.push({ key, signal, was: before?.status ?? null });
-        return { state, transitions };
+        let superseded = acc.superseded;
+        if (state !== acc.state && isNewerRun(acc.state, signal)) {
+          superseded = new Map(acc.superseded).set(signal.check, new Map([...acc.state.signals].filter(([k]) => !state.signals.has(k))));
+        }
+        return { state, transitions, superseded };
       },
-      { state: emptySignalState(), transitions: [] },
+      { state: emptySignalState(), transitions: [], superseded: new Map() },
     ),
     tap((fold) => {
       for (const t of fold.transitions) logTransition(logger, t.signal, t.was);
@@ -143,6 +153,12 @@ export function signalChanges$(state$: Observable<SignalState>): Observable<Sign
       )
       .subscribe(subscriber);
   });
+}
+
+/** The signal starts a newer run of its check than any entry of the state holds. */
+function isNewerRun(state: SignalState, signal: Signal): boolean {
+  for (const s of state.signals.values()) if (s.check === signal.check && s.observedAt >= signal.observedAt) return false;
+  return true;
 }
 
 function logTransition(logger: Logger, signal: Signal, was: Status | null): void {

@@ -62,4 +62,27 @@ describe('signal state', () => {
     expect(late.signals.get('kafka|local|')?.observedAt).toBe(5);
     sub.unsubscribe();
   });
+
+  it('a multi-target check logs no transition for targets whose status did not change between runs', () => {
+    const input = new Subject<Signal>();
+    const logger = recordingLogger();
+    const sub = createSignalState$(input.asObservable(), { logger }).subscribe();
+    for (const at of [1, 2, 3]) {
+      input.next(sig('lag', 'g1', 'crit', at));
+      input.next(sig('lag', 'g2', 'crit', at));
+      input.next(sig('lag', 'g3', at === 3 ? 'ok' : 'crit', at));
+    }
+    // a target that a run no longer reports and a later one reports again is new again
+    input.next(sig('lag', 'g1', 'crit', 4));
+    input.next(sig('lag', 'g1', 'crit', 5));
+    input.next(sig('lag', 'g2', 'crit', 5));
+    expect(logger.lines.map((l) => `${l.level}:${l.msg.split(' — ')[0]}`)).toEqual([
+      'warn:lag g1: now CRIT (was not seen)',
+      'warn:lag g2: now CRIT (was not seen)',
+      'warn:lag g3: now CRIT (was not seen)',
+      'info:lag g3: now OK (was CRIT)',
+      'warn:lag g2: now CRIT (was not seen)',
+    ]);
+    sub.unsubscribe();
+  });
 });
