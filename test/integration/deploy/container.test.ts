@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sweepOrphanedContainers, LABELS } from '../../../src/engine/operators/container';
 import { silentLogger } from '../../../src/shared/logger';
+import Database from 'better-sqlite3';
 import { openDatabase } from '../../../src/store/database';
 import { createRunStore } from '../../../src/store/runs';
 import { BASE_IMAGE, buildImage, PODMAN_GLOBAL_ARGS, podman, podmanEnv } from '../../../stack/container-base';
@@ -87,6 +88,32 @@ function runSupervisor(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> 
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * What the supervisor recorded, read with plain SQL from its store: the daemon (dist/) may carry a
+ * newer schema migration than the sources this test imports, and a read must not migrate.
+ */
+function readStore(file: string): {
+  lastRun(): { id: string; state: string };
+  task(runId: string, taskId: string): { state: string; result: unknown; reason: string | null } | null;
+  log(runId: string, taskId: string): string;
+  close(): void;
+} {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  return {
+    lastRun: () => db.prepare('SELECT id, state FROM runs ORDER BY queued_at DESC LIMIT 1').get() as { id: string; state: string },
+    task: (runId, taskId) => {
+      const row = db.prepare('SELECT state, result, reason FROM task_instances WHERE run_id = ? AND task_id = ?').get(runId, taskId) as
+        { state: string; result: string | null; reason: string | null } | undefined;
+      return row ? { state: row.state, reason: row.reason, result: row.result === null ? null : (JSON.parse(row.result) as unknown) } : null;
+    },
+    log: (runId, taskId) =>
+      (db.prepare('SELECT content FROM task_logs WHERE run_id = ? AND task_id = ? ORDER BY try_number').all(runId, taskId) as { content: string }[])
+        .map((r) => r.content)
+        .join('\n'),
+    close: () => db.close(),
+  };
 }
 
 /** A pipeline config running the reference ingestion in a container (the shipped one's task, execution_mode: docker). */
@@ -181,8 +208,7 @@ describe('container image (podman, locally made base)', () => {
     const probe = await podman([
       'run',
       '--rm',
-      '--health-interval',
-      'disable',
+      '--no-healthcheck',
       '--network',
       'none',
       '--entrypoint',
@@ -193,7 +219,7 @@ describe('container image (podman, locally made base)', () => {
     ]);
     expect(probe.stderr).toBe('');
     expect(JSON.parse(probe.stdout)).toEqual({ dev: [], uid: 10001 });
-    const gxx = await podman(['run', '--rm', '--health-interval', 'disable', '--network', 'none', '--entrypoint', 'sh', TAG, '-c', 'command -v g++ || echo none']);
+    const gxx = await podman(['run', '--rm', '--no-healthcheck', '--network', 'none', '--entrypoint', 'sh', TAG, '-c', 'command -v g++ || echo none']);
     expect(gxx.stdout.trim()).toBe('none');
   });
 
@@ -264,12 +290,11 @@ describe('ingestion operator, execution_mode: docker (podman)', () => {
     const res = await runSupervisor(['--config', config, 'dags', 'test', 'domain_ingestion_dag', '2025-03-01'], {});
     expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/Error:|at .*\.js:\d+/) as unknown });
 
-    const db = openDatabase({ file: path.join(dir, 'state.db') });
+    const store = readStore(path.join(dir, 'state.db'));
     try {
-      const store = createRunStore(db);
-      const run = store.listRuns({ limit: 10 })[0]!;
+      const run = store.lastRun();
       expect(run.state).toBe('success');
-      const task = store.getTask(run.id, 'run_full_ingestion')!;
+      const task = store.task(run.id, 'run_full_ingestion')!;
       expect(task.state).toBe('success');
       const summary = task.result as { ok: boolean; topic: string; sources: Record<string, { produced: number }> };
       expect(summary.ok).toBe(true);
@@ -287,16 +312,13 @@ describe('ingestion operator, execution_mode: docker (podman)', () => {
         await admin.disconnect();
       }
       // the container's output is in the task log; the container is gone
-      const log = store
-        .getLogs(run.id, 'run_full_ingestion')
-        .map((l) => l.content)
-        .join('\n');
+      const log = store.log(run.id, 'run_full_ingestion');
       expect(log).toContain('podman --runtime runc --cgroup-manager=cgroupfs run --rm');
       expect(log).toContain(`--label ${LABELS.run}=${run.id}`);
       expect(log).toMatch(/ingestion finished/);
       expect(await containersWith(LABELS.run, run.id)).toEqual([]);
     } finally {
-      db.close();
+      store.close();
     }
   });
 
@@ -308,21 +330,17 @@ describe('ingestion operator, execution_mode: docker (podman)', () => {
       const config = dockerModeConfig(dir, { sources: path.join(dir, 'sources.yaml'), topic: freshName('docker-timeout'), extraTask: '        execution_timeout: 4s\n' });
       const res = await runSupervisor(['--config', config, 'dags', 'test', 'domain_ingestion_dag', '2025-03-02'], {});
       expect(res.code).not.toBe(0);
-      const db = openDatabase({ file: path.join(dir, 'state.db') });
+      const store = readStore(path.join(dir, 'state.db'));
       try {
-        const store = createRunStore(db);
-        const run = store.listRuns({ limit: 10 })[0]!;
-        const task = store.getTask(run.id, 'run_full_ingestion')!;
+        const run = store.lastRun();
+        const task = store.task(run.id, 'run_full_ingestion')!;
         expect(['timed_out', 'failed']).toContain(task.state);
         expect(task.reason ?? '').toMatch(/execution timeout/);
-        const log = store
-          .getLogs(run.id, 'run_full_ingestion')
-          .map((l) => l.content)
-          .join('\n');
+        const log = store.log(run.id, 'run_full_ingestion');
         expect(log).toMatch(/stopping container supervisor-domain_ingestion-run_full_ingestion-.*: podman stop -t 3, then rm -f/);
         expect(await containersWith(LABELS.run, run.id)).toEqual([]);
       } finally {
-        db.close();
+        store.close();
       }
     } finally {
       await feed.close();
@@ -369,12 +387,12 @@ describe('ingestion operator, execution_mode: docker (podman)', () => {
       const second = start();
       const recovered = await waitFor(
         async () => {
-          const db = openDatabase({ file: dbFile });
+          const store = readStore(dbFile);
           try {
-            const t = createRunStore(db).getTask(runId, 'run_full_ingestion');
+            const t = store.task(runId, 'run_full_ingestion');
             return t && t.state === 'failed' ? t : null;
           } finally {
-            db.close();
+            store.close();
           }
         },
         60_000,
