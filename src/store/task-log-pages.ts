@@ -30,9 +30,13 @@ export interface LogPage {
 const MARKER = /^\[… \d+ bytes truncated, tail kept …\]\n/;
 
 export function createTaskLogReader(db: SqliteDatabase) {
-  const metaStmt = db.prepare<[string, string, number], { try_number: number; truncated_bytes: number; n: number; head: Buffer | null }>(
-    `SELECT try_number, truncated_bytes, length(CAST(content AS BLOB)) AS n, substr(CAST(content AS BLOB), 1, 96) AS head
-     FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?`,
+  // octet_length() of a TEXT column is answered without reading the value (SQLite ≥ 3.43); the
+  // head (the marker line) is read only when the runner dropped bytes, i.e. of a log at its cap
+  const metaStmt = db.prepare<[string, string, number], { try_number: number; truncated_bytes: number; n: number }>(
+    `SELECT try_number, truncated_bytes, octet_length(content) AS n FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?`,
+  );
+  const headStmt = db.prepare<[string, string, number], { head: string | null }>(
+    'SELECT substr(content, 1, 96) AS head FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?',
   );
   const triesStmt = db.prepare<[string, string, string, string], { try_number: number }>(
     `SELECT try_number FROM task_logs WHERE run_id = ? AND task_id = ?
@@ -47,7 +51,7 @@ export function createTaskLogReader(db: SqliteDatabase) {
   const meta = (runId: string, taskId: string, tryNumber: number): LogMeta | null => {
     const r = metaStmt.get(runId, taskId, tryNumber);
     if (!r) return null;
-    const head = r.head ? r.head.toString('utf8') : '';
+    const head = r.truncated_bytes > 0 ? (headStmt.get(runId, taskId, tryNumber)?.head ?? '') : '';
     const m = r.truncated_bytes > 0 ? MARKER.exec(head) : null;
     const markerBytes = m ? Buffer.byteLength(m[0]) : 0;
     return { tryNumber: r.try_number, start: r.truncated_bytes, size: r.truncated_bytes + r.n - markerBytes, truncatedBytes: r.truncated_bytes, markerBytes };

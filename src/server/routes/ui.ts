@@ -75,12 +75,20 @@ const sessionView = (s: Session) => ({ name: s.principal.name, read_only: s.prin
 export function uiRoutes(deps: UiRoutesDeps) {
   return ({ signIn }: { signIn: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }): FastifyPluginAsync =>
     async (app) => {
-      const assets = loadAssets(deps.dir ?? path.join(packageRoot(), 'src', 'ui'));
+      // a package installed without src/ui (an image that copied dist/ only) serves the API
+      // and answers the page with 404 saying why, rather than refusing to start
+      const dir = deps.dir ?? path.join(packageRoot(), 'src', 'ui');
+      const assets = fs.existsSync(path.join(dir, 'index.html')) ? loadAssets(dir) : new Map<string, Asset>();
+      if (assets.size === 0) app.log.warn({ dir }, 'web UI files not found: the UI is not served (the API is)');
       const { sessions } = deps;
 
       const sendAsset = (request: FastifyRequest, reply: FastifyReply, name: string) => {
         const asset = assets.get(name);
-        if (!asset) return reply.code(404).send({ code: 'SUP_ERR_NOT_FOUND', message: `path: no UI asset "${name.slice(0, 200)}"` });
+        if (!asset)
+          return reply.code(404).send({
+            code: 'SUP_ERR_NOT_FOUND',
+            message: assets.size === 0 ? `path: the web UI's files are not installed with this supervisor (src/ui)` : `path: no UI asset "${name.slice(0, 200)}"`,
+          });
         reply
           .header('content-type', asset.type)
           .header('etag', asset.etag)

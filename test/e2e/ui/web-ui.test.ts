@@ -264,6 +264,27 @@ describe('web UI in Chromium against the real daemon', () => {
     expect(text).toContain('ui-log line 60 of 60');
     await shot(page, 'run');
     await axe(page, 'run');
+
+    // pause and unpause through their dialogs (the operations API, audited under the session's name)
+    await page.getByRole('link', { name: 'ui_demo', exact: true }).click();
+    await page.getByRole('heading', { name: 'Pipeline ui_demo' }).waitFor();
+    await page.getByRole('button', { name: 'Pause…' }).click();
+    const pause = page.getByRole('dialog', { name: 'Pause ui_demo' });
+    await pause.getByLabel(/Reason/).fill('web UI e2e');
+    await pause.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.getByRole('button', { name: 'Unpause…' }).waitFor();
+    await expect(page.locator('section', { has: page.getByRole('heading', { name: 'Schedule' }) }).innerText()).resolves.toMatch(/Paused\s+↷ paused/);
+    const listed = (await (await fetch(`${sup.url}/api/v1/pipelines`, { headers: { authorization: `Bearer ${writeToken}` } })).json()) as {
+      pipelines: Array<{ id: string; paused: boolean }>;
+    };
+    expect(listed.pipelines.find((p) => p.id === 'ui_demo')?.paused).toBe(true);
+    await page.getByRole('button', { name: 'Unpause…' }).click();
+    await page.getByRole('dialog', { name: 'Unpause ui_demo' }).getByRole('button', { name: 'Unpause', exact: true }).click();
+    await page.getByRole('button', { name: 'Pause…' }).waitFor();
+    const audit = (await (await fetch(`${sup.url}/api/v1/audit?pipeline=ui_demo`, { headers: { authorization: `Bearer ${writeToken}` } })).json()) as {
+      entries: Array<{ actor: string; action: string }>;
+    };
+    expect(audit.entries.filter((e) => e.actor === 'ui-admin').map((e) => e.action)).toEqual(expect.arrayContaining(['pause', 'unpause']));
     await context.close();
   });
 

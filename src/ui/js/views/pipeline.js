@@ -29,13 +29,15 @@ export async function renderPipelines(main) {
 }
 
 export async function renderPipeline(main, ctx, id) {
-  const [info, schedule] = await Promise.all([get(`/api/v1/pipelines/${enc(id)}`), get(`/api/v1/ui/pipelines/${enc(id)}/schedule?ticks=5`)]);
+  const [info, schedule, list] = await Promise.all([get(`/api/v1/pipelines/${enc(id)}`), get(`/api/v1/ui/pipelines/${enc(id)}/schedule?ticks=5`), get('/api/v1/pipelines')]);
+  // the persisted pause state (the list's), not the config's
+  const listed = list.pipelines.find((p) => p.id === info.id);
   const state = { filters: { state: '', kind: '' }, cursors: [], before: null, page: null, selected: null, collapsed: new Set() };
   const actions = h('div', { class: 'actions' });
   const graphBox = h('section', { 'aria-labelledby': 'h-graph' });
   const gridBox = h('section', { 'aria-labelledby': 'h-grid' });
   const listBox = h('section', { 'aria-labelledby': 'h-runs' });
-  let paused = Boolean(schedule.paused);
+  let paused = Boolean(listed ? listed.paused : schedule.paused);
 
   const drawActions = () => {
     if (ctx.readOnly) return fill(actions, h('p', { class: 'muted' }, 'Read-only session: no actions.'));
