@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { scheduleProblems } from '../../streams/cron';
-import { durationMs, durationSchema, timerDurationMs } from './duration';
+import { durationMs, durationSchema, formatDuration, timerDurationMs } from './duration';
 
 /**
  * Schedules and time zones are checked here with the daemon's own check (streams/cron
@@ -80,12 +80,22 @@ const deadlineAfter = z
  * When a run must have succeeded: `after` its logical date (the cron tick) or its queued time.
  * Checked by src/engine/schedule-monitor.ts over the last `lookback` of logical dates.
  */
-export const deadlineSchema = z.strictObject({
-  after: deadlineAfter,
-  from: z.enum(['logical_date', 'queued_at']).default('logical_date'),
-  /** How far back logical dates are checked (and missed ticks reported). */
-  lookback: durationSchema({ min: 60_000 }).default(86_400_000),
-});
+export const deadlineSchema = z
+  .strictObject({
+    after: deadlineAfter,
+    from: z.enum(['logical_date', 'queued_at']).default('logical_date'),
+    /** How far back logical dates are checked (and missed ticks reported). */
+    lookback: durationSchema({ min: 60_000 }).default(86_400_000),
+  })
+  .superRefine((d, ctx) => {
+    // a date is due `after` past it: one older than the lookback is never looked at again
+    if (d.after >= d.lookback)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lookback'],
+        message: `the lookback (${formatDuration(d.lookback)}) must be longer than the deadline's after (${formatDuration(d.after)})`,
+      });
+  });
 
 export const pipelineSchema = z
   .strictObject({

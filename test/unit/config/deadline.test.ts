@@ -19,6 +19,7 @@ describe('pipeline deadline config', () => {
     [{ after: '45m', from: 'started_at' }, 'pipelines.p.deadline.from: '],
     [{ after: '45m', lookback: '10s' }, 'pipelines.p.deadline.lookback: "10s" is shorter than the minimum of 1m'],
     [{ after: '45m', at: '12:00' }, 'pipelines.p.deadline: '],
+    [{ after: '2d' }, "pipelines.p.deadline.lookback: the lookback (1d) must be longer than the deadline's after (2d)"],
   ])('%j is rejected naming the field', (deadline, expected) => {
     const issues = configIssues(withDeadline(deadline));
     expect(issues).toHaveLength(1);
