@@ -18,10 +18,10 @@
  *
  * The window of logical dates is (max(now − lookback, first seen, last unpause, first run), now]:
  * ticks before the store first saw the pipeline, before its first run, or while it was paused,
- * do not count. Expected dates
- * are the cron ticks (croner through streams/cron.ts, as the engine computes them: time zones,
- * DST) plus the logical dates of the pipeline's other runs (manual, backfill, Kafka triggers;
- * `test` runs are detached and never count). At most `maxTicks` ticks (the newest) are judged.
+ * do not count. Expected dates are the cron ticks (croner through streams/cron.ts, as the engine
+ * computes them: time zones, DST) plus the logical dates of the pipeline's other runs (manual,
+ * backfill, Kafka triggers; `test` runs are detached and never count). At most `maxTicks` ticks
+ * (the newest) are judged.
  *
  * Counters count each logical date once per process (the keys counted are remembered, bounded).
  */
@@ -45,9 +45,9 @@ export interface ScheduleMonitorParams {
   catalog: Pick<PipelineCatalog, 'list'>;
   runs: Pick<RunStore, 'listRuns'>;
   /**
-   * `ensure` is the engine's own idempotent call at its start; the monitor makes it too once the
-   * engine has started (should the engine not have), so a pipeline's window starts when its ticks
-   * are first fired. A pipeline the store has not seen yet is not judged.
+   * `ensure` is the engine's own idempotent call (src/engine/operations.ts); the monitor makes it
+   * too once the engine has started, should nothing have. A pipeline the store has not seen yet is
+   * not judged.
    */
   pipelineState: Pick<PipelineStateStore, 'get' | 'ensure'>;
   now(): number;
