@@ -106,6 +106,9 @@ export type SnapshotGaugeParams<T extends object> = { name: string; help: string
  * A gauge whose samples are computed at scrape time from the latest state. Registered on an
  * injected Registry like any other metric; on a FastRegistry it renders its own text.
  */
+/** Items whose lines are rendered and kept together (see renderInto). */
+const BATCH = 128;
+
 export function registerSnapshotGauge<T extends object>(registry: Registry, params: SnapshotGaugeParams<T>): void {
   const { name, help } = params;
   const header = `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} gauge`;
@@ -119,13 +122,15 @@ export function registerSnapshotGauge<T extends object>(registry: Registry, para
     };
   } else {
     const { items, samples, lines: fast } = params;
-    // The items of the last scrape and their lines, in scrape order. The state's items keep their
-    // order between scrapes, so the next scrape usually finds item i at position i; a Map of the
-    // last scrape is built only when it does not. This replaced a WeakMap keyed by the item: at
-    // 10,000 groups its 100,000 entries a cycle (one per gauge and signal) were ephemerons that
-    // every major GC had to iterate, and they kept replaced items' lines until such a GC.
-    let lastItems: T[] = [];
-    let lastLines: string[] = [];
+    // The lines of the last scrape, in batches of BATCH consecutive items with the items they
+    // came from. The state's items keep their order between scrapes, so batch k usually holds
+    // the same items again and its text is reused; a batch with any other item is rendered anew.
+    // Batches, not single items: a batch of a consumer group's partition lines is a few hundred
+    // KB, which V8 allocates in its large-object space directly, where 100,000 per-item strings
+    // (46 MB at 10,000 groups) went through the young generation and were copied out of it at
+    // every scavenge. This also replaced a WeakMap keyed by the item, whose 100,000 entries a
+    // cycle were ephemerons that every major GC had to iterate.
+    let lastBatches: Array<{ items: T[]; text: string }> = [];
     collect = function* () {
       for (const item of items()) yield* samples(item);
     };
@@ -145,24 +150,32 @@ export function registerSnapshotGauge<T extends object>(registry: Registry, para
     };
     renderInto = (out) => {
       out.push(header);
-      const seenItems: T[] = [];
-      const seenLines: string[] = [];
-      let byItem: Map<T, string> | undefined;
-      for (const item of items()) {
-        const i = seenItems.length;
-        let lines: string | undefined;
-        if (lastItems[i] === item) lines = lastLines[i];
+      const batches: Array<{ items: T[]; text: string }> = [];
+      let current: T[] = [];
+      const parts: string[] = [];
+      const flush = (): void => {
+        const last = lastBatches[batches.length];
+        let text: string;
+        if (last && last.items.length === current.length && last.items.every((it, i) => it === current[i])) text = last.text;
         else {
-          byItem ??= new Map(lastItems.map((it, j) => [it, lastLines[j]!]));
-          lines = byItem.get(item);
+          parts.length = 0;
+          for (const item of current) {
+            const lines = render(item);
+            if (lines) parts.push(lines);
+          }
+          text = parts.join('\n');
+          parts.length = 0;
         }
-        if (lines === undefined) lines = render(item);
-        seenItems.push(item);
-        seenLines.push(lines);
-        if (lines) out.push(lines);
+        batches.push({ items: current, text });
+        if (text) out.push(text);
+        current = [];
+      };
+      for (const item of items()) {
+        current.push(item);
+        if (current.length === BATCH) flush();
       }
-      lastItems = seenItems;
-      lastLines = seenLines;
+      if (current.length > 0) flush();
+      lastBatches = batches;
     };
   }
   const renderText = (): string => {

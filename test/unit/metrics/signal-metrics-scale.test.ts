@@ -79,4 +79,19 @@ describe('signal metrics at scale: fast paths render what prom-client renders', 
     signals = [];
     await same();
   });
+
+  it('keeps lines in batches of items: a change, an insertion and a removal across batch boundaries', async () => {
+    let signals = Array.from({ length: 300 }, (_, i) => lagSignal(`g${i}`, ['t'], i));
+    const fast = new FastRegistry();
+    const plain = new Registry();
+    for (const registry of [fast, plain]) registerSignalMetrics({ registry, latest: () => signals, now: () => T0 });
+    const same = async () => expect(await fast.metrics()).toBe(await plain.metrics());
+    await same();
+    signals = signals.map((s, i) => (i === 200 ? lagSignal('g200', ['t'], 77) : s));
+    await same();
+    signals = [...signals.slice(0, 127), lagSignal('inserted', ['t'], 5), ...signals.slice(127)];
+    await same();
+    signals = signals.slice(0, 128);
+    await same();
+  });
 });
