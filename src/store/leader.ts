@@ -39,7 +39,12 @@ export type ElectResult =
       /** The row before this election (null when the lease was never held). */
       previous: LeaseRecord | null;
     }
-  | { held: false; current: LeaseRecord | null };
+  | {
+      held: false;
+      current: LeaseRecord | null;
+      /** The store's time of this election (the holder's lease ends `current.expiresAt - now` from here). */
+      now: number;
+    };
 
 export interface LeaseStore {
   readonly name: string;
@@ -109,7 +114,7 @@ export function createLeaseStore(params: LeaseStoreParams): LeaseStore {
     const at = now();
     const previous = read();
     const row = electStmt.get(name, holder, at + leaseMs, at, at) as { epoch: number | string; expires_at: number | string } | undefined;
-    if (!row) return { held: false, current: previous };
+    if (!row) return { held: false, current: previous, now: at };
     const epoch = Number(row.epoch);
     return { held: true, epoch, expiresAt: Number(row.expires_at), newTerm: previous === null || previous.epoch !== epoch, previous };
   });

@@ -145,6 +145,8 @@ class LeaseLeadership implements Leadership {
   /** Local monotonic time until which our term is surely valid (started before the last successful elect/renew). */
   private validUntil = 0;
   private observed: LeaseRecord | null = null;
+  /** The store's time when `observed` was read (a follower's next try is timed by the holder's expiry). */
+  private observedAt: number | undefined;
   private problem: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private started = false;
@@ -230,8 +232,17 @@ class LeaseLeadership implements Leadership {
     this.timer = setTimeout(() => {
       this.cycle();
       this.schedule();
-    }, this.params.renewIntervalMs);
+    }, this.nextTryIn());
     this.timer.unref();
+  }
+
+  /** A leader renews every renew_interval; a follower tries again then, or just after the holder's lease ends if that is sooner. */
+  private nextTryIn(): number {
+    const interval = this.params.renewIntervalMs;
+    const o = this.observed;
+    if (this.state.value.leader || !o || this.observedAt === undefined) return interval;
+    // both times are the store's: no clock skew between replicas enters this
+    return Math.max(20, Math.min(interval, o.expiresAt - this.observedAt + 20));
   }
 
   /** One renewal (leader) or election try (follower); never throws. */
@@ -261,6 +272,7 @@ class LeaseLeadership implements Leadership {
           this.state.next({ leader: true, epoch: r.epoch });
         } else {
           this.observed = r.current;
+          this.observedAt = r.now;
         }
       }
       if (this.problem) this.logger.info('the store answers the lease again');

@@ -42,7 +42,7 @@ describe('leader lease (SQLite, fake clock)', () => {
     const lease = createLeaseStore({ db, now: () => now });
     const a = lease.elect('a', LEASE);
     expect(a).toMatchObject({ held: true, epoch: 1, newTerm: true, previous: null, expiresAt: now + LEASE });
-    expect(lease.elect('b', LEASE)).toEqual({ held: false, current: { name: 'supervisor', holder: 'a', epoch: 1, expiresAt: now + LEASE } });
+    expect(lease.elect('b', LEASE)).toEqual({ held: false, current: { name: 'supervisor', holder: 'a', epoch: 1, expiresAt: now + LEASE }, now });
     now += 5_000;
     expect(lease.renew('a', 1, LEASE)).toBe(true);
     expect(lease.read()).toEqual({ name: 'supervisor', holder: 'a', epoch: 1, expiresAt: now + LEASE });
