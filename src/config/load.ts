@@ -6,6 +6,7 @@ import { SupervisorError } from '../protocol';
 import { interpolate, type InterpolationProblem } from './interpolate';
 import { LIMITS } from '../shared/limits';
 import { validateRawConfig, type SupervisorConfig } from './schema';
+import { resolveStoreSettings, storeSchema, type StoreSettings } from './store';
 
 export const DEFAULT_CONFIG_FILE = 'config/supervisor.yaml';
 
@@ -91,6 +92,32 @@ export function loadConfig({ file, env = process.env, storedVariables = {} }: Lo
     });
   }
   return deepFreeze({ file, config: parsed.data, variables });
+}
+
+/**
+ * The `store:` section alone, with ${ENV} resolved and validated (src/config/store.ts): the store
+ * is opened before variables are known. Throws SUP_ERR_CONFIG_INVALID naming the key.
+ */
+export function readStoreSettings(file: string, env: Readonly<Record<string, string | undefined>> = process.env): StoreSettings {
+  const { doc } = parseFile(file);
+  const node = doc.get('store', true);
+  const raw: unknown = isMap(node) ? node.toJS(doc) : (node ?? {});
+  const problems: InterpolationProblem[] = [];
+  const resolveStrings = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? interpolate(v, { env, variables: {} }, problems)
+      : v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveStrings(x)]))
+        : v;
+  const section = storeSchema.safeParse(resolveStrings(raw));
+  if (problems.length > 0 || !section.success) {
+    const issues = [
+      ...problems.map((p) => `store: ${p.message}`),
+      ...(section.success ? [] : section.error.issues.map((i) => `store${i.path.map((k) => `.${String(k)}`).join('')}: ${i.message}`)),
+    ];
+    throw new SupervisorError('SUP_ERR_CONFIG_INVALID', `${issues.length} problem(s) in the configuration's store section`, { where: file, problems: issues });
+  }
+  return resolveStoreSettings(section.data, path.dirname(file), env);
 }
 
 /** Only the store path, with ${ENV} resolved: needed to open the store before variables are known. */

@@ -9,6 +9,7 @@ import { readTlsFiles, type TlsSettings } from '../shared/tls';
 import { SupervisorError } from '../protocol';
 import { camelizeKeys, camelToSnake } from './case';
 import { leaderSchema } from './leader';
+import { storeSchema } from './store';
 import { KAFKA_SASL_MECHANISMS, MSK_IAM_SIGNER_PACKAGE, mskSignerInstalled, saslProblems, type KafkaSaslSettings } from '../shared/kafka-connection';
 
 /**
@@ -42,11 +43,6 @@ const serverSchema = z.strictObject({
   trust_proxy: z
     .union([z.boolean(), z.array(z.string().refine(isProxyAddress, { error: 'expected an IP address, a CIDR such as 10.0.0.0/8, or loopback/linklocal/uniquelocal' })).min(1)])
     .default(false),
-});
-
-const storeSchema = z.strictObject({
-  /** SQLite file, relative to the config file's folder. */
-  path: z.string().default('../var/supervisor.db'),
 });
 
 const loggingSchema = z.strictObject({

@@ -3,12 +3,12 @@
  * instances are stored under their key `rule|labels`; notification groups share the table
  * under keys prefixed `group:` (rule names cannot contain ':').
  */
-import type Database from 'better-sqlite3';
+import type { SqlDatabase } from './sql';
 import type { AlertGroupRecord, AlertRecord, AlertStateStore } from '../protocol';
 
 const GROUP_PREFIX = 'group:';
 
-export function createSqliteAlertStateStore(db: Database.Database): AlertStateStore {
+export function createSqliteAlertStateStore(db: SqlDatabase): AlertStateStore {
   const upsert = db.prepare(
     `INSERT INTO alerts (key, rule, record, updated_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (key) DO UPDATE SET rule = excluded.rule, record = excluded.record, updated_at = excluded.updated_at`,

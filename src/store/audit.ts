@@ -4,6 +4,7 @@
  * what and why. Append-only.
  */
 import type { SqliteDatabase } from './database';
+import type { SqlStatement } from './sql';
 
 export type AuditAction = 'pause' | 'unpause' | 'cancel' | 'clear' | 'mark_run' | 'mark_task' | 'trigger' | 'backfill';
 
@@ -74,7 +75,7 @@ export function createAuditStore(db: SqliteDatabase): AuditStore {
     'INSERT INTO audit_log (at, actor, action, pipeline, run_id, task_id, reason, details) VALUES (@at, @actor, @action, @pipeline, @run_id, @task_id, @reason, @details)',
   );
   const byId = db.prepare<[number], Row>('SELECT * FROM audit_log WHERE id = ?');
-  const prepared = new Map<string, import('better-sqlite3').Statement<unknown[], Row>>();
+  const prepared = new Map<string, SqlStatement<unknown[], Row>>();
   const stmt = (sql: string) => {
     let s = prepared.get(sql);
     if (!s) prepared.set(sql, (s = db.prepare<unknown[], Row>(sql)));

@@ -2,10 +2,22 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { StoreSettings } from '../config/store';
 import { SupervisorError } from '../protocol';
 import { MIGRATIONS, type Migration } from './migrations';
+import { POSTGRES_MIGRATIONS } from './migrations-postgres';
+import { openPostgresStore } from './postgres/open';
+import type { SqlDatabase } from './sql';
 
-export type SqliteDatabase = Database.Database;
+/**
+ * The state store's database as every store module takes it: SQLite (better-sqlite3) or
+ * PostgreSQL (src/store/postgres/), behind the synchronous interface of src/store/sql.ts. (The
+ * name predates PostgreSQL; it is kept for the many modules that import it.)
+ */
+export type SqliteDatabase = SqlDatabase;
+
+/** A better-sqlite3 database opened by `openDatabase({ file })`. */
+export type SqliteFileDatabase = Database.Database & { readonly dialect: 'sqlite' };
 
 export interface OpenDatabaseParams {
   /** File path, or ':memory:' for tests. */
@@ -13,11 +25,31 @@ export interface OpenDatabaseParams {
   migrations?: readonly Migration[];
 }
 
+export interface OpenStoreParams {
+  /** From `readStoreSettings` (src/config/load.ts). */
+  store: StoreSettings;
+  /** SQLite migrations (tests). */
+  migrations?: readonly Migration[];
+  /** PostgreSQL migrations (tests). */
+  postgresMigrations?: readonly Migration[];
+}
+
 /**
- * Opens the SQLite state store (WAL, foreign keys, busy timeout) and brings its schema up to
- * date. Refuses a file written by a newer supervisor instead of guessing.
+ * Opens the state store and brings its schema up to date, refusing a store written by a newer
+ * supervisor instead of guessing. `{ file }`: the SQLite file (WAL, foreign keys, busy timeout).
+ * `{ store }`: the configured backend, SQLite or PostgreSQL (src/store/postgres/open.ts).
  */
-export function openDatabase({ file, migrations = MIGRATIONS }: OpenDatabaseParams): SqliteDatabase {
+export function openDatabase(params: OpenDatabaseParams): SqliteFileDatabase;
+export function openDatabase(params: OpenStoreParams): SqlDatabase;
+export function openDatabase(params: OpenDatabaseParams | OpenStoreParams): SqlDatabase {
+  if ('store' in params) {
+    if (params.store.kind === 'postgres') return openPostgresStore(params.store, params.postgresMigrations ?? POSTGRES_MIGRATIONS);
+    return openSqlite(params.store.path, params.migrations ?? MIGRATIONS);
+  }
+  return openSqlite(params.file, params.migrations ?? MIGRATIONS);
+}
+
+function openSqlite(file: string, migrations: readonly Migration[]): SqliteFileDatabase {
   if (file !== ':memory:') {
     try {
       fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -25,7 +57,7 @@ export function openDatabase({ file, migrations = MIGRATIONS }: OpenDatabasePara
       throw new SupervisorError('SUP_ERR_STORE_OPEN', `cannot create the folder for the state store`, { where: file, cause });
     }
   }
-  let db: SqliteDatabase;
+  let db: Database.Database;
   try {
     db = new Database(file);
     db.pragma('journal_mode = WAL');
@@ -41,7 +73,7 @@ export function openDatabase({ file, migrations = MIGRATIONS }: OpenDatabasePara
     db.close();
     throw err;
   }
-  return db;
+  return Object.defineProperty(db, 'dialect', { value: 'sqlite', enumerable: true }) as SqliteFileDatabase;
 }
 
 /** The exclusive hold of one process on a state store; `release()` is idempotent. */
@@ -52,8 +84,10 @@ export interface StoreLock {
 }
 
 /**
- * Takes the exclusive lock on a state store, before anything else of the daemon starts: two
- * daemons on one store would both deliver notifications, run checks and dispatch runs.
+ * Takes the exclusive lock on a SQLite state store, before anything else of the daemon starts:
+ * two daemons on one store would both deliver notifications, run checks and dispatch runs.
+ * (A PostgreSQL store is shared by several replicas on purpose and takes no lock: the leader
+ * lease, with its fencing epoch, decides which replica does the leader's work.)
  *
  * The lock is an OS-level one: `<store>.lock` is a small SQLite file held in SQLite's
  * exclusive locking mode (POSIX record locks), so it is released by the kernel when the holder
@@ -72,7 +106,7 @@ export function lockStore(file: string, now: () => number = Date.now): StoreLock
   } catch (cause) {
     throw new SupervisorError('SUP_ERR_STORE_OPEN', `cannot create the folder for the state store`, { where: file, cause });
   }
-  let db: SqliteDatabase;
+  let db: Database.Database;
   try {
     db = new Database(lockFile);
   } catch (cause) {
@@ -135,12 +169,12 @@ export function readLockHolder(lockFile: string): { pid: number; host: string; s
   }
 }
 
-export function schemaVersion(db: SqliteDatabase): number {
+export function schemaVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
 /** Applies every migration above the file's `user_version`, each in its own transaction. */
-export function migrate(db: SqliteDatabase, migrations: readonly Migration[] = MIGRATIONS): number[] {
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
   const current = schemaVersion(db);
   const latest = migrations.length === 0 ? 0 : Math.max(...migrations.map((m) => m.version));
   if (current > latest) {

@@ -4,6 +4,7 @@
  * request (`outbox_due` covers the pending ones); the payload's title only, never its body.
  */
 import type { SqliteDatabase } from './database';
+import { dialectOf } from './sql';
 
 export interface DeliveryView {
   id: number;
@@ -32,12 +33,13 @@ interface Row {
 }
 
 export function createOutboxView(db: SqliteDatabase) {
+  const title = dialectOf(db) === 'postgres' ? `(notification::json ->> 'title')` : `json_extract(notification, '$.title')`;
   const open = db.prepare<[number], Row>(
-    `SELECT id, sink, dedup_key, state, attempts, next_attempt_at, created_at, delivered_at, last_error, json_extract(notification, '$.title') AS title
+    `SELECT id, sink, dedup_key, state, attempts, next_attempt_at, created_at, delivered_at, last_error, ${title} AS title
      FROM outbox WHERE state IN ('pending', 'dead') ORDER BY id DESC LIMIT ?`,
   );
   const recent = db.prepare<[number], Row>(
-    `SELECT id, sink, dedup_key, state, attempts, next_attempt_at, created_at, delivered_at, last_error, json_extract(notification, '$.title') AS title
+    `SELECT id, sink, dedup_key, state, attempts, next_attempt_at, created_at, delivered_at, last_error, ${title} AS title
      FROM outbox WHERE state = 'delivered' ORDER BY id DESC LIMIT ?`,
   );
   const view = (r: Row): DeliveryView => ({

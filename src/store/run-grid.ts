@@ -4,8 +4,8 @@
  * first does. Runs are read through the `runs_pipeline_queued` index; the page's task
  * instances through their primary key (run_id, task_id), in one query.
  */
-import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database';
+import type { SqlStatement as Statement } from './sql';
 
 export interface GridCursor {
   queuedAt: number;

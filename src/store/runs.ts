@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RunState, TaskState, TriggerKind } from '../protocol';
 import type { SqliteDatabase } from './database';
+import type { SqlStatement } from './sql';
 
 export interface RunRecord {
   id: string;
@@ -301,15 +302,16 @@ function patchSql(patch: Record<string, unknown>, columns: Record<string, string
 export function createRunStore(db: SqliteDatabase): RunStore {
   // Statements built per call (filters, column sets) are prepared once per distinct SQL text:
   // preparing showed in the scheduler's CPU profile (bench scenario 1).
-  const prepared = new Map<string, import('better-sqlite3').Statement<unknown[]>>();
-  const stmt = (sql: string): import('better-sqlite3').Statement<unknown[]> => {
+  const prepared = new Map<string, SqlStatement<unknown[]>>();
+  const stmt = (sql: string): SqlStatement<unknown[]> => {
     let s = prepared.get(sql);
     if (!s) prepared.set(sql, (s = db.prepare<unknown[]>(sql)));
     return s;
   };
   const insertStmt = db.prepare(
     `INSERT INTO runs (id, pipeline, logical_date, trigger_kind, state, params, reason, fired_at, queued_at, rerun, attempt_of)
-     VALUES (@id, @pipeline, @logical_date, @trigger_kind, @state, @params, @reason, @fired_at, @queued_at, @rerun, @attempt_of)`,
+     VALUES (@id, @pipeline, @logical_date, @trigger_kind, @state, @params, @reason, @fired_at, @queued_at, @rerun, @attempt_of)
+     ON CONFLICT (pipeline, logical_date) WHERE rerun = 0 DO NOTHING`,
   );
   const getStmt = db.prepare('SELECT * FROM runs WHERE id = ?');
   const findStmt = db.prepare('SELECT * FROM runs WHERE pipeline = ? AND logical_date = ? AND rerun = 0');
@@ -338,7 +340,7 @@ export function createRunStore(db: SqliteDatabase): RunStore {
     if (existing && !rerun) return { run: toRun(existing), created: false };
     const second = run.detached === true || (rerun && existing !== undefined);
     const id = run.id ?? makeRunId(run.pipeline, run.kind, run.logicalDate, second);
-    insertStmt.run({
+    const inserted = insertStmt.run({
       id,
       pipeline: run.pipeline,
       logical_date: run.logicalDate,
@@ -352,6 +354,9 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       rerun: second ? 1 : 0,
       attempt_of: rerun && existing ? existing.id : null,
     });
+    // another process inserted the logical date's run since the look-up (PostgreSQL: replicas
+    // share the store and BEGIN takes no lock; SQLite's BEGIN IMMEDIATE rules this out)
+    if (inserted.changes === 0) return { run: toRun(findStmt.get(run.pipeline, run.logicalDate) as RunRow), created: false };
     return { run: toRun(getStmt.get(id) as RunRow), created: true };
   });
 

@@ -5,7 +5,7 @@
  * stored silence can never hang evaluation.
  */
 import crypto from 'node:crypto';
-import type Database from 'better-sqlite3';
+import { dialectOf, type SqlDatabase } from './sql';
 import { SupervisorError, type Silence, type SilenceStore } from '../protocol';
 import { parseDuration } from '../config/duration';
 import { DateParseError, MAX_EPOCH_MS, parseStrictDate } from '../shared/dates';
@@ -151,9 +151,9 @@ function storedSilenceProblems(silence: Silence): string[] {
 }
 
 /** Change listeners per database, so every store object on one database sees the others' writes. */
-const listeners = new WeakMap<Database.Database, Set<() => void>>();
+const listeners = new WeakMap<SqlDatabase, Set<() => void>>();
 
-function notify(db: Database.Database): void {
+function notify(db: SqlDatabase): void {
   for (const listener of [...(listeners.get(db) ?? [])]) {
     try {
       listener();
@@ -174,7 +174,7 @@ function toSilence(r: Row): Silence | undefined {
   return { id: r.id, matchers: matchers as Record<string, string>, startsAt: r.starts_at, endsAt: r.ends_at, createdBy: r.created_by, comment: r.comment };
 }
 
-export function createSqliteSilenceStore(db: Database.Database): SilenceStore {
+export function createSqliteSilenceStore(db: SqlDatabase): SilenceStore {
   const upsert = db.prepare(
     `INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
@@ -183,7 +183,8 @@ export function createSqliteSilenceStore(db: Database.Database): SilenceStore {
   const listActive = db.prepare(`SELECT * FROM silences WHERE ends_at > ? ORDER BY starts_at, id`);
   const listAll = db.prepare(`SELECT * FROM silences ORDER BY starts_at, id LIMIT ?`);
   // a silence planned to start later ends where it would have started, never before
-  const expire = db.prepare(`UPDATE silences SET ends_at = MAX(?, starts_at) WHERE id = ? AND ends_at > ?`);
+  const greatest = dialectOf(db) === 'postgres' ? 'GREATEST' : 'MAX';
+  const expire = db.prepare(`UPDATE silences SET ends_at = ${greatest}(?, starts_at) WHERE id = ? AND ends_at > ?`);
   const remove = db.prepare(`DELETE FROM silences WHERE id = ?`);
 
   return {

@@ -9,6 +9,7 @@
  * the blob: a 50 MB log is never copied into JavaScript whole to read its tail.
  */
 import type { SqliteDatabase } from './database';
+import { dialectOf } from './sql';
 
 export interface LogMeta {
   tryNumber: number;
@@ -30,10 +31,15 @@ export interface LogPage {
 const MARKER = /^\[… \d+ bytes truncated, tail kept …\]\n/;
 
 export function createTaskLogReader(db: SqliteDatabase) {
-  // octet_length() of a TEXT column is answered without reading the value (SQLite ≥ 3.43); the
-  // head (the marker line) is read only when the runner dropped bytes, i.e. of a log at its cap
+  // the content's UTF-8 bytes, sliced by the server (PostgreSQL: bytea from convert_to)
+  const pg = dialectOf(db) === 'postgres';
+  // octet_length() of a TEXT column is answered without reading the value (SQLite ≥ 3.43, PostgreSQL)
+  const byteLength = 'octet_length(content)';
+  const byteSlice = (from: string, count: string): string =>
+    pg ? `substring(convert_to(content, 'UTF8') from ${from} for ${count})` : `substr(CAST(content AS BLOB), ${from}, ${count})`;
+  // the head (the marker line) is read only when the runner dropped bytes, i.e. of a log at its cap
   const metaStmt = db.prepare<[string, string, number], { try_number: number; truncated_bytes: number; n: number }>(
-    `SELECT try_number, truncated_bytes, octet_length(content) AS n FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?`,
+    `SELECT try_number, truncated_bytes, ${byteLength} AS n FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?`,
   );
   const headStmt = db.prepare<[string, string, number], { head: string | null }>(
     'SELECT substr(content, 1, 96) AS head FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?',
@@ -43,7 +49,7 @@ export function createTaskLogReader(db: SqliteDatabase) {
      UNION SELECT try_number FROM task_attempts WHERE run_id = ? AND task_id = ? ORDER BY try_number`,
   );
   const sliceStmt = db.prepare<[number, number, string, string, number], { b: Buffer | null }>(
-    `SELECT substr(CAST(content AS BLOB), ?, ?) AS b FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?`,
+    `SELECT ${byteSlice('?', '?')} AS b FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?`,
   );
   const fullStmt = db.prepare<[string, string, number], { content: string }>('SELECT content FROM task_logs WHERE run_id = ? AND task_id = ? AND try_number = ?');
   const endedStmt = db.prepare<[string, string, number], { ended_at: number | null }>('SELECT ended_at FROM task_attempts WHERE run_id = ? AND task_id = ? AND try_number = ?');
