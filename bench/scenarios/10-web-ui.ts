@@ -4,7 +4,7 @@
  *
  * - 10,000 runs × 7 tasks of `monitoring`: the grid's API page (keyset, random depths) p95, and
  *   the grid's first paint in headless Chromium (a full page load of #/pipeline/monitoring);
- * - a 50 MB task log: the log view opened at its tail (click → last line on screen), the API's
+ * - a 50 MB task log: the run view opened at the log's tail (load → last line on screen), the API's
  *   tail page; a log growing by 1,000 lines/s, followed live in the browser;
  * - 50 live clients (/api/v1/live, SSE) connected: the daemon's RSS and CPU beside none;
  * - idle RSS with the UI, and its growth while one browser page stays open.
@@ -239,7 +239,7 @@ export const scenario: Scenario = {
         opens.push(Date.now() - t);
       }
       row(
-        '50 MB task log opened at its tail (click → last line painted)',
+        '50 MB task log opened at its tail (run view load → last line painted)',
         'ms',
         round(percentile(opens, 50), 0),
         '≤ 1,000 ms',
