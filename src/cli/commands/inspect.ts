@@ -100,6 +100,7 @@ interface ListRunsFlags {
   limit?: string;
   startDate?: string;
   endDate?: string;
+  output?: string;
 }
 
 function listRunsAction(ctx: CliContext, positional: string | undefined, flags: ListRunsFlags): void {
@@ -113,11 +114,14 @@ function listRunsAction(ctx: CliContext, positional: string | undefined, flags: 
   const from = flags.startDate !== undefined ? parseDate(flags.startDate, '--start-date') : undefined;
   const to = flags.endDate !== undefined ? parseDate(flags.endDate, '--end-date') : undefined;
   if (from !== undefined && to !== undefined && from > to) throw new SupervisorError('SUP_ERR_USAGE', `--start-date ${iso(from)} is after --end-date ${iso(to)}`);
+  if (flags.output !== undefined && flags.output !== 'table' && flags.output !== 'json')
+    throw new SupervisorError('SUP_ERR_USAGE', `-o/--output ${JSON.stringify(flags.output)} is not an output format; use table or json`);
+  const json = ctx.json || flags.output === 'json';
   const spec = pipelineOf(ctx, name);
   const rows = createRunStore(ctx.openStore())
     .listRuns({ pipeline: spec.id, ...(states.length ? { state: states } : {}), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), limit })
     .map(runRow);
-  if (ctx.json) return ctx.stdout(JSON.stringify(rows));
+  if (json) return ctx.stdout(JSON.stringify(rows));
   if (rows.length === 0) return ctx.stdout(`no runs of ${spec.id}${states.length ? ` in state ${states.join(' or ')}` : ''}`);
   ctx.stdout(
     table(
@@ -241,6 +245,7 @@ export function registerInspectCommands(group: Command, ctx: CliContext, _setExi
     .option('--limit <n>', `how many (default ${DEFAULT_LIST_LIMIT}, at most ${LIMITS.pageSize})`)
     .option('-s, --start-date <date>', 'only logical dates from this one (inclusive)')
     .option('-e, --end-date <date>', 'only logical dates up to this one (inclusive)')
+    .option('-o, --output <format>', 'table (default) or json (as --json; Airflow spelling)')
     .action((pipeline: string | undefined, flags: ListRunsFlags) => listRunsAction(ctx, pipeline, flags));
   group
     .command('state <pipeline> <date>')
