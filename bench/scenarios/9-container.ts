@@ -63,7 +63,8 @@ export const scenario: Scenario = {
   goal: 'ready ≤ 2 s after `podman run`; clean stop ≤ 10 s',
   limits:
     'The image is the local base (debootstrap minbase bookworm + this machine’s Node 20 binary, npm and headers) plus production node_modules and dist/. ' +
-    'Start → ready includes podman’s own work (runc, the anonymous volume for /var/lib/supervisor, conmon) before node starts. RSS is VmRSS of PID 1 (the daemon) read from /proc inside the container.',
+    'Start → ready includes podman’s own work (runc, the anonymous volume for /var/lib/supervisor, conmon) before node starts. RSS is VmRSS of PID 1 (the daemon) read from /proc inside the container. ' +
+    'On 2026-12-01 the machine ran at a load average of 12–17 (five agents on 2 cores): the same build started on the host with the same config took 7.9–10.1 s to ready at that moment (≈ 1 s when quiet, scenario 2), so the container adds no measurable start-up time and the ≤ 2 s goal was not demonstrated under that load; the first 5 containers measured then took 7.8–10.8 s, the run here 3.4–7.3 s.',
   async run(ctx: ScenarioContext): Promise<Row[]> {
     await ensureStack(['kafka', 'schema-registry', 's3', 'smtp', 'alertmanager', 'spark-master', 'spark-worker'], ctx.log);
     const given = ctx.args.image;
