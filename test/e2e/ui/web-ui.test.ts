@@ -265,6 +265,15 @@ describe('web UI in Chromium against the real daemon', () => {
     await shot(page, 'run');
     await axe(page, 'run');
 
+    // mark the finished run failed through its dialog: the run view follows (run events)
+    await page.getByRole('button', { name: 'Mark run…' }).click();
+    const mark = page.getByRole('dialog', { name: 'Mark run' });
+    await mark.getByLabel('New state').selectOption('failed');
+    await expect(mark.locator('.what').innerText()).resolves.toMatch(/Sets run ui_demo\.manual__\S+ to failed/);
+    await mark.getByRole('button', { name: 'Mark', exact: true }).click();
+    await page.waitForFunction(() => /✗ failed/.test(document.getElementById('run-state')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+
     // pause and unpause through their dialogs (the operations API, audited under the session's name)
     await page.getByRole('link', { name: 'ui_demo', exact: true }).click();
     await page.getByRole('heading', { name: 'Pipeline ui_demo' }).waitFor();
@@ -278,6 +287,19 @@ describe('web UI in Chromium against the real daemon', () => {
       pipelines: Array<{ id: string; paused: boolean }>;
     };
     expect(listed.pipelines.find((p) => p.id === 'ui_demo')?.paused).toBe(true);
+    // backfill: the dry-run preview lists the logical dates before anything is created
+    await page.getByRole('button', { name: 'Backfill…' }).click();
+    const backfill = page.getByRole('dialog', { name: 'Backfill ui_demo' });
+    await backfill.getByLabel('Start date').fill('2025-10-05T00:00:00Z');
+    await backfill.getByLabel('End date').fill('2025-10-05T03:00:00Z');
+    await backfill.getByRole('button', { name: 'Preview (dry run)' }).click();
+    await backfill.getByText('4 logical date(s)').waitFor();
+    await expect(backfill.locator('ul').innerText()).resolves.toMatch(/2025-10-05T00:00:00Z — run[\s\S]*2025-10-05T03:00:00Z — run/);
+    await backfill.getByRole('button', { name: 'Cancel' }).click();
+    const backfilled = (await (await fetch(`${sup.url}/api/v1/runs?pipeline=ui_demo&limit=50`, { headers: { authorization: `Bearer ${writeToken}` } })).json()) as {
+      runs: Array<{ kind: string }>;
+    };
+    expect(backfilled.runs.filter((r) => r.kind === 'backfill')).toEqual([]);
     await page.getByRole('button', { name: 'Unpause…' }).click();
     await page.getByRole('dialog', { name: 'Unpause ui_demo' }).getByRole('button', { name: 'Unpause', exact: true }).click();
     await page.getByRole('button', { name: 'Pause…' }).waitFor();
