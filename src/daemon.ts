@@ -8,7 +8,7 @@ import { createOperators } from './wiring/operators';
 import { kafkaConnectionSettings, schemaRegistryConnection } from './wiring/check-options';
 import { createPipelineTriggers } from './wiring/triggers';
 import { resolveKafkaConnection } from './shared/kafka-connection';
-import { loadConfig, readStorePath, type LoadedConfig } from './config/load';
+import { loadConfig, readStoreSettings, type LoadedConfig } from './config/load';
 import { createEngine, type Engine } from './engine/engine';
 import { createPipelineCatalog } from './engine/dag';
 import { createScheduleMonitor } from './engine/schedule-monitor';
@@ -30,7 +30,7 @@ import { apiRoutes } from './server/routes/api';
 import { operationRoutes } from './server/routes/operations';
 import { inspectRoutes } from './server/routes/inspect';
 import { createWebUi } from './server/ui';
-import { lockStore, openDatabase, type SqliteDatabase } from './store/database';
+import { lockStore, openDatabase, storeHealth, type SqliteDatabase } from './store/database';
 import { createSqliteAlertStateStore } from './store/alert-state';
 import { createSqliteOutboxStore } from './store/outbox';
 import { createSqliteSilenceStore } from './store/silences';
@@ -86,14 +86,15 @@ export interface Daemon {
 export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> {
   const env = params.env ?? process.env;
   const clock = params.clock ?? systemClock;
-  const storePath = readStorePath(params.configFile, env);
-  // The store's exclusive lock comes before anything else: a second daemon on this store
-  // refuses here, before its outbox, checks or engine exist.
-  const lock = lockStore(storePath);
+  const store = readStoreSettings(params.configFile, env);
+  // A SQLite store's exclusive lock comes before anything else: a second daemon on this store
+  // refuses here, before its outbox, checks or engine exist. A PostgreSQL store is shared by
+  // replicas on purpose: there the leader lease (src/wiring/leadership.ts) takes the lock's place.
+  const lock = store.kind === 'sqlite' ? lockStore(store.path) : null;
   let db: SqliteDatabase;
   let loaded: LoadedConfig;
   try {
-    db = openDatabase({ file: storePath });
+    db = openDatabase({ store });
   } catch (err) {
     lock?.release();
     throw err;
@@ -161,6 +162,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     const engine = createEngine({
       config: loaded,
       db,
+      // task status files are local to the host: beside the SQLite file, or where its default would be
+      ...(store.kind === 'postgres' ? { statusDir: path.resolve(path.dirname(params.configFile), '../var/task-status') } : {}),
       clock,
       logger,
       registry,
@@ -229,7 +232,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       root: ui.root,
       // read at request time, once the lifecycle below exists
       readiness: () => {
-        const parts: Record<string, true | string> = { store: db.open ? true : 'closed' };
+        const health = storeHealth(db);
+        const parts: Record<string, true | string> = { store: health.ok ? true : (health.reason ?? 'unavailable') };
         for (const name of lifecycle.names()) parts[name] = lifecycle.isStarted(name) ? true : 'not started';
         const lead = leadership.status();
         if (lead.problem && parts.leadership === true) parts.leadership = lead.problem;

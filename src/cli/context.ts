@@ -1,4 +1,4 @@
-import { loadConfig, readStorePath, resolveConfigFile, type LoadedConfig } from '../config/load';
+import { loadConfig, readStoreSettings, resolveConfigFile, type LoadedConfig } from '../config/load';
 import { createLogger } from '../logging';
 import { SupervisorError, type Logger } from '../protocol';
 import { openDatabase, type SqliteDatabase } from '../store/database';
@@ -50,7 +50,7 @@ export function createCliContext(params: CreateCliContextParams = {}): CliContex
     configFile: () => file,
     openStore() {
       if (!db) {
-        db = openDatabase({ file: readStorePath(file, env) });
+        db = openDatabase({ store: readStoreSettings(file, env) });
       }
       return db;
     },

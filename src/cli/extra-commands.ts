@@ -8,6 +8,7 @@ import { registerOperationCommands } from './commands/operations';
 import { registerPipelineCommands, type PipelineCliDeps } from './commands/pipelines';
 import { registerRunCommands } from './commands/runs';
 import { registerSilenceCommands } from './commands/silences';
+import { registerStoreCommands } from './commands/store';
 import { registerTaskCommands } from './commands/tasks';
 import type { CliContext } from './context';
 
@@ -35,6 +36,7 @@ export function registerExtraCommands(program: Command, ctx: CliContext, setExit
   registerLogCommands(program, ctx, setExit);
   registerCheckCommands(program, ctx, setExit);
   registerSilenceCommands(program, ctx, setExit);
+  registerStoreCommands(program, ctx);
   // pause, cancel, clear, mark, audit: added to the groups above
   registerOperationCommands(program, ctx, setExit);
 }

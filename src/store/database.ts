@@ -6,6 +6,7 @@ import type { StoreSettings } from '../config/store';
 import { SupervisorError } from '../protocol';
 import { MIGRATIONS, type Migration } from './migrations';
 import { POSTGRES_MIGRATIONS } from './migrations-postgres';
+import { PostgresDatabase } from './postgres/database';
 import { openPostgresStore } from './postgres/open';
 import type { SqlDatabase } from './sql';
 
@@ -47,6 +48,12 @@ export function openDatabase(params: OpenDatabaseParams | OpenStoreParams): SqlD
     return openSqlite(params.store.path, params.migrations ?? MIGRATIONS);
   }
   return openSqlite(params.file, params.migrations ?? MIGRATIONS);
+}
+
+/** Whether the store answers (for /readyz): a SQLite file while open; PostgreSQL while it answers within its deadline. */
+export function storeHealth(db: SqlDatabase): { ok: boolean; reason?: string } {
+  if (db instanceof PostgresDatabase) return db.health();
+  return db.open ? { ok: true } : { ok: false, reason: 'closed' };
 }
 
 function openSqlite(file: string, migrations: readonly Migration[]): SqliteFileDatabase {
