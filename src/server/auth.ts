@@ -6,7 +6,7 @@ import type { TokenStore } from '../store/tokens';
 import { CSRF_HEADER, readCookie, sameSecret, SESSION_COOKIE, type SessionStore } from './ui/sessions';
 
 export interface AuthParams {
-  tokens: Pick<TokenStore, 'verify'>;
+  tokens: Pick<TokenStore, 'verify'> & Partial<Pick<TokenStore, 'isActive'>>;
   /** Failed attempts per client address per minute before answering 429. */
   failuresPerMinute: number;
   /** Where failed attempts are logged (address and reason, never the token). */
@@ -25,6 +25,8 @@ export interface AuthParams {
 export interface Principal {
   name: string;
   readOnly: boolean;
+  /** The token it authenticated with (a UI session is checked against it on every request, so revoking the token ends its sessions). */
+  tokenId?: string;
 }
 
 declare module 'fastify' {
@@ -95,6 +97,8 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
       if (id !== null) {
         const session = sessions.get(id);
         if (!session) return { ok: false, status: 401, reason: 'unknown or expired session' };
+        if (session.principal.tokenId !== undefined && tokens.isActive && !tokens.isActive(session.principal.tokenId))
+          return { ok: false, status: 401, reason: `the token "${session.principal.name}" behind this session was revoked` };
         const sent = request.headers[CSRF_HEADER];
         const csrfMissing = WRITE_METHODS.has(request.method) && !(typeof sent === 'string' && sameSecret(sent, session.csrf));
         return { ok: true, principal: session.principal, csrfMissing };
@@ -104,7 +108,7 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
     if (!match) return { ok: false, status: 401, reason: header === undefined ? 'no authorization header' : 'authorization header is not "Bearer <token>"' };
     const info = tokens.verify(match[1]!);
     if (!info) return { ok: false, status: 401, reason: 'unknown or revoked token' };
-    return { ok: true, principal: { name: info.name, readOnly: info.readOnly } };
+    return { ok: true, principal: { name: info.name, readOnly: info.readOnly, tokenId: info.id } };
   };
 
   const authenticate = async (request: FastifyRequest, reply: FastifyReply, signIn = false): Promise<void> => {
@@ -145,18 +149,21 @@ export function createAuthHook({ tokens, failuresPerMinute, logger, maxTrackedAd
     }
     const count = fail(key);
     logger?.warn({ address: request.ip, reason: verdict.reason, method: request.method, path: request.url.split('?')[0]!.slice(0, 200), failures: count }, 'authentication failed');
-    const session = verdict.reason === 'unknown or expired session';
+    const revokedSession = verdict.reason.endsWith('behind this session was revoked');
+    const session = verdict.reason === 'unknown or expired session' || revokedSession;
     const missing = verdict.reason !== 'unknown or revoked token' && !session;
     await reply
       .code(401)
       .header('www-authenticate', missing ? 'Bearer' : 'Bearer error="invalid_token"')
       .send({
         code: 'SUP_ERR_UNAUTHORIZED',
-        message: session
-          ? 'authorization: the session has expired or was signed out; sign in again'
-          : missing
-            ? 'authorization: missing bearer token: send "Authorization: Bearer <token>" (create one with `supervisor tokens create --name NAME`)'
-            : 'authorization: invalid bearer token',
+        message: revokedSession
+          ? 'authorization: the token this session was signed in with has been revoked; sign in with another'
+          : session
+            ? 'authorization: the session has expired or was signed out; sign in again'
+            : missing
+              ? 'authorization: missing bearer token: send "Authorization: Bearer <token>" (create one with `supervisor tokens create --name NAME`)'
+              : 'authorization: invalid bearer token',
       });
   };
   return Object.assign((request: FastifyRequest, reply: FastifyReply) => authenticate(request, reply), {

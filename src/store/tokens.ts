@@ -25,6 +25,7 @@ export function createTokenStore(db: SqliteDatabase) {
     'SELECT * FROM api_tokens ORDER BY created_at',
   );
   const touch = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
+  const byId = db.prepare<[string], { id: string }>('SELECT id FROM api_tokens WHERE id = ?');
   const remove = db.prepare('DELETE FROM api_tokens WHERE name = ?');
   const info = (r: { id: string; name: string; read_only: number; created_at: number; last_used_at: number | null }): TokenInfo => ({
     id: r.id,
@@ -57,6 +58,10 @@ export function createTokenStore(db: SqliteDatabase) {
     },
     revoke(name: string): boolean {
       return remove.run(name).changes > 0;
+    },
+    /** Whether the token with this id still exists (a UI session ends when its token is revoked). */
+    isActive(id: string): boolean {
+      return byId.get(id) !== undefined;
     },
   };
 }

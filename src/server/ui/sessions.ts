@@ -50,7 +50,7 @@ export function createSessionStore(params: SessionStoreParams = {}): SessionStor
       const session: Session = {
         id: crypto.randomBytes(32).toString('base64url'),
         csrf: crypto.randomBytes(24).toString('base64url'),
-        principal: { name: principal.name, readOnly: principal.readOnly },
+        principal: { name: principal.name, readOnly: principal.readOnly, ...(principal.tokenId !== undefined ? { tokenId: principal.tokenId } : {}) },
         createdAt: at,
         expiresAt: at + ttlMs,
       };

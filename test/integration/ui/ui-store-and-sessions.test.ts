@@ -14,7 +14,8 @@ import { openDatabase, type SqliteDatabase } from '../../../src/store/database';
 import { createRunGridStore, formatGridCursor } from '../../../src/store/run-grid';
 import { createTaskLogReader } from '../../../src/store/task-log-pages';
 import { createSessionStore } from '../../../src/server/ui/sessions';
-import { createAuthHook } from '../../../src/server/auth';
+import { createAuthHook, type Principal } from '../../../src/server/auth';
+import { createTokenStore } from '../../../src/store/tokens';
 import { createLiveHub } from '../../../src/server/ui/live-hub';
 import { emptySignalState, reduceSignal, type SignalState } from '../../../streams/signal-state';
 import { createLogBuffer } from '../../../src/engine/log-buffer';
@@ -169,6 +170,42 @@ describe('sessions and the API auth', () => {
     const t = sessions.create({ name: 'ops', readOnly: false });
     sessions.delete(t.id);
     expect((await run({ cookie: `sup_session=${t.id}` })).status).toBe(401);
+  });
+});
+
+describe('sessions end with their token', () => {
+  it('revoking the token a session was made from ends the session at its next request (the real token store)', async () => {
+    const db = openDatabase({ file: ':memory:' });
+    try {
+      const tokens = createTokenStore(db);
+      const { token } = tokens.create('ops-ui', false);
+      const sessions = createSessionStore({ ttlMs: 60_000 });
+      const auth = createAuthHook({ tokens, failuresPerMinute: 100, sessions });
+      const signIn = { headers: { authorization: `Bearer ${token}` }, method: 'GET', ip: '127.0.0.1', url: '/api/v1/x', is404: false, routeOptions: { url: '/api/v1/x' } };
+      const answer = { code: () => answer, header: () => answer, send: async () => answer };
+      await auth(signIn as never, answer as never);
+      const session = sessions.create((signIn as unknown as { principal: Principal }).principal);
+      const viaCookie = () => {
+        const req = { headers: { cookie: `sup_session=${session.id}` }, method: 'GET', ip: '127.0.0.1', url: '/api/v1/x', is404: false, routeOptions: { url: '/api/v1/x' } } as {
+          principal?: Principal;
+        };
+        let status = 0;
+        let body: unknown;
+        const rep = {
+          code: (c: number) => ((status = c), rep),
+          header: () => rep,
+          send: async (b: unknown) => ((body = b), rep),
+        };
+        return auth(req as never, rep as never).then(() => ({ status, body, principal: req.principal }));
+      };
+      expect(await viaCookie()).toMatchObject({ status: 0, principal: { name: 'ops-ui' } });
+      expect(tokens.revoke('ops-ui')).toBe(true);
+      const after = await viaCookie();
+      expect(after.status).toBe(401);
+      expect(JSON.stringify(after.body)).toContain('revoked');
+    } finally {
+      db.close();
+    }
   });
 });
 
