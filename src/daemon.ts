@@ -223,7 +223,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       trustProxy: config.server.trust_proxy,
       api: [
         healthRoutes(latestSignals),
-        apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env }),
+        apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env, signals: latestSignals }),
         inspectRoutes({ engine, db, clock }),
         operationRoutes({ engine }),
         ...ui.api,

@@ -2,7 +2,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { AlertEngine } from '../../../alerts';
 import type { LoadedConfig } from '../../config/load';
 import type { Engine } from '../../engine/engine';
-import { isSupervisorError, type Clock, type SilenceStore } from '../../protocol';
+import { isSupervisorError, type Clock, type Signal, type SilenceStore } from '../../protocol';
+import { formatDuration } from '../../shared/duration';
 import type { SqliteDatabase } from '../../store/database';
 import { createVariableStore, VARIABLE_KEY } from '../../store/variables';
 import { API_SILENCE_FIELDS, buildSilence, SILENCE_LIMITS } from '../../store/silences';
@@ -26,6 +27,8 @@ export interface ApiDeps {
    * loads; the change is stored only when this passes (default: src/config/variable-change.ts).
    */
   checkVariableChange?: (params: CheckVariableChangeParams) => unknown;
+  /** The latest signals (the schedule monitor's deadline signal per pipeline, for /pipelines). */
+  signals?: () => readonly Signal[];
 }
 
 const RUN_STATES = ['queued', 'running', 'success', 'failed', 'skipped', 'timed_out', 'cancelled'];
@@ -93,6 +96,12 @@ export function sendError(reply: FastifyReply, err: unknown, field?: string, not
   throw err;
 }
 
+/** A pipeline's deadline and where it stands (from the schedule monitor's latest signal). */
+function deadlineView(d: { afterMs: number; from: string }, signal: Signal | undefined) {
+  const state = !signal ? 'unknown' : signal.status === 'crit' ? 'missed' : /paused/.test(signal.summary) ? 'paused' : signal.status === 'ok' ? 'met' : 'unknown';
+  return { after: formatDuration(d.afterMs), from: d.from, within: `within ${formatDuration(d.afterMs)} of ${d.from}`, state, summary: signal?.summary ?? null };
+}
+
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 /** The authenticated JSON API under /api/v1 (health is its own module). */
@@ -126,24 +135,28 @@ export function apiRoutes(deps: ApiDeps): FastifyPluginAsync {
           response: responses({ 200: openObject({ pipelines: { type: 'array', items: openObject({ id: { type: 'string' } }, ['id']) } }, ['pipelines']) }),
         },
       },
-      async () => ({
-        pipelines: engine.catalog.list().map((p) => {
-          const last = engine.store.listRuns({ pipeline: p.id, limit: 1 })[0];
-          const success = engine.store.lastSuccess(p.id);
-          return {
-            id: p.id,
-            aliases: p.aliases,
-            description: p.description,
-            schedule: p.schedule,
-            timezone: p.timezone,
-            paused: engine.operations.isPaused(p.id),
-            overlap: p.overlap,
-            tasks: p.tasks.map((t) => ({ id: t.id, operator: t.operator, group: t.group, upstream: t.upstream, trigger_rule: t.triggerRule })),
-            last_run: last ? { id: last.id, state: last.state, logical_date: iso(last.logicalDate) } : null,
-            last_success_at: iso(success?.endedAt),
-          };
-        }),
-      }),
+      async () => {
+        const deadlines = new Map((deps.signals?.() ?? []).filter((x) => x.kind === 'pipeline_deadline').map((x) => [x.target, x]));
+        return {
+          pipelines: engine.catalog.list().map((p) => {
+            const last = engine.store.listRuns({ pipeline: p.id, limit: 1 })[0];
+            const success = engine.store.lastSuccess(p.id);
+            return {
+              id: p.id,
+              aliases: p.aliases,
+              description: p.description,
+              schedule: p.schedule,
+              timezone: p.timezone,
+              paused: engine.operations.isPaused(p.id),
+              overlap: p.overlap,
+              tasks: p.tasks.map((t) => ({ id: t.id, operator: t.operator, group: t.group, upstream: t.upstream, trigger_rule: t.triggerRule })),
+              last_run: last ? { id: last.id, state: last.state, logical_date: iso(last.logicalDate) } : null,
+              last_success_at: iso(success?.endedAt),
+              deadline: p.deadline ? deadlineView(p.deadline, deadlines.get(p.id)) : null,
+            };
+          }),
+        };
+      },
     );
 
     app.get<{ Params: { id: string } }>(
