@@ -21,6 +21,7 @@ const ALL: Record<string, () => Promise<Scenario>> = {
   '8': async () => (await import('./scenarios/8-scale-up')).scenario,
   '9': async () => (await import('./scenarios/9-container')).scenario,
   '10': async () => (await import('./scenarios/10-web-ui')).scenario,
+  '11': async () => (await import('./scenarios/11-store-latency')).scenario,
 };
 
 const INTRO = `# Benchmarks
