@@ -483,14 +483,16 @@ class PipelinesEngine implements Engine {
     );
     this.subscriptions.push(
       triggers$.subscribe({
-        next: (t) => {
-          if (AUTOMATIC_KINDS.has(t.kind) && this.pipelineState.isPaused(t.pipeline)) {
-            this.metrics.skippedTick(t.pipeline, 'paused');
-            logger.debug({ pipeline: t.pipeline, kind: t.kind }, 'trigger dropped: the pipeline is paused');
-            return;
-          }
-          this.submit(t);
-        },
+        // never throws: a store that does not answer (PostgreSQL down) must not end the trigger stream
+        next: (t) =>
+          this.safely('reading the pause state', () => {
+            if (AUTOMATIC_KINDS.has(t.kind) && this.pipelineState.isPaused(t.pipeline)) {
+              this.metrics.skippedTick(t.pipeline, 'paused');
+              logger.debug({ pipeline: t.pipeline, kind: t.kind }, 'trigger dropped: the pipeline is paused');
+              return;
+            }
+            this.submit(t);
+          }),
         error: (err: unknown) => logger.error({ error: describeError(err).message }, 'trigger stream failed'),
       }),
     );

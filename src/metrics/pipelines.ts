@@ -91,8 +91,11 @@ export function registerPipelineMetrics(params: PipelineMetricsParams): Pipeline
       labelNames: ['pipeline'],
       registers,
       collect() {
+        // a store that does not answer (PostgreSQL down) keeps the last values: the scrape still answers
+        const values = readOrKeep(() => params.pipelines().map((p) => [p, isPaused(p) ? 1 : 0] as const));
+        if (!values) return;
         this.reset();
-        for (const p of params.pipelines()) this.set({ pipeline: p }, isPaused(p) ? 1 : 0);
+        for (const [pipeline, v] of values) this.set({ pipeline }, v);
       },
     });
   }
@@ -103,11 +106,10 @@ export function registerPipelineMetrics(params: PipelineMetricsParams): Pipeline
     labelNames: ['pipeline'],
     registers,
     collect() {
+      const values = readOrKeep(() => params.pipelines().map((p) => [p, store.lastSuccess(p)?.endedAt] as const));
+      if (!values) return;
       this.reset();
-      for (const p of params.pipelines()) {
-        const last = store.lastSuccess(p);
-        if (last?.endedAt) this.set({ pipeline: p }, last.endedAt / 1000);
-      }
+      for (const [pipeline, endedAt] of values) if (endedAt) this.set({ pipeline }, endedAt / 1000);
     },
   });
   new Gauge({
@@ -116,12 +118,11 @@ export function registerPipelineMetrics(params: PipelineMetricsParams): Pipeline
     labelNames: ['pipeline', 'state'],
     registers,
     collect() {
-      this.reset();
       // one grouped COUNT per state (this used to load up to 10,000 rows per pipeline and state per scrape)
-      for (const state of ['queued', 'running'] as const) {
-        const counts = store.countByPipeline([state]);
-        for (const p of params.pipelines()) this.set({ pipeline: p, state }, counts.get(p) ?? 0);
-      }
+      const counts = readOrKeep(() => (['queued', 'running'] as const).map((state) => [state, store.countByPipeline([state])] as const));
+      if (!counts) return;
+      this.reset();
+      for (const [state, byPipeline] of counts) for (const p of params.pipelines()) this.set({ pipeline: p, state }, byPipeline.get(p) ?? 0);
     },
   });
 
@@ -159,4 +160,13 @@ export function registerPipelineMetrics(params: PipelineMetricsParams): Pipeline
       skipped.inc({ pipeline, reason });
     },
   };
+}
+
+/** The store's answer, or undefined when it does not answer (the gauge keeps its last values). */
+function readOrKeep<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
