@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { closeSinks, createSinks, resolveAlertRules } from '../../alerts';
-import { loadConfig, readStorePath, type LoadedConfig } from '../config/load';
+import { loadConfig, readStoreSettings, type LoadedConfig } from '../config/load';
 import { createPipelineCatalog } from '../engine/dag';
 import { silentLogger } from '../shared/logger';
 import { resolvedChecks } from '../wiring/probes';
@@ -43,8 +43,13 @@ export function readStoredVariables(storePath: string): { variables: Record<stri
 
 /** Loads and validates everything `start` would, without opening ports or connecting. Throws the config's SupervisorError. */
 export async function validateForStart({ file, env }: { file: string; env: Readonly<Record<string, string | undefined>> }): Promise<StartValidation> {
-  const storePath = readStorePath(file, env);
-  const stored = readStoredVariables(storePath);
+  // the store section is validated (files read) but a PostgreSQL store is not connected to
+  const store = readStoreSettings(file, env);
+  const storePath = store.kind === 'sqlite' ? store.path : store.display;
+  const stored =
+    store.kind === 'sqlite'
+      ? readStoredVariables(store.path)
+      : { variables: {}, note: `stored variables not read from ${store.display}: a dry run connects to nothing (the config's defaults were used)` };
   const loaded = loadConfig({ file, env, storedVariables: stored.variables });
   const { config } = loaded;
   const catalog = createPipelineCatalog(config);

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { validateForStart } from '../../../src/cli/dry-run';
 import { readStoreSettings } from '../../../src/config/load';
 import { isSupervisorError } from '../../../src/protocol';
 
@@ -74,5 +75,16 @@ describe('store settings', () => {
     fs.writeFileSync(path.join(dir, 'not-pem'), 'hello\n');
     expect(problem('store: { url: "postgres://a@db/x", ssl: { ca_file: not-pem } }\n')).toMatch(/store\.ssl\.ca_file: .*not-pem holds no PEM certificate/);
     expect(problem('store: { url: "postgres://a@db/x", ssl: { cert_file: not-pem } }\n')).toMatch(/store\.ssl: cert_file and key_file go together/);
+  });
+
+  it('start --dry-run validates a PostgreSQL store section and connects to nothing', async () => {
+    const shipped = fs.readFileSync(path.join(__dirname, '../../../config/supervisor.yaml'), 'utf8');
+    const yaml = shipped.replace(/^store:\n  path: .*$/m, 'store:\n  url: postgres://sup@127.0.0.1:1/nothing_listens_here');
+    expect(yaml).toContain('nothing_listens_here');
+    const file = path.join(dir, 'dry.yaml');
+    fs.writeFileSync(file, yaml);
+    const v = await validateForStart({ file, env: {} });
+    expect(v.storePath).toBe('postgres://sup@127.0.0.1:1/nothing_listens_here');
+    expect(v.storeNote).toMatch(/a dry run connects to nothing/);
   });
 });
