@@ -79,7 +79,7 @@ describe('store settings', () => {
 
   it('start --dry-run validates a PostgreSQL store section and connects to nothing', async () => {
     const shipped = fs.readFileSync(path.join(__dirname, '../../../config/supervisor.yaml'), 'utf8');
-    const yaml = shipped.replace(/^store:\n  path: .*$/m, 'store:\n  url: postgres://sup@127.0.0.1:1/nothing_listens_here');
+    const yaml = shipped.replace(/^store:\n {2}path: .*$/m, 'store:\n  url: postgres://sup@127.0.0.1:1/nothing_listens_here');
     expect(yaml).toContain('nothing_listens_here');
     const file = path.join(dir, 'dry.yaml');
     fs.writeFileSync(file, yaml);
