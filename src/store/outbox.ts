@@ -85,7 +85,9 @@ export function createSqliteOutboxStore(db: SqlDatabase, options: OutboxStoreOpt
   const retry = db.prepare(`UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?${release} WHERE id = ? AND state = 'pending'`);
   const dead = db.prepare(`UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?${release} WHERE id = ? AND state = 'pending'`);
   // with claims, an entry another replica holds is due when its claim ends (else the loop would spin on it)
-  const dueAtSql = claims ? `CASE WHEN claimed_by IS NOT NULL AND claimed_by <> ? AND claimed_until > next_attempt_at THEN claimed_until ELSE next_attempt_at END` : 'next_attempt_at';
+  const dueAtSql = claims
+    ? `CASE WHEN claimed_by IS NOT NULL AND claimed_by <> ? AND claimed_until > next_attempt_at THEN claimed_until ELSE next_attempt_at END`
+    : 'next_attempt_at';
   const nextAll = db.prepare(`SELECT MIN(${dueAtSql}) AS at FROM outbox WHERE state = 'pending'`);
   const nextSink = db.prepare(`SELECT MIN(${dueAtSql}) AS at FROM outbox WHERE state = 'pending' AND sink = ?`);
   const claimArgs = claims ? [claimer] : [];
