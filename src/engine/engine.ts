@@ -30,6 +30,7 @@ import {
 import { systemClock } from '../shared/clock';
 import type { LoadedConfig } from '../config/load';
 import type { SqliteDatabase } from '../store/database';
+import { dialectOf } from '../store/sql';
 import { createRunStore, type RunStore } from '../store/runs';
 import { compileSchedule, ticksBetween } from '../../streams/cron';
 import { evaluateGate, gateTriggers } from '../../streams/gate';
@@ -229,7 +230,8 @@ class PipelinesEngine implements Engine {
 
     this.statusDir =
       params.statusDir ??
-      (params.db.name && params.db.name !== ':memory:'
+      // beside a SQLite file; a PostgreSQL store's name is its URL, so there (and in memory) a temp folder
+      (params.db.name && params.db.name !== ':memory:' && dialectOf(params.db) === 'sqlite'
         ? path.join(path.dirname(path.resolve(params.db.name)), 'task-status')
         : path.join(os.tmpdir(), `supervisor-task-status-${process.pid}`));
     this.runner = {

@@ -118,6 +118,11 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
     if (error.validation) {
       return reply.code(400).send({ code: 'SUP_ERR_BAD_REQUEST', message: `invalid request: ${describeValidation(error.validation, error.validationContext)}` });
     }
+    if ((error as { code?: unknown }).code === 'SUP_ERR_STORE_UNAVAILABLE') {
+      // the state store (PostgreSQL) does not answer: a 503 the client may retry, with the store's reason (never credentials)
+      request.log.warn({ route: request.routeOptions.url, reqId: request.id, error: error.message }, 'state store unavailable');
+      return reply.code(503).header('retry-after', '5').send({ code: 'SUP_ERR_STORE_UNAVAILABLE', message: error.message });
+    }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status >= 500) {
       request.log.error({ err: error, route: request.routeOptions.url, reqId: request.id }, 'request failed');
