@@ -22,6 +22,7 @@ const ALL: Record<string, () => Promise<Scenario>> = {
   '9': async () => (await import('./scenarios/9-container')).scenario,
   '10': async () => (await import('./scenarios/10-web-ui')).scenario,
   '11': async () => (await import('./scenarios/11-store-latency')).scenario,
+  '12': async () => (await import('./scenarios/12-failover')).scenario,
 };
 
 const INTRO = `# Benchmarks
