@@ -88,7 +88,11 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
     // query strings and path parameters arrive as text and are coerced to their schema's types;
     // JSON bodies are not: {"value": null} is not the string "", "true" is not a boolean
-    schemaController: { compilersFactory: { buildValidator: strictBodyValidator() } },
+    // Responses are serialized with JSON.stringify, not compiled fast-json-stringify serializers:
+    // every response schema is open (additionalProperties: true, src/server/responses.ts) and
+    // there for the OpenAPI document, so a compiled serializer would only cost start-up time
+    // (≈ 75 ms of the daemon's ≈ 1 s to ready, most of it for routes never answered that often).
+    schemaController: { compilersFactory: { buildValidator: strictBodyValidator(), buildSerializer: () => () => (data: unknown) => JSON.stringify(data) } },
   });
 
   // JSON bodies: depth-checked before JSON.parse, so a deeply nested body cannot exhaust the
