@@ -11,8 +11,10 @@
  *   by it after it woke, no logical date twice, no dedup key enqueued twice or delivered twice —
  *   checked in the store and at the webhook.
  *
- * `tick` runs every 3 s with a 4 s deadline: while a leader lives every run succeeds in time (no
- * alert); a gap of ~10 s leaves ticks without a run past their deadline.
+ * `tick` runs every 3 s (a 2 s task, one run at a time) with a 4 s deadline: while a leader lives
+ * every run succeeds in time (no alert); a gap of ~10 s leaves ticks without a run past their
+ * deadline, and their late runs, one after the other, stay past it for longer than one probe
+ * (a success is never a miss, so a late run that succeeded between two probes would page no one).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -86,12 +88,15 @@ describe('leader lease drills (replicas on one PostgreSQL database)', () => {
       hookUrl: receiver.url,
       mailTo: 'unused@example.test',
       pipelines: {
+        // 2 s a run, one at a time: in time while a leader lives; the gap's runs, fired late one
+        // after the other, stay unsucceeded past their deadlines for longer than the 5 s deadline probe
         tick: {
           schedule: '*/3 * * * * *',
           catchup: false,
           overlap: 'queue',
+          max_active_runs: 1,
           deadline: { after: '4s' },
-          tasks: [{ id: 'work', operator: 'command', params: { command: ['true'] } }],
+          tasks: [{ id: 'work', operator: 'command', params: { command: ['sleep', '2'] } }],
         },
       },
     });
