@@ -10,6 +10,7 @@ import { createPipelineTriggers } from './wiring/triggers';
 import { resolveKafkaConnection } from './shared/kafka-connection';
 import { loadConfig, readStoreSettings, type LoadedConfig } from './config/load';
 import { createEngine, type Engine } from './engine/engine';
+import { createWorkerExecutor } from './engine/executor';
 import { createPipelineCatalog } from './engine/dag';
 import { createScheduleMonitor } from './engine/schedule-monitor';
 import { registerScheduleMonitorMetrics } from './metrics/schedule-monitor';
@@ -182,6 +183,19 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       // scheduling starts and stops with the leadership (leader-roles below); its writes are fenced
       leaderGated: true,
       fence: (write) => leadership.fenced(write),
+      // executor.mode workers: tries go to `supervisor worker` processes through the store's task_queue
+      ...(config.executor.mode === 'workers'
+        ? {
+            executor: createWorkerExecutor({
+              db,
+              runs: createRunStore(db),
+              clock,
+              heartbeatTimeoutMs: config.executor.heartbeat_timeout,
+              pollIntervalMs: config.executor.poll_interval,
+              localOperators: config.executor.local_operators,
+            }),
+          }
+        : {}),
     });
 
     const runEvents$ = createRunEvents$(engine.runEvents$);

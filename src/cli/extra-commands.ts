@@ -10,6 +10,7 @@ import { registerRunCommands } from './commands/runs';
 import { registerSilenceCommands } from './commands/silences';
 import { registerStoreCommands } from './commands/store';
 import { registerTaskCommands } from './commands/tasks';
+import { registerWorkerCommand } from './commands/worker';
 import type { CliContext } from './context';
 
 /**
@@ -39,4 +40,6 @@ export function registerExtraCommands(program: Command, ctx: CliContext, setExit
   registerStoreCommands(program, ctx);
   // pause, cancel, clear, mark, audit: added to the groups above
   registerOperationCommands(program, ctx, setExit);
+  // supervisor worker: runs the tries a daemon in executor.mode workers queues
+  registerWorkerCommand(program, ctx, setExit);
 }

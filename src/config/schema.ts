@@ -9,6 +9,7 @@ import { readTlsFiles, type TlsSettings } from '../shared/tls';
 import { SupervisorError } from '../protocol';
 import { camelizeKeys, camelToSnake } from './case';
 import { leaderSchema } from './leader';
+import { executorSchema } from './executor';
 import { storeSchema } from './store';
 import { KAFKA_SASL_MECHANISMS, MSK_IAM_SIGNER_PACKAGE, mskSignerInstalled, saslProblems, type KafkaSaslSettings } from '../shared/kafka-connection';
 
@@ -252,6 +253,7 @@ const rootSchema = z.strictObject({
   server: serverSchema.prefault({}),
   store: storeSchema.prefault({}),
   leader: leaderSchema.prefault({}),
+  executor: executorSchema.prefault({}),
   logging: loggingSchema.prefault({}),
   variables: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
   connections: connectionsSchema.prefault({}),

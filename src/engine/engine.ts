@@ -42,6 +42,7 @@ import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipeli
 import type { OperatorRegistry } from './operator';
 import { recoverOrphanedRuns } from './recovery';
 import { AbortReason, executeRun, type RunnerParams } from './runner';
+import type { TaskExecutor } from './executor';
 import { countPlan, planBackfill, runBackfill, type BackfillOptions, type BackfillSummary } from './backfill';
 import { dispatchQueued } from './dispatch';
 import { summarizeRun, type RunSummary } from './run-summary';
@@ -106,6 +107,8 @@ export interface EngineParams {
    * when this replica does not lead. Default: the write as it is (the sole daemon of a SQLite store).
    */
   fence?: <T>(write: () => T) => T;
+  /** Where tries run: in this process (default) or on task workers (executor.mode workers, src/engine/executor.ts). */
+  executor?: TaskExecutor;
 }
 
 export interface SchedulingOptions {
@@ -245,6 +248,7 @@ class PipelinesEngine implements Engine {
       ...(params.random ? { random: params.random } : {}),
       ...(params.maxLogBytes ? { maxLogBytes: params.maxLogBytes } : {}),
       ...(params.abortGraceMs !== undefined ? { abortGraceMs: params.abortGraceMs } : {}),
+      ...(params.executor ? { executor: params.executor } : {}),
     };
     // every run in flight listens to it (max_active_runs is up to 64 per pipeline, backfills more)
     setMaxListeners(0, this.shutdown.signal);

@@ -9,6 +9,7 @@ import { SupervisorError, describeError, type Clock, type Logger, type RunEvent,
 import type { OperatorEndState, RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
 import { evaluateTriggerRule, isTaskDone, isTaskFailed, retryDelay, type PipelineSpec, type TaskSpec } from './dag';
 import { createLogBuffer } from './log-buffer';
+import { localExecutor, type TaskExecutor } from './executor';
 import type { OperatorRegistry, TaskContext, TaskOutcome, UpstreamResult } from './operator';
 
 export interface RunnerParams {
@@ -26,6 +27,8 @@ export interface RunnerParams {
   maxLogBytes?: number;
   /** How long an aborted operator may take to wind down before the runner stops waiting. */
   abortGraceMs?: number;
+  /** Where a try runs: in this process (default) or on task workers (src/engine/executor.ts). */
+  executor?: TaskExecutor;
 }
 
 export interface ExecuteRunOptions {
@@ -328,7 +331,7 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
           retryable: false,
         });
       }
-      outcome = await raceAbort(operator(ctx), attemptAc.signal, clock, p.abortGraceMs ?? 30_000);
+      outcome = await raceAbort((p.executor ?? localExecutor).execute(task.operator, operator, ctx), attemptAc.signal, clock, p.abortGraceMs ?? 30_000);
     } catch (err) {
       error = err;
     } finally {

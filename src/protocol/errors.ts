@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
   SUP_ERR_RUN_TIMEOUT: { retryable: false, summary: 'a run exceeded its run timeout' },
   SUP_ERR_TASK_CANCELLED: { retryable: false, summary: 'a task was cancelled' },
   SUP_ERR_ORPHANED: { retryable: true, summary: 'a run was left running by a process that died' },
+  SUP_ERR_WORKER_LOST: { retryable: true, summary: 'the task worker running a try stopped heartbeating (killed, host lost) or shut down before it finished' },
   // alerts and delivery
   SUP_ERR_SINK_DELIVERY: { retryable: true, summary: 'an alert sink did not accept a notification' },
   SUP_ERR_SINK_REJECTED: { retryable: false, summary: 'an alert sink rejected a notification permanently' },

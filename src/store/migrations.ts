@@ -176,4 +176,34 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox ADD COLUMN claimed_until BIGINT;
     `,
   },
+  {
+    version: 4,
+    name: 'task queue of the task workers',
+    sql: `
+      -- task tries handed to \`supervisor worker\` processes (executor.mode workers,
+      -- src/store/task-queue.ts): queued by the runner, claimed by one worker, heartbeated,
+      -- finished with the outcome; cancel_requested asks the worker to stop the try
+      CREATE TABLE task_queue (
+        id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        try_number INTEGER NOT NULL,
+        operator TEXT NOT NULL,
+        context TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued',
+        claimed_by TEXT,
+        claimed_at BIGINT,
+        heartbeat_at BIGINT,
+        pid INTEGER,
+        cancel_requested TEXT,
+        result TEXT,
+        error TEXT,
+        exit_code INTEGER,
+        created_at BIGINT NOT NULL,
+        ended_at BIGINT,
+        UNIQUE (run_id, task_id, try_number)
+      );
+      CREATE INDEX task_queue_state ON task_queue(state, created_at);
+    `,
+  },
 ];
