@@ -158,8 +158,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 3,
     name: 'leader lease (fencing epoch) and outbox claims',
-    // TODO(issue 19, PG store): mirror this migration in the PostgreSQL migrations (same
-    // version); the columns are BIGINT there (epoch ms), the claim columns likewise.
+    // its PostgreSQL twin is version 3 of migrations-postgres.ts
     sql: `
       -- the leader lease of replicas sharing one store (src/store/leader.ts): one row per lease
       -- name; the epoch grows by one on every change of holder, never on a renewal
