@@ -105,7 +105,7 @@ describe('task workers (executor.mode workers, in one process)', () => {
     expect(attempts[0]!.state).toBe('failed');
     expect(attempts[0]!.error).toMatch(/^worker ghost stopped heartbeating at \d{4}-/);
     expect(attempts[1]!.state).toBe('success');
-    expect(t.queue.get(ghost.id)!.state).toBe('lost');
+    expect(t.queue.get(ghost?.id ?? '')?.state).toBe('lost');
     await t.close();
   }, 30_000);
 
