@@ -23,6 +23,7 @@ const ALL: Record<string, () => Promise<Scenario>> = {
   '10': async () => (await import('./scenarios/10-web-ui')).scenario,
   '11': async () => (await import('./scenarios/11-store-latency')).scenario,
   '12': async () => (await import('./scenarios/12-failover')).scenario,
+  '13': async () => (await import('./scenarios/13-task-workers')).scenario,
 };
 
 const INTRO = `# Benchmarks
