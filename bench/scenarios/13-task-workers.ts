@@ -149,7 +149,7 @@ export const scenario: Scenario = {
         ratio: null,
         goal: 'every date once',
         met: true,
-        method: `backfill of ${runs} hourly runs through POST /api/v1/pipelines/bf/backfill (max_active 32), one task command: [true]; daemon in executor.mode workers + 4 supervisor worker processes (concurrency 4); POST → last run success (store polled every 100 ms), ${r.seconds.toFixed(1)} s; ${r.workersUsed} workers claimed tries`,
+        method: `${backend === 'sqlite' ? 'SQLite (one WAL file, same host)' : 'PostgreSQL (a fresh database of the stack, TLS, loopback)'}: backfill of ${runs} hourly runs through POST /api/v1/pipelines/bf/backfill (max_active 32), one task command: [true]; daemon in executor.mode workers + 4 supervisor worker processes (concurrency 4); POST → last run success (store polled every 100 ms), ${r.seconds.toFixed(1)} s; ${r.workersUsed} workers claimed tries`,
         detail: r,
       });
     }
