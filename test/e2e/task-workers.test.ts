@@ -9,6 +9,8 @@
  * - SIGKILL a worker mid-task: after executor.heartbeat_timeout (3 s here) the try fails with
  *   "worker W stopped heartbeating at …" and the retry runs on another worker; the killed
  *   worker's task process is ended by its task wrapper;
+ * - SIGTERM a worker mid-task: after its --grace the task is stopped, its row released as lost,
+ *   the try failed with the reason and retried on another worker;
  * - a backfill of 200 runs with 4 workers: every logical date has one run, each with one
  *   successful try (checked in the store).
  */
@@ -135,6 +137,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
           },
           slow: { tasks: [{ id: 'long', operator: 'command', retries: 1, retry_delay: '1s', params: { command: pidTask(pidDir, 6_000) } }] },
           cancelme: { tasks: [{ id: 'forever', operator: 'command', params: { command: pidTask(pidDir, 600_000), kill_grace: '2s' } }] },
+          released: { tasks: [{ id: 'long', operator: 'command', retries: 1, retry_delay: '1s', params: { command: pidTask(pidDir, 600_000), kill_grace: '2s' } }] },
           bf: { schedule: '0 * * * *', max_active_runs: 32, tasks: [{ id: 't', operator: 'command', params: { command: ['true'] } }] },
         },
       });
@@ -172,7 +175,7 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       tmp.cleanup();
     }, 60_000);
 
-    if (backend === 'sqlite') {
+    {
       it('runs the tries on the workers: claimed_by, the worker-written log through the API, the result', async () => {
         const { json } = await api.trigger('basic');
         const run = await api.waitForRun(json.runId, 120_000, diagnose);
@@ -240,6 +243,31 @@ function suite(backend: 'sqlite' | 'postgres'): void {
       expect(rows[1]!.claimed_by).not.toBe(claimed);
       const { logs } = await api.get<{ logs: { tryNumber: number; content: string }[] }>(`/runs/${json.runId}/tasks/long/logs`);
       expect(logs.find((l) => l.tryNumber === 1)?.content).toContain(`stopped heartbeating`);
+    });
+
+    it('SIGTERM a worker running a task: after its grace the task is stopped, released as lost and retried on another worker', async () => {
+      // a second live worker to take the retry
+      if (workers.filter(alive).length < 2) startWorker(`w${workers.length + 1}`);
+      const { json } = await api.trigger('released');
+      const pid = await waitFor('the task to start on a worker', () => pidOf(json.runId, 1), { timeoutMs: 60_000, diagnose });
+      const claimed = String((await queueRows(json.runId))[0]!.claimed_by);
+      const stopping = workers.find((w) => w.name === claimed && alive(w))!;
+      stopping.child.kill('SIGTERM');
+      // --grace 5s, then SIGTERM → SIGKILL (2 s) of the task
+      await waitFor('the task process to be stopped', () => !pidAlive(pid), { timeoutMs: 40_000, diagnose });
+      await stopping.exited;
+      expect(stopping.child.exitCode).toBe(0);
+      const pid2 = await waitFor('the retry to start on another worker', () => pidOf(json.runId, 2), { timeoutMs: 60_000, diagnose });
+      const rows = await queueRows(json.runId);
+      expect(rows.map((r) => r.state)).toEqual(['lost', 'claimed']);
+      expect(rows[1]!.claimed_by).not.toBe(claimed);
+      const { attempts } = await api.tasks(json.runId);
+      expect(attempts.find((a) => a.tryNumber === 1)).toMatchObject({
+        state: 'failed',
+        error: expect.stringMatching(new RegExp(`^worker ${claimed} shut down while the try was running`)),
+      });
+      expect((await cli(configFile, ['runs', 'cancel', json.runId])).code).toBe(0);
+      await waitFor('the retry to be cancelled', () => !pidAlive(pid2), { timeoutMs: 30_000, diagnose });
     });
 
     it(`a backfill of ${BACKFILL_RUNS} runs with 4 workers: every logical date completes exactly once`, async () => {
