@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   console.log(`
 Pipeline Supervisor is running (${base}). It triggered ingestion run ${run.runId}.
 
+  Web UI              ${base}/  (sign in with the demo token below)
   Health (open)       ${base}/readyz
   Metrics (open)      ${base}/metrics
   Every signal        curl -H 'Authorization: Bearer ${token}' ${base}/api/v1/health
@@ -75,7 +76,7 @@ Pipeline Supervisor is running (${base}). It triggered ingestion run ${run.runId
   Prometheus          ${endpoints.prometheusUrl}/graph  (scrapes the supervisor; rules from grafana/prometheus/rules)
   Alertmanager        ${endpoints.alertmanagerUrl}/#/alerts
   Spark master        ${endpoints.sparkMasterUi}
-  CLI                 npx supervisor runs list · npx supervisor checks run · npx supervisor --help
+  CLI                 npx supervisor runs list · npx supervisor dags pause monitoring · npx supervisor --help
 
 The demo token "${name}" is shown once; revoke it with: npx supervisor tokens revoke ${name}
 Press Ctrl-C to stop.
