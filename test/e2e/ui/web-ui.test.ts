@@ -277,7 +277,7 @@ describe('web UI in Chromium against the real daemon', () => {
     // pause and unpause through their dialogs (the operations API, audited under the session's name)
     await page.getByRole('link', { name: 'ui_demo', exact: true }).click();
     await page.getByRole('heading', { name: 'Pipeline ui_demo' }).waitFor();
-    await page.getByRole('button', { name: 'Pause…' }).click();
+    await page.getByRole('button', { name: 'Pause…', exact: true }).click();
     const pause = page.getByRole('dialog', { name: 'Pause ui_demo' });
     await pause.getByLabel(/Reason/).fill('web UI e2e');
     await pause.getByRole('button', { name: 'Pause', exact: true }).click();
@@ -302,7 +302,8 @@ describe('web UI in Chromium against the real daemon', () => {
     expect(backfilled.runs.filter((r) => r.kind === 'backfill')).toEqual([]);
     await page.getByRole('button', { name: 'Unpause…' }).click();
     await page.getByRole('dialog', { name: 'Unpause ui_demo' }).getByRole('button', { name: 'Unpause', exact: true }).click();
-    await page.getByRole('button', { name: 'Pause…' }).waitFor();
+    // exact: role names match substrings by default, and "Unpause…" contains "pause…"
+    await page.getByRole('button', { name: 'Pause…', exact: true }).waitFor();
     const audit = (await (await fetch(`${sup.url}/api/v1/audit?pipeline=ui_demo`, { headers: { authorization: `Bearer ${writeToken}` } })).json()) as {
       entries: Array<{ actor: string; action: string }>;
     };
