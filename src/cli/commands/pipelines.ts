@@ -242,8 +242,16 @@ export async function triggerAction(ctx: CliContext, deps: PipelineCliDeps, setE
   }
   if (flags.wait && created) {
     const engine = createEngine({ config: ctx.loadConfig(), db, logger: ctx.logger, operators: {}, schedule: false });
-    const done = await engine.waitForRun(run.id);
-    await engine.close();
+    // the wait polls the store on an unref'd timer (a daemon must not be held open by it): here
+    // nothing else keeps the process alive, and without this it exited 0 at once, run still queued
+    const keepAlive = setInterval(() => undefined, 60_000);
+    let done: RunSummary;
+    try {
+      done = await engine.waitForRun(run.id);
+    } finally {
+      clearInterval(keepAlive);
+      await engine.close();
+    }
     printRun(ctx, done);
     setExit(exitCodeOf(done.state));
     return;
