@@ -22,6 +22,7 @@ import type { OperatorEndState, RunRecord, RunStore, TaskInstanceRecord } from '
 import { isTaskDone, isTaskFailed, type PipelineCatalog, type PipelineSpec, type TaskSpec } from './dag';
 import { summarizeRun, type RunSummary } from './run-summary';
 import { isPidAlive } from './recovery';
+import { newTaskInstance } from './runner';
 import { isProcessGroupAlive, killProcessGroup } from './subprocess';
 
 /** Who asks, and why. `actor` is a token name, or `cli:<os user>`. */
@@ -252,7 +253,7 @@ export function createRunOperations(p: OperationsParams): RunOperations {
             const ti = store.getTask(run.id, t.id);
             if (ti?.state === 'success' || ti?.state === 'skipped') continue;
             if (ti) store.updateTask(run.id, t.id, { state: 'success', endedAt: now, reason, nextTryAt: null, pid: null });
-            else store.upsertTask(newInstance(run.id, t, 'success', now, reason));
+            else store.upsertTask(newTaskInstance(run.id, t, 'success', now, reason));
           }
         }
         store.transitionRun(run.id, FINISHED, { state: target, reason, endedAt: now });
@@ -272,7 +273,7 @@ export function createRunOperations(p: OperationsParams): RunOperations {
       const reason = byWhom(`marked ${target}`, who);
       const now = clock.now();
       if (ti) store.updateTask(run.id, task.id, { state: target, endedAt: now, reason, nextTryAt: null, pid: null });
-      else store.upsertTask(newInstance(run.id, task, target, now, reason));
+      else store.upsertTask(newTaskInstance(run.id, task, target, now, reason));
       // The downstream tasks a trigger rule decided are decided again with the new state.
       const redo = walk(spec, task.id, 'downstream').filter((id) => RULE_DECIDED.has(store.getTask(run.id, id)?.state ?? 'none'));
       for (const id of redo) resetTask(store, run.id, getSpecTask(spec, id), store.getTask(run.id, id) ?? undefined, `re-evaluated after ${task.id} was ${reason}`);
@@ -340,14 +341,10 @@ function walk(spec: PipelineSpec, id: string, direction: 'upstream' | 'downstrea
  */
 function resetTask(store: RunStore, runId: string, task: TaskSpec, ti: TaskInstanceRecord | undefined, reason: string): void {
   if (!ti) {
-    store.upsertTask(newInstance(runId, task, 'queued', null, reason));
+    store.upsertTask(newTaskInstance(runId, task, 'queued', null, reason));
     return;
   }
   store.updateTask(runId, task.id, { state: 'queued', maxTries: ti.tryNumber + task.retry.retries + 1, endedAt: null, nextTryAt: null, pid: null, result: null, reason });
-}
-
-function newInstance(runId: string, task: TaskSpec, state: TaskState, endedAt: number | null, reason: string): TaskInstanceRecord {
-  return { runId, taskId: task.id, state, tryNumber: 0, maxTries: task.retry.retries + 1, startedAt: null, endedAt, nextTryAt: null, pid: null, result: null, reason };
 }
 
 function pickFlags(o: ClearOptions): Record<string, boolean> {

@@ -61,6 +61,11 @@ function taskEndState(end: OperatorEndState): TaskState {
 
 const DEFAULT_MAX_LOG_BYTES = 1024 * 1024;
 
+/** A task instance that has not run yet (no try), in `state`: the runner's `none`, or what an operator set. */
+export function newTaskInstance(runId: string, task: TaskSpec, state: TaskState, endedAt: number | null, reason: string | null): TaskInstanceRecord {
+  return { runId, taskId: task.id, state, tryNumber: 0, maxTries: task.retry.retries + 1, startedAt: null, endedAt, nextTryAt: null, pid: null, result: null, reason };
+}
+
 /** Runs (or resumes) the run `runId`, which must already be claimed (`running`). Never throws for task failures. */
 export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId: string, signal: AbortSignal, options: ExecuteRunOptions = {}): Promise<RunRecord> {
   const { store, clock } = p;
@@ -75,19 +80,7 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
   for (const ti of store.listTasks(run.id)) states.set(ti.taskId, ti);
   for (const t of tasks) {
     if (!states.has(t.id)) {
-      const ti: TaskInstanceRecord = {
-        runId: run.id,
-        taskId: t.id,
-        state: 'none',
-        tryNumber: 0,
-        maxTries: t.retry.retries + 1,
-        startedAt: null,
-        endedAt: null,
-        nextTryAt: null,
-        pid: null,
-        result: null,
-        reason: null,
-      };
+      const ti = newTaskInstance(run.id, t, 'none', null, null);
       store.upsertTask(ti);
       states.set(t.id, ti);
     }
