@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema } from './duration';
+import { listenAddressSchema } from './listen';
 
 /**
  * Where task tries run (src/engine/executor.ts):
@@ -8,6 +9,7 @@ import { durationSchema } from './duration';
  *       mode: workers            # local (default): in the daemon; workers: `supervisor worker` processes
  *       heartbeat_timeout: 30s   # a claimed try whose worker has not heartbeated this long is lost (retried)
  *       local_operators: [notify, alert, collect_metrics]   # these still run in the daemon
+ *       worker_listen: 127.0.0.1:9464   # `supervisor worker`'s /healthz /readyz /metrics (or --listen); off when unset
  */
 export const executorSchema = z.strictObject({
   mode: z.enum(['local', 'workers']).default('local'),
@@ -20,6 +22,8 @@ export const executorSchema = z.strictObject({
    * latest signals) or enqueue notifications, which only the leader does (fenced).
    */
   local_operators: z.array(z.string().min(1)).default(['notify', 'alert', 'collect_metrics']),
+  /** Where `supervisor worker` serves /healthz, /readyz and /metrics (HOST:PORT or a PORT on 127.0.0.1); `--listen` overrides it. */
+  worker_listen: listenAddressSchema.optional(),
 });
 
 export type ExecutorConfig = z.output<typeof executorSchema>;

@@ -43,6 +43,25 @@ export interface TaskWorkerParams {
 export interface TaskWorker extends Component {
   /** Queue ids of the tries running here. */
   running(): string[];
+  /** Counters since start, for the worker's /metrics and /readyz (src/metrics/worker.ts). */
+  facts(): TaskWorkerFacts;
+}
+
+/** How a try ended on this worker, as recorded in task_queue.state. */
+export type TaskWorkerOutcome = 'done' | 'failed' | 'lost';
+
+export interface TaskWorkerFacts {
+  concurrency: number;
+  /** Tries claimed from the queue. */
+  claimed: number;
+  /** Tries ended, by outcome (lost: stopped by this worker's shutdown and released). */
+  finished: Record<TaskWorkerOutcome, number>;
+  /** Heartbeat writes the store refused or did not answer. */
+  heartbeatFailures: number;
+  /** Claim polls that failed (store errors). */
+  claimErrors: number;
+  /** True from stop() on: no new claims, running tries finishing. */
+  draining: boolean;
 }
 
 interface Running {
@@ -66,25 +85,33 @@ export function createTaskWorker(params: TaskWorkerParams): TaskWorker {
   let lastHeartbeat = 0;
   /** Rows this worker stopped on its own shutdown: released as lost, not failed. */
   const released = new Set<string>();
+  const counts = { claimed: 0, finished: { done: 0, failed: 0, lost: 0 } as Record<TaskWorkerOutcome, number>, heartbeatFailures: 0, claimErrors: 0 };
 
-  const safely = (what: string, fn: () => void): void => {
+  /** Runs fn; a failure is logged (and counted by onError) and tried again at the next tick. */
+  const safely = (what: string, fn: () => void, onError?: () => void): void => {
     try {
       fn();
     } catch (err) {
+      onError?.();
       logger.warn({ error: (err as Error).message }, `${what} failed; trying again at the next tick`);
     }
   };
+  const heartbeatFailed = (): void => void counts.heartbeatFailures++;
 
   function tick(): void {
     timer = undefined;
     if (stopping) return;
     const now = clock.now();
-    safely('heartbeat', () => {
-      if (now - lastHeartbeat >= heartbeatMs) {
-        lastHeartbeat = now;
-        queue.heartbeat(params.name, [...running.keys()], now);
-      }
-    });
+    safely(
+      'heartbeat',
+      () => {
+        if (now - lastHeartbeat >= heartbeatMs) {
+          lastHeartbeat = now;
+          queue.heartbeat(params.name, [...running.keys()], now);
+        }
+      },
+      heartbeatFailed,
+    );
     safely('reading cancel requests', () => {
       if (running.size === 0) return;
       const { cancel, gone } = queue.requests(params.name, [...running.keys()]);
@@ -103,14 +130,19 @@ export function createTaskWorker(params: TaskWorkerParams): TaskWorker {
         }
       }
     });
-    safely('claiming', () => {
-      if (!claiming) return;
-      while (running.size < params.concurrency && !stopping) {
-        const row = queue.claim(params.name, clock.now());
-        if (!row) break;
-        startTry(row);
-      }
-    });
+    safely(
+      'claiming',
+      () => {
+        if (!claiming) return;
+        while (running.size < params.concurrency && !stopping) {
+          const row = queue.claim(params.name, clock.now());
+          if (!row) break;
+          counts.claimed++;
+          startTry(row);
+        }
+      },
+      () => void counts.claimErrors++,
+    );
     schedule(pollMs);
   }
 
@@ -199,6 +231,7 @@ export function createTaskWorker(params: TaskWorkerParams): TaskWorker {
       if (released.has(row.id)) end = { state: 'lost', error: { ...e, message: `worker ${params.name} shut down while the try was running (${e.message})` } };
       else end = { state: 'failed', error: e };
     }
+    counts.finished[end.state]++;
     logBuf.append(`[worker ${params.name}] try ${row.tryNumber}: ${end.state === 'done' ? 'done' : `${end.state}: ${end.error.message}`}`);
     flush();
     safely('recording the outcome', () => {
@@ -210,6 +243,7 @@ export function createTaskWorker(params: TaskWorkerParams): TaskWorker {
   return {
     name: 'task-worker',
     running: () => [...running.keys()],
+    facts: () => ({ concurrency: params.concurrency, ...counts, finished: { ...counts.finished }, draining: stopping !== undefined }),
     start() {
       if (started) return Promise.resolve();
       started = true;
@@ -228,7 +262,7 @@ export function createTaskWorker(params: TaskWorkerParams): TaskWorker {
         // keep heartbeating and answering cancels while the running tries finish
         let hb: NodeJS.Timeout | undefined;
         const beat = (): void => {
-          safely('heartbeat', () => queue.heartbeat(params.name, [...running.keys()], clock.now()));
+          safely('heartbeat', () => queue.heartbeat(params.name, [...running.keys()], clock.now()), heartbeatFailed);
           safely('reading cancel requests', () => {
             if (running.size === 0) return;
             for (const [id, reason] of queue.requests(params.name, [...running.keys()]).cancel) running.get(id)?.ac.abort(new AbortReason('cancelled', reason));

@@ -310,7 +310,7 @@ function describeClientError(error: HttpError, request: FastifyRequest): string 
 }
 
 /** Adapts the project's Logger (a pino subset) to what fastify expects from a logger. */
-function toFastifyLogger(logger: Logger): FastifyBaseLogger {
+export function toFastifyLogger(logger: Logger): FastifyBaseLogger {
   const l = logger as Logger & Partial<FastifyBaseLogger>;
   if (typeof l.fatal === 'function' && typeof l.trace === 'function') return l as unknown as FastifyBaseLogger;
   const adapted = {
