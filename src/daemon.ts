@@ -19,6 +19,7 @@ import { createRunStore } from './store/runs';
 import { createLifecycle, type Component } from './lifecycle';
 import { createLogger } from './logging';
 import { registerSignalMetrics } from './metrics/signal-metrics';
+import { createMetricsRefresh } from './wiring/metrics-refresh';
 import { registerAlertMetrics } from './metrics/alerts';
 import { registerOutboxMetrics } from './metrics/outbox';
 import { createMetricsRegistry } from './metrics/registry';
@@ -155,8 +156,9 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     const worker = createOutboxWorker({ outbox: outboxStore, sinks, clock, logger, closeSinksOnStop: true });
     registerOutboxMetrics({ registry, outbox: worker });
     const outbox = wakeOnEnqueue(outboxStore, () => worker.wake());
+    // the notify task's enqueue is a leader-only write: fenced by the epoch (a deposed leader's run enqueues nothing)
     const notify = (n: Notification): void => {
-      outbox.enqueue(n, alertsConfig.route.sinks, clock.now());
+      leadership.fenced(() => outbox.enqueue(n, alertsConfig.route.sinks, clock.now()));
     };
 
     // --- pipelines
@@ -183,6 +185,8 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       // scheduling starts and stops with the leadership (leader-roles below); its writes are fenced
       leaderGated: true,
       fence: (write) => leadership.fenced(write),
+      // runs claimed here carry the lease holder id; recovery and cancel judge owners across hosts by it
+      owner: { id: leadership.id, leaseHolder: () => leadership.status().holder },
       // executor.mode workers: tries go to `supervisor worker` processes through the store's task_queue
       ...(config.executor.mode === 'workers'
         ? {
@@ -271,7 +275,9 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
     // reads the replayed state first.
     // the leader-only roles (scheduling, notifying) follow the lease, after everything they use
     const roles = createLeaderRoles({ leadership, engine, alerts, logger, catchupWindowMs: config.leader.catchup_window });
-    const components: Component[] = [leadership, worker, checks, alerts, http, engine, roles];
+    // the signal gauges render in the background when the checks' state changes
+    const metricsRefresh = createMetricsRefresh({ registry, changes$: checks.state$, logger });
+    const components: Component[] = [leadership, worker, checks, metricsRefresh, alerts, http, engine, roles];
     const lifecycle = createLifecycle(components, logger);
 
     let stopped: Promise<void> | undefined;

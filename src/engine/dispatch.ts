@@ -30,6 +30,8 @@ export interface DispatchParams {
   /** A paused pipeline's queued runs wait (backfill and test runs do not); daemon mode only. */
   isPaused?: (pipeline: string) => boolean;
   pid?: number;
+  /** The owner id (`host:pid:random`) recorded on each run claimed (src/engine/recovery.ts). */
+  owner?: string;
   pageSize?: number;
   /** Runs each claim fenced by the leader's epoch (src/wiring/leadership.ts); throws SUP_ERR_NOT_LEADER, which ends the pass. */
   fence?: <T>(write: () => T) => T;
@@ -40,7 +42,8 @@ export function dispatchQueued(params: DispatchParams): void {
   const { store, catalog } = params;
   const pid = params.pid ?? process.pid;
   const pageSize = params.pageSize ?? DISPATCH_PAGE;
-  const claim = (id: string): boolean => (params.fence ? params.fence(() => store.claimRun(id, pid, params.now())) : store.claimRun(id, pid, params.now()));
+  const claimOne = (id: string): boolean => store.claimRun(id, pid, params.now(), params.owner);
+  const claim = (id: string): boolean => (params.fence ? params.fence(() => claimOne(id)) : claimOne(id));
   const running = store.countByPipeline(['running']);
   const hasRoom = (spec: PipelineSpec): boolean => (running.get(spec.id) ?? 0) < spec.maxActiveRuns;
   const paused = new Set(

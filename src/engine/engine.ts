@@ -40,7 +40,7 @@ import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder
 import { createPipelineCatalog, getTask, type PipelineCatalog, type PipelineSpec } from './dag';
 import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipelines';
 import type { OperatorRegistry } from './operator';
-import { recoverOrphanedRuns } from './recovery';
+import { isPidAlive, isRunOwnerAlive, recoverOrphanedRuns } from './recovery';
 import { AbortReason, executeRun, type RunnerParams } from './runner';
 import type { TaskExecutor } from './executor';
 import { countPlan, planBackfill, runBackfill, type BackfillOptions, type BackfillSummary } from './backfill';
@@ -52,6 +52,7 @@ import { createPipelineStateStore, type PipelineStateStore } from '../store/pipe
 import { createAuditStore } from '../store/audit';
 import { waitForRun } from './wait-for-run';
 import { createPipelineTriggers, type PipelineTriggersFactory } from '../wiring/triggers';
+import { holderId } from '../wiring/leadership';
 
 export interface EngineParams {
   config: LoadedConfig;
@@ -109,6 +110,12 @@ export interface EngineParams {
   fence?: <T>(write: () => T) => T;
   /** Where tries run: in this process (default) or on task workers (executor.mode workers, src/engine/executor.ts). */
   executor?: TaskExecutor;
+  /**
+   * Who this process is as a run's owner: its id `host:pid:random` (a replica passes its lease
+   * holder id) and who holds the leader lease now (that replica is alive). Crash recovery and
+   * cancel judge a run's owner by them (src/engine/recovery.ts). Default: a fresh id, no lease.
+   */
+  owner?: { id: string; leaseHolder?: () => string | null };
 }
 
 export interface SchedulingOptions {
@@ -195,6 +202,8 @@ class PipelinesEngine implements Engine {
   private scheduling = false;
   private schedulingGeneration = 0;
   private readonly fence: <T>(write: () => T) => T;
+  /** This process's owner id on the runs it claims. */
+  private readonly ownerId: string;
   private started = false;
   private stopping: Promise<void> | undefined;
 
@@ -206,6 +215,7 @@ class PipelinesEngine implements Engine {
     this.catalog = createPipelineCatalog(params.config.config);
     this.daemon = params.schedule !== false;
     this.fence = params.fence ?? ((write) => write());
+    this.ownerId = params.owner?.id ?? holderId();
     this.runEvents$ = this.events.asObservable();
     const catalog = this.catalog;
     this.pipelineState = createPipelineStateStore(params.db);
@@ -226,6 +236,7 @@ class PipelinesEngine implements Engine {
       emit: (e) => this.emit(e),
       wake: () => this.dispatch(),
       observe: (action, pipeline, count) => this.metrics.operation(action, pipeline, count),
+      ownerAlive: (run) => isRunOwnerAlive(run, this.liveness()),
     });
 
     // Validate every schedule now: configure validates, start connects.
@@ -254,6 +265,11 @@ class PipelinesEngine implements Engine {
     setMaxListeners(0, this.shutdown.signal);
   }
 
+  /** What judges a run owner's liveness here (src/engine/recovery.ts). */
+  private liveness(): { selfId: string; executing: (runId: string) => boolean; leaseHolder: string | null; isAlive: (pid: number) => boolean } {
+    return { selfId: this.ownerId, executing: (id) => this.executing.has(id), leaseHolder: this.params.owner?.leaseHolder?.() ?? null, isAlive: isPidAlive };
+  }
+
   private emit(e: RunEvent): void {
     try {
       this.metrics.observe(e);
@@ -269,8 +285,12 @@ class PipelinesEngine implements Engine {
     if (this.shutdown.signal.aborted) onShutdown();
     else this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
     this.controllers.set(runId, ac);
-    if (!this.daemon && !this.requestTimer) {
-      this.requestTimer = setInterval(() => this.safely('answering requests', () => this.answerRequests()), this.params.pollIntervalMs ?? 1000);
+    if (!this.requestTimer) {
+      // while scheduling, the dispatch poll answers; otherwise (in-process CLI runs, a replica that
+      // stopped leading with runs still executing here) this timer does
+      this.requestTimer = setInterval(() => {
+        if (!this.daemon || !this.scheduling) this.safely('answering requests', () => this.answerRequests());
+      }, this.params.pollIntervalMs ?? 1000);
       this.requestTimer.unref();
     }
     const p = executeRun(this.runner, spec, runId, ac.signal, only ? { only } : {})
@@ -318,6 +338,7 @@ class PipelinesEngine implements Engine {
         execute: (spec, runId) => this.execute(spec, runId),
         aborted: () => this.shutdown.signal.aborted,
         isPaused: (id) => this.pipelineState.isPaused(id),
+        owner: this.ownerId,
         ...(this.daemon ? { fence: this.fence } : {}),
       });
       this.answerRequests();
@@ -336,10 +357,22 @@ class PipelinesEngine implements Engine {
     }
   }
 
-  /** Operators' requests (cancel, mark) on runs this process executes: abort them with the request. */
+  /**
+   * Operators' requests (cancel, mark) on runs this process executes: abort them with the
+   * request. And runs executing here that another process owns now (a new leader adopted them
+   * while this one was stopped or cut off; an operator ended them as orphaned): abandoned,
+   * without a write — their new owner goes on with them.
+   */
   private answerRequests(): void {
     if (this.controllers.size === 0) return;
-    for (const run of this.store.listRequested(process.pid)) {
+    const owners = this.store.ownersOf([...this.controllers.keys()]);
+    for (const [id, ac] of this.controllers) {
+      const owner = owners.get(id);
+      if (ac.signal.aborted || owner === undefined || owner === this.ownerId) continue;
+      this.logger.warn({ run: id, owner }, 'another process owns this run now: abandoning it here (no write, its tries go on for the new owner)');
+      ac.abort(new AbortReason('abandoned', `the run is owned by ${owner ?? 'nobody'} now`));
+    }
+    for (const run of this.store.listRequested(process.pid, this.ownerId)) {
       const ac = this.controllers.get(run.id);
       if (!ac || ac.signal.aborted || !run.requestedState) continue;
       const audit = { actor: run.requestedBy ?? 'unknown', action: run.requestedState === 'cancelled' ? 'cancel' : 'mark_run' };
@@ -468,7 +501,17 @@ class PipelinesEngine implements Engine {
     const generation = ++this.schedulingGeneration;
     const { params, catalog, logger } = this;
     try {
-      await recoverOrphanedRuns({ store: this.store, logger, now: () => this.clock.now(), statusDir: this.statusDir });
+      const executor = params.executor;
+      await recoverOrphanedRuns({
+        store: this.store,
+        logger,
+        now: () => this.clock.now(),
+        statusDir: this.statusDir,
+        ...this.liveness(),
+        // a try on a task worker is adopted (the runner waits for it again), not re-run
+        ...(executor?.canAdopt ? { canAdopt: (runId: string, taskId: string, tryNumber: number) => executor.canAdopt!(runId, taskId, tryNumber) } : {}),
+        fence: this.fence,
+      });
     } catch (err) {
       if (generation === this.schedulingGeneration) this.scheduling = false;
       throw err;
@@ -575,7 +618,7 @@ class PipelinesEngine implements Engine {
     getTask(spec, taskId);
     const now = this.clock.now();
     const { run } = this.store.insertRun({ pipeline: spec.id, logicalDate, kind: 'test', params: conf, firedAt: now, queuedAt: now, detached: true });
-    if (!this.store.claimRun(run.id, process.pid, now)) throw new SupervisorError('SUP_ERR_CONFLICT', `run ${run.id} was taken by another process`);
+    if (!this.store.claimRun(run.id, process.pid, now, this.ownerId)) throw new SupervisorError('SUP_ERR_CONFLICT', `run ${run.id} was taken by another process`);
     this.own.add(run.id);
     this.execute(spec, run.id, [taskId]);
     return this.waitForRun(run.id);
@@ -599,7 +642,7 @@ class PipelinesEngine implements Engine {
             queuedAt: now,
             rerun: item.action === 'rerun',
           });
-          if (this.store.claimRun(run.id, process.pid, now)) {
+          if (this.store.claimRun(run.id, process.pid, now, this.ownerId)) {
             this.own.add(run.id);
             this.execute(spec, run.id);
           }

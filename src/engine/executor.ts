@@ -14,6 +14,15 @@
  *
  * The worker writes the try's log into task_logs itself (live, for the API and UI); once the try
  * ended, its lines are appended to the runner's log buffer so the runner's last write keeps them.
+ *
+ * After a failover the new leader **adopts** the tries its dead predecessor was waiting for
+ * (`adopt`): the try's row (found by run, task and try number) keeps its worker's claim, and
+ * the runner waits for that row's outcome as if it had queued it — the try runs once. Its
+ * worker is judged like any other: no heartbeat for `heartbeatTimeoutMs` and it is lost.
+ *
+ * An abort whose reason is `abandoned` (another process owns the run now: this one was deposed
+ * and the run adopted) stops waiting at once and writes nothing: the try keeps running for its
+ * new owner. Ended rows are deleted after `retainEndedMs` (pruned here at most once a minute).
  */
 import { randomUUID } from 'node:crypto';
 import { SupervisorError, type Clock, type ErrorCode } from '../protocol';
@@ -25,6 +34,14 @@ import type { Operator, TaskContext, TaskOutcome } from './operator';
 export interface TaskExecutor {
   /** Runs one try: resolves with the operator's outcome or rejects with its error. */
   execute(operatorName: string, operator: Operator, ctx: TaskContext): Promise<TaskOutcome>;
+  /**
+   * Waits for a try another process started (`ctx.tryNumber`, a run adopted after a failover):
+   * its outcome or error as `execute` gives them; null (synchronously) when there is no such try
+   * to wait for. Executors that run tries in-process have none.
+   */
+  adopt?(operatorName: string, ctx: TaskContext): Promise<TaskOutcome> | null;
+  /** Whether `adopt` would find the try (crash recovery keeps such a try running). */
+  canAdopt?(runId: string, taskId: string, tryNumber: number): boolean;
 }
 
 export const localExecutor: TaskExecutor = {
@@ -40,6 +57,13 @@ export interface WorkerExecutorParams {
   pollIntervalMs?: number;
   /** Operators that still run here (default none). */
   localOperators?: readonly string[];
+  /** How long ended rows stay in task_queue (which worker ran a try, its outcome). Default 1 h. */
+  retainEndedMs?: number;
+}
+
+/** An abort that means "another process owns the run now": stop waiting, write nothing, cancel nothing. */
+export function isAbandoned(reason: unknown): boolean {
+  return reason instanceof Error && (reason as { kind?: unknown }).kind === 'abandoned';
 }
 
 /** Rebuilds the error the operator threw on the worker. */
@@ -86,8 +110,22 @@ export function createWorkerExecutor(params: WorkerExecutorParams): TaskExecutor
   const { clock, runs } = params;
   const pollMs = params.pollIntervalMs ?? 200;
   const local = new Set(params.localOperators ?? []);
+  const retainMs = params.retainEndedMs ?? 3_600_000;
+  let prunedAt = 0;
 
   const sleep = (ms: number): Promise<void> => clock.sleep(ms).catch(() => undefined);
+
+  /** Deletes the rows that ended more than `retainMs` ago, at most once a minute (never fails a try). */
+  const pruneEnded = (): void => {
+    const now = clock.now();
+    if (now - prunedAt < 60_000) return;
+    prunedAt = now;
+    try {
+      queue.pruneEnded(now - retainMs);
+    } catch {
+      /* the next try's end prunes them */
+    }
+  };
 
   /** Appends the worker's stored log of the try to the runner's buffer (ctx.log), once it ended. */
   const replayLog = (ctx: TaskContext, row: TaskQueueRow): void => {
@@ -97,7 +135,7 @@ export function createWorkerExecutor(params: WorkerExecutorParams): TaskExecutor
     if (row.claimedBy) ctx.log(`[supervisor] try ${ctx.tryNumber} ran on worker ${row.claimedBy}`);
   };
 
-  return {
+  const api: TaskExecutor = {
     async execute(name, operator, ctx) {
       if (local.has(name)) return operator(ctx);
       const id = randomUUID();
@@ -125,49 +163,67 @@ export function createWorkerExecutor(params: WorkerExecutorParams): TaskExecutor
       });
       ctx.logger.debug({ queueId: id, tryNumber: ctx.tryNumber }, 'try queued for a worker');
 
-      let cancelSent = false;
-      let seenHeartbeat: number | null = null;
-      let seenAt = clock.now();
-      for (;;) {
-        if (ctx.signal.aborted && !cancelSent) {
-          cancelSent = true;
-          const reason = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'the task was aborted';
-          if (queue.requestCancel(id, reason, clock.now()) === 'failed' && queue.get(id)?.claimedBy == null) {
-            // nobody claimed it: nothing runs anywhere
-            throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(reason);
-          }
-        }
-        const row = queue.get(id);
-        if (!row) throw new SupervisorError('SUP_ERR_INTERNAL', `the queued try ${id} of task ${ctx.taskId} disappeared from task_queue`);
-        if (row.state === 'done') {
-          replayLog(ctx, row);
-          const o = row.outcome ?? {};
-          const outcome: TaskOutcome = {};
-          if (o.result !== undefined) outcome.result = o.result;
-          if (o.skipped !== undefined) outcome.skipped = o.skipped;
-          if (o.exitCode !== undefined) outcome.exitCode = o.exitCode;
-          return outcome;
-        }
-        if (row.state === 'failed' || row.state === 'lost') {
-          replayLog(ctx, row);
-          const e = row.error ?? { message: 'the worker recorded no error', name: 'Error' };
-          if (row.state === 'lost') throw new SupervisorError('SUP_ERR_WORKER_LOST', e.message, { retryable: true });
-          throw errorFromQueue(e);
-        }
-        if (row.state === 'claimed') {
-          const t = clock.now();
-          if (row.heartbeatAt !== seenHeartbeat) {
-            seenHeartbeat = row.heartbeatAt;
-            seenAt = t;
-          } else if (t - seenAt >= params.heartbeatTimeoutMs && row.heartbeatAt !== null) {
-            const last = new Date(row.heartbeatAt).toISOString();
-            const message = `worker ${row.claimedBy ?? '?'} stopped heartbeating at ${last} (no heartbeat for ${Math.round((t - seenAt) / 1000)} s, executor.heartbeat_timeout ${Math.round(params.heartbeatTimeoutMs / 1000)} s)`;
-            queue.markLost(id, row.heartbeatAt, message, t);
-            continue; // read the row again: lost now, or the worker finished just before
-          }
-        }
-        await sleep(pollMs);
-      }
+      return waitFor(id, ctx);
     },
+    adopt(name, ctx) {
+      if (local.has(name)) return null;
+      const row = queue.findTry(ctx.runId, ctx.taskId, ctx.tryNumber);
+      if (!row) return null;
+      ctx.logger.info({ queueId: row.id, tryNumber: ctx.tryNumber, state: row.state, worker: row.claimedBy }, 'adopted a try queued by the previous owner of the run');
+      ctx.log(`[supervisor] try ${ctx.tryNumber} adopted after a failover (${row.state}${row.claimedBy ? ` on worker ${row.claimedBy}` : ''})`);
+      return waitFor(row.id, ctx);
+    },
+    canAdopt: (runId, taskId, tryNumber) => queue.findTry(runId, taskId, tryNumber) !== null,
   };
+  return api;
+
+  /** Polls the try's row until it ended: the outcome, or the error the operator would have thrown. */
+  async function waitFor(id: string, ctx: TaskContext): Promise<TaskOutcome> {
+    let cancelSent = false;
+    let seenHeartbeat: number | null = null;
+    let seenAt = clock.now();
+    for (;;) {
+      // another process owns the run now (it adopted this try): leave the row to it
+      if (ctx.signal.aborted && isAbandoned(ctx.signal.reason)) throw ctx.signal.reason as Error;
+      if (ctx.signal.aborted && !cancelSent) {
+        cancelSent = true;
+        const reason = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'the task was aborted';
+        if (queue.requestCancel(id, reason, clock.now()) === 'failed' && queue.get(id)?.claimedBy == null) {
+          // nobody claimed it: nothing runs anywhere
+          throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error(reason);
+        }
+      }
+      const row = queue.get(id);
+      if (!row) throw new SupervisorError('SUP_ERR_INTERNAL', `the queued try ${id} of task ${ctx.taskId} disappeared from task_queue`);
+      if (row.state !== 'queued' && row.state !== 'claimed') pruneEnded();
+      if (row.state === 'done') {
+        replayLog(ctx, row);
+        const o = row.outcome ?? {};
+        const outcome: TaskOutcome = {};
+        if (o.result !== undefined) outcome.result = o.result;
+        if (o.skipped !== undefined) outcome.skipped = o.skipped;
+        if (o.exitCode !== undefined) outcome.exitCode = o.exitCode;
+        return outcome;
+      }
+      if (row.state === 'failed' || row.state === 'lost') {
+        replayLog(ctx, row);
+        const e = row.error ?? { message: 'the worker recorded no error', name: 'Error' };
+        if (row.state === 'lost') throw new SupervisorError('SUP_ERR_WORKER_LOST', e.message, { retryable: true });
+        throw errorFromQueue(e);
+      }
+      if (row.state === 'claimed') {
+        const t = clock.now();
+        if (row.heartbeatAt !== seenHeartbeat) {
+          seenHeartbeat = row.heartbeatAt;
+          seenAt = t;
+        } else if (t - seenAt >= params.heartbeatTimeoutMs && row.heartbeatAt !== null) {
+          const last = new Date(row.heartbeatAt).toISOString();
+          const message = `worker ${row.claimedBy ?? '?'} stopped heartbeating at ${last} (no heartbeat for ${Math.round((t - seenAt) / 1000)} s, executor.heartbeat_timeout ${Math.round(params.heartbeatTimeoutMs / 1000)} s)`;
+          queue.markLost(id, row.heartbeatAt, message, t);
+          continue; // read the row again: lost now, or the worker finished just before
+        }
+      }
+      await sleep(pollMs);
+    }
+  }
 }

@@ -65,6 +65,8 @@ export interface OperationsParams {
   observe?: (action: AuditAction, pipeline: string, count?: number) => void;
   /** Whether a pid is a live process (tests). */
   isAlive?: (pid: number) => boolean;
+  /** Whether a running run's owner is alive (the engine's rules across hosts, src/engine/recovery.ts); default: its pid on this host. */
+  ownerAlive?: (run: RunRecord) => boolean;
   /** SIGTERM → SIGKILL grace for orphaned process groups. */
   killGraceMs?: number;
 }
@@ -158,7 +160,7 @@ export function createRunOperations(p: OperationsParams): RunOperations {
       run = store.getRun(run.id)!; // claimed meanwhile: it is running now
     }
     if (run.state !== 'running') return run;
-    const ownerGone = run.ownerPid === null || !isAlive(run.ownerPid);
+    const ownerGone = p.ownerAlive ? !p.ownerAlive(run) : run.ownerPid === null || !isAlive(run.ownerPid);
     if (ownerGone) {
       if (store.transitionRun(run.id, ['running'], { state: end, reason, endedAt: now, ownerPid: null, requestedState: null, requestedBy: null }))
         await endTasks(run, taskState, reason);

@@ -3,7 +3,12 @@
  * with retries (exponential backoff, jitter, max delay) and an execution timeout, the whole
  * run under its run timeout. Every state change is written to the store first and then
  * published as a RunEvent. A run can be resumed: tasks already finished are kept, tasks left
- * `retrying` by a crash or shutdown continue with their next try.
+ * `retrying` by a crash or shutdown continue with their next try, and a task left `running` by
+ * crash recovery (its try runs on a worker: src/engine/recovery.ts) is adopted — the runner
+ * waits for that try's outcome through the executor instead of starting another.
+ *
+ * An abort with the reason `abandoned` (another process owns the run now) stops the run here
+ * without writing anything more: its new owner goes on with it.
  */
 import { SupervisorError, describeError, type Clock, type Logger, type RunEvent, type RunEventAudit, type RunState, type TaskState } from '../protocol';
 import type { OperatorEndState, RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
@@ -39,7 +44,7 @@ export interface ExecuteRunOptions {
 /** Reason attached to an AbortSignal so the runner knows why a task was stopped. */
 export class AbortReason extends Error {
   constructor(
-    readonly kind: 'execution_timeout' | 'run_timeout' | 'shutdown' | 'cancelled',
+    readonly kind: 'execution_timeout' | 'run_timeout' | 'shutdown' | 'cancelled' | 'abandoned',
     message: string,
     /** An operator's request (kind `cancelled`): the state the run ends in, and who asked. */
     readonly request?: { endState: OperatorEndState; audit: RunEventAudit },
@@ -134,8 +139,8 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
         const ti = states.get(task.id)!;
         if (running.has(task.id) || isTaskDone(ti.state)) continue;
         if (runAc.signal.aborted) {
-          // On shutdown, tasks not started stay as they are for the next start to run.
-          if (isShutdown(runAc.signal.reason)) continue;
+          // On shutdown, tasks not started stay as they are for the next start to run; abandoned, for the new owner.
+          if (isShutdown(runAc.signal.reason) || isAbandoned(runAc.signal.reason)) continue;
           const request = operatorRequest(runAc.signal.reason);
           finishTask(task.id, request ? taskEndState(request.endState) : 'skipped', describeAbort(runAc.signal.reason));
           progressed = true;
@@ -167,6 +172,10 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
   }
 
   const abortReason: unknown = runAc.signal.aborted ? runAc.signal.reason : null;
+  if (isAbandoned(abortReason)) {
+    logger.warn({ reason: (abortReason as Error).message }, 'run abandoned: another process owns it now');
+    return store.getRun(run.id)!;
+  }
   if (isShutdown(abortReason) && tasks.some((t) => !isTaskDone(states.get(t.id)!.state))) {
     // Interrupted by shutdown: queued again, resumed by the next start (unfinished tasks retried per policy).
     store.updateRun(run.id, { state: 'queued', ownerPid: null, reason: 'interrupted by shutdown; resumes on the next start' });
@@ -215,6 +224,10 @@ function isShutdown(reason: unknown): boolean {
   return reason instanceof AbortReason && reason.kind === 'shutdown';
 }
 
+function isAbandoned(reason: unknown): boolean {
+  return reason instanceof AbortReason && reason.kind === 'abandoned';
+}
+
 function describeAbort(reason: unknown): string {
   if (reason instanceof AbortReason) {
     if (reason.kind === 'run_timeout') return 'not started: the run timed out';
@@ -247,6 +260,9 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
   // (its earlier tries plus a full set of retries).
   if (ti.tryNumber === 0 && ti.maxTries !== task.retry.retries + 1) ti = setTask(task.id, { maxTries: task.retry.retries + 1 });
   const maxTries = Math.max(ti.maxTries, ti.tryNumber + 1);
+  const executor = p.executor ?? localExecutor;
+  // left running by crash recovery: its try (on a worker) is adopted, not started again
+  let adopting = ti.state === 'running' && ti.tryNumber > 0 && executor.adopt !== undefined;
 
   for (;;) {
     // Wait for a scheduled retry.
@@ -262,10 +278,14 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
     }
     if (c.signal.aborted) return abortTask(p, c, ti, null);
 
-    const tryNumber = ti.tryNumber + 1;
-    const startedAt = clock.now();
-    ti = setTask(task.id, { state: 'running', tryNumber, startedAt: ti.startedAt ?? startedAt, endedAt: null, nextTryAt: null, reason: null });
-    store.startAttempt({ runId: run.id, taskId: task.id, tryNumber, startedAt });
+    const adopted = adopting;
+    adopting = false;
+    const tryNumber = adopted ? ti.tryNumber : ti.tryNumber + 1;
+    const startedAt = adopted ? (store.listAttempts(run.id, task.id).find((a) => a.tryNumber === tryNumber)?.startedAt ?? clock.now()) : clock.now();
+    if (!adopted) {
+      ti = setTask(task.id, { state: 'running', tryNumber, startedAt: ti.startedAt ?? startedAt, endedAt: null, nextTryAt: null, reason: null });
+      store.startAttempt({ runId: run.id, taskId: task.id, tryNumber, startedAt });
+    }
     emitTask(task.id, 'running', tryNumber);
 
     const logBuf = createLogBuffer(p.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
@@ -324,7 +344,8 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
           retryable: false,
         });
       }
-      outcome = await raceAbort((p.executor ?? localExecutor).execute(task.operator, operator, ctx), attemptAc.signal, clock, p.abortGraceMs ?? 30_000);
+      const work = adopted ? adoptTry(executor, task.operator, ctx) : executor.execute(task.operator, operator, ctx);
+      outcome = await raceAbort(work, attemptAc.signal, clock, p.abortGraceMs ?? 30_000);
     } catch (err) {
       error = err;
     } finally {
@@ -335,6 +356,8 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
     const endedAt = clock.now();
     const durationMs = endedAt - startedAt;
     const abortReason: unknown = attemptAc.signal.aborted ? attemptAc.signal.reason : null;
+    // another process owns the run now: the try's outcome is theirs to record
+    if (isAbandoned(abortReason)) return;
     if (error === null && outcome !== null && !(abortReason instanceof AbortReason)) {
       const state: TaskState = outcome.skipped !== undefined ? 'skipped' : 'success';
       logBuf.append(`[supervisor] try ${tryNumber}: ${state}${outcome.skipped ? ` (${outcome.skipped})` : ''}`);
@@ -382,6 +405,7 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
  */
 function abortTask(p: RunnerParams, c: TaskRunCtx, ti: TaskInstanceRecord, message: string | null): void {
   const reason: unknown = c.signal.reason;
+  if (isAbandoned(reason)) return; // the new owner goes on with it
   const now = p.clock.now();
   const request = operatorRequest(reason);
   if (request) {
@@ -406,6 +430,18 @@ function abortTask(p: RunnerParams, c: TaskRunCtx, ti: TaskInstanceRecord, messa
     c.setTask(c.task.id, { state: 'failed', endedAt: now, reason: `interrupted: ${text}`, pid: null });
     c.emitTask(c.task.id, 'failed', ti.tryNumber, text);
   }
+}
+
+/**
+ * The adopted try's outcome; when the executor has no such try any more (its row is gone), the
+ * try failed as orphaned (retryable: retried per the task's policy).
+ */
+function adoptTry(executor: TaskExecutor, operatorName: string, ctx: TaskContext): Promise<TaskOutcome> {
+  const waiting = executor.adopt?.(operatorName, ctx) ?? null;
+  if (waiting) return waiting;
+  return Promise.reject(
+    new SupervisorError('SUP_ERR_ORPHANED', `try ${ctx.tryNumber} of ${ctx.taskId} was left running by a process that died, and no worker has it`, { retryable: true }),
+  );
 }
 
 /** Waits for the operator; once `signal` aborts, waits at most `graceMs` more. */

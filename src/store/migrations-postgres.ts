@@ -199,6 +199,15 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_queue_state ON task_queue(state, created_at);
     `,
   },
+  {
+    // the twin of SQLite's migration 5 (src/engine/recovery.ts: run owners across hosts)
+    version: 5,
+    name: 'run owner identity across hosts',
+    sql: `
+      ALTER TABLE runs ADD COLUMN owner TEXT;
+      CREATE INDEX task_queue_ended ON task_queue(ended_at);
+    `,
+  },
 ];
 
 /** Tables with a BIGSERIAL key the stores read back as `lastInsertRowid` (`INSERT … RETURNING id`). */

@@ -205,4 +205,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_queue_state ON task_queue(state, created_at);
     `,
   },
+  {
+    version: 5,
+    name: 'run owner identity across hosts',
+    // its PostgreSQL twin is version 5 of migrations-postgres.ts
+    sql: `
+      -- who executes a running run: the claiming process's id \`host:pid:random\` (a replica's
+      -- lease holder id), so crash recovery and cancel judge the owner's liveness across hosts
+      -- (src/engine/recovery.ts); owner_pid stays for the runs of older versions
+      ALTER TABLE runs ADD COLUMN owner TEXT;
+      -- the finished rows are pruned after a retention (src/store/task-queue.ts)
+      CREATE INDEX task_queue_ended ON task_queue(ended_at);
+      -- adoption after a failover looks a try up by its key: (run_id, task_id, try_number) is unique already
+    `,
+  },
 ];

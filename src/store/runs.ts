@@ -23,6 +23,12 @@ export interface RunRecord {
   startedAt: number | null;
   endedAt: number | null;
   ownerPid: number | null;
+  /**
+   * Who executes it while running: the claiming process's id `host:pid:random` (a replica's
+   * lease holder id; src/engine/recovery.ts judges its liveness). Null when queued or ended, and
+   * on runs claimed by an older version (ownerPid only).
+   */
+  owner: string | null;
   /** The run this one re-runs (rerun runs only). */
   attemptOf: string | null;
   rerun: boolean;
@@ -112,9 +118,13 @@ export interface RunStore {
    * those pipelines or of those kinds (both given: either matches).
    */
   listQueued(page: { after?: { queuedAt: number; id: string }; limit: number; pipelines?: readonly string[]; kinds?: readonly TriggerKind[] }): RunRecord[];
-  /** Atomically moves a queued run to running, owned by `pid`; false if another process took it. */
-  claimRun(id: string, pid: number, now: number): boolean;
-  updateRun(id: string, patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid' | 'requestedState' | 'requestedBy'>>): void;
+  /**
+   * Atomically moves a queued run to running, owned by `pid` and (when given) the owner id
+   * `host:pid:random`; false if another process took it.
+   */
+  claimRun(id: string, pid: number, now: number, owner?: string): boolean;
+  /** `ownerPid: null` clears the owner too (one identity). */
+  updateRun(id: string, patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid' | 'owner' | 'requestedState' | 'requestedBy'>>): void;
   /**
    * Atomically moves a run from one of `from` to `patch.state` (with the rest of the patch);
    * false when it was no longer in one of those states (another process got there first).
@@ -122,10 +132,12 @@ export interface RunStore {
   transitionRun(
     id: string,
     from: readonly RunState[],
-    patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid' | 'requestedState' | 'requestedBy'>>,
+    patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid' | 'owner' | 'requestedState' | 'requestedBy'>>,
   ): boolean;
-  /** Running runs owned by `pid` with an operator request pending. */
-  listRequested(pid: number): RunRecord[];
+  /** The owner id of each of these runs (one query; a missing run is left out). */
+  ownersOf(ids: readonly string[]): Map<string, string | null>;
+  /** Running runs with an operator request pending, owned by the owner id `owner` when given, else by `pid`. */
+  listRequested(pid: number, owner?: string): RunRecord[];
   /** Newest logical date of a pipeline's runs of the given kinds (for catchup). */
   lastLogicalDate(pipeline: string, kinds?: readonly TriggerKind[]): number | null;
   lastSuccess(pipeline: string): RunRecord | null;
@@ -157,6 +169,7 @@ interface RunRow {
   started_at: number | null;
   ended_at: number | null;
   owner_pid: number | null;
+  owner: string | null;
   attempt_of: string | null;
   rerun: number;
   requested_state: string | null;
@@ -220,6 +233,7 @@ function toRun(row: RunRow): RunRecord {
     startedAt: row.started_at,
     endedAt: row.ended_at,
     ownerPid: row.owner_pid,
+    owner: row.owner ?? null,
     attemptOf: row.attempt_of,
     rerun: row.rerun === 1,
     requestedState: (row.requested_state as OperatorEndState | null) ?? null,
@@ -263,6 +277,7 @@ const RUN_COLUMNS: Record<string, string> = {
   startedAt: 'started_at',
   endedAt: 'ended_at',
   ownerPid: 'owner_pid',
+  owner: 'owner',
   requestedState: 'requested_state',
   requestedBy: 'requested_by',
 };
@@ -286,6 +301,11 @@ const ATTEMPT_COLUMNS: Record<string, string> = {
   exitCode: 'exit_code',
   error: 'error',
 };
+
+/** Releasing a run's pid (`ownerPid: null`) releases its owner id too: they name one process. */
+function withOwner<T extends { ownerPid?: number | null; owner?: string | null }>(patch: T): T {
+  return patch.ownerPid === null && patch.owner === undefined ? { ...patch, owner: null } : patch;
+}
 
 function patchSql(patch: Record<string, unknown>, columns: Record<string, string>): { sets: string; values: unknown[] } {
   const sets: string[] = [];
@@ -315,7 +335,7 @@ export function createRunStore(db: SqliteDatabase): RunStore {
   );
   const getStmt = db.prepare('SELECT * FROM runs WHERE id = ?');
   const findStmt = db.prepare('SELECT * FROM runs WHERE pipeline = ? AND logical_date = ? AND rerun = 0');
-  const claimStmt = db.prepare(`UPDATE runs SET state = 'running', owner_pid = ?, started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'`);
+  const claimStmt = db.prepare(`UPDATE runs SET state = 'running', owner_pid = ?, owner = ?, started_at = COALESCE(started_at, ?) WHERE id = ? AND state = 'queued'`);
   const listTasksStmt = db.prepare('SELECT * FROM task_instances WHERE run_id = ? ORDER BY rowid');
   const getTaskStmt = db.prepare('SELECT * FROM task_instances WHERE run_id = ? AND task_id = ?');
   const upsertTaskStmt = db.prepare(
@@ -431,17 +451,31 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       const sql = `SELECT * FROM runs WHERE ${where.join(' AND ')} ORDER BY queued_at, id LIMIT ?`;
       return (stmt(sql).all(...values, limit) as RunRow[]).map(toRun);
     },
-    claimRun: (id, pid, now) => claimStmt.run(pid, now, id).changes === 1,
+    claimRun: (id, pid, now, owner) => claimStmt.run(pid, owner ?? null, now, id).changes === 1,
     updateRun: (id, patch) => {
-      const { sets, values } = patchSql(patch, RUN_COLUMNS);
+      const { sets, values } = patchSql(withOwner(patch), RUN_COLUMNS);
       if (sets) stmt(`UPDATE runs SET ${sets} WHERE id = ?`).run(...values, id);
     },
     transitionRun: (id, from, patch) => {
-      const { sets, values } = patchSql(patch, RUN_COLUMNS);
+      const { sets, values } = patchSql(withOwner(patch), RUN_COLUMNS);
       if (!sets || from.length === 0) return false;
       return stmt(`UPDATE runs SET ${sets} WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})`).run(...values, id, ...from).changes === 1;
     },
-    listRequested: (pid) => (stmt(`SELECT * FROM runs WHERE state = 'running' AND owner_pid = ? AND requested_state IS NOT NULL`).all(pid) as RunRow[]).map(toRun),
+    ownersOf: (ids) => {
+      const out = new Map<string, string | null>();
+      for (let i = 0; i < ids.length; i += 500) {
+        const chunk = ids.slice(i, i + 500);
+        const rows = stmt(`SELECT id, owner FROM runs WHERE id IN (${chunk.map(() => '?').join(', ')})`).all(...chunk) as Array<{ id: string; owner: string | null }>;
+        for (const r of rows) out.set(r.id, r.owner ?? null);
+      }
+      return out;
+    },
+    listRequested: (pid, owner) =>
+      (
+        (owner === undefined
+          ? stmt(`SELECT * FROM runs WHERE state = 'running' AND owner_pid = ? AND requested_state IS NOT NULL`).all(pid)
+          : stmt(`SELECT * FROM runs WHERE state = 'running' AND owner = ? AND requested_state IS NOT NULL`).all(owner)) as RunRow[]
+      ).map(toRun),
     lastLogicalDate: (pipeline, kinds) => {
       const ks = kinds ?? [];
       const sql = `SELECT MAX(logical_date) AS d FROM runs WHERE pipeline = ?${ks.length ? ` AND trigger_kind IN (${ks.map(() => '?').join(', ')})` : ''}`;
@@ -457,6 +491,7 @@ export function createRunStore(db: SqliteDatabase): RunStore {
         stmt('DELETE FROM task_logs WHERE run_id = ?').run(id);
         stmt('DELETE FROM task_attempts WHERE run_id = ?').run(id);
         stmt('DELETE FROM task_instances WHERE run_id = ?').run(id);
+        stmt('DELETE FROM task_queue WHERE run_id = ?').run(id);
         stmt('DELETE FROM runs WHERE id = ?').run(id);
       })();
     },

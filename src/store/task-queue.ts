@@ -8,6 +8,10 @@
  *
  * States: queued → claimed → done | failed | lost. `cancel_requested` (a reason) asks the
  * claiming worker to stop the try; a queued row that is cancelled goes straight to failed.
+ *
+ * A try is also found by its key (run, task, try number): a new leader adopts the tries its dead
+ * predecessor was waiting for (src/engine/recovery.ts). Ended rows are deleted once they are
+ * older than a retention (`pruneEnded`, run by the executor) and with their run (`deleteRun`).
  */
 import { dialectOf, type SqlDatabase } from './sql';
 
@@ -124,6 +128,10 @@ export interface TaskQueueStore {
   /** Queues a try (a row left by an earlier process for the same try is replaced). */
   enqueue(task: NewQueuedTask): void;
   get(id: string): TaskQueueRow | null;
+  /** The row of one try (the key the runner knows after a failover), null when none was queued. */
+  findTry(runId: string, taskId: string, tryNumber: number): TaskQueueRow | null;
+  /** Deletes the rows that ended (done, failed, lost) before `before`; returns how many. */
+  pruneEnded(before: number): number;
   /** Earlier tries of the task still queued or claimed: queued ones fail at once, claimed ones are asked to stop. */
   supersede(runId: string, taskId: string, tryNumber: number, reason: string, now: number): void;
   /**
@@ -156,6 +164,8 @@ export function createTaskQueueStore(db: SqlDatabase): TaskQueueStore {
        created_at = excluded.created_at, ended_at = NULL`,
   );
   const getStmt = db.prepare<[string], Row>(`SELECT ${cols} FROM task_queue WHERE id = ?`);
+  const findTryStmt = db.prepare<[string, string, number], Row>(`SELECT ${cols} FROM task_queue WHERE run_id = ? AND task_id = ? AND try_number = ?`);
+  const pruneStmt = db.prepare(`DELETE FROM task_queue WHERE state IN ('done', 'failed', 'lost') AND ended_at < ?`);
   const supersedeQueued = db.prepare(`UPDATE task_queue SET state = 'failed', error = ?, ended_at = ? WHERE run_id = ? AND task_id = ? AND try_number < ? AND state = 'queued'`);
   const supersedeClaimed = db.prepare(
     `UPDATE task_queue SET cancel_requested = ? WHERE run_id = ? AND task_id = ? AND try_number < ? AND state = 'claimed' AND cancel_requested IS NULL`,
@@ -200,6 +210,11 @@ export function createTaskQueueStore(db: SqlDatabase): TaskQueueStore {
       const r = getStmt.get(id);
       return r ? toRow(r) : null;
     },
+    findTry: (runId, taskId, tryNumber) => {
+      const r = findTryStmt.get(runId, taskId, tryNumber);
+      return r ? toRow(r) : null;
+    },
+    pruneEnded: (before) => pruneStmt.run(before).changes,
     supersede: (runId, taskId, tryNumber, reason, now) => {
       supersedeQueued.run(JSON.stringify({ message: reason, name: 'Error' } satisfies QueuedTaskError), now, runId, taskId, tryNumber);
       supersedeClaimed.run(reason, runId, taskId, tryNumber);

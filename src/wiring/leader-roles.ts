@@ -4,6 +4,11 @@
  * engine's evaluation with notifications. A lifecycle Component named `leader-roles`, started
  * after the engine and the alert engine; transitions run one at a time, in order, never inside
  * the call that changed the leadership (a fenced write refused in the middle of a dispatch).
+ *
+ * Becoming the leader starts with the engine's crash recovery (fenced, src/engine/recovery.ts),
+ * which adopts the dead leader's tries on task workers. When it fails (the store did not answer),
+ * the roles are tried again after `retryMs` while this replica still leads, instead of leading
+ * without scheduling.
  */
 import type { Subscription } from 'rxjs';
 import { describeError, type Component, type Logger } from '../protocol';
@@ -18,6 +23,8 @@ export interface LeaderRolesParams {
   logger: Logger;
   /** `leader.catchup_window` (ms): a new leader of a shared store fires the ticks missed since the last fired one. */
   catchupWindowMs: number;
+  /** After a failed start of the leader roles, try again this much later while still leading. Default 2 s. */
+  retryMs?: number;
 }
 
 export interface LeaderRoles extends Component {
@@ -31,6 +38,9 @@ export function createLeaderRoles(params: LeaderRolesParams): LeaderRoles {
   let subscription: Subscription | undefined;
   let chain: Promise<void> = Promise.resolve();
   let leading = false;
+  /** What leader$ said last. */
+  let wanted = false;
+  let retryTimer: NodeJS.Timeout | undefined;
   let stopped = false;
   let stopping: Promise<void> | undefined;
 
@@ -49,7 +59,21 @@ export function createLeaderRoles(params: LeaderRolesParams): LeaderRoles {
   }
 
   function enqueue(leader: boolean): void {
-    chain = chain.then(() => become(leader)).catch((err: unknown) => logger.error({ error: describeError(err).message, leader }, 'changing the leader-only roles failed'));
+    chain = chain
+      .then(() => become(leader))
+      .catch((err: unknown) => {
+        logger.error({ error: describeError(err).message, leader }, 'changing the leader-only roles failed');
+        if (!leader || stopped) return;
+        // not scheduling after all: start again later if this replica still leads then
+        leading = false;
+        params.engine.stopScheduling();
+        if (retryTimer) clearTimeout(retryTimer);
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          if (wanted && !stopped) enqueue(true);
+        }, params.retryMs ?? 2_000);
+        retryTimer.unref();
+      });
   }
 
   return {
@@ -58,12 +82,18 @@ export function createLeaderRoles(params: LeaderRolesParams): LeaderRoles {
     start() {
       if (subscription || stopped) return Promise.resolve();
       // leader$ replays the current state: a replica leading at start starts its roles now
-      subscription = params.leadership.leader$.subscribe({ next: (s) => enqueue(s.leader) });
+      subscription = params.leadership.leader$.subscribe({
+        next: (s) => {
+          wanted = s.leader;
+          enqueue(s.leader);
+        },
+      });
       return chain;
     },
     stop() {
       stopping ??= (async () => {
         subscription?.unsubscribe();
+        if (retryTimer) clearTimeout(retryTimer);
         await chain;
         stopped = true;
         params.engine.stopScheduling();
