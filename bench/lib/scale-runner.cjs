@@ -66,6 +66,8 @@ const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status())[1
       check.probe({ signal: new AbortController().signal, now: () => Date.now() }).then((signals) => {
         const ms = performance.now() - t;
         latest = signals;
+        // as the daemon's metrics component does on every change of the checks' state
+        registry.invalidate();
         const unknown = signals.filter((s) => s.status === 'unknown').map((s) => s.summary);
         let lagSum = 0;
         let partitions = 0;
@@ -77,7 +79,7 @@ const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status())[1
         reply(200, { ms, signals: signals.length, partitions, lagSum, unknown: unknown.slice(0, 3), stats: check.lastCycle(), commitStoreSize: commitSource.size() });
       }, fail);
     } else if (req.method === 'GET' && req.url === '/mem') {
-      reply(200, { rss: kb('VmRSS'), hwm: kb('VmHWM'), heapUsed: process.memoryUsage().heapUsed });
+      reply(200, { rss: kb('VmRSS'), hwm: kb('VmHWM'), heapUsed: process.memoryUsage().heapUsed, external: process.memoryUsage().external, refresh: registry.lastRefreshStats() });
     } else if (req.method === 'POST' && req.url === '/gc' && global.gc) {
       // diagnostics only (node --expose-gc): the live heap after a full collection
       global.gc();
@@ -87,6 +89,7 @@ const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status())[1
       if (closing) return;
       closing = true;
       sub.unsubscribe();
+      registry.close();
       Promise.allSettled([check.close(), app.close()]).then(() => {
         control.close();
         setTimeout(() => process.exit(0), 200).unref();

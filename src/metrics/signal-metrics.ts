@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { statusRank, type LagStatus, type Signal } from '../protocol';
-import { escapeLabel, formatValue, registerSnapshotGauge, type Sample } from './snapshot-gauge';
+import { PrefixCache, bytesOf, type ByteWriter } from './byte-writer';
+import { escapeLabel, registerSnapshotGauge, writeValue, type Sample } from './snapshot-gauge';
 
 /** Numeric codes of Burrow's consumer-group states (`supervisor_kafka_consumer_group_status`). */
 export const LAG_STATUS_CODE: Record<LagStatus, number> = { OK: 0, WARN: 1, STALL: 2, STOP: 3, REWIND: 4, ERR: 5, NOTFOUND: 6 };
@@ -32,8 +33,8 @@ export function registerSignalMetrics({ registry, latest, now = Date.now }: Sign
     name: string,
     help: string,
     samples: (f: FactsOf<K>, s: Signal) => Iterable<Sample>,
-    /** the same lines as `samples`, written directly (see SnapshotGaugeParams.lines) */
-    lines?: (f: FactsOf<K>, name: string, out: string[]) => void,
+    /** the same lines as `samples`, written directly (see SnapshotGaugeParams.write) */
+    write?: (f: FactsOf<K>, name: string, w: ByteWriter) => void,
   ): void =>
     registerSnapshotGauge<Signal>(registry, {
       name,
@@ -42,7 +43,7 @@ export function registerSignalMetrics({ registry, latest, now = Date.now }: Sign
         for (const s of latest()) if (s.facts?.kind === kind) yield s;
       },
       samples: (s) => samples(s.facts as FactsOf<K>, s),
-      ...(lines ? { lines: (s: Signal, n: string, out: string[]) => lines(s.facts as FactsOf<K>, n, out) } : {}),
+      ...(write ? { write: (s: Signal, n: string, w: ByteWriter) => write(s.facts as FactsOf<K>, n, w) } : {}),
     });
   /** Samples computed from all signals at every scrape (values that depend on the scrape's clock or on several signals). */
   const everyScrape = <K extends Kind>(kind: K, name: string, help: string, collect: (facts: Array<{ s: Signal; f: FactsOf<K> }>) => Iterable<Sample>): void =>
@@ -85,8 +86,11 @@ export function registerSignalMetrics({ registry, latest, now = Date.now }: Sign
     (f) => one({ group: f.group }, LAG_STATUS_CODE[f.status]),
   );
   // Three series per partition (600,000 at 10,000 groups × 20 partitions): their lines are written
-  // straight from the facts, the group's and topic's label text escaped once, not once a line.
-  const partition = (name: string, help: string, pick: (p: FactsOf<'consumer_lag'>['partitions'][number]) => number | null): void =>
+  // as bytes straight from the facts, the group's and topic's label text escaped and encoded once
+  // per metric and kept while the group is watched, not once a line.
+  const CLOSE_LABELS = bytesOf('"} ');
+  const partition = (name: string, help: string, pick: (p: FactsOf<'consumer_lag'>['partitions'][number]) => number | null): void => {
+    const prefixes = new PrefixCache((group, topic) => `${name}{group="${escapeLabel(group)}",topic="${escapeLabel(topic)}",partition="`);
     perFacts(
       'consumer_lag',
       name,
@@ -97,24 +101,23 @@ export function registerSignalMetrics({ registry, latest, now = Date.now }: Sign
           if (value !== null) yield { labels: { group: f.group, topic: p.topic, partition: p.partition }, value };
         }
       },
-      (f, metric, out) => {
-        const groupPrefix = `${metric}{group="${escapeLabel(f.group)}",topic="`;
+      (f, _metric, w) => {
         let topic: string | undefined;
-        let first = '';
-        let next = ''; // the same prefix after the newline that ends the line before
-        let lines = 0;
+        let prefix: Buffer | undefined;
         for (const p of f.partitions) {
           const value = pick(p);
           if (value === null) continue;
           if (p.topic !== topic) {
             topic = p.topic;
-            first = `${groupPrefix}${escapeLabel(topic)}",partition="`;
-            next = `\n${first}`;
+            prefix = prefixes.get(f.group, topic);
           }
-          out.push(lines++ === 0 ? first : next, String(p.partition), '"} ', formatValue(value));
+          w.bytes(prefix!).number(p.partition).bytes(CLOSE_LABELS);
+          writeValue(w, value);
+          w.newline();
         }
       },
     );
+  };
   partition('supervisor_kafka_consumer_lag_messages', 'Lag of a consumer group on one partition, in messages.', (p) => p.lag);
   partition('supervisor_kafka_consumer_lag_seconds', 'Estimated time lag of a consumer group on one partition (interpolated from end-offset history).', (p) => p.lagSeconds);
   partition('supervisor_kafka_consumer_committed_offset', 'Last committed offset of a consumer group on one partition.', (p) => p.committedOffset);

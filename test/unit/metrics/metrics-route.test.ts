@@ -1,0 +1,45 @@
+/**
+ * GET /metrics sends the registry's kept buffers: a large exposition (a stream with its
+ * content-length) and a small one (one buffer) must both be byte for byte the registry's text,
+ * over a real socket as Prometheus reads it.
+ */
+import { request } from 'undici';
+import { FastRegistry, registerSnapshotGauge } from '../../../src/metrics/snapshot-gauge';
+import { buildApp } from '../../../src/server/app';
+import { silentLogger } from '../../../src/shared/logger';
+
+async function serve(items: () => Array<{ id: number }>) {
+  const registry = new FastRegistry();
+  registerSnapshotGauge<{ id: number }>(registry, {
+    name: 'test_series',
+    help: 'one series per item',
+    items,
+    samples: (it) => [{ labels: { id: it.id, pad: 'x'.repeat(40) }, value: it.id / 4 }],
+  });
+  const app = await buildApp({ logger: silentLogger, registry, version: 'test', tokens: { verify: () => null }, readiness: () => ({ ready: true, components: {} }) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('the app listens on no TCP port');
+  return { registry, app, url: `http://127.0.0.1:${address.port}/metrics` };
+}
+
+describe('GET /metrics', () => {
+  it.each([
+    ['a large exposition, streamed with its length', 40_000],
+    ['a small exposition, in one buffer', 10],
+  ])('sends %s exactly as the registry renders it', async (_what, n) => {
+    const list = Array.from({ length: n }, (_, id) => ({ id }));
+    const { registry, app, url } = await serve(() => list);
+    try {
+      const res = await request(url);
+      const body = await res.body.text();
+      expect(res.statusCode).toBe(200);
+      expect(String(res.headers['content-type'])).toContain('text/plain');
+      expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(body));
+      expect(body).toBe(await registry.metrics());
+      expect(body).toContain(`test_series{id="${n - 1}",pad="${'x'.repeat(40)}"} ${(n - 1) / 4}\n`);
+    } finally {
+      await app.close();
+    }
+  });
+});
