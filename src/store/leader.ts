@@ -6,6 +6,11 @@
  *   expired, or already ours; `RETURNING epoch`. The epoch grows by one on every new term (a
  *   change of holder, or a holder coming back after its lease ran out), never on a renewal.
  * - **renew**: a conditional `UPDATE` on holder, epoch and an unexpired lease.
+ * - **elect a given term** (`elect(holder, leaseMs, { epoch, takeOver })`): the same upsert,
+ *   succeeding only when the term it makes is `epoch` (the one whose advisory lock the caller
+ *   took first, src/store/postgres/lease-lock.ts), and also over the unexpired term `takeOver`
+ *   when the caller knows that term's holder is gone (its lock session ended, or its process on
+ *   this host is not running). Still a new term with the next epoch: the fence does the rest.
  * - **release**: ends our term at once (a clean stop: another replica takes over at its next
  *   try instead of waiting for the expiry).
  * - **fence**: inside a caller's transaction, an `UPDATE` that touches our row when holder,
@@ -16,10 +21,18 @@
  * Time is the store's own clock where the dialect has one (PostgreSQL `clock_timestamp()`, so
  * clock skew between replicas does not matter), the caller's clock on SQLite.
  */
+import type { ClientConfig } from 'pg';
 import type { SqliteDatabase } from './database';
 
-/** The database handle the lease needs (better-sqlite3's, or the PostgreSQL store's with the same API and `dialect`). */
-export type LeaseDatabase = Pick<SqliteDatabase, 'prepare' | 'transaction'> & { readonly dialect?: 'sqlite' | 'postgres' };
+/**
+ * The database handle the lease needs (better-sqlite3's, or the PostgreSQL store's with the same
+ * API, `dialect`, and the settings of one more session for the lease's advisory lock).
+ */
+export type LeaseDatabase = Pick<SqliteDatabase, 'prepare' | 'transaction'> & {
+  readonly dialect?: 'sqlite' | 'postgres';
+  readonly timeoutMs?: number;
+  sessionSettings?(): ClientConfig;
+};
 
 export interface LeaseRecord {
   name: string;
@@ -46,13 +59,21 @@ export type ElectResult =
       now: number;
     };
 
+/** Which term an election may make (see the module's doc). */
+export interface ElectTerm {
+  /** The epoch the new (or renewed) term must have; the election fails otherwise. */
+  epoch: number;
+  /** An unexpired term whose holder is known to be gone: taken over as if it had expired. */
+  takeOver?: { holder: string | null; epoch: number };
+}
+
 export interface LeaseStore {
   readonly name: string;
   /** The store's clock (PostgreSQL), or the given clock (SQLite). */
   now(): number;
   read(): LeaseRecord | null;
-  /** Takes the lease when free, expired or ours; holds it for `leaseMs` from now. */
-  elect(holder: string, leaseMs: number): ElectResult;
+  /** Takes the lease when free, expired or ours (or `term.takeOver`'s); holds it for `leaseMs` from now. */
+  elect(holder: string, leaseMs: number, term?: ElectTerm): ElectResult;
   /** Extends our unexpired term; false when it is not ours any more (deposed or expired). */
   renew(holder: string, epoch: number, leaseMs: number): boolean;
   /** Ends our term now; false when it was not ours any more. */
@@ -100,6 +121,18 @@ export function createLeaseStore(params: LeaseStoreParams): LeaseStore {
      WHERE leader.holder = excluded.holder OR leader.holder IS NULL OR leader.expires_at <= ?
      RETURNING epoch, expires_at`,
   );
+  // the same, for a given term: it must come out as epoch ? (the INSERT gives it that epoch), and
+  // it may also replace the exact unexpired term (holder ?, epoch ?) whose holder is gone
+  const electTermStmt = db.prepare(
+    `INSERT INTO leader (name, holder, expires_at, epoch) VALUES (?, ?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET
+       holder = excluded.holder,
+       expires_at = excluded.expires_at,
+       epoch = CASE WHEN leader.holder = excluded.holder AND leader.expires_at > ? THEN leader.epoch ELSE leader.epoch + 1 END
+     WHERE (leader.holder = excluded.holder OR leader.holder IS NULL OR leader.expires_at <= ? OR (leader.holder = ? AND leader.epoch = ?))
+       AND (CASE WHEN leader.holder = excluded.holder AND leader.expires_at > ? THEN leader.epoch ELSE leader.epoch + 1 END) = ?
+     RETURNING epoch, expires_at`,
+  );
   const renewStmt = db.prepare(`UPDATE leader SET expires_at = ? WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
   const releaseStmt = db.prepare(`UPDATE leader SET expires_at = ? WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
   // touches the row: on PostgreSQL this is the row lock a takeover's upsert waits for
@@ -110,10 +143,14 @@ export function createLeaseStore(params: LeaseStoreParams): LeaseStore {
     return row ? toRecord(row) : null;
   };
 
-  const elect = db.transaction((holder: string, leaseMs: number): ElectResult => {
+  const elect = db.transaction((holder: string, leaseMs: number, term: ElectTerm | undefined): ElectResult => {
     const at = now();
     const previous = read();
-    const row = electStmt.get(name, holder, at + leaseMs, at, at) as { epoch: number | string; expires_at: number | string } | undefined;
+    type Elected = { epoch: number | string; expires_at: number | string } | undefined;
+    const row = term
+      ? // no holder id is '': without a takeOver that part of the condition never holds
+        (electTermStmt.get(name, holder, at + leaseMs, term.epoch, at, at, term.takeOver?.holder ?? '', term.takeOver?.epoch ?? -1, at, term.epoch) as Elected)
+      : (electStmt.get(name, holder, at + leaseMs, at, at) as Elected);
     if (!row) return { held: false, current: previous, now: at };
     const epoch = Number(row.epoch);
     return { held: true, epoch, expiresAt: Number(row.expires_at), newTerm: previous === null || previous.epoch !== epoch, previous };
@@ -123,7 +160,7 @@ export function createLeaseStore(params: LeaseStoreParams): LeaseStore {
     name,
     now,
     read,
-    elect: (holder, leaseMs) => elect.immediate(holder, leaseMs),
+    elect: (holder, leaseMs, term) => elect.immediate(holder, leaseMs, term),
     renew(holder, epoch, leaseMs) {
       const at = now();
       return renewStmt.run(at + leaseMs, name, holder, epoch, at).changes === 1;

@@ -10,15 +10,36 @@
  *   steps down when a renewal or a fenced write is refused, or when its own clock says the
  *   lease may have run out without a renewal (a store it cannot reach, a SIGSTOP).
  *
+ * How soon a follower takes over (liveness only: the epoch fence is what keeps two leaders'
+ * writes apart, whatever a follower concludes):
+ * - **A released lease** (clean stop) or **an expired one** (a stopped, cut-off or wedged
+ *   leader): at the follower's next try. A follower tries every `renew_interval`, and just
+ *   after the holder's expiry it read from the store when that is sooner (both store times).
+ * - **A dead leader's process on PostgreSQL** (SIGKILL, crash, OOM, its host's network stack
+ *   closing the socket): at once. The leader holds an advisory lock on a session of its own for
+ *   the whole term (src/store/postgres/lease-lock.ts, key = the term's epoch), taken before the
+ *   election that starts the term commits. A follower spends its waits between tries blocked on
+ *   that key; the server hands it over as soon as the leader's session ends, and the follower
+ *   takes the term over with the next epoch. A stopped leader keeps its session and its key, so
+ *   followers wait for the expiry as above. After a server restart every session is new and a
+ *   free key proves nothing until the holder has renewed: a free key counts only when the
+ *   holder's last renewal is younger than the server. A leader that loses only its lock session
+ *   takes the key again at once, and steps down if another session has it already.
+ * - **A dead leader's process on SQLite** (replicas of one host sharing the file): at the
+ *   follower's next try, when the holder id names this host and its pid is not running. (This
+ *   assumes the replicas share a pid namespace, as processes sharing one SQLite file do.)
+ *
  * `fenced(fn)` runs `fn` in one transaction that first checks (and on PostgreSQL locks) the
  * lease row: holder, epoch and expiry. A deposed leader that wakes late gets SUP_ERR_NOT_LEADER
  * before anything is written, logs it once and steps down.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import { SupervisorError, describeError, isSupervisorError, type Clock, type Component, type Logger } from '../protocol';
-import { createLeaseStore, type LeaseDatabase, type LeaseRecord, type LeaseStore } from '../store/leader';
+import { createLeaseStore, type ElectResult, type ElectTerm, type LeaseDatabase, type LeaseRecord, type LeaseStore } from '../store/leader';
+import type { LeaseLock } from '../store/postgres/lease-lock';
 
 export interface LeaderState {
   /** This replica leads. */
@@ -59,6 +80,30 @@ export interface Leadership extends Component {
 
 export function holderId(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Whether a holder id (`host:pid:random`) names a process of this host that is not running
+ * (no such pid, or a zombie its parent has not reaped yet). False for another host's id, our
+ * own pid, or anything that is not such an id: only a sure "gone" counts.
+ */
+export function holderProcessGone(holder: string | null, host = os.hostname()): boolean {
+  const m = holder === null ? null : /^(.+):(\d+):[0-9a-f]+$/.exec(holder);
+  if (!m || m[1] !== host) return false;
+  const pid = Number(m[2]);
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  try {
+    // `pid (comm) S …`: the state follows the last parenthesis (comm may hold any character)
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
 }
 
 export function notLeader(message: string): SupervisorError {
@@ -148,8 +193,17 @@ class LeaseLeadership implements Leadership {
   /** The store's time when `observed` was read (a follower's next try is timed by the holder's expiry). */
   private observedAt: number | undefined;
   private problem: string | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private started = false;
+  /** The advisory-lock session (PostgreSQL only; opened by start()). */
+  private lock: LeaseLock | null = null;
+  /** A term whose key a follower's wait got: its holder's session is gone (checked at the next cycle). */
+  private gone: LeaseRecord | undefined;
+  /** The next pause is a plain sleep: a free key was not proof (the holder may not have taken it again since a server restart). */
+  private holdOff = false;
+  /** Ends the current sleep early (a lost lock session while leading; stop()). */
+  private wake: (() => void) | undefined;
+  private starting: Promise<void> | undefined;
+  private loop: Promise<void> | undefined;
+  private closing = false;
   private stopping: Promise<void> | undefined;
 
   constructor(params: LeaseLeadershipParams) {
@@ -200,18 +254,41 @@ class LeaseLeadership implements Leadership {
     }
   }
 
-  async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
-    // one try now, so the roles that follow start knowing whether this replica leads
-    this.cycle();
-    this.schedule();
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      const { db } = this.params;
+      if (db.dialect === 'postgres' && db.sessionSettings) {
+        // loaded only here: pg stays out of the main thread of a SQLite daemon
+        const { LeaseLock } = await import('../store/postgres/lease-lock');
+        this.lock = new LeaseLock({
+          settings: db.sessionSettings(),
+          name: this.lease.name,
+          timeoutMs: db.timeoutMs ?? 5_000,
+          logger: this.logger,
+          // leading without our key: take it again at once (or learn that a follower has it)
+          onLost: () => {
+            if (this.state.value.leader) this.wake?.();
+          },
+        });
+      }
+      if (this.closing) return;
+      // one try now, so the roles that follow start knowing whether this replica leads
+      let first!: () => void;
+      const tried = new Promise<void>((resolve) => (first = resolve));
+      this.loop = this.run(first);
+      await tried;
+    })();
+    return this.starting;
   }
 
   stop(): Promise<void> {
+    this.closing = true;
     this.stopping ??= (async () => {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = undefined;
+      this.wake?.();
+      await this.starting;
+      // a follower's lock wait ends with its session (it holds nothing to hand over)
+      if (!this.state.value.leader) await this.lock?.close();
+      await this.loop;
       const s = this.state.value;
       if (s.leader && s.epoch !== null) {
         try {
@@ -223,17 +300,20 @@ class LeaseLeadership implements Leadership {
       }
       this.state.next({ leader: false, epoch: null });
       this.state.complete();
+      // after the release: a follower waiting on our key wakes to a released lease
+      await this.lock?.close();
     })();
     return this.stopping;
   }
 
-  private schedule(): void {
-    if (this.stopping) return;
-    this.timer = setTimeout(() => {
-      this.cycle();
-      this.schedule();
-    }, this.nextTryIn());
-    this.timer.unref();
+  private async run(tried: () => void): Promise<void> {
+    await this.cycle();
+    tried();
+    while (!this.closing) {
+      await this.pause(this.nextTryIn());
+      if (this.closing) return;
+      await this.cycle();
+    }
   }
 
   /** A leader renews every renew_interval; a follower tries again then, or just after the holder's lease ends if that is sooner. */
@@ -245,36 +325,47 @@ class LeaseLeadership implements Leadership {
     return Math.max(20, Math.min(interval, o.expiresAt - this.observedAt + 20));
   }
 
+  /**
+   * Until the next try. A follower on PostgreSQL spends it waiting on the holder's key: when it
+   * gets the key, the holder's session is gone and the next try comes at once.
+   */
+  private async pause(ms: number): Promise<void> {
+    const o = this.observed;
+    const lock = this.lock;
+    if (lock && !this.closing && !this.holdOff && !this.state.value.leader && o && o.holder !== null && o.holder !== this.id) {
+      const begun = performance.now();
+      const answer = await lock.waitFor(o.epoch, ms);
+      if (answer === 'held') {
+        this.gone = o;
+        return;
+      }
+      if (answer === 'timeout') return;
+      // no lock session: sleep the rest
+      ms -= performance.now() - begun;
+    }
+    this.holdOff = false;
+    if (ms > 0 && !this.closing) await this.sleep(ms);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wake = done;
+    });
+  }
+
   /** One renewal (leader) or election try (follower); never throws. */
-  private cycle(): void {
-    if (this.stopping) return;
-    const { leaseMs } = this.params;
-    const startedAt = this.monotonic();
+  private async cycle(): Promise<void> {
+    if (this.closing) return;
     try {
-      const s = this.state.value;
-      if (s.leader && s.epoch !== null && this.isLeader()) {
-        if (this.lease.renew(this.id, s.epoch, leaseMs)) {
-          this.validUntil = startedAt + leaseMs;
-          this.observed = { name: this.lease.name, holder: this.id, epoch: s.epoch, expiresAt: this.params.clock.now() + leaseMs };
-        } else {
-          this.stepDown('the lease renewal was refused: another replica holds the lease');
-        }
-      }
-      if (!this.state.value.leader) {
-        const r = this.lease.elect(this.id, leaseMs);
-        if (r.held) {
-          this.validUntil = startedAt + leaseMs;
-          this.observed = { name: this.lease.name, holder: this.id, epoch: r.epoch, expiresAt: r.expiresAt };
-          this.logger.info(
-            { epoch: r.epoch, ...(r.previous?.holder && r.previous.holder !== this.id ? { previous: r.previous.holder, previousEpoch: r.previous.epoch } : {}) },
-            'this replica now leads',
-          );
-          this.state.next({ leader: true, epoch: r.epoch });
-        } else {
-          this.observed = r.current;
-          this.observedAt = r.now;
-        }
-      }
+      if (this.state.value.leader) await this.renewTerm();
+      if (!this.closing && !this.state.value.leader) await this.electTerm();
       if (this.problem) this.logger.info('the store answers the lease again');
       this.problem = undefined;
     } catch (err) {
@@ -286,6 +377,126 @@ class LeaseLeadership implements Leadership {
     }
   }
 
+  private async renewTerm(): Promise<void> {
+    const { leaseMs } = this.params;
+    const startedAt = this.monotonic();
+    const epoch = this.state.value.epoch;
+    if (epoch === null || !this.isLeader()) return;
+    if (this.lock) {
+      // keep our key before renewing: a renewal younger than the server means the key is held
+      const answer = await this.lock.keep(epoch);
+      if (this.closing || this.state.value.epoch !== epoch) return;
+      if (answer === 'busy') {
+        this.stepDown("another session holds this term's advisory lock: a follower found our session gone and takes over");
+        return;
+      }
+      // 'error': no lock session (the store may still answer): renew anyway; a follower that can
+      // take the free key will take the term over, which is what stepping down would lead to
+    }
+    if (!this.isLeader()) return;
+    if (this.lease.renew(this.id, epoch, leaseMs)) {
+      this.validUntil = startedAt + leaseMs;
+      this.observed = { name: this.lease.name, holder: this.id, epoch, expiresAt: this.params.clock.now() + leaseMs };
+    } else {
+      this.stepDown('the lease renewal was refused: another replica holds the lease');
+    }
+  }
+
+  private async electTerm(): Promise<void> {
+    const { leaseMs } = this.params;
+    const startedAt = this.monotonic();
+    const lock = this.lock;
+    if (!lock) {
+      // SQLite (no sessions): a holder whose process on this host is gone is taken over at once
+      let r = this.lease.elect(this.id, leaseMs);
+      let why: string | undefined;
+      if (!r.held && r.current && r.current.holder !== this.id && this.params.db.dialect !== 'postgres' && holderProcessGone(r.current.holder)) {
+        const gone = r.current;
+        r = this.lease.elect(this.id, leaseMs, { epoch: gone.epoch + 1, takeOver: { holder: gone.holder, epoch: gone.epoch } });
+        why = 'the holder process is not running';
+      }
+      this.settle(r, startedAt, why);
+      return;
+    }
+
+    // PostgreSQL: the key of the term we would make comes first, then the election of exactly that term
+    const gone = this.gone;
+    this.gone = undefined;
+    try {
+      await this.electWithKey(lock, gone, startedAt);
+    } finally {
+      // the key of a term we found gone (or not quite): let go of it whatever came of the try
+      if (gone) await lock.release(gone.epoch);
+    }
+  }
+
+  private async electWithKey(lock: LeaseLock, gone: LeaseRecord | undefined, startedAt: number): Promise<void> {
+    const { leaseMs } = this.params;
+    const at = this.lease.now();
+    const current = this.lease.read();
+    let term: ElectTerm | null = null;
+    let why: string | undefined;
+    if (gone && current && current.epoch === gone.epoch && current.holder === gone.holder && current.expiresAt > at) {
+      const serverStartedAt = lock.serverStartedAt;
+      if (serverStartedAt !== null && current.expiresAt - leaseMs > serverStartedAt) {
+        term = { epoch: current.epoch + 1, takeOver: { holder: current.holder, epoch: current.epoch } };
+        why = "the holder's session is gone (its advisory lock was released)";
+      } else {
+        // the server restarted since the holder's last renewal: every session's keys went with it; let the holder take its key again
+        this.holdOff = true;
+      }
+    } else {
+      const epoch = this.termFor(current, at);
+      if (epoch !== null) term = { epoch };
+    }
+    if (term === null || this.closing) {
+      this.observe(current, at);
+      return;
+    }
+    const answer = await lock.tryHold(term.epoch);
+    if (this.closing || answer === 'busy') {
+      // busy: another replica is electing itself for this term (it took the key first)
+      if (answer === 'held') await lock.release(term.epoch);
+      this.observe(current, at);
+      return;
+    }
+    // 'error': no lock session: elect without the key (liveness first; the fence keeps it safe)
+    const r = this.lease.elect(this.id, leaseMs, term);
+    if (!r.held) await lock.release(term.epoch);
+    this.settle(r, startedAt, why);
+  }
+
+  /** The epoch an election would give us now, or null while another holder's term runs. */
+  private termFor(current: LeaseRecord | null, at: number): number | null {
+    if (!current) return 1;
+    if (current.holder === null || current.expiresAt <= at) return current.epoch + 1;
+    if (current.holder === this.id) return current.epoch;
+    return null;
+  }
+
+  private observe(current: LeaseRecord | null, at: number): void {
+    this.observed = current;
+    this.observedAt = at;
+  }
+
+  private settle(r: ElectResult, startedAt: number, why: string | undefined): void {
+    if (!r.held) {
+      this.observe(r.current, r.now);
+      return;
+    }
+    this.validUntil = startedAt + this.params.leaseMs;
+    this.observed = { name: this.lease.name, holder: this.id, epoch: r.epoch, expiresAt: r.expiresAt };
+    this.logger.info(
+      {
+        epoch: r.epoch,
+        ...(r.previous?.holder && r.previous.holder !== this.id ? { previous: r.previous.holder, previousEpoch: r.previous.epoch } : {}),
+        ...(why ? { reason: why } : {}),
+      },
+      'this replica now leads',
+    );
+    this.state.next({ leader: true, epoch: r.epoch });
+  }
+
   private stepDown(why: string): void {
     const s = this.state.value;
     if (!s.leader) return;
@@ -293,5 +504,7 @@ class LeaseLeadership implements Leadership {
     // logged once per term: the transition, not every refused write
     this.logger.warn({ epoch: s.epoch, reason: why }, 'this replica no longer leads; leader-only work stops');
     this.state.next({ leader: false, epoch: null });
+    // our key goes too: a follower waiting on it takes over now instead of at the expiry
+    if (this.lock && s.epoch !== null) void this.lock.release(s.epoch);
   }
 }

@@ -74,6 +74,7 @@ export class PostgresDatabase implements SqlDatabase {
   private readonly port: MessagePort;
   private readonly control = new Int32Array(new SharedArrayBuffer(4));
   private readonly now: () => number;
+  private readonly clientConfig: ClientConfig;
   private nextId = 1;
   private nextTx = 1;
   /** The open transaction (0: none) and its savepoint depth. */
@@ -91,6 +92,7 @@ export class PostgresDatabase implements SqlDatabase {
     this.timeoutMs = options.timeoutMs;
     this.breakerMs = options.breakerMs ?? Math.min(options.timeoutMs, 2_000);
     this.now = options.now ?? Date.now;
+    this.clientConfig = options.client;
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const { file, execArgv } = workerFile();
@@ -115,6 +117,15 @@ export class PostgresDatabase implements SqlDatabase {
 
   get inTransaction(): boolean {
     return this.tx !== 0;
+  }
+
+  /**
+   * The pg settings for one more session on this store's server, for a connection that must
+   * outlive single calls: the leader lease's advisory lock (src/store/postgres/lease-lock.ts).
+   * The password is in them: never log them.
+   */
+  sessionSettings(): ClientConfig {
+    return { ...this.clientConfig };
   }
 
   /** The last connection failure (message and code), until a call succeeds. */
