@@ -6,6 +6,7 @@
  * (TLS verified against the stack's CA, scram-sha-256 password).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from 'pg';
 import { endpoints } from '../../stack/endpoints';
 import { up } from '../../stack/manager';
@@ -52,4 +53,17 @@ export async function postgresServerVersion(): Promise<string> {
   } finally {
     await c.end();
   }
+}
+
+/**
+ * The `store:` section of a supervisor config for these settings (YAML, 2-space indent): the
+ * URL without the password, the password in a file written into `dir`, TLS verified against the
+ * stack's CA. `remove()` deletes the password file.
+ */
+export function postgresStoreSection(store: PostgresStoreSettings, dir: string): { yaml: string; remove(): void } {
+  fs.mkdirSync(dir, { recursive: true });
+  const passwordFile = path.join(dir, `${store.database}.password`);
+  fs.writeFileSync(passwordFile, store.password ?? '', { mode: 0o600 });
+  const yaml = `store:\n  url: "postgres://${store.user}@${store.host}:${store.port}/${store.database}"\n  password_file: ${JSON.stringify(passwordFile)}\n  ssl: { ca_file: ${JSON.stringify(stackTls().caFile)} }\n`;
+  return { yaml, remove: () => fs.rmSync(passwordFile, { force: true }) };
 }
