@@ -7,7 +7,11 @@ import { durationSchema } from './duration';
  */
 export const leaderSchema = z
   .strictObject({
-    /** How long a lease lasts without renewal: a dead leader is replaced after at most this long. */
+    /**
+     * How long a lease lasts without renewal: a leader that stops answering (stopped, cut off,
+     * wedged) is replaced after at most this long. One whose process dies is replaced sooner: at
+     * once on PostgreSQL (its advisory-lock session ends), at the next try on SQLite.
+     */
     lease: durationSchema({ min: 1_000, max: 3_600_000 }).default(10_000),
     /** How often the leader renews (well under `lease`). */
     renew_interval: durationSchema({ min: 100, max: 600_000 }).default(2_000),

@@ -172,6 +172,16 @@ export interface LeaseLeadershipParams {
   monotonic?: () => number;
 }
 
+/** `promise`'s value, or `fallback` when it takes longer than `ms` (the promise goes on). */
+function withinMs<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<F>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 export function createLeaseLeadership(params: LeaseLeadershipParams): Leadership {
   return new LeaseLeadership(params);
 }
@@ -383,8 +393,10 @@ class LeaseLeadership implements Leadership {
     const epoch = this.state.value.epoch;
     if (epoch === null || !this.isLeader()) return;
     if (this.lock) {
-      // keep our key before renewing: a renewal younger than the server means the key is held
-      const answer = await this.lock.keep(epoch);
+      // keep our key before renewing: a renewal younger than the server means the key is held.
+      // A lock session that hangs (connecting to a server that does not answer) delays the
+      // renewal by at most half an interval: the key is taken again in the background then.
+      const answer = await withinMs(this.lock.keep(epoch), this.params.renewIntervalMs / 2, 'error' as const);
       if (this.closing || this.state.value.epoch !== epoch) return;
       if (answer === 'busy') {
         this.stepDown("another session holds this term's advisory lock: a follower found our session gone and takes over");
