@@ -132,17 +132,17 @@ export class FastRegistry extends Registry {
     this.scheduled = null;
   }
 
-  /** How long the last background refresh took, from its start to its commit (for the benchmarks and logs). */
+  /** How long the last pass of a background refresh took, from its start to its commit, and when it committed (for the benchmarks). */
   lastRefreshStats(): { ms: number; at: number } | null {
     return this.lastRefresh;
   }
 
   private async refresh(): Promise<void> {
     this.refreshing = true;
-    const started = performance.now();
     try {
       do {
         this.again = false;
+        const started = performance.now();
         const metrics = this.getMetricsAsArray() as unknown as Array<Partial<ChunkMetric>>;
         const pending: Pending[] = [];
         let sliceStart = performance.now();
