@@ -40,7 +40,7 @@ import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder
 import { createPipelineCatalog, getTask, type PipelineCatalog, type PipelineSpec } from './dag';
 import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipelines';
 import type { OperatorRegistry } from './operator';
-import { isPidAlive, isRunOwnerAlive, recoverOrphanedRuns } from './recovery';
+import { isPidAlive, isRunOwnerAlive, recoverOrphanedRuns, type RecoveredRun } from './recovery';
 import { AbortReason, executeRun, type RunnerParams } from './runner';
 import type { TaskExecutor } from './executor';
 import { countPlan, planBackfill, runBackfill, type BackfillOptions, type BackfillSummary } from './backfill';
@@ -110,6 +110,12 @@ export interface EngineParams {
   fence?: <T>(write: () => T) => T;
   /** Where tries run: in this process (default) or on task workers (executor.mode workers, src/engine/executor.ts). */
   executor?: TaskExecutor;
+  /**
+   * While scheduling, crash recovery runs again this often (ms; default 10 s): an owner that was
+   * alive when this process took over (a frozen replica of this host) and died since has its
+   * runs recovered (tries on workers adopted) without waiting for another failover.
+   */
+  recoveryIntervalMs?: number;
   /**
    * Who this process is as a run's owner: its id `host:pid:random` (a replica passes its lease
    * holder id) and who holds the leader lease now (that replica is alive). Crash recovery and
@@ -195,6 +201,9 @@ class PipelinesEngine implements Engine {
   private readonly own = new Set<string>();
   private readonly subscriptions: Subscription[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  /** The recovery pass in flight (one at a time). */
+  private recovering: Promise<void> | undefined;
   /** In-process CLI runs (no dispatch poll): looks for operators' requests while runs execute. */
   private requestTimer: NodeJS.Timeout | undefined;
   private kafkaSource: KafkaAdminSource | undefined;
@@ -495,23 +504,44 @@ class PipelinesEngine implements Engine {
     await this.startScheduling();
   }
 
+  /** Crash recovery (src/engine/recovery.ts) with this process's owner rules, fenced; tries on workers adopted. */
+  private recover(): Promise<RecoveredRun[]> {
+    const executor = this.params.executor;
+    return recoverOrphanedRuns({
+      store: this.store,
+      logger: this.logger,
+      now: () => this.clock.now(),
+      statusDir: this.statusDir,
+      ...this.liveness(),
+      // a try on a task worker is adopted (the runner waits for it again), not re-run
+      ...(executor?.canAdopt ? { canAdopt: (runId: string, taskId: string, tryNumber: number) => executor.canAdopt!(runId, taskId, tryNumber) } : {}),
+      fence: this.fence,
+    });
+  }
+
+  /** The periodic pass while scheduling: never two at once, never throws. */
+  private recoverAgain(): void {
+    if (this.recovering || !this.scheduling || this.shutdown.signal.aborted) return;
+    this.recovering = this.recover()
+      .then((out) => {
+        if (out.length > 0) this.dispatch();
+      })
+      .catch((err: unknown) => {
+        if (isSupervisorError(err) && err.code === 'SUP_ERR_NOT_LEADER') this.logger.debug({ error: err.message }, 'recovery refused: not the leader');
+        else this.logger.warn({ error: describeError(err).message }, 'crash recovery failed; trying again later');
+      })
+      .finally(() => {
+        this.recovering = undefined;
+      });
+  }
+
   async startScheduling(options: SchedulingOptions = {}): Promise<void> {
     if (!this.daemon || this.scheduling || this.stopping) return;
     this.scheduling = true;
     const generation = ++this.schedulingGeneration;
     const { params, catalog, logger } = this;
     try {
-      const executor = params.executor;
-      await recoverOrphanedRuns({
-        store: this.store,
-        logger,
-        now: () => this.clock.now(),
-        statusDir: this.statusDir,
-        ...this.liveness(),
-        // a try on a task worker is adopted (the runner waits for it again), not re-run
-        ...(executor?.canAdopt ? { canAdopt: (runId: string, taskId: string, tryNumber: number) => executor.canAdopt!(runId, taskId, tryNumber) } : {}),
-        fence: this.fence,
-      });
+      await this.recover();
     } catch (err) {
       if (generation === this.schedulingGeneration) this.scheduling = false;
       throw err;
@@ -550,6 +580,8 @@ class PipelinesEngine implements Engine {
     this.dispatch();
     this.pollTimer = setInterval(this.dispatch, params.pollIntervalMs ?? 1000);
     this.pollTimer.unref();
+    this.recoveryTimer = setInterval(() => this.recoverAgain(), params.recoveryIntervalMs ?? 10_000);
+    this.recoveryTimer.unref();
     logger.info({ pipelines: catalog.list().map((p) => p.id) }, 'pipelines engine started');
   }
 
@@ -559,6 +591,8 @@ class PipelinesEngine implements Engine {
     this.scheduling = false;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
+    if (this.recoveryTimer) clearInterval(this.recoveryTimer);
+    this.recoveryTimer = undefined;
     for (const s of this.subscriptions.splice(0)) {
       try {
         s.unsubscribe();
@@ -574,7 +608,7 @@ class PipelinesEngine implements Engine {
       this.stopScheduling();
       if (this.requestTimer) clearInterval(this.requestTimer);
       this.shutdown.abort(new AbortReason('shutdown', 'the supervisor is shutting down'));
-      await Promise.allSettled([...this.executing.values()]);
+      await Promise.allSettled([...this.executing.values(), this.recovering]);
       try {
         await this.kafkaSource?.close();
       } catch (err) {

@@ -212,8 +212,8 @@ export async function recoverOrphanedRuns(params: RecoveryParams): Promise<Recov
       (ti.tryNumber < ti.maxTries ? rec.retriedTasks : rec.failedTasks).push(ti.taskId);
     }
     const requeued = fence(() => {
-      // still the dead owner's running run (an operator may have ended it meanwhile): queued again, its tasks resolved
-      const moved = store.transitionRun(run.id, ['running'], { state: 'queued', ownerPid: null, reason: `recovered after a crash of ${who}` });
+      // still the dead owner's running run (an operator may have ended it, a dispatcher claimed it again meanwhile): queued again, its tasks resolved
+      const moved = store.transitionRun(run.id, ['running'], { state: 'queued', ownerPid: null, reason: `recovered after a crash of ${who}` }, run.owner);
       if (moved) for (const w of writes) w();
       return moved;
     });

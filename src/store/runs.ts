@@ -127,12 +127,14 @@ export interface RunStore {
   updateRun(id: string, patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid' | 'owner' | 'requestedState' | 'requestedBy'>>): void;
   /**
    * Atomically moves a run from one of `from` to `patch.state` (with the rest of the patch);
-   * false when it was no longer in one of those states (another process got there first).
+   * false when it was no longer in one of those states (another process got there first), or,
+   * with `owner` given, no longer owned by that owner id (null: by none).
    */
   transitionRun(
     id: string,
     from: readonly RunState[],
     patch: Partial<Pick<RunRecord, 'state' | 'reason' | 'startedAt' | 'endedAt' | 'ownerPid' | 'owner' | 'requestedState' | 'requestedBy'>>,
+    owner?: string | null,
   ): boolean;
   /** The owner id of each of these runs (one query; a missing run is left out). */
   ownersOf(ids: readonly string[]): Map<string, string | null>;
@@ -456,10 +458,12 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       const { sets, values } = patchSql(withOwner(patch), RUN_COLUMNS);
       if (sets) stmt(`UPDATE runs SET ${sets} WHERE id = ?`).run(...values, id);
     },
-    transitionRun: (id, from, patch) => {
+    transitionRun: (id, from, patch, owner) => {
       const { sets, values } = patchSql(withOwner(patch), RUN_COLUMNS);
       if (!sets || from.length === 0) return false;
-      return stmt(`UPDATE runs SET ${sets} WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})`).run(...values, id, ...from).changes === 1;
+      const byOwner = owner === undefined ? '' : owner === null ? ' AND owner IS NULL' : ' AND owner = ?';
+      const ownerValue = owner === undefined || owner === null ? [] : [owner];
+      return stmt(`UPDATE runs SET ${sets} WHERE id = ? AND state IN (${from.map(() => '?').join(', ')})${byOwner}`).run(...values, id, ...from, ...ownerValue).changes === 1;
     },
     ownersOf: (ids) => {
       const out = new Map<string, string | null>();

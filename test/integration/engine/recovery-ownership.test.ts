@@ -104,6 +104,10 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery across hosts on %
     expect(runs.ownersOf([id, 'no-such-run'])).toEqual(new Map([[id, `${HOST}:4242:abcd`]]));
     runs.updateRun(id, { state: 'queued', ownerPid: null });
     expect(runs.getRun(id)).toMatchObject({ state: 'queued', ownerPid: null, owner: null });
+    // a transition conditional on the owner: recovery never steals a run claimed again meanwhile
+    const other = runningRun('h:9:zz', 9);
+    expect(runs.transitionRun(other, ['running'], { state: 'queued', ownerPid: null }, 'another:1:xx')).toBe(false);
+    expect(runs.transitionRun(other, ['running'], { state: 'queued', ownerPid: null }, 'h:9:zz')).toBe(true);
     expect(parseOwner('a.b-c:12:ff')).toEqual({ host: 'a.b-c', pid: 12 });
     expect(parseOwner('not an id')).toBeNull();
   });
@@ -147,8 +151,8 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery across hosts on %
     };
     const here = group();
     const there = group();
-    const local = runningRun(`${HOST}:${DEAD_PID}:eeee`, DEAD_PID, here.pid!);
-    const remote = runningRun('another-host:4:ffff', 4, there.pid!);
+    const local = runningRun(`${HOST}:${DEAD_PID}:eeee`, DEAD_PID, here.pid ?? null);
+    const remote = runningRun('another-host:4:ffff', 4, there.pid ?? null);
     const recovered = await recover({ executing: (id) => id !== local && id !== remote });
     expect(recovered.find((r) => r.runId === local)?.killedGroups).toEqual([here.pid]);
     // the same number on another host is another process: left alone (its own task wrapper ends it there)
@@ -242,7 +246,7 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery across hosts on %
 
     /** The new leader: recovery with the executor's canAdopt, then the dispatcher's claim and the runner. */
     async function newLeader(runId: string, ex: ReturnType<typeof executor>) {
-      const recovered = await recover({ canAdopt: ex.canAdopt!, executing: () => false });
+      const recovered = await recover({ canAdopt: (r, t, n) => ex.canAdopt?.(r, t, n) ?? false, executing: () => false });
       const rec = recovered.find((r) => r.runId === runId)!;
       expect(runs.claimRun(runId, process.pid, Date.now(), `${HOST}:${process.pid}:self`)).toBe(true);
       // the daemon's registry only needs the names: the tries run on the (test's) workers
