@@ -409,6 +409,8 @@ class LeaseLeadership implements Leadership {
     if (this.lease.renew(this.id, epoch, leaseMs)) {
       this.validUntil = startedAt + leaseMs;
       this.observed = { name: this.lease.name, holder: this.id, epoch, expiresAt: this.params.clock.now() + leaseMs };
+      // renewed without our key (the server was just back, say): take it now, not an interval later
+      if (this.lock && !this.lock.holds(epoch)) void this.lock.tryHold(epoch);
     } else {
       this.stepDown('the lease renewal was refused: another replica holds the lease');
     }

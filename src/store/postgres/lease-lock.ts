@@ -62,6 +62,10 @@ export class LeaseLock {
   private connecting: Promise<pg.Client | null> | null = null;
   /** Epochs whose key this session holds. */
   private readonly held = new Set<number>();
+  /** tryHold calls in flight, by epoch. */
+  private readonly trying = new Map<number, Promise<TryAnswer>>();
+  /** Keys released while a try for them was in flight: let go of again as soon as it gets them. */
+  private readonly unwanted = new Set<number>();
   private started: number | null = null;
   private failing = false;
   private closed = false;
@@ -84,14 +88,29 @@ export class LeaseLock {
   }
 
   /** Takes term `epoch`'s key if it is free: `busy` when another session holds it. */
-  async tryHold(epoch: number): Promise<TryAnswer> {
-    if (this.holds(epoch)) return 'held';
+  tryHold(epoch: number): Promise<TryAnswer> {
+    if (this.holds(epoch)) return Promise.resolve('held');
+    // one try per key at a time: a second pg_try_advisory_lock on this session would count twice
+    let pending = this.trying.get(epoch);
+    if (!pending) {
+      pending = this.take(epoch).finally(() => this.trying.delete(epoch));
+      this.trying.set(epoch, pending);
+    }
+    return pending;
+  }
+
+  private async take(epoch: number): Promise<TryAnswer> {
+    this.unwanted.delete(epoch);
     const c = await this.session();
     if (!c) return 'error';
     try {
       const res = await this.query<{ ok: boolean }>(c, 'SELECT pg_try_advisory_lock($1::int4, $2::int4) AS ok', [this.key, epochKey(epoch)], this.params.timeoutMs);
       if (!res.rows[0]?.ok) return 'busy';
       this.held.add(epoch);
+      if (this.unwanted.delete(epoch)) {
+        await this.release(epoch);
+        return 'busy';
+      }
       return 'held';
     } catch (err) {
       this.lost(c, err);
@@ -119,6 +138,7 @@ export class LeaseLock {
 
   /** Lets go of term `epoch`'s key (nothing when this session does not hold it). */
   async release(epoch: number): Promise<void> {
+    if (this.trying.has(epoch)) this.unwanted.add(epoch);
     if (!this.held.delete(epoch)) return;
     const c = this.client;
     if (!c) return;
