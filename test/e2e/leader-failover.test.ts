@@ -13,7 +13,9 @@
  *   gap pages the webhook (PipelineDeadlineMissed), once — when the gap has deadlines: a takeover
  *   by the lease's expiry (~10 s) has; one that notices the dead leader's store session at once
  *   (well under a tick) leaves no tick late and no deadline in the gap.
- * - **SIGSTOP the leader past its lease, then SIGCONT it.** Another replica takes over; the
+ * - **SIGSTOP the leader past its lease, then SIGCONT it.** It keeps its store session, so the
+ *   takeover waits for the lease's expiry: the ticks of that gap fire late, once each, with the
+ *   delay recorded, and a deadline due in the gap pages once. Another replica takes over; the
  *   woken one finds itself deposed (logged once) and starts nothing: no run claimed or created
  *   by it after it woke, no logical date twice, no dedup key enqueued twice or delivered twice —
  *   checked in the store and at the webhook.
@@ -161,7 +163,9 @@ describe('leader lease drills (replicas on one PostgreSQL database)', () => {
           overlap: 'queue',
           max_active_runs: 1,
           deadline: { after: '4s' },
-          tasks: [{ id: 'work', operator: 'command', params: { command: ['sleep', '2'] } }],
+          // a retry: the run a SIGKILLed leader was executing is recovered and runs again in time
+          // (no deadline missed when the takeover is quick), not failed for good
+          tasks: [{ id: 'work', operator: 'command', retries: 1, retry_delay: '1s', params: { command: ['sleep', '2'] } }],
         },
         // the ingestion runs on a worker; the notification after it in the leader
         ingest: {
@@ -336,16 +340,20 @@ setTimeout(() => console.log(JSON.stringify({ ingested: 42, tryNumber })), ${ING
     expect(new Set(firingKeys).size).toBe(firingKeys.length);
   }, 180_000);
 
-  it('SIGSTOP the leader past its lease, then SIGCONT: it finds itself deposed and starts nothing (no duplicate run or notification)', async () => {
+  it('SIGSTOP the leader past its lease, then SIGCONT: the ticks of the gap fire late once each, a deadline due in the gap pages once; the woken one finds itself deposed and starts nothing (no duplicate run or notification)', async () => {
     // a second follower, so someone takes over while the leader is stopped
     const follower = await startReplica(2);
     const leader = await waitFor('a leader', leaderOf, { timeoutMs: 20_000, diagnose });
     expect(leader).not.toBe(follower);
     const epochBefore = (await readyz(leader))!.leader!.epoch!;
+    const pagesBefore = receiver.matching(/PipelineDeadlineMissed/).length;
 
     process.kill(leader.pid, 'SIGSTOP');
     const stoppedAt = Date.now();
+    const lastFired = Math.max(...(await runs()).map((r) => r.logical_date));
+    // a stopped leader keeps its store session: the takeover waits for the lease's expiry, a real gap
     await waitFor('the follower to take over', async () => (await readyz(follower))?.leader?.self === true, { timeoutMs: 20_000, intervalMs: 100, diagnose });
+    const takeoverAt = Date.now();
     expect((await readyz(follower))!.leader!.epoch).toBe(epochBefore + 1);
     // past the lease, then wake it up
     await sleep(Math.max(0, stoppedAt + 14_000 - Date.now()));
@@ -367,6 +375,19 @@ setTimeout(() => console.log(JSON.stringify({ ingested: 42, tryNumber })), ${ING
     expect(afterWake.every((r) => r.owner_pid === follower.pid || r.owner_pid === null)).toBe(true);
     const dup = await admin.query(`SELECT sink, dedup_key, COUNT(*) AS n FROM outbox GROUP BY sink, dedup_key HAVING COUNT(*) > 1`);
     expect(dup.rows).toEqual([]);
+
+    // the gap's ticks: fired late by the new leader, once each, with the delay recorded
+    const gap = all.filter((r) => r.logical_date > lastFired && r.logical_date < takeoverAt - 1_000);
+    process.stderr.write(
+      `e2e leader: SIGSTOP gap ${takeoverAt - stoppedAt} ms, ${gap.length} tick(s) fired late by ${gap.map((r) => r.queued_at - r.logical_date).join(', ')} ms\n`,
+    );
+    expect(gap.length).toBeGreaterThanOrEqual(2);
+    for (const r of gap) expect(r.queued_at - r.logical_date).toBeGreaterThan(1_000);
+    expect(await (await fetch(`${follower.url}/metrics`)).text()).toMatch(/^supervisor_pipeline_schedule_delay_seconds_count\{pipeline="tick"[^}]*\} [1-9]/m);
+    // a deadline due in the gap still pages (the new leader), once
+    const page = await waitFor('PipelineDeadlineMissed for tick on the webhook', () => receiver.matching(/PipelineDeadlineMissed/)[pagesBefore], { timeoutMs: 30_000, diagnose });
+    expect(page.body).toContain('tick');
+    await sleep(2_000);
     const delivered = receiver.requests.map((r) => r.dedupKey);
     expect(new Set(delivered).size).toBe(delivered.length);
   }, 180_000);
