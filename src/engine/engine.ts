@@ -111,9 +111,10 @@ export interface EngineParams {
   /** Where tries run: in this process (default) or on task workers (executor.mode workers, src/engine/executor.ts). */
   executor?: TaskExecutor;
   /**
-   * While scheduling, crash recovery runs again this often (ms; default 10 s): an owner that was
-   * alive when this process took over (a frozen replica of this host) and died since has its
-   * runs recovered (tries on workers adopted) without waiting for another failover.
+   * While scheduling, crash recovery runs again this often (ms; default 10 s) for the runs owned
+   * on this host: an owner that was alive when this process took over (a frozen replica of this
+   * host) and died since has its runs recovered (tries on workers adopted) without waiting for
+   * another failover.
    */
   recoveryIntervalMs?: number;
   /**
@@ -505,9 +506,10 @@ class PipelinesEngine implements Engine {
   }
 
   /** Crash recovery (src/engine/recovery.ts) with this process's owner rules, fenced; tries on workers adopted. */
-  private recover(): Promise<RecoveredRun[]> {
+  private recover(options: { onlyThisHost?: boolean } = {}): Promise<RecoveredRun[]> {
     const executor = this.params.executor;
     return recoverOrphanedRuns({
+      ...options,
       store: this.store,
       logger: this.logger,
       now: () => this.clock.now(),
@@ -522,7 +524,9 @@ class PipelinesEngine implements Engine {
   /** The periodic pass while scheduling: never two at once, never throws. */
   private recoverAgain(): void {
     if (this.recovering || !this.scheduling || this.shutdown.signal.aborted) return;
-    this.recovering = this.recover()
+    // owners of this host only: another host's owner is judged gone only when a term changes
+    // (a CLI running a test run in-process over there is alive and not a lease holder)
+    this.recovering = this.recover({ onlyThisHost: true })
       .then((out) => {
         if (out.length > 0) this.dispatch();
       })

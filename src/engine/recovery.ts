@@ -56,6 +56,11 @@ export interface RecoveryParams {
   leaseHolder?: string | null;
   /** Whether a try was handed to a task worker and can be adopted (its task_queue row). */
   canAdopt?: (runId: string, taskId: string, tryNumber: number) => boolean;
+  /**
+   * Only runs owned on this host (the periodic pass while leading): a pid here is known alive or
+   * dead at any time, while another host's owner is judged gone only when a term changed.
+   */
+  onlyThisHost?: boolean;
   /** Runs a run's writes in one transaction fenced by the leader's epoch (default: as they are). */
   fence?: <T>(write: () => T) => T;
   killGraceMs?: number;
@@ -141,10 +146,11 @@ export async function recoverOrphanedRuns(params: RecoveryParams): Promise<Recov
     ...(params.leaseHolder !== undefined ? { leaseHolder: params.leaseHolder } : {}),
   };
   for (const run of store.listRuns({ state: 'running', limit: 10_000 })) {
-    if (isRunOwnerAlive(run, liveness)) continue;
     // an older version's run (no owner id) ran on this host, as every process did then
     const ownerHost = run.owner === null ? host : (parseOwner(run.owner)?.host ?? null);
     const local = ownerHost === host;
+    if (params.onlyThisHost && !local) continue;
+    if (isRunOwnerAlive(run, liveness)) continue;
     const rec: RecoveredRun = {
       runId: run.id,
       pipeline: run.pipeline,

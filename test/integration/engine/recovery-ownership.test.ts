@@ -131,8 +131,13 @@ describe.each(['sqlite', 'postgres'] as const)('crash recovery across hosts on %
     // our id, not executing here: a stale claim (this process cannot be running it)
     expect(isRunOwnerAlive(runs.getRun(selfExecuting)!, { ...o, executing: () => false })).toBe(false);
 
+    // the periodic pass while leading: only owners of this host
+    const periodic = await recover({ ...o, onlyThisHost: true });
+    expect(periodic.map((r) => r.runId).sort()).toEqual([sameHostDead, legacyDead].sort());
+    expect(runs.getRun(otherHost)).toMatchObject({ state: 'running' });
+    // the pass at a takeover: another host's owner that does not lead is gone too
     const recovered = await recover(o);
-    expect(recovered.map((r) => r.runId).sort()).toEqual([sameHostDead, otherHost, legacyDead].sort());
+    expect(recovered.map((r) => r.runId)).toEqual([otherHost]);
     for (const id of [sameHostLive, otherHostLeader, selfExecuting, legacyLive]) expect(runs.getRun(id)).toMatchObject({ state: 'running' });
     for (const id of [sameHostDead, otherHost, legacyDead]) {
       expect(runs.getRun(id)).toMatchObject({ state: 'queued', ownerPid: null, owner: null });
