@@ -236,7 +236,7 @@ setTimeout(() => console.log(JSON.stringify({ ingested: 42, tryNumber })), ${ING
     tmp.cleanup();
   });
 
-  it('SIGKILL the leader while an ingestion try runs on a worker: another replica leads, adopts the try (one attempt, one run), the ticks of the gap fire late once each, a deadline due in the gap pages once', async () => {
+  it('SIGKILL the leader while an ingestion try runs on a worker: another replica leads, adopts the try (one attempt, one run, the DAG goes on once), every tick once (late when the gap has any)', async () => {
     await startReplica(0);
     await startReplica(1);
     startWorker('w1', path.join(dirs[0]!, 'supervisor.yaml'));
