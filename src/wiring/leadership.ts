@@ -295,7 +295,7 @@ class LeaseLeadership implements Leadership {
     this.closing = true;
     this.stopping ??= (async () => {
       this.wake?.();
-      await this.starting;
+      await this.starting?.catch(() => undefined);
       // a follower's lock wait ends with its session (it holds nothing to hand over)
       if (!this.state.value.leader) await this.lock?.close();
       await this.loop;
