@@ -79,7 +79,8 @@ const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status())[1
         reply(200, { ms, signals: signals.length, partitions, lagSum, unknown: unknown.slice(0, 3), stats: check.lastCycle(), commitStoreSize: commitSource.size() });
       }, fail);
     } else if (req.method === 'GET' && req.url === '/mem') {
-      reply(200, { rss: kb('VmRSS'), hwm: kb('VmHWM'), heapUsed: process.memoryUsage().heapUsed, external: process.memoryUsage().external, refresh: registry.lastRefreshStats() });
+      const m = process.memoryUsage();
+      reply(200, { rss: kb('VmRSS'), hwm: kb('VmHWM'), heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, refresh: registry.lastRefreshStats() });
     } else if (req.method === 'POST' && req.url === '/gc' && global.gc) {
       // diagnostics only (node --expose-gc): the live heap after a full collection
       global.gc();
