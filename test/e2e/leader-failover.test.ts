@@ -283,7 +283,9 @@ setTimeout(() => console.log(JSON.stringify({ ingested: 42, tryNumber })), ${ING
     await waitFor('the other replica to lead', async () => (await readyz(other))?.leader?.self === true, { timeoutMs: 20_000, intervalMs: 100, diagnose });
     const failoverMs = Date.now() - killedAt;
     process.stderr.write(`e2e leader: failover after SIGKILL took ${failoverMs} ms\n`);
-    expect(failoverMs).toBeLessThanOrEqual(12_000);
+    // the issue's bound (lease 10 s): the dead leader's session ends with its process, so a
+    // follower waiting on its advisory-lock key takes over in well under a second here
+    expect(failoverMs).toBeLessThanOrEqual(10_000);
     expect((await readyz(other))!.leader!.epoch).toBe(epochBefore + 1);
     // the ingestion process was not stopped by the failover: its worker still runs it
     expect(pidAlive(ingestPid)).toBe(true);
