@@ -276,8 +276,9 @@ Times are taken with \`performance.now()\` when the engine publishes the run eve
 | decomposition: cron boundary → trigger fired (1 ms resolution) | ${fl.n} | ${fmt(fl.p50)} | ${fmt(fl.p99)} | ${fmt(fl.max)} | ${fmt(fl.mean)} | – | |
 | decomposition: trigger fired → first task running | ${fr.n} | ${fmt(fr.p50)} | ${fmt(fr.p99)} | ${fmt(fr.max)} | ${fmt(fr.mean)} | – | |
 
-Store calls in each measured window (bench/lib/store-calls.ts; medians per window): round trips are what a call costs on
-PostgreSQL (each statement, BEGIN/COMMIT, SAVEPOINT/RELEASE is one synchronous request); commits are outer transactions
+Store calls in each measured window (bench/lib/store-calls.ts; medians per window): round trips are the requests the
+PostgreSQL facade sent (what it held back inside a transaction — BEGIN, SET, savepoints, deferred writes, the lease fence —
+goes with the next request; on SQLite the count is one per statement, BEGIN/COMMIT and SAVEPOINT/RELEASE); commits are outer transactions
 and writes outside one (on PostgreSQL each waits for the WAL flush; SQLite in WAL mode with synchronous=NORMAL does not
 sync at commit); the thread is blocked in the store for "blocked".
 

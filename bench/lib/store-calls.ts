@@ -10,6 +10,11 @@
  * (autocommit). On PostgreSQL each waits for the server's WAL flush (synchronous_commit on, the
  * default); on SQLite in WAL mode with synchronous=NORMAL (the store's setting) a commit does not
  * sync. On SQLite the same calls run in-process.
+ *
+ * When the store counts its own requests (the PostgreSQL facade's `requestCount`: statements it
+ * held back go with the next request, see src/store/postgres/database.ts), the round trips of a
+ * call are that count's growth over it; otherwise one per statement, BEGIN/COMMIT and
+ * SAVEPOINT/RELEASE.
  */
 import type { SqlDatabase, SqlStatement, SqlTransaction, TransactionFunction } from '../../src/store/sql';
 
@@ -29,13 +34,23 @@ export function countStoreCalls(db: SqlDatabase, now: () => number): { db: SqlDa
   const calls: StoreCall[] = [];
   let depth = 0;
   let current: StoreCall = { t: 0, ms: 0, statements: 0, roundTrips: 0, commits: 0 };
+  const requests = (): number | undefined => {
+    const n = (db as { requestCount?: unknown }).requestCount;
+    return typeof n === 'number' ? n : undefined;
+  };
+  let requestsBefore: number | undefined;
   const within = <T>(fn: () => T): T => {
-    if (depth++ === 0) current = { t: now(), ms: 0, statements: 0, roundTrips: 0, commits: 0 };
+    if (depth++ === 0) {
+      current = { t: now(), ms: 0, statements: 0, roundTrips: 0, commits: 0 };
+      requestsBefore = requests();
+    }
     try {
       return fn();
     } finally {
       if (--depth === 0) {
         current.ms = now() - current.t;
+        const after = requests();
+        if (after !== undefined && requestsBefore !== undefined) current.roundTrips = after - requestsBefore;
         calls.push(current);
       }
     }
@@ -51,7 +66,17 @@ export function countStoreCalls(db: SqlDatabase, now: () => number): { db: SqlDa
           if (write && !db.inTransaction) current.commits += 1;
           return s[method](...params) as ReturnType<SqlStatement[K]>;
         });
-    return { run: call('run'), get: call('get'), all: call('all') };
+    const wrapped: SqlStatement & { runLater?: (...params: unknown[]) => void } = { run: call('run'), get: call('get'), all: call('all') };
+    // the PostgreSQL statement's held-back write (src/store/postgres/database.ts runLater) stays one
+    const later = (s as { runLater?: (...params: unknown[]) => void }).runLater;
+    if (later)
+      wrapped.runLater = (...params: unknown[]) =>
+        within(() => {
+          current.statements += 1;
+          if (!db.inTransaction) current.commits += 1;
+          later(...params);
+        });
+    return wrapped;
   };
   const transaction = <F extends TransactionFunction>(tx: SqlTransaction<F>): SqlTransaction<F> => {
     type Run = SqlTransaction<F>['immediate'];

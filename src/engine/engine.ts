@@ -31,7 +31,7 @@ import { systemClock } from '../shared/clock';
 import type { LoadedConfig } from '../config/load';
 import type { SqliteDatabase } from '../store/database';
 import { dialectOf } from '../store/sql';
-import { createRunStore, type RunStore } from '../store/runs';
+import { createRunStore, type RunRecord, type RunStore } from '../store/runs';
 import { compileSchedule, ticksBetween } from '../../streams/cron';
 import { evaluateGate, gateTriggers } from '../../streams/gate';
 import { createKafkaAdminSource, type KafkaAdminSource } from '../../streams/trigger-kafka';
@@ -41,7 +41,7 @@ import { createPipelineCatalog, getTask, type PipelineCatalog, type PipelineSpec
 import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipelines';
 import type { OperatorRegistry } from './operator';
 import { isPidAlive, isRunOwnerAlive, recoverOrphanedRuns, type RecoveredRun } from './recovery';
-import { AbortReason, executeRun, type RunnerParams } from './runner';
+import { AbortReason, beginRun, executeRun, type BegunRun, type RunnerParams } from './runner';
 import type { TaskExecutor } from './executor';
 import { countPlan, planBackfill, runBackfill, type BackfillOptions, type BackfillSummary } from './backfill';
 import { dispatchQueued } from './dispatch';
@@ -289,7 +289,7 @@ class PipelinesEngine implements Engine {
     this.events.next(e);
   }
 
-  private execute(spec: PipelineSpec, runId: string, only?: readonly string[]): void {
+  private execute(spec: PipelineSpec, runId: string, only?: readonly string[], begun?: BegunRun): void {
     const ac = new AbortController();
     const onShutdown = (): void => ac.abort(this.shutdown.signal.reason);
     if (this.shutdown.signal.aborted) onShutdown();
@@ -303,7 +303,7 @@ class PipelinesEngine implements Engine {
       }, this.params.pollIntervalMs ?? 1000);
       this.requestTimer.unref();
     }
-    const p = executeRun(this.runner, spec, runId, ac.signal, only ? { only } : {})
+    const p = executeRun(this.runner, spec, runId, ac.signal, { ...(only ? { only } : {}), ...(begun ? { begun } : {}) })
       .then(
         () => undefined,
         (err: unknown) => {
@@ -393,7 +393,13 @@ class PipelinesEngine implements Engine {
   }
 
   /** Never throws unless `rethrow` is set (a manual trigger, whose caller is waiting for the answer). */
-  private submit(trigger: Trigger, options: { bypassOverlap?: boolean; rethrow?: boolean } = {}): RunSummary | null {
+  /** A scheduling daemon creates (and claims, when it can start) an automatic trigger's run in one store statement (src/engine/submit.ts `start`). */
+  private startsInStore(trigger?: Trigger): boolean {
+    if (!this.daemon || !this.scheduling || this.shutdown.signal.aborted) return false;
+    return trigger === undefined || (AUTOMATIC_KINDS.has(trigger.kind) && trigger.skipReason === undefined && trigger.rerun !== true);
+  }
+
+  private submit(trigger: Trigger, options: { bypassOverlap?: boolean; rethrow?: boolean; skipPaused?: boolean } = {}): RunSummary | null {
     try {
       return submitTrigger(
         {
@@ -406,9 +412,21 @@ class PipelinesEngine implements Engine {
           onCreated: (runId) => this.own.add(runId),
           dispatch: this.dispatch,
           ...(this.daemon ? { fence: this.fence } : {}),
+          // a scheduling daemon claims a run that can start in the transaction creating it
+          ...(this.startsInStore()
+            ? {
+                start: {
+                  pid: process.pid,
+                  owner: this.ownerId,
+                  now: () => this.clock.now(),
+                  begin: (spec: PipelineSpec, run: RunRecord) => beginRun(this.store, spec, run, this.clock.now()),
+                  execute: (spec: PipelineSpec, begun: BegunRun) => this.execute(spec, begun.run.id, undefined, begun),
+                },
+              }
+            : {}),
         },
         trigger,
-        options.bypassOverlap ? { bypassOverlap: true } : {},
+        { ...(options.bypassOverlap ? { bypassOverlap: true } : {}), ...(options.skipPaused ? { skipPaused: true } : {}) },
       );
     } catch (err) {
       if (isSupervisorError(err) && err.code === 'SUP_ERR_NOT_LEADER') this.logger.debug({ pipeline: trigger.pipeline, kind: trigger.kind }, 'trigger dropped: not the leader');
@@ -569,12 +587,14 @@ class PipelinesEngine implements Engine {
         // never throws: a store that does not answer (PostgreSQL down) must not end the trigger stream
         next: (t) =>
           this.safely('reading the pause state', () => {
-            if (AUTOMATIC_KINDS.has(t.kind) && this.pipelineState.isPaused(t.pipeline)) {
+            // the store statement creating the run checks the pause itself (one round trip less)
+            const inStore = this.startsInStore(t);
+            if (!inStore && AUTOMATIC_KINDS.has(t.kind) && this.pipelineState.isPaused(t.pipeline)) {
               this.metrics.skippedTick(t.pipeline, 'paused');
               logger.debug({ pipeline: t.pipeline, kind: t.kind }, 'trigger dropped: the pipeline is paused');
               return;
             }
-            this.submit(t);
+            this.submit(t, inStore ? { skipPaused: true } : {});
           }),
         error: (err: unknown) => logger.error({ error: describeError(err).message }, 'trigger stream failed'),
       }),

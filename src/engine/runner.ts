@@ -39,6 +39,42 @@ export interface RunnerParams {
 export interface ExecuteRunOptions {
   /** Run only these tasks, ignoring their upstream (`tasks test`). */
   only?: readonly string[];
+  /** The run as beginRun() wrote it in the transaction that claimed it: its rows are not read again, its begun tries go on. */
+  begun?: BegunRun;
+}
+
+/** What beginRun() wrote: the run (claimed), all its task instances, and the tasks whose first try is recorded running. */
+export interface BegunRun {
+  run: RunRecord;
+  tasks: TaskInstanceRecord[];
+  started: ReadonlySet<string>;
+}
+
+/**
+ * The first writes of a claimed run, for the caller's transaction (the one that claims it:
+ * src/engine/submit.ts): every task instance, and for each task its trigger rule lets start at
+ * once (as executeRun's first pass would: no upstream, or rule \`always\`) its first try begun
+ * (state running, try 1, the attempt row). Store writes only — nothing runs until
+ * executeRun({ begun }) after the commit. A crash in between leaves a running run with running
+ * tries and no process: crash recovery fails those tries and retries them per policy, as for a
+ * crash right after a try is recorded.
+ */
+export function beginRun(store: RunStore, pipeline: PipelineSpec, run: RunRecord, now: number): BegunRun {
+  const states = new Map<string, TaskInstanceRecord>();
+  for (const t of pipeline.tasks) states.set(t.id, newTaskInstance(run.id, t, 'none', null, null));
+  const started = new Set<string>();
+  for (const t of pipeline.tasks) {
+    const rule = evaluateTriggerRule(
+      t.triggerRule,
+      t.upstream.map((u) => states.get(u)?.state ?? 'none'),
+    );
+    if (rule !== 'run') continue;
+    states.set(t.id, { ...states.get(t.id)!, state: 'running', tryNumber: 1, startedAt: now });
+    started.add(t.id);
+  }
+  for (const ti of states.values()) store.upsertTask(ti);
+  for (const id of started) store.startAttempt({ runId: run.id, taskId: id, tryNumber: 1, startedAt: now });
+  return { run, tasks: [...states.values()], started };
 }
 
 /** Reason attached to an AbortSignal so the runner knows why a task was stopped. */
@@ -74,22 +110,25 @@ export function newTaskInstance(runId: string, task: TaskSpec, state: TaskState,
 /** Runs (or resumes) the run `runId`, which must already be claimed (`running`). Never throws for task failures. */
 export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId: string, signal: AbortSignal, options: ExecuteRunOptions = {}): Promise<RunRecord> {
   const { store, clock } = p;
-  const run = store.getRun(runId);
+  const begun = options.begun?.run.id === runId ? options.begun : undefined;
+  const run = begun?.run ?? store.getRun(runId);
   if (!run) throw new SupervisorError('SUP_ERR_NOT_FOUND', `run "${runId}" does not exist`);
   const logger = p.logger.child({ run: run.id });
   const selected = options.only ? new Set(options.only) : null;
   const tasks = pipeline.tasks.filter((t) => !selected || selected.has(t.id));
 
-  // Task instances: existing ones kept (resume), missing ones created.
+  // Task instances: existing ones kept (resume), missing ones created (in one transaction).
   const states = new Map<string, TaskInstanceRecord>();
-  for (const ti of store.listTasks(run.id)) states.set(ti.taskId, ti);
-  for (const t of tasks) {
-    if (!states.has(t.id)) {
-      const ti = newTaskInstance(run.id, t, 'none', null, null);
-      store.upsertTask(ti);
-      states.set(t.id, ti);
-    }
-  }
+  for (const ti of begun?.tasks ?? store.listTasks(run.id)) states.set(ti.taskId, ti);
+  const missing = tasks.filter((t) => !states.has(t.id));
+  if (missing.length > 0)
+    store.atomically(() => {
+      for (const t of missing) {
+        const ti = newTaskInstance(run.id, t, 'none', null, null);
+        store.upsertTask(ti);
+        states.set(t.id, ti);
+      }
+    });
 
   const runStartedAt = run.startedAt ?? clock.now();
   const runAc = new AbortController();
@@ -128,7 +167,9 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
 
   const running = new Map<string, Promise<void>>();
   const startTask = (task: TaskSpec): void => {
-    const promise = runTask(p, { pipeline, run, task, states, setTask, emitTask, signal: runAc.signal, logger }).finally(() => running.delete(task.id));
+    const promise = runTask(p, { pipeline, run, task, states, setTask, emitTask, signal: runAc.signal, logger, begun: begun?.started.has(task.id) === true }).finally(() =>
+      running.delete(task.id),
+    );
     running.set(task.id, promise);
   };
 
@@ -146,8 +187,8 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
           progressed = true;
           continue;
         }
-        // A task left retrying/running by a previous process resumes without re-checking its rule;
-        // a `queued` one (cleared by an operator) waits for its trigger rule like a new one.
+        // A task left retrying/running by a previous process (or begun by beginRun) resumes without
+        // re-checking its rule; a `queued` one (cleared by an operator) waits for its trigger rule like a new one.
         const resume = ti.state === 'retrying' || ti.state === 'running';
         const decision =
           selected || resume
@@ -247,6 +288,8 @@ interface TaskRunCtx {
   emitTask: (taskId: string, state: TaskState, attempt: number, reason?: string, durationMs?: number) => void;
   signal: AbortSignal;
   logger: Logger;
+  /** Its first try is recorded running already (beginRun): it starts without writing that again. */
+  begun: boolean;
 }
 
 /** One task through all its tries. Resolves when the task reached a terminal state (or the run was aborted by shutdown). */
@@ -262,7 +305,9 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
   const maxTries = Math.max(ti.maxTries, ti.tryNumber + 1);
   const executor = p.executor ?? localExecutor;
   // left running by crash recovery: its try (on a worker) is adopted, not started again
-  let adopting = ti.state === 'running' && ti.tryNumber > 0 && executor.adopt !== undefined;
+  let adopting = !c.begun && ti.state === 'running' && ti.tryNumber > 0 && executor.adopt !== undefined;
+  // begun by beginRun in the claim's transaction: the try's rows are written, it starts now
+  let begun = c.begun && ti.state === 'running' && ti.tryNumber > 0;
 
   for (;;) {
     // Wait for a scheduled retry.
@@ -276,15 +321,28 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
         }
       }
     }
-    if (c.signal.aborted) return abortTask(p, c, ti, null);
+    if (c.signal.aborted) {
+      // a begun try that never ran: its attempt ends here
+      if (begun) store.updateAttempt(run.id, task.id, ti.tryNumber, { state: 'failed', endedAt: clock.now(), error: describeAbort(c.signal.reason) });
+      return abortTask(p, c, ti, null);
+    }
 
     const adopted = adopting;
     adopting = false;
-    const tryNumber = adopted ? ti.tryNumber : ti.tryNumber + 1;
-    const startedAt = adopted ? (store.listAttempts(run.id, task.id).find((a) => a.tryNumber === tryNumber)?.startedAt ?? clock.now()) : clock.now();
-    if (!adopted) {
-      ti = setTask(task.id, { state: 'running', tryNumber, startedAt: ti.startedAt ?? startedAt, endedAt: null, nextTryAt: null, reason: null });
-      store.startAttempt({ runId: run.id, taskId: task.id, tryNumber, startedAt });
+    const wasBegun = begun;
+    begun = false;
+    const tryNumber = adopted || wasBegun ? ti.tryNumber : ti.tryNumber + 1;
+    const startedAt = adopted
+      ? (store.listAttempts(run.id, task.id).find((a) => a.tryNumber === tryNumber)?.startedAt ?? clock.now())
+      : wasBegun
+        ? (ti.startedAt ?? clock.now())
+        : clock.now();
+    if (!adopted && !wasBegun) {
+      // the task's state and its attempt row in one transaction
+      store.atomically(() => {
+        ti = setTask(task.id, { state: 'running', tryNumber, startedAt: ti.startedAt ?? startedAt, endedAt: null, nextTryAt: null, reason: null });
+        store.startAttempt({ runId: run.id, taskId: task.id, tryNumber, startedAt });
+      });
     }
     emitTask(task.id, 'running', tryNumber);
 
@@ -361,9 +419,13 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
     if (error === null && outcome !== null && !(abortReason instanceof AbortReason)) {
       const state: TaskState = outcome.skipped !== undefined ? 'skipped' : 'success';
       logBuf.append(`[supervisor] try ${tryNumber}: ${state}${outcome.skipped ? ` (${outcome.skipped})` : ''}`);
-      flush();
-      store.updateAttempt(run.id, task.id, tryNumber, { state, endedAt, exitCode: outcome.exitCode ?? null });
-      ti = setTask(task.id, { state, endedAt, result: outcome.result ?? null, reason: outcome.skipped ?? null, pid: null });
+      const result = outcome;
+      // the log, the attempt and the task's state in one transaction
+      store.atomically(() => {
+        flush();
+        store.updateAttempt(run.id, task.id, tryNumber, { state, endedAt, exitCode: result.exitCode ?? null });
+        ti = setTask(task.id, { state, endedAt, result: result.result ?? null, reason: result.skipped ?? null, pid: null });
+      });
       emitTask(task.id, state, tryNumber, outcome.skipped, durationMs);
       logger.info({ tryNumber, durationMs }, `task ${state}`);
       return;
@@ -374,9 +436,11 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
     const message = abortReason instanceof AbortReason ? abortReason.message : describeError(error, 'SUP_ERR_TASK_FAILED').message;
     const exitCode = typeof (error as { exitCode?: unknown })?.exitCode === 'number' ? (error as { exitCode: number }).exitCode : null;
     logBuf.append(`[supervisor] try ${tryNumber} ${timedOut ? 'timed out' : 'failed'}: ${message}`);
-    flush();
     const attemptState: TaskState = timedOut ? 'timed_out' : operatorRequest(abortReason) ? 'cancelled' : 'failed';
-    store.updateAttempt(run.id, task.id, tryNumber, { state: attemptState, endedAt, error: message, exitCode });
+    store.atomically(() => {
+      flush();
+      store.updateAttempt(run.id, task.id, tryNumber, { state: attemptState, endedAt, error: message, exitCode });
+    });
 
     if (abortReason instanceof AbortReason && abortReason.kind !== 'execution_timeout') {
       ti = c.states.get(task.id)!;

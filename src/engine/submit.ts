@@ -4,8 +4,9 @@
  * of its logical date (deduplicated).
  */
 import type { Clock, Logger, RunEvent, Trigger, TriggerKind } from '../protocol';
-import type { NewRun, RunStore } from '../store/runs';
+import type { NewRun, RunRecord, RunStore } from '../store/runs';
 import type { PipelineCatalog, PipelineSpec } from './dag';
+import type { BegunRun } from './runner';
 import { summarizeRun, type RunSummary } from './run-summary';
 
 /** Trigger kinds the overlap policy applies to. */
@@ -17,18 +18,33 @@ export interface SubmitParams {
   clock: Clock;
   logger: Logger;
   emit(e: RunEvent): void;
-  skippedTick(pipeline: string, reason: 'overlap'): void;
+  skippedTick(pipeline: string, reason: 'overlap' | 'paused'): void;
   /** A run was created queued: the engine remembers it as its own (before its event). */
   onCreated(runId: string): void;
   /** Start queued runs with room (after the queued event). */
   dispatch(): void;
   /** Runs the writes of an automatic trigger (schedule, event, catchup) fenced by the leader's epoch (src/wiring/leadership.ts). */
   fence?: <T>(write: () => T) => T;
+  /**
+   * A scheduling daemon: an automatic trigger's run is claimed in the (fenced) transaction that
+   * creates it when its pipeline has a free slot and nothing queued, and its first tries are
+   * begun there (`begin`, src/engine/runner.ts beginRun); `execute` runs it after the commit.
+   * Without it, or when the run must wait, the run is queued and `dispatch` claims it.
+   */
+  start?: {
+    pid: number;
+    owner: string;
+    now(): number;
+    begin(spec: PipelineSpec, run: RunRecord): BegunRun;
+    execute(spec: PipelineSpec, begun: BegunRun): void;
+  };
 }
 
 export interface SubmitOptions {
   /** Manual triggers and catchup ticks ignore the overlap policy. */
   bypassOverlap?: boolean;
+  /** With `start`: create no run while the pipeline is paused, checked in the statement creating it (the caller did not check). */
+  skipPaused?: boolean;
 }
 
 /** Runs an automatic trigger may have active (queued or running) under the overlap policy. */
@@ -65,6 +81,42 @@ export function submitTrigger(params: SubmitParams, trigger: Trigger, options: S
       });
     }
     return summarizeRun(store, store.getRun(run.id)!, created);
+  }
+  if (params.start && AUTOMATIC_KINDS.has(trigger.kind) && !trigger.rerun) {
+    const start = params.start;
+    let begun: BegunRun | undefined;
+    // one transaction: the look-up, the run (claimed when it can start) and its first tries
+    const out = fence(() =>
+      store.atomically(() => {
+        const scheduled = store.scheduleRun(row, {
+          room: options.bypassOverlap ? null : overlapRoom(spec),
+          claim: { maxActive: spec.maxActiveRuns, pid: start.pid, owner: start.owner, now: start.now() },
+          ...(options.skipPaused ? { skipPaused: true } : {}),
+        });
+        if (scheduled.outcome === 'created' && scheduled.claimed) begun = start.begin(spec, scheduled.run);
+        return scheduled;
+      }),
+    );
+    if (out.outcome === 'exists') return summarizeRun(store, out.run, false);
+    if (out.outcome === 'paused') {
+      params.skippedTick(spec.id, 'paused');
+      logger.debug({ pipeline: spec.id, kind: trigger.kind }, 'trigger dropped: the pipeline is paused');
+      return null;
+    }
+    if (out.outcome === 'no_room') {
+      params.skippedTick(spec.id, 'overlap');
+      logger.info(
+        { pipeline: spec.id, logicalDate: new Date(trigger.logicalDate).toISOString(), overlap: spec.overlap, active: out.active },
+        'tick skipped: a run is still active',
+      );
+      return null;
+    }
+    const run = out.run;
+    params.onCreated(run.id);
+    params.emit({ type: 'run', runId: run.id, pipeline: spec.id, logicalDate: run.logicalDate, trigger: run.kind, state: 'queued', at: now, firedAt: trigger.firedAt });
+    if (begun) start.execute(spec, begun);
+    else params.dispatch();
+    return summarizeRun(store, begun ? begun.run : store.getRun(run.id)!, true);
   }
   if (AUTOMATIC_KINDS.has(trigger.kind) && !options.bypassOverlap && !trigger.rerun) {
     const existing = store.findRun(spec.id, trigger.logicalDate);

@@ -14,15 +14,19 @@
  * - **release**: ends our term at once (a clean stop: another replica takes over at its next
  *   try instead of waiting for the expiry).
  * - **fence**: inside a caller's transaction, an `UPDATE` that touches our row when holder,
- *   epoch and expiry still match. On PostgreSQL it takes the row lock, so a takeover (which
+ *   epoch and expiry still match (on PostgreSQL one statement with the server's clock, sent with
+ *   the transaction's first write; a refusal fails the transaction with SUP_ERR_NOT_LEADER). On PostgreSQL it takes the row lock, so a takeover (which
  *   updates the same row) waits for a fenced transaction in flight, and a fenced transaction
  *   after a takeover finds no row: the two serialize.
  *
  * Time is the store's own clock where the dialect has one (PostgreSQL `clock_timestamp()`, so
- * clock skew between replicas does not matter), the caller's clock on SQLite.
+ * clock skew between replicas does not matter; the fence reads it in its UPDATE), the caller's
+ * clock on SQLite.
  */
 import type { ClientConfig } from 'pg';
+import { SupervisorError } from '../protocol';
 import type { SqliteDatabase } from './database';
+import { runChecked } from './postgres/database';
 
 /**
  * The database handle the lease needs (better-sqlite3's, or the PostgreSQL store's with the same
@@ -80,7 +84,10 @@ export interface LeaseStore {
   release(holder: string, epoch: number): boolean;
   /**
    * Inside a transaction: true when `holder` still holds term `epoch` and it has not expired.
-   * On PostgreSQL the row stays locked until the transaction ends.
+   * On PostgreSQL the row stays locked until the transaction ends, and the check goes with the
+   * transaction's next statement (src/store/postgres/database.ts runChecked): fence() answers
+   * true, and when the term has ended that next call (at the latest the COMMIT) throws
+   * SUP_ERR_NOT_LEADER and nothing of the transaction commits. (Outside a transaction it answers at once.)
    */
   fence(holder: string, epoch: number): boolean;
 }
@@ -135,8 +142,11 @@ export function createLeaseStore(params: LeaseStoreParams): LeaseStore {
   );
   const renewStmt = db.prepare(`UPDATE leader SET expires_at = ? WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
   const releaseStmt = db.prepare(`UPDATE leader SET expires_at = ? WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
-  // touches the row: on PostgreSQL this is the row lock a takeover's upsert waits for
-  const fenceStmt = db.prepare(`UPDATE leader SET epoch = epoch WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
+  // touches the row: on PostgreSQL this is the row lock a takeover's upsert waits for; there the
+  // expiry is compared with the server's clock in the same statement (one round trip, not two)
+  const fenceStmt = postgres
+    ? db.prepare(`UPDATE leader SET epoch = epoch WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint`)
+    : db.prepare(`UPDATE leader SET epoch = epoch WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ?`);
 
   const read = (): LeaseRecord | null => {
     const row = readStmt.get(name) as Row | undefined;
@@ -170,7 +180,10 @@ export function createLeaseStore(params: LeaseStoreParams): LeaseStore {
       return releaseStmt.run(at, name, holder, epoch, at).changes === 1;
     },
     fence(holder, epoch) {
-      return fenceStmt.run(name, holder, epoch, now()).changes === 1;
+      if (!postgres) return fenceStmt.run(name, holder, epoch, now()).changes === 1;
+      // held back with the transaction's next statement (one round trip less); a refusal fails that call
+      const refuse = (): Error => new SupervisorError('SUP_ERR_NOT_LEADER', `the leader lease's term ${epoch} of ${holder} has ended`);
+      return runChecked(fenceStmt, 1, refuse, name, holder, epoch);
     },
   };
 }

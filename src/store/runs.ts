@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RunState, TaskState, TriggerKind } from '../protocol';
 import type { SqliteDatabase } from './database';
+import { runLater } from './postgres/database';
 import type { SqlStatement } from './sql';
 
 export interface RunRecord {
@@ -91,6 +92,29 @@ export interface NewRun {
   id?: string;
 }
 
+/** How `scheduleRun` creates an automatic trigger's run (src/engine/submit.ts). */
+export interface ScheduleRunOptions {
+  /** The overlap policy's room: no run is created while the pipeline has this many queued or running (null: no limit). */
+  room: number | null;
+  /**
+   * Claim the new run in the same statement (running, owned by `pid`/`owner`, started `now`)
+   * when its pipeline runs fewer than `maxActive` and has none queued (which the dispatcher
+   * would start first); null: always queued.
+   */
+  claim: { maxActive: number; pid: number; owner: string; now: number } | null;
+  /** Create nothing while the pipeline is paused (the `paused` outcome). */
+  skipPaused?: boolean;
+}
+
+export type ScheduledRun =
+  /** The logical date's run existed: not created again. */
+  | { outcome: 'exists'; run: RunRecord }
+  /** The overlap policy had no room (`active` queued or running). */
+  | { outcome: 'no_room'; active: number }
+  /** The pipeline is paused (`skipPaused`). */
+  | { outcome: 'paused' }
+  | { outcome: 'created'; run: RunRecord; claimed: boolean };
+
 export interface ListRunsFilter {
   pipeline?: string;
   state?: RunState | readonly RunState[];
@@ -104,6 +128,20 @@ export interface ListRunsFilter {
 export interface RunStore {
   /** Creates the run, or returns the existing one for (pipeline, logical date) with `created: false`. */
   insertRun(run: NewRun): { run: RunRecord; created: boolean };
+  /**
+   * An automatic trigger's run, in one statement when it is created: an INSERT … SELECT that
+   * inserts it unless the overlap policy has no room or (with `skipPaused`) the pipeline is
+   * paused, claimed when `options.claim` allows, the logical date's run left alone. When nothing
+   * was inserted, one look-up says why (the run exists, no room, paused).
+   */
+  scheduleRun(run: NewRun, options: ScheduleRunOptions): ScheduledRun;
+  /**
+   * `fn`'s store calls in one transaction (inside a transaction: part of it, no savepoint; an
+   * error thrown out of `fn` must fail that transaction too). On PostgreSQL the writes
+   * whose answer nobody reads (task, attempt, log and run updates) are sent with the COMMIT:
+   * such a group costs one round trip and one commit.
+   */
+  atomically<T>(fn: () => T): T;
   getRun(id: string): RunRecord | null;
   /** The non-rerun run of a logical date. */
   findRun(pipeline: string, logicalDate: number): RunRecord | null;
@@ -356,6 +394,66 @@ export function createRunStore(db: SqliteDatabase): RunStore {
      ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET content = excluded.content, truncated_bytes = excluded.truncated_bytes`,
   );
 
+  // the common case in one statement (one round trip): the run inserted unless the overlap
+  // policy has no room or the pipeline is paused, claimed when it has a free slot and nothing
+  // queued, the conflict on the logical date's key left alone; RETURNING the row made
+  const scheduleInsertStmt = db.prepare(
+    `INSERT INTO runs (id, pipeline, logical_date, trigger_kind, state, params, reason, fired_at, queued_at, started_at, owner_pid, owner, rerun, attempt_of)
+     SELECT CAST(@id AS TEXT), CAST(@pipeline AS TEXT), CAST(@logical_date AS BIGINT), CAST(@trigger_kind AS TEXT),
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN 'running' ELSE 'queued' END,
+            CAST(@params AS TEXT), NULL, CAST(@fired_at AS BIGINT), CAST(@queued_at AS BIGINT),
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@now AS BIGINT) ELSE NULL END,
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner_pid AS BIGINT) ELSE NULL END,
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner AS TEXT) ELSE NULL END,
+            0, NULL
+       FROM (SELECT COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS active_running,
+                    COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS active_queued
+               FROM runs WHERE pipeline = CAST(@pipeline AS TEXT) AND state IN ('running', 'queued')) c
+      WHERE (CAST(@room AS BIGINT) IS NULL OR c.active_running + c.active_queued < CAST(@room AS BIGINT))
+        AND NOT (CAST(@skip_paused AS INTEGER) = 1 AND EXISTS (SELECT 1 FROM pipeline_state p WHERE p.pipeline = CAST(@pipeline AS TEXT) AND p.paused = 1))
+     ON CONFLICT (pipeline, logical_date) WHERE rerun = 0 DO NOTHING
+     RETURNING *`,
+  );
+  // why nothing was inserted: the logical date's run (r.*, null columns when none), the active counts, the pause
+  const scheduleLookupStmt = db.prepare(
+    `SELECT c.active_running, c.active_queued, (SELECT p.paused FROM pipeline_state p WHERE p.pipeline = ?) AS pipeline_paused, r.* FROM
+       (SELECT COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS active_running,
+               COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS active_queued
+          FROM runs WHERE pipeline = ? AND state IN ('running', 'queued')) c
+       LEFT JOIN runs r ON r.pipeline = ? AND r.logical_date = ? AND r.rerun = 0`,
+  );
+  const scheduleRunFn = (run: NewRun, options: ScheduleRunOptions): ScheduledRun => {
+    const claim = options.claim;
+    const row = scheduleInsertStmt.get({
+      id: run.id ?? makeRunId(run.pipeline, run.kind, run.logicalDate),
+      pipeline: run.pipeline,
+      logical_date: run.logicalDate,
+      trigger_kind: run.kind,
+      params: JSON.stringify(run.params ?? {}),
+      fired_at: run.firedAt,
+      queued_at: run.queuedAt,
+      // no claim: a bound no running count is below
+      max_active: claim ? claim.maxActive : 0,
+      now: claim ? claim.now : null,
+      owner_pid: claim ? claim.pid : null,
+      owner: claim ? claim.owner : null,
+      room: options.room,
+      skip_paused: options.skipPaused ? 1 : 0,
+    }) as RunRow | undefined;
+    if (row) return { outcome: 'created', run: toRun(row), claimed: row.state === 'running' };
+    const found = scheduleLookupStmt.get(run.pipeline, run.pipeline, run.pipeline, run.logicalDate) as
+      (RunRow & { id: string | null; active_running: number; active_queued: number; pipeline_paused: number | null }) | undefined;
+    if (found?.id) return { outcome: 'exists', run: toRun(found) };
+    if (options.skipPaused && Number(found?.pipeline_paused ?? 0) === 1) return { outcome: 'paused' };
+    const active = Number(found?.active_running ?? 0) + Number(found?.active_queued ?? 0);
+    if (options.room !== null && active >= options.room) return { outcome: 'no_room', active };
+    // the logical date's run was inserted by another process since (and is not visible to this statement's snapshot yet)
+    const existing = findStmt.get(run.pipeline, run.logicalDate) as RunRow | undefined;
+    if (existing) return { outcome: 'exists', run: toRun(existing) };
+    throw new Error(`the run of ${run.pipeline} at ${new Date(run.logicalDate).toISOString()} was neither created nor found`);
+  };
+  const scheduleRun = Object.assign(db.transaction(scheduleRunFn), { inside: scheduleRunFn });
+
   const insertRun = db.transaction((run: NewRun): { run: RunRecord; created: boolean } => {
     const rerun = run.rerun === true;
     const existing = run.detached ? undefined : (findStmt.get(run.pipeline, run.logicalDate) as RunRow | undefined);
@@ -384,6 +482,9 @@ export function createRunStore(db: SqliteDatabase): RunStore {
 
   return {
     insertRun: (run) => insertRun.immediate(run),
+    // inside a transaction (the leader's fenced one) both are part of it: no savepoint of their own
+    scheduleRun: (run, options) => (db.inTransaction ? scheduleRun.inside(run, options) : scheduleRun.immediate(run, options)),
+    atomically: <T>(fn: () => T): T => (db.inTransaction ? fn() : db.transaction(fn).immediate()),
     getRun: (id) => {
       const row = getStmt.get(id) as RunRow | undefined;
       return row ? toRun(row) : null;
@@ -456,7 +557,7 @@ export function createRunStore(db: SqliteDatabase): RunStore {
     claimRun: (id, pid, now, owner) => claimStmt.run(pid, owner ?? null, now, id).changes === 1,
     updateRun: (id, patch) => {
       const { sets, values } = patchSql(withOwner(patch), RUN_COLUMNS);
-      if (sets) stmt(`UPDATE runs SET ${sets} WHERE id = ?`).run(...values, id);
+      if (sets) runLater(stmt(`UPDATE runs SET ${sets} WHERE id = ?`), ...values, id);
     },
     transitionRun: (id, from, patch, owner) => {
       const { sets, values } = patchSql(withOwner(patch), RUN_COLUMNS);
@@ -506,7 +607,7 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       return row ? toTask(row) : null;
     },
     upsertTask: (t) => {
-      upsertTaskStmt.run({
+      runLater(upsertTaskStmt, {
         run_id: t.runId,
         task_id: t.taskId,
         state: t.state,
@@ -522,15 +623,15 @@ export function createRunStore(db: SqliteDatabase): RunStore {
     },
     updateTask: (runId, taskId, patch) => {
       const { sets, values } = patchSql(patch, TASK_COLUMNS);
-      if (sets) stmt(`UPDATE task_instances SET ${sets} WHERE run_id = ? AND task_id = ?`).run(...values, runId, taskId);
+      if (sets) runLater(stmt(`UPDATE task_instances SET ${sets} WHERE run_id = ? AND task_id = ?`), ...values, runId, taskId);
     },
 
     startAttempt: (a) => {
-      startAttemptStmt.run(a.runId, a.taskId, a.tryNumber, a.startedAt);
+      runLater(startAttemptStmt, a.runId, a.taskId, a.tryNumber, a.startedAt);
     },
     updateAttempt: (runId, taskId, tryNumber, patch) => {
       const { sets, values } = patchSql(patch, ATTEMPT_COLUMNS);
-      if (sets) stmt(`UPDATE task_attempts SET ${sets} WHERE run_id = ? AND task_id = ? AND try_number = ?`).run(...values, runId, taskId, tryNumber);
+      if (sets) runLater(stmt(`UPDATE task_attempts SET ${sets} WHERE run_id = ? AND task_id = ? AND try_number = ?`), ...values, runId, taskId, tryNumber);
     },
     listAttempts: (runId, taskId) => {
       const rows =
@@ -541,7 +642,7 @@ export function createRunStore(db: SqliteDatabase): RunStore {
     },
 
     saveLog: (log) => {
-      saveLogStmt.run(log.runId, log.taskId, log.tryNumber, log.content, log.truncatedBytes);
+      runLater(saveLogStmt, log.runId, log.taskId, log.tryNumber, log.content, log.truncatedBytes);
     },
     getLogs: (runId, taskId) => {
       const rows =

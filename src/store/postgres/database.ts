@@ -15,6 +15,19 @@
  * `transaction(fn)` sends BEGIN, fn's statements and COMMIT (ROLLBACK when fn throws) to the
  * worker's one connection; this thread is blocked in between, so nothing else interleaves.
  * Nested transactions are savepoints, as in better-sqlite3.
+ *
+ * Round trips: inside a transaction, what the caller needs no answer of is held back and sent
+ * with the next statement that needs one, in one request the worker pipelines (one round trip
+ * to the server): the BEGIN, `SET` statements, SAVEPOINT/RELEASE (and ROLLBACK TO after a
+ * failure), and writes run with `runLater()` (below). The COMMIT carries what is still held
+ * back, so a transaction's trailing writes and its COMMIT are one round trip. A transaction
+ * that sent nothing but its BEGIN and SETs sends nothing at all. A held-back statement that
+ * fails fails the next call of the transaction, and the whole transaction: every later call
+ * fails with it and it is rolled back (a savepoint does not undo it). Outside a transaction
+ * every call is sent at once (autocommit: durable when it returns). A COMMIT the server
+ * answers with ROLLBACK (the transaction was aborted) fails instead of passing for a commit.
+ * A checked write (`runChecked`, the leader's fence) is answered before any COMMIT is sent: when
+ * it is still held back at the end, it goes in a request of its own first.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +35,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import type { ClientConfig } from 'pg';
 import { SupervisorError } from '../../protocol';
 import type { SqlDatabase, SqlRunResult, SqlStatement, SqlTransaction, TransactionFunction } from '../sql';
-import type { WorkerRequest, WorkerResponse } from './protocol';
+import type { WorkerRequest, WorkerResponse, WorkerStatement } from './protocol';
 import { translateSql, type TranslatedSql } from './translate';
 
 export interface PostgresDatabaseOptions {
@@ -39,8 +52,52 @@ export interface PostgresDatabaseOptions {
   now?: () => number;
 }
 
-/** A request before it gets its id. */
-type Outgoing = Extract<WorkerRequest, { kind: 'query' }> extends infer Q ? (Q extends { id: number } ? Omit<Q, 'id'> : never) | { kind: 'exec'; sql: string; tx: number } : never;
+/** What one call sends beside the statements held back: the statement it waits for, and whether it ends the transaction. */
+interface Outgoing {
+  statement: WorkerStatement;
+  ends?: 'commit' | 'rollback';
+}
+
+/** A statement held back; `write`: it changes data (a deferred write), else it only prepares the transaction (BEGIN, SET, SAVEPOINT). */
+interface Held extends WorkerStatement {
+  write: boolean;
+  /** A checked write (`runChecked`): it must change this many rows, else `refuse()` fails the transaction. */
+  expect?: { changes: number; refuse: () => Error };
+}
+
+/** A PostgreSQL statement's extras: a write whose answer the caller does not need (see `runLater`, `runChecked`). */
+interface LaterStatement {
+  runLater(...params: unknown[]): void;
+  runChecked(changes: number, refuse: () => Error, ...params: unknown[]): boolean;
+}
+
+/**
+ * Runs a write whose answer (changes, last id) the caller does not use. On PostgreSQL inside a
+ * transaction it is held back and sent with the transaction's next call or its COMMIT (a failure
+ * fails the transaction there); outside a transaction, and on SQLite, it is `run()` at once.
+ */
+export function runLater<P extends unknown[]>(statement: SqlStatement<P>, ...params: P): void {
+  const later = (statement as Partial<LaterStatement>).runLater;
+  if (later) later(...params);
+  else statement.run(...params);
+}
+
+/**
+ * A write that must change exactly `changes` rows for the transaction to go on (a fence: the
+ * lease row of our term). On PostgreSQL inside a transaction it is held back like `runLater`
+ * and `true` is returned at once; its answer comes with the transaction's next call (at the
+ * latest its COMMIT), which throws `refuse()`'s error when the count differs: the transaction
+ * is rolled back, nothing of it commits, and statements sent after the check in the same
+ * request see it (a row lock it takes is taken before them). Elsewhere it runs at once and
+ * answers whether the count matched.
+ */
+export function runChecked<P extends unknown[]>(statement: SqlStatement<P>, changes: number, refuse: () => Error, ...params: P): boolean {
+  const checked = (statement as Partial<LaterStatement>).runChecked;
+  if (checked) return checked(changes, refuse, ...params);
+  return statement.run(...params).changes === changes;
+}
+
+const SET_STATEMENT = /^\s*SET\s/i;
 
 export interface StoreHealth {
   ok: boolean;
@@ -80,6 +137,12 @@ export class PostgresDatabase implements SqlDatabase {
   /** The open transaction (0: none) and its savepoint depth. */
   private tx = 0;
   private depth = 0;
+  /** The open transaction's BEGIN was sent. */
+  private begun = false;
+  /** Statements of the open transaction held back until its next call (see the module's doc). */
+  private held: Held[] = [];
+  /** A held-back statement of the open transaction failed: the transaction fails with this. */
+  private poisoned: Error | null = null;
   private isOpen = true;
   private breakerUntil = 0;
   private lastError: string | null = null;
@@ -119,6 +182,11 @@ export class PostgresDatabase implements SqlDatabase {
     return this.tx !== 0;
   }
 
+  /** Requests posted to the worker so far: each is one round trip (bench/lib/store-calls.ts counts them). */
+  get requestCount(): number {
+    return this.nextId - 1;
+  }
+
   /**
    * The pg settings for one more session on this store's server, for a connection that must
    * outlive single calls: the leader lease's advisory lock (src/store/postgres/lease-lock.ts).
@@ -140,7 +208,7 @@ export class PostgresDatabase implements SqlDatabase {
     // a store that answered in the last second is up; else ask it (at most one deadline)
     if (this.now() - this.lastOkAt > 1_000 && this.tx === 0) {
       try {
-        this.request({ kind: 'query', sql: 'SELECT 1', params: [], tx: 0 });
+        this.request({ statement: { sql: 'SELECT 1', params: [] } });
       } catch (err) {
         return { ok: false, reason: (err as Error).message };
       }
@@ -150,8 +218,23 @@ export class PostgresDatabase implements SqlDatabase {
 
   prepare<P extends unknown[] | object = unknown[], R = unknown>(sql: string): P extends unknown[] ? SqlStatement<P, R> : SqlStatement<[P], R> {
     const translated = translateSql(sql);
-    const statement: SqlStatement<unknown[], R> = {
+    // a SET inside a transaction answers nothing anyone reads: held back like a deferred write
+    const isSet = SET_STATEMENT.test(translated.text);
+    const statement: SqlStatement<unknown[], R> & LaterStatement = {
+      runLater: (...params) => {
+        if (this.tx === 0) statement.run(...params);
+        else this.held.push({ sql: translated.runText, params: translated.bind(params), write: !isSet });
+      },
+      runChecked: (changes, refuse, ...params) => {
+        if (this.tx === 0) return statement.run(...params).changes === changes;
+        this.held.push({ sql: translated.runText, params: translated.bind(params), write: true, expect: { changes, refuse } });
+        return true;
+      },
       run: (...params) => {
+        if (isSet && this.tx !== 0) {
+          this.held.push({ sql: translated.text, params: translated.bind(params), write: false });
+          return { changes: 0, lastInsertRowid: 0 } satisfies SqlRunResult;
+        }
         const res = this.query(translated, params, true);
         const id = res.rows[0]?.id;
         return { changes: res.rowCount, lastInsertRowid: typeof id === 'number' ? id : 0 } satisfies SqlRunResult;
@@ -159,11 +242,11 @@ export class PostgresDatabase implements SqlDatabase {
       get: (...params) => this.query(translated, params, false).rows[0] as R | undefined,
       all: (...params) => this.query(translated, params, false).rows as R[],
     };
-    return statement as P extends unknown[] ? SqlStatement<P, R> : SqlStatement<[P], R>;
+    return statement as unknown as P extends unknown[] ? SqlStatement<P, R> : SqlStatement<[P], R>;
   }
 
   exec(sql: string): this {
-    this.request({ kind: 'exec', sql, tx: this.tx });
+    this.request({ statement: { sql, params: [] } });
     return this;
   }
 
@@ -188,40 +271,50 @@ export class PostgresDatabase implements SqlDatabase {
   }
 
   private outer<F extends TransactionFunction>(fn: F, args: Parameters<F>): ReturnType<F> {
-    const tx = this.nextTx++;
-    this.request({ kind: 'query', sql: 'BEGIN', params: [], tx, begins: true });
-    this.tx = tx;
+    this.tx = this.nextTx++;
+    this.begun = false;
+    this.poisoned = null;
+    // BEGIN goes with the transaction's first call
+    this.held = [{ sql: 'BEGIN', params: [], write: false }];
     try {
       const result = fn(...args) as ReturnType<F>;
-      this.request({ kind: 'query', sql: 'COMMIT', params: [], tx, ends: true });
+      // a check still held back is answered before the COMMIT goes: a refusal must leave nothing committed
+      if (this.held.some((h) => h.expect)) this.request({ statement: { sql: 'SELECT 1', params: [] } });
+      // nothing sent and nothing to write (a BEGIN, SETs): nothing to commit
+      if (this.begun || this.held.some((h) => h.write)) this.request({ statement: { sql: 'COMMIT', params: [] }, ends: 'commit' });
       return result;
     } catch (err) {
-      try {
-        this.request({ kind: 'query', sql: 'ROLLBACK', params: [], tx, ends: true });
-      } catch {
-        // the connection is gone or the breaker is open: the server rolls back on its own
+      this.held = [];
+      if (this.begun) {
+        try {
+          this.request({ statement: { sql: 'ROLLBACK', params: [] }, ends: 'rollback' });
+        } catch {
+          // the connection is gone or the breaker is open: the server rolls back on its own
+        }
       }
       throw err;
     } finally {
       this.tx = 0;
       this.depth = 0;
+      this.held = [];
+      this.begun = false;
+      this.poisoned = null;
     }
   }
 
   private nested<F extends TransactionFunction>(fn: F, args: Parameters<F>): ReturnType<F> {
     const name = `sp_${++this.depth}`;
-    this.request({ kind: 'query', sql: `SAVEPOINT ${name}`, params: [], tx: this.tx });
+    const savepoint: Held = { sql: `SAVEPOINT ${name}`, params: [], write: false };
+    this.held.push(savepoint);
     try {
       const result = fn(...args) as ReturnType<F>;
-      this.request({ kind: 'query', sql: `RELEASE SAVEPOINT ${name}`, params: [], tx: this.tx });
+      this.held.push({ sql: `RELEASE SAVEPOINT ${name}`, params: [], write: false });
       return result;
     } catch (err) {
-      try {
-        this.request({ kind: 'query', sql: `ROLLBACK TO SAVEPOINT ${name}`, params: [], tx: this.tx });
-        this.request({ kind: 'query', sql: `RELEASE SAVEPOINT ${name}`, params: [], tx: this.tx });
-      } catch {
-        // the outer transaction fails too
-      }
+      const at = this.held.indexOf(savepoint);
+      // nothing after the SAVEPOINT was sent: dropping what was held since undoes it all
+      if (at >= 0) this.held.length = at;
+      else this.held.push({ sql: `ROLLBACK TO SAVEPOINT ${name}`, params: [], write: false }, { sql: `RELEASE SAVEPOINT ${name}`, params: [], write: false });
       throw err;
     } finally {
       this.depth--;
@@ -230,7 +323,7 @@ export class PostgresDatabase implements SqlDatabase {
 
   private query(sql: TranslatedSql, params: unknown[], forRun: boolean): Extract<WorkerResponse, { ok: true }> {
     const values = sql.bind(params);
-    const res = this.request({ kind: 'query', sql: forRun ? sql.runText : sql.text, params: values, tx: this.tx });
+    const res = this.request({ statement: { sql: forRun ? sql.runText : sql.text, params: values } });
     if (res.binary) {
       // structured clone turned Buffers into Uint8Arrays: the stores use Buffer methods
       for (const row of res.rows) {
@@ -258,19 +351,45 @@ export class PostgresDatabase implements SqlDatabase {
     throw this.unavailable();
   }
 
-  private request(req: Outgoing): Extract<WorkerResponse, { ok: true }> {
+  private request(out: Outgoing): Extract<WorkerResponse, { ok: true }> {
     if (!this.isOpen) throw new SupervisorError('SUP_ERR_STORE_UNAVAILABLE', `the PostgreSQL store at ${this.host} is closed`, { where: 'store.url' });
     if (this.now() < this.breakerUntil) throw this.unavailable();
+    const tx = this.tx;
+    if (tx !== 0 && this.poisoned && out.ends !== 'rollback') {
+      // a refused check keeps its own error (SUP_ERR_NOT_LEADER: the leadership steps down on it)
+      if (this.poisoned instanceof SupervisorError) throw this.poisoned;
+      throw new PostgresStatementError(`an earlier statement of this transaction failed: ${this.poisoned.message}`, undefined);
+    }
+    const held = tx === 0 ? [] : this.held;
+    const begins = tx !== 0 && !this.begun;
+    if (tx !== 0) {
+      this.held = [];
+      this.begun = true;
+    }
+    // what goes to the worker: SQL and values only (the checks stay here)
+    const statements: WorkerStatement[] = out.ends === 'rollback' ? [out.statement] : [...held.map((h) => ({ sql: h.sql, params: h.params })), out.statement];
     const id = this.nextId++;
-    const res = this.post({ ...req, id }, this.timeoutMs);
+    const res = this.post({ kind: 'query', id, statements, tx, ...(begins ? { begins: true } : {}), ...(out.ends ? { ends: out.ends } : {}) }, this.timeoutMs);
     if (res === null) {
       // the server (or the network) hangs: drop the connection, so the worker is free for the next call
       this.port.postMessage({ kind: 'reset' } satisfies WorkerRequest);
       this.fail(`no answer within ${this.timeoutMs} ms (store.timeout)`);
     }
+    // a checked write held back that did not change what it must: the transaction fails with its error
+    for (let i = 0; i < held.length && i < (res.counts?.length ?? 0); i++) {
+      const expect = held[i]!.expect;
+      if (expect && res.counts![i] !== expect.changes) {
+        const refused = expect.refuse();
+        this.poisoned = refused;
+        throw refused;
+      }
+    }
     if (!res.ok) {
       if (res.error.kind === 'connection') this.fail(res.error.message, res.error.code);
-      throw new PostgresStatementError(res.error.message, res.error.code);
+      const error = new PostgresStatementError(res.error.message, res.error.code);
+      // a statement held back failed: the transaction cannot commit any more
+      if (tx !== 0 && res.index < statements.length - 1) this.poisoned = error;
+      throw error;
     }
     this.lastOkAt = this.now();
     this.lastError = null;

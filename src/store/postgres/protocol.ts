@@ -13,20 +13,29 @@ export interface WorkerData {
   client: ClientConfig;
 }
 
+/** One statement: with parameters it goes as an extended query; without, as a simple query (which may hold several statements: migrations). */
+export interface WorkerStatement {
+  sql: string;
+  params: unknown[];
+}
+
 export type WorkerRequest =
   | {
       kind: 'query';
       id: number;
-      sql: string;
-      params: unknown[];
-      /** The transaction the statement belongs to (0: none); refused when the connection that began it is gone. */
+      /**
+       * Run in this order on the one connection, pipelined (written back to back, one round trip
+       * to the server): the statements the facade held back (BEGIN, SET, SAVEPOINT, deferred
+       * writes) and, last, the one whose answer the caller waits for.
+       */
+      statements: WorkerStatement[];
+      /** The transaction the statements belong to (0: none); refused when the connection that began it is gone. */
       tx: number;
-      /** BEGIN of transaction `tx` (a new transaction on the current connection). */
+      /** The first statement is the BEGIN of transaction `tx` (a new transaction on the current connection). */
       begins?: boolean;
-      /** COMMIT or ROLLBACK of `tx`. */
-      ends?: boolean;
+      /** The last statement ends `tx`: COMMIT (refused when the server rolled the transaction back) or ROLLBACK. */
+      ends?: 'commit' | 'rollback';
     }
-  | { kind: 'exec'; id: number; sql: string; tx: number }
   /** Drop the connection now (a call timed out): the next request reconnects. No answer. */
   | { kind: 'reset' }
   /** Close the connection and stop answering. Answered. */
@@ -40,4 +49,8 @@ export interface WorkerError {
   kind: 'connection' | 'sql';
 }
 
-export type WorkerResponse = { id: number; ok: true; rows: Array<Record<string, unknown>>; rowCount: number; binary?: string[] } | { id: number; ok: false; error: WorkerError };
+/** The answer of the last statement; on failure, which statement of the request failed first (`index`). */
+export type WorkerResponse =
+  | { id: number; ok: true; rows: Array<Record<string, unknown>>; rowCount: number; binary?: string[]; counts?: number[] }
+  | { id: number; ok: false; error: WorkerError; index: number; counts?: number[] };
+// `counts`: the rows each statement of a request of several changed or returned, up to the failed one (the facade checks held-back fences with them)

@@ -3,6 +3,12 @@
  * the order they come. The facade blocks its (main) thread on `Atomics.wait` until the answer is
  * posted, so the statements of a transaction reach this one connection back to back.
  *
+ * A request carries one or more statements. The connection is in pg's pipeline mode: they are
+ * written back to back, each with its own Sync, and answered in order, so a request costs one
+ * round trip to the server however many statements it holds. The first failure is reported with
+ * its index; in a transaction the server refuses every statement after it (the transaction is
+ * aborted), and a COMMIT after it answers ROLLBACK, which is reported as a failure too.
+ *
  * A lost connection (server restart, pg_terminate_backend, network) is dropped and the next
  * request connects again. Statements of a transaction begun on a connection that is gone are
  * refused: the server rolled that transaction back, and running the rest on a new connection
@@ -46,14 +52,17 @@ function drop(): void {
   client = null;
   alive = false;
   connectionTx = 0;
-  // end() destroys the socket when a query is still active (a hung server), else says goodbye
-  if (c) void c.end().catch(() => undefined);
+  if (!c) return;
+  // a pipelining client's end() waits for the queries on the wire: a hung server would keep the
+  // socket forever, so it is destroyed at once (pg's own end() does so for a dead socket)
+  (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  void c.end().catch(() => undefined);
 }
 
 async function connection(): Promise<pg.Client> {
   if (client && alive) return client;
   drop();
-  const c = new pg.Client(data.client);
+  const c = new pg.Client({ ...data.client, pipeline: true });
   c.on('error', () => {
     // the session is gone (terminated, server stopped): the next request reconnects
     if (client === c) alive = false;
@@ -78,33 +87,66 @@ function reply(message: WorkerResponse): void {
   Atomics.notify(control, 0);
 }
 
-async function run(req: Extract<WorkerRequest, { kind: 'query' | 'exec' }>, again = true): Promise<WorkerResponse> {
-  const partOfTx = req.tx !== 0 && !('begins' in req && req.begins);
+type QueryRequest = Extract<WorkerRequest, { kind: 'query' }>;
+type Settled = { ok: true; res: pg.QueryResult } | { ok: false; err: unknown };
+
+async function run(req: QueryRequest, again = true): Promise<WorkerResponse> {
+  const partOfTx = req.tx !== 0 && !req.begins;
   // the connection the transaction began on must still be the live one
   if (partOfTx && (!client || !alive || req.tx !== connectionTx)) {
-    if ('ends' in req && req.ends) return { id: req.id, ok: true, rows: [], rowCount: 0 };
-    return { id: req.id, ok: false, error: { kind: 'connection', message: 'the connection was lost during the transaction (the server rolled it back)' } };
+    // a ROLLBACK of a transaction the server already rolled back has nothing to do; a COMMIT of it must fail
+    if (req.ends === 'rollback') return { id: req.id, ok: true, rows: [], rowCount: 0 };
+    return { id: req.id, ok: false, index: 0, error: { kind: 'connection', message: 'the connection was lost during the transaction (the server rolled it back)' } };
   }
+  let settled: Settled[];
   try {
     const c = await connection();
-    if (req.kind === 'exec') {
-      await c.query(req.sql);
-      return { id: req.id, ok: true, rows: [], rowCount: 0 };
-    }
-    const res = await c.query({ text: req.sql, values: req.params });
-    if (req.begins) connectionTx = req.tx;
-    if (req.ends) connectionTx = 0;
-    const binary = res.fields.filter((f) => f.dataTypeID === BYTEA).map((f) => f.name);
-    return { id: req.id, ok: true, rows: res.rows as Array<Record<string, unknown>>, rowCount: res.rowCount ?? 0, ...(binary.length ? { binary } : {}) };
+    // all written at once (pipeline mode); each answered in order
+    settled = await Promise.all(
+      req.statements.map((s) =>
+        (s.params.length > 0 ? c.query({ text: s.sql, values: s.params }) : c.query(s.sql)).then(
+          (res): Settled => ({ ok: true, res: Array.isArray(res) ? (res[res.length - 1] as pg.QueryResult) : res }),
+          (err: unknown): Settled => ({ ok: false, err }),
+        ),
+      ),
+    );
   } catch (err) {
-    const error = describe(err);
+    settled = [{ ok: false, err }];
+  }
+  const failed = settled.findIndex((s) => !s.ok);
+  const counts =
+    req.statements.length > 1 ? settled.slice(0, failed >= 0 ? failed : settled.length).map((s) => (s.ok ? (s.res.rowCount ?? s.res.rows?.length ?? 0) : 0)) : undefined;
+  if (failed >= 0) {
+    const error = describe((settled[failed] as { err: unknown }).err);
     if (error.kind === 'connection') {
       drop();
-      // terminated while idle: the statement never ran; outside a transaction send it once more
-      if (again && req.tx === 0 && error.code !== undefined && NOT_RUN_SQLSTATES.has(error.code)) return run(req, false);
-    }
-    return { id: req.id, ok: false, error };
+      // terminated while idle: the statement never ran; a lone statement outside a transaction is sent once more
+      if (again && req.tx === 0 && req.statements.length === 1 && error.code !== undefined && NOT_RUN_SQLSTATES.has(error.code)) return run(req, false);
+    } else if (req.begins && failed > 0) connectionTx = req.tx;
+    return { id: req.id, ok: false, index: failed, error, ...(counts ? { counts } : {}) };
   }
+  const last = (settled[settled.length - 1] as { res: pg.QueryResult }).res;
+  if (req.begins) connectionTx = req.tx;
+  if (req.ends) {
+    connectionTx = 0;
+    // COMMIT of a transaction an earlier statement aborted: the server rolled it back
+    if (req.ends === 'commit' && last.command !== 'COMMIT')
+      return {
+        id: req.id,
+        ok: false,
+        index: settled.length - 1,
+        error: { kind: 'sql', message: `the transaction was rolled back by the server (COMMIT answered ${last.command})` },
+      };
+  }
+  const binary = (last.fields ?? []).filter((f) => f.dataTypeID === BYTEA).map((f) => f.name);
+  return {
+    id: req.id,
+    ok: true,
+    rows: (last.rows ?? []) as Array<Record<string, unknown>>,
+    rowCount: last.rowCount ?? 0,
+    ...(binary.length ? { binary } : {}),
+    ...(counts ? { counts } : {}),
+  };
 }
 
 let chain: Promise<void> = Promise.resolve();

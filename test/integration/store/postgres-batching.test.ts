@@ -1,0 +1,173 @@
+/**
+ * The PostgreSQL facade's held-back statements against the stack's server: inside a transaction
+ * the BEGIN, SETs, savepoints and `runLater` writes go with the next call that needs an answer
+ * (one request, pipelined by the worker), the COMMIT carries the trailing writes, a failing
+ * held-back write or a refused `runChecked` fails the whole transaction (nothing commits, the
+ * refusal's own error), and a COMMIT the server answers with ROLLBACK is a failure.
+ */
+import { isSupervisorError, SupervisorError } from '../../../src/protocol';
+import { createLeaseStore } from '../../../src/store/leader';
+import { POSTGRES_MIGRATIONS } from '../../../src/store/migrations-postgres';
+import { PostgresDatabase, runChecked, runLater } from '../../../src/store/postgres/database';
+import { openPostgresStore } from '../../../src/store/postgres/open';
+import { createFreshPostgres, type FreshPostgres } from '../../helpers/postgres-store';
+import { ensureServices, STACK_TIMEOUT_MS } from '../../helpers/stack';
+
+jest.setTimeout(60_000);
+
+describe('PostgreSQL facade: held-back statements', () => {
+  let fresh: FreshPostgres;
+  let db: PostgresDatabase;
+
+  beforeAll(async () => {
+    await ensureServices(['postgres']);
+    fresh = await createFreshPostgres('batching');
+    db = openPostgresStore(fresh.settings, POSTGRES_MIGRATIONS);
+    db.exec('CREATE TABLE batch_t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');
+  }, STACK_TIMEOUT_MS);
+
+  afterAll(async () => {
+    db?.close();
+    await fresh?.drop();
+  });
+
+  const count = (k: string): number => db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM batch_t WHERE k = ?').get(k)!.n;
+  const insert = () => db.prepare<[string, number]>('INSERT INTO batch_t (k, v) VALUES (?, ?)');
+
+  it('sends a transaction of held-back writes as one request with its COMMIT, and the writes are committed', () => {
+    const ins = insert();
+    const before = db.requestCount;
+    db.transaction(() => {
+      db.prepare('SET LOCAL idle_in_transaction_session_timeout = 5000').run();
+      runLater(ins, 'a1', 1);
+      runLater(ins, 'a2', 2);
+      db.transaction(() => runLater(ins, 'a3', 3))();
+    })();
+    expect(db.requestCount - before).toBe(1);
+    expect([count('a1'), count('a2'), count('a3')]).toEqual([1, 1, 1]);
+  });
+
+  it('lets a read in the transaction see the held-back writes before it (same request, in order)', () => {
+    const ins = insert();
+    const seen = db.transaction(() => {
+      runLater(ins, 'b1', 10);
+      return db.prepare<[string], { v: number }>('SELECT v FROM batch_t WHERE k = ?').get('b1')?.v;
+    })();
+    expect(seen).toBe(10);
+  });
+
+  it('fails the whole transaction when a held-back write fails, committing none of it', () => {
+    const ins = insert();
+    runLater(ins, 'c0', 0); // outside a transaction: at once
+    expect(() =>
+      db.transaction(() => {
+        runLater(ins, 'c1', 1);
+        runLater(ins, 'c0', 2); // duplicate key
+        runLater(ins, 'c2', 3);
+      })(),
+    ).toThrow(/duplicate key/);
+    expect(db.inTransaction).toBe(false);
+    expect([count('c0'), count('c1'), count('c2')]).toEqual([1, 0, 0]);
+  });
+
+  it('keeps a held-back failure fatal for the transaction even when a savepoint catches it', () => {
+    const ins = insert();
+    runLater(ins, 'd0', 0);
+    expect(() =>
+      db.transaction(() => {
+        runLater(ins, 'd0', 1); // fails with the next call
+        try {
+          db.transaction(() => db.prepare('SELECT 1').get())();
+        } catch {
+          /* caught inside: the transaction still must not commit */
+        }
+        runLater(ins, 'd1', 1);
+      })(),
+    ).toThrow(/earlier statement of this transaction failed|duplicate key/);
+    expect(count('d1')).toBe(0);
+  });
+
+  it('fails a COMMIT the server answers with ROLLBACK (a failed statement caught inside the transaction)', () => {
+    const ins = insert();
+    ins.run('e0', 0);
+    expect(() =>
+      db.transaction(() => {
+        ins.run('e1', 1);
+        try {
+          ins.run('e0', 1); // duplicate, answered at once: the transaction is aborted on the server
+        } catch {
+          /* caught without a savepoint */
+        }
+      })(),
+    ).toThrow(/rolled back by the server/);
+    expect(count('e1')).toBe(0);
+  });
+
+  it('rolls back to a savepoint whose SAVEPOINT was never sent without a round trip, and commits the rest', () => {
+    const ins = insert();
+    db.transaction(() => {
+      runLater(ins, 'f1', 1);
+      try {
+        db.transaction(() => {
+          runLater(ins, 'f2', 2);
+          throw new Error('changed my mind');
+        })();
+      } catch {
+        /* the savepoint's writes are dropped */
+      }
+    })();
+    expect([count('f1'), count('f2')]).toEqual([1, 0]);
+  });
+
+  it('fails a transaction whose checked write does not match with the check’s own error, committing nothing', () => {
+    const ins = insert();
+    const check = db.prepare<[string]>('UPDATE batch_t SET v = v WHERE k = ?');
+    ins.run('g0', 0);
+    let answered: boolean | undefined;
+    const err = (() => {
+      try {
+        db.transaction(() => {
+          answered = runChecked(check, 1, () => new SupervisorError('SUP_ERR_NOT_LEADER', 'refused: no such row'), 'nobody');
+          runLater(ins, 'g1', 1);
+        })();
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(answered).toBe(true); // held back: the answer came with the COMMIT
+    expect(isSupervisorError(err) && err.code).toBe('SUP_ERR_NOT_LEADER');
+    expect(count('g1')).toBe(0);
+    // a matching check commits
+    db.transaction(() => {
+      runChecked(check, 1, () => new Error('not expected'), 'g0');
+      runLater(ins, 'g2', 2);
+    })();
+    expect(count('g2')).toBe(1);
+  });
+
+  it('refuses a fenced write of a term that ended: the lease fence fails the transaction with SUP_ERR_NOT_LEADER', () => {
+    const lease = createLeaseStore({ db, name: 'batching', now: Date.now });
+    const term = lease.elect('holder-a', 10_000);
+    if (!term.held) throw new Error('expected to hold a fresh lease');
+    const ins = insert();
+    db.transaction(() => {
+      expect(lease.fence('holder-a', term.epoch)).toBe(true);
+      runLater(ins, 'h1', 1);
+    })();
+    expect(count('h1')).toBe(1);
+    let code: string | undefined;
+    try {
+      db.transaction(() => {
+        lease.fence('holder-a', term.epoch + 1); // a term that is not ours
+        runLater(ins, 'h2', 2);
+      })();
+    } catch (e) {
+      code = isSupervisorError(e) ? e.code : String(e);
+    }
+    expect(code).toBe('SUP_ERR_NOT_LEADER');
+    expect(count('h2')).toBe(0);
+    // outside a transaction the fence answers at once
+    expect(lease.fence('holder-a', term.epoch + 1)).toBe(false);
+  });
+});
