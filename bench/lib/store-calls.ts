@@ -76,6 +76,15 @@ export function countStoreCalls(db: SqlDatabase, now: () => number): { db: SqlDa
           if (!db.inTransaction) current.commits += 1;
           later(...params);
         });
+    // and its checked write (the lease fence: src/store/postgres/database.ts runChecked) too
+    const checked = (s as { runChecked?: (changes: number, refuse: () => Error, ...params: unknown[]) => boolean }).runChecked;
+    if (checked)
+      (wrapped as { runChecked?: unknown }).runChecked = (changes: number, refuse: () => Error, ...params: unknown[]) =>
+        within(() => {
+          current.statements += 1;
+          if (!db.inTransaction) current.commits += 1;
+          return checked(changes, refuse, ...params);
+        });
     return wrapped;
   };
   const transaction = <F extends TransactionFunction>(tx: SqlTransaction<F>): SqlTransaction<F> => {
