@@ -391,9 +391,14 @@ export class PostgresDatabase implements SqlDatabase {
       if (tx !== 0 && res.index < statements.length - 1) this.poisoned = error;
       throw error;
     }
-    this.lastOkAt = this.now();
-    this.lastError = null;
-    this.lastCode = undefined;
+    // A ROLLBACK is no sign of a store that answers: the worker acknowledges it without the
+    // server when the transaction's connection is gone (the server rolled it back), so a store
+    // refusing every connection looked healthy to health() after each failed transaction.
+    if (out.ends !== 'rollback') {
+      this.lastOkAt = this.now();
+      this.lastError = null;
+      this.lastCode = undefined;
+    }
     return res;
   }
 
