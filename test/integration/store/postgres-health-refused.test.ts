@@ -56,8 +56,7 @@ describe('PostgreSQL facade: health() while connections are refused', () => {
       seen.push(db.health());
     }
     // the last answers (past the one second an earlier success counts for) name the refusal
-    for (const h of seen.slice(-6))
-      expect(h).toEqual({ ok: false, reason: expect.stringMatching(/database "sup_health_[a-z0-9_]+" is not currently accepting connections/) as unknown as string });
+    for (const h of seen.slice(-6)) expect(h).toEqual({ ok: false, reason: expect.stringMatching(/database "sup_health_[a-z0-9_]+" is not currently accepting connections/) });
 
     await allowConnections(true);
     await sleep(1_100);
