@@ -302,12 +302,15 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
   // A new task gets the configured budget; a cleared one keeps the budget its clear gave it
   // (its earlier tries plus a full set of retries).
   if (ti.tryNumber === 0 && ti.maxTries !== task.retry.retries + 1) ti = setTask(task.id, { maxTries: task.retry.retries + 1 });
-  const maxTries = Math.max(ti.maxTries, ti.tryNumber + 1);
   const executor = p.executor ?? localExecutor;
   // left running by crash recovery: its try (on a worker) is adopted, not started again
   let adopting = !c.begun && ti.state === 'running' && ti.tryNumber > 0 && executor.adopt !== undefined;
   // begun by beginRun in the claim's transaction: the try's rows are written, it starts now
   let begun = c.begun && ti.state === 'running' && ti.tryNumber > 0;
+  // The try about to run is always allowed, and no more than the budget after it. A begun or an
+  // adopted try is already counted in tryNumber: counting it once more gave `retries: 0` a
+  // second try (found by the dashboards test: a failing pipeline's runs never ended failed).
+  const maxTries = Math.max(ti.maxTries, adopting || begun ? ti.tryNumber : ti.tryNumber + 1);
 
   for (;;) {
     // Wait for a scheduled retry.
