@@ -11,100 +11,13 @@
  *   ticks fired late by the leader), and the notification enqueued before the stop is delivered
  *   once, its dedup key intact.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client } from 'pg';
+import { PrivateCluster } from '../helpers/private-postgres';
 import { e2eConfig, ensureBuilt, freePort, sleep, startSupervisor, tempDir, waitFor, writeConfig, type SupervisorProcess } from '../helpers/e2e-supervisor';
-
-const BIN = '/usr/lib/postgresql/15/bin';
-const PG_USER = 'stack-postgres';
-const asRoot = process.getuid?.() === 0;
-const asServer = (argv: string[]): string[] => (asRoot ? ['setpriv', `--reuid=${PG_USER}`, `--regid=${PG_USER}`, '--init-groups', '--', ...argv] : argv);
-
-/** A private PostgreSQL cluster on its own port, started and stopped by the test. */
-class PrivateCluster {
-  private child: ChildProcess | undefined;
-  readonly data: string;
-  constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {
-    this.data = path.join(dir, 'data');
-  }
-
-  init(): void {
-    if (asRoot) spawnSync('chown', ['-R', `${PG_USER}:${PG_USER}`, this.dir]);
-    const [cmd, ...args] = asServer([path.join(BIN, 'initdb'), '-D', this.data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
-    const res = spawnSync(cmd!, args, { encoding: 'utf8' });
-    if (res.status !== 0) throw new Error(`initdb failed: ${res.stderr}`);
-  }
-
-  async start(): Promise<void> {
-    const [cmd, ...args] = asServer([
-      path.join(BIN, 'postgres'),
-      '-D',
-      this.data,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      `port=${this.port}`,
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'fsync=off',
-      '-c',
-      'shared_buffers=16MB',
-    ]);
-    const log = fs.openSync(path.join(this.dir, 'postgres.log'), 'a');
-    this.child = spawn(cmd!, args, { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    await waitFor(
-      'the private PostgreSQL to accept connections',
-      async () => {
-        const c = this.client();
-        try {
-          await c.connect();
-          await c.query('SELECT 1');
-          return true;
-        } finally {
-          await c.end().catch(() => undefined);
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 200 },
-    );
-  }
-
-  /** Fast shutdown (SIGINT), as the stack's `down` does. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGINT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  client(): Client {
-    const c = new Client({ host: '127.0.0.1', port: this.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2_000 });
-    c.on('error', () => undefined);
-    return c;
-  }
-
-  async query<T = Record<string, unknown>>(sql: string): Promise<T[]> {
-    const c = this.client();
-    await c.connect();
-    try {
-      return (await c.query(sql)).rows as T[];
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  }
-}
 
 /** A webhook that answers 503 until told otherwise; records the requests it accepted. */
 class FlakyWebhook {

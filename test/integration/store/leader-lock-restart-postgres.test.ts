@@ -9,11 +9,9 @@
  * own data folder under a temp dir, its own loopback port, TCP only, trust logins) so the shared
  * stack's server is never restarted; ensureServices(['postgres']) installs the binaries.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from 'pg';
 import type { PostgresStoreSettings } from '../../../src/config/store';
 import { systemClock } from '../../../src/shared/clock';
 import { openDatabase } from '../../../src/store/database';
@@ -21,15 +19,12 @@ import { leaseLockKey } from '../../../src/store/postgres/lease-lock';
 import type { SqlDatabase } from '../../../src/store/sql';
 import { createLeaseLeadership, type Leadership } from '../../../src/wiring/leadership';
 import { freePort } from '../../helpers/e2e-supervisor';
+import { PrivateCluster } from '../../helpers/private-postgres';
 import { recordingLogger } from '../../helpers/recording-logger';
 import { ensureServices, STACK_TIMEOUT_MS } from '../../helpers/stack';
 
 jest.setTimeout(120_000);
 
-const BIN = '/usr/lib/postgresql/15/bin';
-const PG_USER = 'stack-postgres';
-const asRoot = process.getuid?.() === 0;
-const asServer = (argv: string[]): string[] => (asRoot ? ['setpriv', `--reuid=${PG_USER}`, `--regid=${PG_USER}`, '--init-groups', '--', ...argv] : argv);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
@@ -41,68 +36,6 @@ async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs: numbe
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
-  }
-}
-
-class PrivateCluster {
-  private child: ChildProcess | undefined;
-  readonly data: string;
-  constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {
-    this.data = path.join(dir, 'data');
-  }
-
-  init(): void {
-    if (asRoot) spawnSync('chown', ['-R', `${PG_USER}:${PG_USER}`, this.dir]);
-    const [cmd, ...args] = asServer([path.join(BIN, 'initdb'), '-D', this.data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
-    const res = spawnSync(cmd!, args, { encoding: 'utf8' });
-    if (res.status !== 0) throw new Error(`initdb failed: ${res.stderr}`);
-  }
-
-  async start(): Promise<void> {
-    const [cmd, ...args] = asServer([
-      path.join(BIN, 'postgres'),
-      '-D',
-      this.data,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      `port=${this.port}`,
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'fsync=off',
-      '-c',
-      'shared_buffers=16MB',
-    ]);
-    const log = fs.openSync(path.join(this.dir, 'postgres.log'), 'a');
-    this.child = spawn(cmd!, args, { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    await until('the private PostgreSQL to accept connections', () => this.query('SELECT 1'), 30_000);
-  }
-
-  /** Fast shutdown (SIGINT), as the stack's `down` does. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGINT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  async query<T = Record<string, unknown>>(sql: string, values: unknown[] = []): Promise<T[]> {
-    const c = new Client({ host: '127.0.0.1', port: this.port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2_000 });
-    c.on('error', () => undefined);
-    await c.connect();
-    try {
-      return (await c.query(sql, values)).rows as T[];
-    } finally {
-      await c.end().catch(() => undefined);
-    }
   }
 }
 
