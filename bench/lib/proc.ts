@@ -1,6 +1,7 @@
 /** Spawning and stopping peer process trees (only what the bench started, by pid). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { processTree, sleep } from './stats';
 
 export interface Spawned {
@@ -64,4 +65,16 @@ export function pssBytes(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** A TCP port free on loopback now (the OS picks it; a process started next can listen on it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -14,7 +14,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -24,6 +23,7 @@ import { stackPostgresConfig } from '../../stack/services/postgres';
 import { stackTls } from '../../stack/tls';
 import { endpoints } from '../../stack/endpoints';
 import { summary, round, sleep } from '../lib/stats';
+import { freePort } from '../lib/proc';
 import { ensureBuilt } from '../lib/supervisor-process';
 import { REPO } from '../lib/supervisor';
 import type { Row, Scenario, ScenarioContext } from '../lib/types';
@@ -32,17 +32,6 @@ interface Replica {
   child: ChildProcess;
   url: string;
   exited: Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function leads(r: Replica): Promise<boolean> {

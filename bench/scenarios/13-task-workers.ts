@@ -11,7 +11,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -22,23 +21,13 @@ import { stackPostgresConfig } from '../../stack/services/postgres';
 import { stackTls } from '../../stack/tls';
 import { endpoints } from '../../stack/endpoints';
 import { round, sleep } from '../lib/stats';
+import { freePort } from '../lib/proc';
 import { ensureBuilt } from '../lib/supervisor-process';
 import { REPO } from '../lib/supervisor';
 import type { Row, Scenario, ScenarioContext } from '../lib/types';
 
 const BIN = path.join(REPO, 'bin', 'supervisor.js');
 const HOUR = 3_600_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function spawnLogged(args: string[], logFile: string): { child: ChildProcess; exited: Promise<void> } {
   const fd = fs.openSync(logFile, 'a');
