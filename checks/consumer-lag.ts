@@ -22,6 +22,7 @@ import {
   type CheckProbe,
   type CommitPoint,
   type CommitSource,
+  type CommitWindows,
   type ConsumerLagFacts,
   type LagStatus,
   type Logger,
@@ -44,7 +45,7 @@ import {
 } from './kafka-client';
 import { createBatchOffsetFetcher, type BatchOffsetFetcher } from './offset-fetch-batch';
 import { createCommitStore, DEFAULT_MIN_DISTANCE_MS, DEFAULT_WINDOW_SIZE, type CommitStore } from './lag-commit-store';
-import { evaluatePartition, groupLagStatus } from './lag-evaluator';
+import { evaluatePacked, evaluatePartition, groupLagStatus } from './lag-evaluator';
 import { addOffsetPoint, DEFAULT_TABLE_SIZE, type OffsetPoint } from './lag-interpolation';
 
 /** A group-name regex: linear-time (RE2 syntax), length-limited, matched anywhere in the name (write ^…$ to anchor). */
@@ -215,8 +216,7 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
       const { groups, partitionsOf } = await selectGroups(a, () => (mode === 'consumer_offsets' ? source!.groups() : []));
       // group states are independent of the commits and end offsets: asked for alongside them
       const describing = describeStates(a, groups, ctx.signal);
-      const { commitsOf, offsetFetches } =
-        mode === 'consumer_offsets' ? { commitsOf: (g: string) => source!.commits(g), offsetFetches: 0 } : await fetchCommits(a, groups, partitionsOf, ctx);
+      const { commitsOf, offsetFetches } = mode === 'consumer_offsets' ? { commitsOf: commitsFrom(source!), offsetFetches: 0 } : await fetchCommits(a, groups, partitionsOf, ctx);
       const { topicsOfGroup, needed } = topicsToJudge(groups, commitsOf, options.topics, topicFilter, partitionsOf);
       const ends = await fetchEndOffsets(a, needed, ctx);
       const states = await describing;
@@ -296,7 +296,7 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
       fold(groupId, await a.fetchOffsets(filtered ? { groupId, topics: filtered } : { groupId }));
     });
     fetched.retainGroups(new Set(groups));
-    return { commitsOf: (g) => fetched.commits(g), offsetFetches };
+    return { commitsOf: commitsFrom(fetched), offsetFetches };
   };
 
   /** Fetch end offsets once per needed topic; remember them in the end-offset tables (forgetting partitions nobody watched for a while). */
@@ -332,7 +332,17 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
   };
 }
 
-type CommitsOf = (group: string) => ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | undefined;
+/** A group's commits: the windows as arrays of points, or read into typed arrays from a packed store. */
+type GroupCommits = ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | CommitWindows;
+type CommitsOf = (group: string) => GroupCommits | undefined;
+
+/** A source's packed windows when it has them (no point objects per cycle), else its arrays of points. */
+const commitsFrom =
+  (source: CommitSource): CommitsOf =>
+  (group) =>
+    source.windows ? source.windows(group) : source.commits(group);
+
+const isPacked = (c: GroupCommits): c is CommitWindows => typeof (c as Partial<CommitWindows>).read === 'function';
 
 /** Topics each group is judged on (configured + committed, within the topic filter), and the existing ones among them (end offsets fetched once per topic). */
 export function topicsToJudge(
@@ -347,7 +357,7 @@ export function topicsToJudge(
   for (const g of groups) {
     const committed = commitsOf(g);
     const topics = new Set<string>(configured);
-    if (committed) for (const t of committed.keys()) if (!topicFilter || topicFilter.has(t)) topics.add(t);
+    if (committed) for (const t of isPacked(committed) ? committed.topics() : committed.keys()) if (!topicFilter || topicFilter.has(t)) topics.add(t);
     const list = [...topics].sort();
     topicsOfGroup.set(g, list);
     for (const t of list) if (partitionsOf.has(t)) needed.add(t);
@@ -360,13 +370,16 @@ export function evaluateGroup(
   topics: readonly string[],
   partitionsOf: ReadonlyMap<string, readonly number[]>,
   ends: ReadonlyMap<string, ReadonlyMap<number, number>>,
-  committed: ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | undefined,
+  committed: GroupCommits | undefined,
   endHistoryOf: (topic: string, partition: number) => OffsetPoint[],
   now: number,
   stopAfterMs: number,
 ): { partitions: PartitionLag[]; problems: string[] } {
   const partitions: PartitionLag[] = [];
   const problems: string[] = [];
+  const packed = committed && isPacked(committed) ? committed : null;
+  const window = packed ? windowArrays(packed.maxLength) : null;
+  const rules = { stopAfterMs };
   for (const topic of topics) {
     const ids = partitionsOf.get(topic);
     const topicEnds = ends.get(topic);
@@ -377,11 +390,23 @@ export function evaluateGroup(
     for (const partition of ids) {
       const endOffset = topicEnds.get(partition);
       if (endOffset === undefined) continue;
-      const window = committed?.get(topic)?.get(partition) ?? [];
-      partitions.push(evaluatePartition({ topic, partition, window, endOffset, endHistory: endHistoryOf(topic, partition) }, now, { stopAfterMs }));
+      if (packed) {
+        const n = packed.read(topic, partition, window!.offsets, window!.timestamps);
+        partitions.push(evaluatePacked(topic, partition, n, window!.offsets, window!.timestamps, endOffset, endHistoryOf(topic, partition), now, rules));
+        continue;
+      }
+      const points = (committed as Exclude<GroupCommits, CommitWindows> | undefined)?.get(topic)?.get(partition) ?? [];
+      partitions.push(evaluatePartition({ topic, partition, window: points, endOffset, endHistory: endHistoryOf(topic, partition) }, now, rules));
     }
   }
   return { partitions, problems };
+}
+
+/** Arrays a packed window is read into, reused across partitions and cycles (grown for a longer window). */
+let windowScratch = { offsets: new Float64Array(16), timestamps: new Float64Array(16) };
+function windowArrays(length: number): typeof windowScratch {
+  if (length > windowScratch.offsets.length) windowScratch = { offsets: new Float64Array(length), timestamps: new Float64Array(length) };
+  return windowScratch;
 }
 
 /** The one signal of a cycle in which no consumer group matched the selection. */

@@ -7,8 +7,16 @@
  * Like Burrow, a commit that arrives less than `minDistanceMs` after the start of the newest
  * point's slot replaces that point instead of adding one, so a consumer committing every 100 ms
  * doesn't shrink the window to one second; a commit older than the newest point is ignored.
+ *
+ * Packed, not objects: at 200,000 partitions an Array of {offset, timestamp} objects per
+ * partition (with a slot start beside it) was ~60 MB of V8 heap — array elements reserved for
+ * 16 points when one had arrived, an object and a boxed double per point — which the GC walked
+ * on every major collection and let the heap grow to twice that. Here every partition is a slot
+ * number into columns of typed arrays (outside the GC's object graph): its newest point and
+ * slot start in the slot's own columns, its older points (at most windowSize − 1) in a ring
+ * block allocated when a second point arrives. Freed slots and blocks are reused.
  */
-import type { CommitPoint, CommitSource, CommitSourceState, ConsumerOffsetsEvent } from '../src/protocol';
+import type { CommitPoint, CommitSource, CommitSourceState, CommitWindows, ConsumerOffsetsEvent } from '../src/protocol';
 
 export interface CommitStoreParams {
   /** Points kept per partition (Burrow's `intervals`). */
@@ -29,77 +37,231 @@ export interface CommitStore extends CommitSource {
   retainGroups(keep: ReadonlySet<string>): void;
   /** Number of partitions with a window (for metrics and tests). */
   size(): number;
+  windows(group: string): CommitWindows | undefined;
+  /** Slots and ring blocks allocated and free (for tests and the benchmark). */
+  storage(): { slots: number; freeSlots: number; blocks: number; freeBlocks: number };
 }
-
-/**
- * A partition's commits, oldest first, and when the newest point's slot began. The slot start
- * used to live in a WeakMap keyed by the window: at 200,000 partitions those were 200,000
- * ephemerons that every major GC iterated, for as long as the store lived.
- */
-type Window = CommitPoint[] & { slotStart: number };
 
 export const DEFAULT_WINDOW_SIZE = 10;
 export const DEFAULT_MIN_DISTANCE_MS = 1000;
 
+/** Entries per chunk of a column: columns grow a chunk at a time, never copied. */
+const CHUNK_BITS = 12;
+const CHUNK = 1 << CHUNK_BITS;
+const MASK = CHUNK - 1;
+
+/** A growable column of numbers in chunks of typed arrays. */
+class Column<A extends Float64Array | Int32Array | Uint16Array> {
+  readonly chunks: A[] = [];
+  constructor(
+    private readonly make: (n: number) => A,
+    private readonly width = 1,
+  ) {}
+  /** Makes room for entry `i` (entries are allocated in order). */
+  grow(i: number): void {
+    while (i >>> CHUNK_BITS >= this.chunks.length) this.chunks.push(this.make(CHUNK * this.width));
+  }
+  get(i: number, k = 0): number {
+    return this.chunks[i >>> CHUNK_BITS]![(i & MASK) * this.width + k]!;
+  }
+  set(i: number, v: number, k = 0): void {
+    this.chunks[i >>> CHUNK_BITS]![(i & MASK) * this.width + k] = v;
+  }
+}
+
+/** The partitions of one group on one topic: partition number → slot (−1: none). */
+class TopicSlots {
+  /** Indexed by partition number; −1 or a hole where there is no window. */
+  readonly slots: number[] = [];
+  count = 0;
+}
+
 export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
-  const windowSize = Math.max(2, params.windowSize ?? DEFAULT_WINDOW_SIZE);
+  const windowSize = Math.min(65_535, Math.max(2, params.windowSize ?? DEFAULT_WINDOW_SIZE));
+  /** Older points per partition, in a ring block. */
+  const ring = windowSize - 1;
   const minDistanceMs = Math.max(0, params.minDistanceMs ?? DEFAULT_MIN_DISTANCE_MS);
   let state: CommitSourceState = params.initialState ?? 'catching_up';
-  const byGroup = new Map<string, Map<string, Map<number, Window>>>();
+  const byGroup = new Map<string, Map<string, TopicSlots>>();
+  /** One string per topic name, however many groups and events name it. */
+  const topicNames = new Map<string, string>();
   let partitions = 0;
 
-  const record = (group: string, topic: string, partition: number, point: CommitPoint): void => {
-    let topics = byGroup.get(group);
-    if (!topics) byGroup.set(group, (topics = new Map<string, Map<number, Window>>()));
-    let parts = topics.get(topic);
-    if (!parts) topics.set(topic, (parts = new Map<number, Window>()));
-    let window = parts.get(partition);
-    if (!window) {
-      // not enumerable: readers of commits() see a plain array of points, as before
-      parts.set(partition, (window = Object.defineProperty([] as CommitPoint[], 'slotStart', { value: 0, writable: true, enumerable: false }) as Window));
-      partitions += 1;
+  // per slot: the newest point, its slot's start, the ring block (−1: none), points held, the ring's oldest position
+  const lastOffset = new Column((n) => new Float64Array(n));
+  const lastTime = new Column((n) => new Float64Array(n));
+  const slotStart = new Column((n) => new Float64Array(n));
+  const blockOf = new Column((n) => new Int32Array(n));
+  const countOf = new Column((n) => new Uint16Array(n));
+  const headOf = new Column((n) => new Uint16Array(n));
+  // per block: `ring` older points
+  const blockOffsets = new Column((n) => new Float64Array(n), ring);
+  const blockTimes = new Column((n) => new Float64Array(n), ring);
+  let slotsAllocated = 0;
+  let blocksAllocated = 0;
+  const freeSlots: number[] = [];
+  const freeBlocks: number[] = [];
+
+  const newSlot = (): number => {
+    let slot = freeSlots.pop();
+    if (slot === undefined) {
+      slot = slotsAllocated++;
+      for (const c of [lastOffset, lastTime, slotStart, blockOf, countOf, headOf]) c.grow(slot);
     }
-    const last = window[window.length - 1];
-    if (last) {
-      if (point.timestamp < last.timestamp) return; // older than what we have: a replay
-      if (minDistanceMs > 0 && point.timestamp - window.slotStart < minDistanceMs) {
-        // Same slot: the newest commit wins, the slot keeps its start time.
-        window[window.length - 1] = { offset: point.offset, timestamp: point.timestamp };
-        return;
+    blockOf.set(slot, -1);
+    countOf.set(slot, 0);
+    headOf.set(slot, 0);
+    return slot;
+  };
+  const newBlock = (): number => {
+    let block = freeBlocks.pop();
+    if (block === undefined) {
+      block = blocksAllocated++;
+      blockOffsets.grow(block);
+      blockTimes.grow(block);
+    }
+    return block;
+  };
+  const freeSlot = (slot: number): void => {
+    const block = blockOf.get(slot);
+    if (block >= 0) freeBlocks.push(block);
+    blockOf.set(slot, -1);
+    countOf.set(slot, 0);
+    freeSlots.push(slot);
+    partitions -= 1;
+  };
+
+  /** Copies a slot's window, oldest first; returns its length. */
+  const read = (slot: number, offsets: Float64Array, timestamps: Float64Array): number => {
+    const n = countOf.get(slot);
+    const older = n - 1;
+    if (older > 0) {
+      const block = blockOf.get(slot);
+      const head = headOf.get(slot);
+      for (let i = 0; i < older; i++) {
+        const k = (head + i) % ring;
+        offsets[i] = blockOffsets.get(block, k);
+        timestamps[i] = blockTimes.get(block, k);
       }
     }
-    window.slotStart = point.timestamp;
-    window.push({ offset: point.offset, timestamp: point.timestamp });
-    if (window.length > windowSize) window.shift();
+    if (n > 0) {
+      offsets[older] = lastOffset.get(slot);
+      timestamps[older] = lastTime.get(slot);
+    }
+    return n;
   };
+
+  const put = (group: string, topic: string, partition: number, offset: number, timestamp: number): void => {
+    let topics = byGroup.get(group);
+    if (!topics) byGroup.set(group, (topics = new Map<string, TopicSlots>()));
+    let parts = topics.get(topic);
+    if (!parts) {
+      let name = topicNames.get(topic);
+      if (name === undefined) topicNames.set(topic, (name = topic));
+      topics.set(name, (parts = new TopicSlots()));
+    }
+    let slot = parts.slots[partition] ?? -1;
+    if (slot < 0) {
+      parts.slots[partition] = slot = newSlot();
+      parts.count += 1;
+      partitions += 1;
+    }
+    const n = countOf.get(slot);
+    if (n > 0) {
+      if (timestamp < lastTime.get(slot)) return; // older than what we have: a replay
+      if (minDistanceMs > 0 && timestamp - slotStart.get(slot) < minDistanceMs) {
+        // Same slot: the newest commit wins, the slot keeps its start time.
+        lastOffset.set(slot, offset);
+        lastTime.set(slot, timestamp);
+        return;
+      }
+      // the newest point becomes the ring's newest older point; a full ring drops its oldest
+      let block = blockOf.get(slot);
+      if (block < 0) blockOf.set(slot, (block = newBlock()));
+      const older = n - 1;
+      const head = headOf.get(slot);
+      // (the ring fills from position 0; once full, head moves on from the oldest point)
+      const at = older < ring ? older : head;
+      blockOffsets.set(block, lastOffset.get(slot), at);
+      blockTimes.set(block, lastTime.get(slot), at);
+      if (older < ring) countOf.set(slot, n + 1);
+      else headOf.set(slot, (head + 1) % ring);
+    } else countOf.set(slot, 1);
+    slotStart.set(slot, timestamp);
+    lastOffset.set(slot, offset);
+    lastTime.set(slot, timestamp);
+  };
+
+  const record = (group: string, topic: string, partition: number, point: CommitPoint): void => put(group, topic, partition, point.offset, point.timestamp);
 
   const remove = (group: string, topic: string, partition: number): void => {
     const topics = byGroup.get(group);
     const parts = topics?.get(topic);
-    if (!topics || !parts || !parts.delete(partition)) return;
-    partitions -= 1;
-    if (parts.size === 0) topics.delete(topic);
+    if (!topics || !parts) return;
+    const slot = parts.slots[partition] ?? -1;
+    if (slot < 0) return;
+    freeSlot(slot);
+    parts.slots[partition] = -1;
+    parts.count -= 1;
+    if (parts.count === 0) topics.delete(topic);
     if (topics.size === 0) byGroup.delete(group);
+  };
+
+  /** The windows of one group: what the lag check reads, without building a point object. */
+  const windowsOf = (topics: Map<string, TopicSlots>): CommitWindows => ({
+    maxLength: windowSize,
+    topics: () => topics.keys(),
+    read(topic, partition, offsets, timestamps) {
+      const slot = topics.get(topic)?.slots[partition] ?? -1;
+      return slot < 0 ? 0 : read(slot, offsets, timestamps);
+    },
+  });
+
+  /** The windows of one group as arrays of points (CommitSource.commits: built on each call, for readers other than the lag check). */
+  const commitsOf = (topics: Map<string, TopicSlots>): Map<string, Map<number, CommitPoint[]>> => {
+    const offsets = new Float64Array(windowSize);
+    const timestamps = new Float64Array(windowSize);
+    const out = new Map<string, Map<number, CommitPoint[]>>();
+    for (const [topic, parts] of topics) {
+      const windows = new Map<number, CommitPoint[]>();
+      parts.slots.forEach((slot, partition) => {
+        if (slot < 0) return;
+        const n = read(slot, offsets, timestamps);
+        const points: CommitPoint[] = [];
+        for (let i = 0; i < n; i++) points.push({ offset: offsets[i]!, timestamp: timestamps[i]! });
+        windows.set(partition, points);
+      });
+      out.set(topic, windows);
+    }
+    return out;
   };
 
   return {
     state: () => state,
     groups: () => byGroup.keys(),
-    commits: (group) => byGroup.get(group),
+    commits(group) {
+      const topics = byGroup.get(group);
+      return topics ? commitsOf(topics) : undefined;
+    },
+    windows(group) {
+      const topics = byGroup.get(group);
+      return topics ? windowsOf(topics) : undefined;
+    },
     size: () => partitions,
+    storage: () => ({ slots: slotsAllocated, freeSlots: freeSlots.length, blocks: blocksAllocated, freeBlocks: freeBlocks.length }),
     record,
     remove,
     retainGroups(keep) {
       for (const [group, topics] of byGroup) {
         if (keep.has(group)) continue;
-        for (const parts of topics.values()) partitions -= parts.size;
+        for (const parts of topics.values()) for (const slot of parts.slots) if (slot !== undefined && slot >= 0) freeSlot(slot);
         byGroup.delete(group);
       }
     },
     apply(event) {
       switch (event.type) {
         case 'commit':
-          record(event.group, event.topic, event.partition, { offset: event.offset, timestamp: event.commitTimestamp });
+          put(event.group, event.topic, event.partition, event.offset, event.commitTimestamp);
           break;
         case 'delete':
           remove(event.group, event.topic, event.partition);

@@ -49,33 +49,101 @@ export function windowLags(window: readonly CommitPoint[], endHistory: readonly 
 }
 
 export function evaluatePartition(input: PartitionInput, now: number, rules: EvaluationRules = DEFAULT_RULES): PartitionLag {
-  const { topic, partition, window, endOffset, endHistory } = input;
-  const last = window[window.length - 1];
-  if (!last) return { topic, partition, committedOffset: null, endOffset, lag: null, lagSeconds: null, status: 'NOTFOUND' };
-  const committedOffset = last.offset;
+  const { window } = input;
+  const n = window.length;
+  const { offsets, timestamps } = scratchFor(n);
+  for (let i = 0; i < n; i++) {
+    offsets[i] = window[i]!.offset;
+    timestamps[i] = window[i]!.timestamp;
+  }
+  return evaluatePacked(input.topic, input.partition, n, offsets, timestamps, input.endOffset, input.endHistory, now, rules);
+}
+
+/** Window arrays reused by evaluatePartition and the lags of evaluatePacked (grown when a window is longer). */
+let scratch = { offsets: new Float64Array(16), timestamps: new Float64Array(16), lags: new Float64Array(16) };
+function scratchFor(n: number): typeof scratch {
+  if (n > scratch.offsets.length) {
+    const size = Math.max(n, scratch.offsets.length * 2);
+    scratch = { offsets: new Float64Array(size), timestamps: new Float64Array(size), lags: new Float64Array(size) };
+  }
+  return scratch;
+}
+
+/**
+ * evaluatePartition over a window given as its length and two arrays (oldest first), as the
+ * packed commit store reads it: the same rules, no point object and no array per partition.
+ * The arrays are only read, and may be reused once this returns.
+ */
+export function evaluatePacked(
+  topic: string,
+  partition: number,
+  n: number,
+  offsets: ArrayLike<number>,
+  timestamps: ArrayLike<number>,
+  endOffset: number,
+  endHistory: readonly OffsetPoint[],
+  now: number,
+  rules: EvaluationRules = DEFAULT_RULES,
+): PartitionLag {
+  if (n === 0) return { topic, partition, committedOffset: null, endOffset, lag: null, lagSeconds: null, status: 'NOTFOUND' };
+  const committedOffset = offsets[n - 1]!;
   if (committedOffset > endOffset) {
     return { topic, partition, committedOffset, endOffset, lag: null, lagSeconds: null, status: 'ERR' };
   }
   const lag = endOffset - committedOffset;
   const lagSeconds = estimateLagSeconds(endHistory, committedOffset, now);
-  return { topic, partition, committedOffset, endOffset, lag, lagSeconds, status: burrowStatus(window, windowLags(window, endHistory, endOffset), lag, now, rules) };
+  const status = lag === 0 ? 'OK' : packedStatus(n, offsets, timestamps, packedLags(n, offsets, timestamps, endHistory, endOffset), lag, now, rules);
+  return { topic, partition, committedOffset, endOffset, lag, lagSeconds, status };
+}
+
+/** windowLags into a reused array. */
+function packedLags(n: number, offsets: ArrayLike<number>, timestamps: ArrayLike<number>, endHistory: readonly OffsetPoint[], endOffset: number): Float64Array {
+  const { lags } = n > scratch.lags.length ? scratchFor(n) : scratch;
+  for (let i = 0; i < n; i++) {
+    const end = offsetAt(endHistory, timestamps[i]!) ?? endOffset;
+    lags[i] = Math.max(0, Math.round(end) - offsets[i]!);
+  }
+  return lags;
 }
 
 /** Burrow's `calculatePartitionStatus`, with lags per commit given. */
 export function burrowStatus(window: readonly CommitPoint[], lags: readonly number[], currentLag: number, now: number, rules: EvaluationRules = DEFAULT_RULES): LagStatus {
+  return packedStatus(
+    window.length,
+    window.map((c) => c.offset),
+    window.map((c) => c.timestamp),
+    lags,
+    currentLag,
+    now,
+    rules,
+    lags.length,
+  );
+}
+
+/** burrowStatus over a packed window (`lagCount` lags; the window's length by default). */
+function packedStatus(
+  n: number,
+  offsets: ArrayLike<number>,
+  timestamps: ArrayLike<number>,
+  lags: ArrayLike<number>,
+  currentLag: number,
+  now: number,
+  rules: EvaluationRules,
+  lagCount = n,
+): LagStatus {
   if (currentLag === 0) return 'OK';
-  if (lags.some((l) => l === 0)) return 'OK';
-  const first = window[0];
-  const last = window[window.length - 1];
-  if (!first || !last) return 'OK';
-  if (window.length < 2) return now - last.timestamp > rules.stopAfterMs ? 'STOP' : 'OK';
-  for (let i = 1; i < window.length; i += 1) if (window[i]!.offset < window[i - 1]!.offset) return 'REWIND';
-  if (now - last.timestamp > last.timestamp - first.timestamp) return 'STOP';
+  for (let i = 0; i < lagCount; i++) if (lags[i] === 0) return 'OK';
+  if (n === 0) return 'OK';
+  const firstTime = timestamps[0]!;
+  const lastTime = timestamps[n - 1]!;
+  if (n < 2) return now - lastTime > rules.stopAfterMs ? 'STOP' : 'OK';
+  for (let i = 1; i < n; i += 1) if (offsets[i]! < offsets[i - 1]!) return 'REWIND';
+  if (now - lastTime > lastTime - firstTime) return 'STOP';
   let moved = false;
-  for (let i = 1; i < window.length; i += 1) if (window[i]!.offset !== window[i - 1]!.offset) moved = true;
+  for (let i = 1; i < n; i += 1) if (offsets[i] !== offsets[i - 1]) moved = true;
   if (!moved) return 'STALL';
   let lagShrank = false;
-  for (let i = 1; i < lags.length; i += 1) if (lags[i]! < lags[i - 1]!) lagShrank = true;
+  for (let i = 1; i < lagCount; i += 1) if (lags[i]! < lags[i - 1]!) lagShrank = true;
   if (!lagShrank) return 'WARN';
   return 'OK';
 }

@@ -59,4 +59,16 @@ export interface CommitSource {
   groups(): Iterable<string>;
   /** topic → partition → commit window (oldest first, newest last); undefined if never committed. */
   commits(group: string): ReadonlyMap<string, ReadonlyMap<number, readonly CommitPoint[]>> | undefined;
+  /** The same windows read into typed arrays, without a point object (a packed store); undefined if never committed. */
+  windows?(group: string): CommitWindows | undefined;
+}
+
+/** One group's commit windows, read without allocating (checks/lag-commit-store.ts). */
+export interface CommitWindows {
+  /** The longest window `read` returns. */
+  maxLength: number;
+  /** Topics the group committed on. */
+  topics(): Iterable<string>;
+  /** Copies a partition's window, oldest first, into the arrays (of at least `maxLength`); returns its length, 0 when the group never committed there. */
+  read(topic: string, partition: number, offsets: Float64Array, timestamps: Float64Array): number;
 }
