@@ -55,6 +55,8 @@ export interface CreateDaemonParams {
   logger?: Logger;
   /** Listen on this port instead of the configured one (0 = any free port). */
   port?: number;
+  /** Compile the API's request schemas at start instead of at each route's first request (tests). */
+  compileSchemasNow?: boolean;
 }
 
 export interface Daemon {
@@ -239,6 +241,7 @@ export async function createDaemon(params: CreateDaemonParams): Promise<Daemon> 
       tokens: createTokenStore(db),
       authFailuresPerMinute: config.server.auth_failures_per_minute,
       trustProxy: config.server.trust_proxy,
+      ...(params.compileSchemasNow === true ? { compileSchemasNow: true } : {}),
       api: [
         healthRoutes(latestSignals),
         apiRoutes({ engine, db, alerts, silenceStore: createSqliteSilenceStore(db), clock, loaded, env, signals: latestSignals }),

@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
-import AjvCompiler, { type BuildCompilerFromPool } from '@fastify/ajv-compiler';
+import type { BuildCompilerFromPool, RouteDefinition } from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../protocol';
@@ -24,6 +24,8 @@ export interface BuildAppParams {
   /** Route plugins outside /api/v1 (the web UI's pages, assets and sign-in), registered at the root; given the token check. */
   root?: ReadonlyArray<(ctx: { signIn: (request: FastifyRequest, reply: FastifyReply) => Promise<void> }) => FastifyPluginAsync>;
   version: string;
+  /** Compile every route's validators at `ready()` instead of at their first request (tests: a schema ajv refuses fails there). */
+  compileSchemasNow?: boolean;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -92,7 +94,12 @@ export async function buildApp(params: BuildAppParams): Promise<FastifyInstance>
     // every response schema is open (additionalProperties: true, src/server/responses.ts) and
     // there for the OpenAPI document, so a compiled serializer would only cost start-up time
     // (≈ 75 ms of the daemon's ≈ 1 s to ready, most of it for routes never answered that often).
-    schemaController: { compilersFactory: { buildValidator: strictBodyValidator(), buildSerializer: () => () => (data: unknown) => JSON.stringify(data) } },
+    schemaController: {
+      compilersFactory: {
+        buildValidator: lazyValidatorCompiler(params.compileSchemasNow === true ? { compileNow: true } : {}),
+        buildSerializer: () => () => (data: unknown) => JSON.stringify(data),
+      },
+    },
   });
 
   // JSON bodies: depth-checked before JSON.parse, so a deeply nested body cannot exhaust the
@@ -195,15 +202,50 @@ function toTrustProxy(value: BuildAppParams['trustProxy']): boolean | string[] {
   return [...value];
 }
 
-/** Fastify's own ajv compiler, twice: coercing for query strings and path parameters, strict for bodies. */
-function strictBodyValidator(): BuildCompilerFromPool {
-  const factory = AjvCompiler();
-  return (externalSchemas, options) => {
-    const coercing = factory(externalSchemas, options);
-    const strictOptions = { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } } as Parameters<BuildCompilerFromPool>[1];
-    const strict = factory(externalSchemas, strictOptions);
-    return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+/**
+ * Fastify's own ajv compiler, twice: coercing for query strings and path parameters, strict for
+ * bodies. A route's schema is compiled at its first request that needs it, not at start-up: with
+ * every route's schemas compiled at `ready()`, ajv (and ajv-formats) took ≈ 250 ms of the
+ * daemon's ≈ 1 s to ready and kept the generated code of ≈ 100 validators in memory, for routes
+ * most daemons never see. `compileNow` (tests) compiles each at once, as fastify would.
+ */
+export function lazyValidatorCompiler(options: { compileNow?: boolean } = {}): BuildCompilerFromPool {
+  let factory: BuildCompilerFromPool | undefined;
+  return (externalSchemas, poolOptions) => {
+    let coercing: ((route: RouteDefinition) => Validate) | undefined;
+    let strict: ((route: RouteDefinition) => Validate) | undefined;
+    const compile = (route: RouteDefinition): Validate => {
+      // loaded here, at the first validated request: a missing package fails that request with a 500 naming it (and logs it)
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- ajv loads at first use (start-up time and memory)
+      factory ??= (require('@fastify/ajv-compiler') as typeof import('@fastify/ajv-compiler')).default();
+      if (route.httpPart === 'body') {
+        const strictOptions = { ...poolOptions, customOptions: { ...poolOptions?.customOptions, coerceTypes: false } } as Parameters<BuildCompilerFromPool>[1];
+        strict ??= factory(externalSchemas, strictOptions) as (route: RouteDefinition) => Validate;
+        return strict(route);
+      }
+      coercing ??= factory(externalSchemas, poolOptions) as (route: RouteDefinition) => Validate;
+      return coercing(route);
+    };
+    // fastify reads only what Validate declares (the call, errors, schemaEnv); ajv's type names more
+    return (route) => (options.compileNow === true ? compile(route) : compiledOnFirstUse(() => compile(route))) as unknown as ReturnType<ReturnType<BuildCompilerFromPool>>;
   };
+}
+
+/** An ajv validate function as fastify calls it: with the request as parent data, errors on the function. */
+type Validate = ((data: unknown, dataCtx?: object) => boolean) & { errors?: unknown; schemaEnv?: unknown };
+
+function compiledOnFirstUse(compile: () => Validate): Validate {
+  let compiled: Validate | undefined;
+  const validate: Validate = (data, dataCtx) => {
+    compiled ??= compile();
+    const ok = compiled(data, dataCtx);
+    validate.errors = compiled.errors;
+    return ok;
+  };
+  // fastify passes an ajv validator (one with a schemaEnv) the request as parent data, so a value
+  // coerced at the root (a query string's array) replaces the request's: the same for this one
+  validate.schemaEnv = true;
+  return validate;
 }
 
 const badBody = (message: string) => Object.assign(new Error(message), { statusCode: 400, code: 'SUP_ERR_BAD_REQUEST' });
