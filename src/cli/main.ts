@@ -1,3 +1,5 @@
+// first: rxjs from its one-file build for everything imported below (see rxjs-bundle.ts)
+import './rxjs-bundle';
 import { Command, CommanderError, Option } from 'commander';
 import { isSupervisorError, type ErrorCode } from '../protocol';
 import { DateParseError } from '../shared/dates';
