@@ -85,6 +85,15 @@ export function countStoreCalls(db: SqlDatabase, now: () => number): { db: SqlDa
           if (!db.inTransaction) current.commits += 1;
           return checked(changes, refuse, ...params);
         });
+    // and its read answered later (src/store/postgres/database.ts getLater: the schedule's statement, sent with the COMMIT)
+    const getLater = (s as { getLater?: (...params: unknown[]) => () => unknown }).getLater;
+    if (getLater)
+      (wrapped as { getLater?: unknown }).getLater = (...params: unknown[]) =>
+        within(() => {
+          current.statements += 1;
+          if (write && !db.inTransaction) current.commits += 1;
+          return getLater(...params);
+        });
     return wrapped;
   };
   const transaction = <F extends TransactionFunction>(tx: SqlTransaction<F>): SqlTransaction<F> => {

@@ -31,7 +31,7 @@ import { systemClock } from '../shared/clock';
 import type { LoadedConfig } from '../config/load';
 import type { SqliteDatabase } from '../store/database';
 import { dialectOf } from '../store/sql';
-import { createRunStore, type RunRecord, type RunStore } from '../store/runs';
+import { createRunStore, type RunStore } from '../store/runs';
 import { compileSchedule, ticksBetween } from '../../streams/cron';
 import { evaluateGate, gateTriggers } from '../../streams/gate';
 import { createKafkaAdminSource, type KafkaAdminSource } from '../../streams/trigger-kafka';
@@ -41,7 +41,7 @@ import { createPipelineCatalog, getTask, type PipelineCatalog, type PipelineSpec
 import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipelines';
 import type { OperatorRegistry } from './operator';
 import { isPidAlive, isRunOwnerAlive, recoverOrphanedRuns, type RecoveredRun } from './recovery';
-import { AbortReason, beginRun, executeRun, type BegunRun, type RunnerParams } from './runner';
+import { AbortReason, executeRun, planRun, type BegunRun, type RunnerParams } from './runner';
 import type { TaskExecutor } from './executor';
 import { countPlan, planBackfill, runBackfill, type BackfillOptions, type BackfillSummary } from './backfill';
 import { dispatchQueued } from './dispatch';
@@ -419,7 +419,7 @@ class PipelinesEngine implements Engine {
                   pid: process.pid,
                   owner: this.ownerId,
                   now: () => this.clock.now(),
-                  begin: (spec: PipelineSpec, run: RunRecord) => beginRun(this.store, spec, run, this.clock.now()),
+                  plan: (spec: PipelineSpec, runId: string, now: number) => planRun(spec, runId, now),
                   execute: (spec: PipelineSpec, begun: BegunRun) => this.execute(spec, begun.run.id, undefined, begun),
                 },
               }

@@ -1,6 +1,6 @@
 /** A run as the engine answers it (CLI, API, tests): the run row with its task instances. */
 import type { RunState, TriggerKind } from '../protocol';
-import type { RunRecord, RunStore } from '../store/runs';
+import type { RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
 
 export interface TaskSummary {
   taskId: string;
@@ -27,7 +27,8 @@ export interface RunSummary {
   tasks: TaskSummary[];
 }
 
-export function summarizeRun(store: RunStore, run: RunRecord, created = true): RunSummary {
+/** `tasks`: the run's task instances when the caller has them (the ones it just wrote), else they are read. */
+export function summarizeRun(store: RunStore, run: RunRecord, created = true, tasks?: readonly TaskInstanceRecord[]): RunSummary {
   return {
     runId: run.id,
     pipeline: run.pipeline,
@@ -39,7 +40,7 @@ export function summarizeRun(store: RunStore, run: RunRecord, created = true): R
     queuedAt: run.queuedAt,
     startedAt: run.startedAt,
     endedAt: run.endedAt,
-    tasks: store.listTasks(run.id).map((t) => ({
+    tasks: (tasks ?? store.listTasks(run.id)).map((t) => ({
       taskId: t.taskId,
       state: t.state,
       tryNumber: t.tryNumber,

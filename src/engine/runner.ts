@@ -11,7 +11,7 @@
  * without writing anything more: its new owner goes on with it.
  */
 import { SupervisorError, describeError, type Clock, type Logger, type RunEvent, type RunEventAudit, type RunState, type TaskState } from '../protocol';
-import type { OperatorEndState, RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
+import type { FirstWrites, OperatorEndState, RunRecord, RunStore, TaskInstanceRecord } from '../store/runs';
 import { evaluateTriggerRule, isTaskDone, isTaskFailed, retryDelay, type PipelineSpec, type TaskSpec } from './dag';
 import { createLogBuffer } from './log-buffer';
 import { localExecutor, type TaskExecutor } from './executor';
@@ -60,8 +60,22 @@ export interface BegunRun {
  * crash right after a try is recorded.
  */
 export function beginRun(store: RunStore, pipeline: PipelineSpec, run: RunRecord, now: number): BegunRun {
+  const plan = planRun(pipeline, run.id, now);
+  for (const ti of plan.tasks) store.upsertTask(ti);
+  for (const a of plan.attempts) store.startAttempt({ runId: run.id, ...a });
+  return { run, tasks: plan.tasks, started: plan.started };
+}
+
+/** What beginRun writes for run `runId`, without writing it: the first writes a store makes beside the run it creates claimed (RunStore.scheduleFirst). */
+export interface RunPlan extends FirstWrites {
+  tasks: TaskInstanceRecord[];
+  started: ReadonlySet<string>;
+}
+
+/** beginRun's rows for a run id, before the run exists (src/engine/submit.ts sends them with the statement creating it). */
+export function planRun(pipeline: PipelineSpec, runId: string, now: number): RunPlan {
   const states = new Map<string, TaskInstanceRecord>();
-  for (const t of pipeline.tasks) states.set(t.id, newTaskInstance(run.id, t, 'none', null, null));
+  for (const t of pipeline.tasks) states.set(t.id, newTaskInstance(runId, t, 'none', null, null));
   const started = new Set<string>();
   for (const t of pipeline.tasks) {
     const rule = evaluateTriggerRule(
@@ -72,9 +86,7 @@ export function beginRun(store: RunStore, pipeline: PipelineSpec, run: RunRecord
     states.set(t.id, { ...states.get(t.id)!, state: 'running', tryNumber: 1, startedAt: now });
     started.add(t.id);
   }
-  for (const ti of states.values()) store.upsertTask(ti);
-  for (const id of started) store.startAttempt({ runId: run.id, taskId: id, tryNumber: 1, startedAt: now });
-  return { run, tasks: [...states.values()], started };
+  return { tasks: [...states.values()], started, attempts: [...started].map((taskId) => ({ taskId, tryNumber: 1, startedAt: now })) };
 }
 
 /** Reason attached to an AbortSignal so the runner knows why a task was stopped. */

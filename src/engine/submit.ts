@@ -4,9 +4,9 @@
  * of its logical date (deduplicated).
  */
 import type { Clock, Logger, RunEvent, Trigger, TriggerKind } from '../protocol';
-import type { NewRun, RunRecord, RunStore } from '../store/runs';
+import { makeRunId, type NewRun, type RunStore } from '../store/runs';
 import type { PipelineCatalog, PipelineSpec } from './dag';
-import type { BegunRun } from './runner';
+import type { BegunRun, RunPlan } from './runner';
 import { summarizeRun, type RunSummary } from './run-summary';
 
 /** Trigger kinds the overlap policy applies to. */
@@ -28,14 +28,16 @@ export interface SubmitParams {
   /**
    * A scheduling daemon: an automatic trigger's run is claimed in the (fenced) transaction that
    * creates it when its pipeline has a free slot and nothing queued, and its first tries are
-   * begun there (`begin`, src/engine/runner.ts beginRun); `execute` runs it after the commit.
+   * begun there (`plan`, src/engine/runner.ts planRun: the rows go with the statement creating
+   * the run, written only when it creates it claimed); `execute` runs it after the commit.
    * Without it, or when the run must wait, the run is queued and `dispatch` claims it.
    */
   start?: {
     pid: number;
     owner: string;
     now(): number;
-    begin(spec: PipelineSpec, run: RunRecord): BegunRun;
+    /** The first writes of the run, planned before it exists (src/engine/runner.ts planRun). */
+    plan(spec: PipelineSpec, runId: string, now: number): RunPlan;
     execute(spec: PipelineSpec, begun: BegunRun): void;
   };
 }
@@ -84,19 +86,26 @@ export function submitTrigger(params: SubmitParams, trigger: Trigger, options: S
   }
   if (params.start && AUTOMATIC_KINDS.has(trigger.kind) && !trigger.rerun) {
     const start = params.start;
-    let begun: BegunRun | undefined;
-    // one transaction: the look-up, the run (claimed when it can start) and its first tries
-    const out = fence(() =>
-      store.atomically(() => {
-        const scheduled = store.scheduleRun(row, {
-          room: options.bypassOverlap ? null : overlapRoom(spec),
-          claim: { maxActive: spec.maxActiveRuns, pid: start.pid, owner: start.owner, now: start.now() },
-          ...(options.skipPaused ? { skipPaused: true } : {}),
-        });
-        if (scheduled.outcome === 'created' && scheduled.claimed) begun = start.begin(spec, scheduled.run);
-        return scheduled;
-      }),
+    const claimedAt = start.now();
+    const id = makeRunId(spec.id, trigger.kind, trigger.logicalDate);
+    const plan = start.plan(spec, id, claimedAt);
+    // one transaction, on PostgreSQL one statement sent with the COMMIT (one round trip): the run
+    // (claimed when it can start) with its first tries, or why not; the outcome read after the commit
+    const answer = fence(() =>
+      store.atomically(() =>
+        store.scheduleFirst(
+          { ...row, id },
+          {
+            room: options.bypassOverlap ? null : overlapRoom(spec),
+            claim: { maxActive: spec.maxActiveRuns, pid: start.pid, owner: start.owner, now: claimedAt },
+            ...(options.skipPaused ? { skipPaused: true } : {}),
+          },
+          plan,
+        ),
+      ),
     );
+    const out = answer();
+    const begun: BegunRun | undefined = out.outcome === 'created' && out.claimed ? { run: out.run, tasks: plan.tasks, started: plan.started } : undefined;
     if (out.outcome === 'exists') return summarizeRun(store, out.run, false);
     if (out.outcome === 'paused') {
       params.skippedTick(spec.id, 'paused');
@@ -116,7 +125,8 @@ export function submitTrigger(params: SubmitParams, trigger: Trigger, options: S
     params.emit({ type: 'run', runId: run.id, pipeline: spec.id, logicalDate: run.logicalDate, trigger: run.kind, state: 'queued', at: now, firedAt: trigger.firedAt });
     if (begun) start.execute(spec, begun);
     else params.dispatch();
-    return summarizeRun(store, begun ? begun.run : store.getRun(run.id)!, true);
+    // begun: its rows are the ones just written (no read after the commit)
+    return begun ? summarizeRun(store, begun.run, true, begun.tasks) : summarizeRun(store, store.getRun(run.id)!, true);
   }
   if (AUTOMATIC_KINDS.has(trigger.kind) && !options.bypassOverlap && !trigger.rerun) {
     const existing = store.findRun(spec.id, trigger.logicalDate);

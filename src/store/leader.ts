@@ -15,7 +15,8 @@
  *   try instead of waiting for the expiry).
  * - **fence**: inside a caller's transaction, an `UPDATE` that touches our row when holder,
  *   epoch and expiry still match (on PostgreSQL one statement with the server's clock, sent with
- *   the transaction's first write; a refusal fails the transaction with SUP_ERR_NOT_LEADER). On PostgreSQL it takes the row lock, so a takeover (which
+ *   the transaction's first write; a refusal fails the statement in the server, which aborts the
+ *   transaction there — nothing sent after it commits — and the call with SUP_ERR_NOT_LEADER). On PostgreSQL it takes the row lock, so a takeover (which
  *   updates the same row) waits for a fenced transaction in flight, and a fenced transaction
  *   after a takeover finds no row: the two serialize.
  *
@@ -86,8 +87,10 @@ export interface LeaseStore {
    * Inside a transaction: true when `holder` still holds term `epoch` and it has not expired.
    * On PostgreSQL the row stays locked until the transaction ends, and the check goes with the
    * transaction's next statement (src/store/postgres/database.ts runChecked): fence() answers
-   * true, and when the term has ended that next call (at the latest the COMMIT) throws
-   * SUP_ERR_NOT_LEADER and nothing of the transaction commits. (Outside a transaction it answers at once.)
+   * true, and when the term has ended the server refuses it, aborting the transaction before
+   * anything after it runs, and that next call (at the latest the COMMIT, which may go in the
+   * same request) throws SUP_ERR_NOT_LEADER: nothing of the transaction commits. (Outside a
+   * transaction it answers at once.)
    */
   fence(holder: string, epoch: number): boolean;
 }

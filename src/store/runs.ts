@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import type { RunState, TaskState, TriggerKind } from '../protocol';
 import type { SqliteDatabase } from './database';
-import { runLater } from './postgres/database';
-import type { SqlStatement } from './sql';
+import { getLater, runLater } from './postgres/database';
+import { dialectOf, type SqlStatement } from './sql';
 
 export interface RunRecord {
   id: string;
@@ -106,6 +106,16 @@ export interface ScheduleRunOptions {
   skipPaused?: boolean;
 }
 
+/**
+ * The first writes of a run created claimed (`scheduleFirst`), planned by the caller for the run
+ * id it gives (src/engine/runner.ts planRun): every task instance, and the first try of each
+ * task that starts at once (its attempt row).
+ */
+export interface FirstWrites {
+  tasks: readonly TaskInstanceRecord[];
+  attempts: ReadonlyArray<{ taskId: string; tryNumber: number; startedAt: number }>;
+}
+
 export type ScheduledRun =
   /** The logical date's run existed: not created again. */
   | { outcome: 'exists'; run: RunRecord }
@@ -135,6 +145,17 @@ export interface RunStore {
    * was inserted, one look-up says why (the run exists, no room, paused).
    */
   scheduleRun(run: NewRun, options: ScheduleRunOptions): ScheduledRun;
+  /**
+   * `scheduleRun` with `first` written when (and only when) this call creates the run claimed,
+   * answered by the function returned. On PostgreSQL one statement: the run's INSERT … SELECT
+   * with the task-instance and attempt rows as data-modifying CTEs that insert only beside a run
+   * this statement inserted running, and the look-up of why nothing was inserted, from the same
+   * snapshot. Inside a transaction it is held back (src/store/postgres/database.ts getLater) and
+   * goes with the transaction's next request — at the latest its COMMIT: BEGIN … COMMIT in one
+   * round trip —, so the caller reads the outcome after the commit. On SQLite the statements of
+   * `scheduleRun`, then upsertTask and startAttempt, at once.
+   */
+  scheduleFirst(run: NewRun & { id: string }, options: ScheduleRunOptions, first: FirstWrites): () => ScheduledRun;
   /**
    * `fn`'s store calls in one transaction (inside a transaction: part of it, no savepoint; an
    * error thrown out of `fn` must fail that transaction too). On PostgreSQL the writes
@@ -359,6 +380,100 @@ function patchSql(patch: Record<string, unknown>, columns: Record<string, string
   return { sets: sets.join(', '), values };
 }
 
+/** A task instance's columns but run_id, as the upsert binds them. */
+function taskValues(t: TaskInstanceRecord): Record<string, unknown> {
+  return {
+    task_id: t.taskId,
+    state: t.state,
+    try_number: t.tryNumber,
+    max_tries: t.maxTries,
+    started_at: t.startedAt,
+    ended_at: t.endedAt,
+    next_try_at: t.nextTryAt,
+    pid: t.pid,
+    result: t.result === null || t.result === undefined ? null : JSON.stringify(t.result),
+    reason: t.reason,
+  };
+}
+
+function prefixed(prefix: string, values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
+/** The PostgreSQL type of each task_instances / task_attempts column bound in scheduleFirstSql. */
+const TASK_TYPES: ReadonlyArray<[string, string]> = [
+  ['task_id', 'TEXT'],
+  ['state', 'TEXT'],
+  ['try_number', 'INTEGER'],
+  ['max_tries', 'INTEGER'],
+  ['started_at', 'BIGINT'],
+  ['ended_at', 'BIGINT'],
+  ['next_try_at', 'BIGINT'],
+  ['pid', 'BIGINT'],
+  ['result', 'TEXT'],
+  ['reason', 'TEXT'],
+];
+
+/** The active counts of a pipeline (running, queued), as scheduleRun's statements read them. */
+const ACTIVE_COUNTS = `SELECT COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS active_running,
+                    COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS active_queued
+               FROM runs WHERE pipeline = CAST(@pipeline AS TEXT) AND state IN ('running', 'queued')`;
+
+/**
+ * PostgreSQL only (data-modifying CTEs): scheduleRun's INSERT … SELECT (`ins`), the task rows
+ * and attempt rows inserted only when `ins` inserted the run running (a run that existed, or one
+ * created queued, gets none), and one row back: the run made (`created` 1), else the look-up of
+ * why not — the logical date's run as it was before the statement, the active counts, the pause
+ * (the statement's snapshot: what `ins` saw). The upserts are upsertTask's and startAttempt's.
+ */
+function scheduleFirstSql(tasks: number, attempts: number): string {
+  const claimed = `EXISTS (SELECT 1 FROM ins WHERE ins.state = 'running')`;
+  const taskRows = Array.from({ length: tasks }, (_, i) => `(CAST(@id AS TEXT), ${TASK_TYPES.map(([c, type]) => `CAST(@t${i}_${c} AS ${type})`).join(', ')})`).join(
+    ',\n              ',
+  );
+  const attemptRows = Array.from(
+    { length: attempts },
+    (_, i) => `(CAST(@id AS TEXT), CAST(@a${i}_task_id AS TEXT), CAST(@a${i}_try_number AS INTEGER), 'running', CAST(@a${i}_started_at AS BIGINT))`,
+  ).join(',\n              ');
+  const ctes = [
+    `ins AS (
+     INSERT INTO runs (id, pipeline, logical_date, trigger_kind, state, params, reason, fired_at, queued_at, started_at, owner_pid, owner, rerun, attempt_of)
+     SELECT CAST(@id AS TEXT), CAST(@pipeline AS TEXT), CAST(@logical_date AS BIGINT), CAST(@trigger_kind AS TEXT),
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN 'running' ELSE 'queued' END,
+            CAST(@params AS TEXT), NULL, CAST(@fired_at AS BIGINT), CAST(@queued_at AS BIGINT),
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@now AS BIGINT) ELSE NULL END,
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner_pid AS BIGINT) ELSE NULL END,
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner AS TEXT) ELSE NULL END,
+            0, NULL
+       FROM (${ACTIVE_COUNTS}) c
+      WHERE (CAST(@room AS BIGINT) IS NULL OR c.active_running + c.active_queued < CAST(@room AS BIGINT))
+        AND NOT (CAST(@skip_paused AS INTEGER) = 1 AND EXISTS (SELECT 1 FROM pipeline_state p WHERE p.pipeline = CAST(@pipeline AS TEXT) AND p.paused = 1))
+     ON CONFLICT (pipeline, logical_date) WHERE rerun = 0 DO NOTHING
+     RETURNING *)`,
+  ];
+  if (tasks > 0)
+    ctes.push(`first_tasks AS (
+     INSERT INTO task_instances (run_id, task_id, state, try_number, max_tries, started_at, ended_at, next_try_at, pid, result, reason)
+     SELECT v.* FROM (VALUES ${taskRows}) AS v (run_id, task_id, state, try_number, max_tries, started_at, ended_at, next_try_at, pid, result, reason)
+      WHERE ${claimed}
+     ON CONFLICT (run_id, task_id) DO UPDATE SET state = excluded.state, try_number = excluded.try_number, max_tries = excluded.max_tries,
+       started_at = excluded.started_at, ended_at = excluded.ended_at, next_try_at = excluded.next_try_at, pid = excluded.pid,
+       result = excluded.result, reason = excluded.reason)`);
+  if (attempts > 0)
+    ctes.push(`first_attempts AS (
+     INSERT INTO task_attempts (run_id, task_id, try_number, state, started_at)
+     SELECT v.* FROM (VALUES ${attemptRows}) AS v (run_id, task_id, try_number, state, started_at)
+      WHERE ${claimed}
+     ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET state = 'running', started_at = excluded.started_at, ended_at = NULL, error = NULL, exit_code = NULL)`);
+  return `WITH ${ctes.join(',\n  ')}
+  SELECT 1 AS created, CAST(NULL AS BIGINT) AS active_running, CAST(NULL AS BIGINT) AS active_queued, CAST(NULL AS INTEGER) AS pipeline_paused, ins.* FROM ins
+  UNION ALL
+  SELECT 0, c.active_running, c.active_queued, (SELECT p.paused FROM pipeline_state p WHERE p.pipeline = CAST(@pipeline AS TEXT)), r.*
+    FROM (${ACTIVE_COUNTS}) c
+    LEFT JOIN runs r ON r.pipeline = CAST(@pipeline AS TEXT) AND r.logical_date = CAST(@logical_date AS BIGINT) AND r.rerun = 0
+   WHERE NOT EXISTS (SELECT 1 FROM ins)`;
+}
+
 export function createRunStore(db: SqliteDatabase): RunStore {
   // Statements built per call (filters, column sets) are prepared once per distinct SQL text:
   // preparing showed in the scheduler's CPU profile (bench scenario 1).
@@ -394,6 +509,10 @@ export function createRunStore(db: SqliteDatabase): RunStore {
      ON CONFLICT (run_id, task_id, try_number) DO UPDATE SET content = excluded.content, truncated_bytes = excluded.truncated_bytes`,
   );
 
+  const upsertTaskRow = (t: TaskInstanceRecord): void => {
+    runLater(upsertTaskStmt, { run_id: t.runId, ...taskValues(t) });
+  };
+
   // the common case in one statement (one round trip): the run inserted unless the overlap
   // policy has no room or the pipeline is paused, claimed when it has a free slot and nothing
   // queued, the conflict on the logical date's key left alone; RETURNING the row made
@@ -423,8 +542,25 @@ export function createRunStore(db: SqliteDatabase): RunStore {
        LEFT JOIN runs r ON r.pipeline = ? AND r.logical_date = ? AND r.rerun = 0`,
   );
   const scheduleRunFn = (run: NewRun, options: ScheduleRunOptions): ScheduledRun => {
+    const row = scheduleInsertStmt.get(scheduleParams(run, options)) as RunRow | undefined;
+    if (row) return { outcome: 'created', run: toRun(row), claimed: row.state === 'running' };
+    return notScheduled(run, options, scheduleLookupStmt.get(run.pipeline, run.pipeline, run.pipeline, run.logicalDate) as LookupRow | undefined);
+  };
+  type LookupRow = RunRow & { id: string | null; active_running: number | null; active_queued: number | null; pipeline_paused: number | null };
+  /** Why nothing was inserted, from the look-up's row (the logical date's run, the active counts, the pause). */
+  const notScheduled = (run: NewRun, options: ScheduleRunOptions, found: LookupRow | undefined): ScheduledRun => {
+    if (found?.id) return { outcome: 'exists', run: toRun(found) };
+    if (options.skipPaused && Number(found?.pipeline_paused ?? 0) === 1) return { outcome: 'paused' };
+    const active = Number(found?.active_running ?? 0) + Number(found?.active_queued ?? 0);
+    if (options.room !== null && active >= options.room) return { outcome: 'no_room', active };
+    // the logical date's run was inserted by another process since (and is not visible to this statement's snapshot yet)
+    const existing = findStmt.get(run.pipeline, run.logicalDate) as RunRow | undefined;
+    if (existing) return { outcome: 'exists', run: toRun(existing) };
+    throw new Error(`the run of ${run.pipeline} at ${new Date(run.logicalDate).toISOString()} was neither created nor found`);
+  };
+  const scheduleParams = (run: NewRun, options: ScheduleRunOptions): Record<string, unknown> => {
     const claim = options.claim;
-    const row = scheduleInsertStmt.get({
+    return {
       id: run.id ?? makeRunId(run.pipeline, run.kind, run.logicalDate),
       pipeline: run.pipeline,
       logical_date: run.logicalDate,
@@ -439,20 +575,42 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       owner: claim ? claim.owner : null,
       room: options.room,
       skip_paused: options.skipPaused ? 1 : 0,
-    }) as RunRow | undefined;
-    if (row) return { outcome: 'created', run: toRun(row), claimed: row.state === 'running' };
-    const found = scheduleLookupStmt.get(run.pipeline, run.pipeline, run.pipeline, run.logicalDate) as
-      (RunRow & { id: string | null; active_running: number; active_queued: number; pipeline_paused: number | null }) | undefined;
-    if (found?.id) return { outcome: 'exists', run: toRun(found) };
-    if (options.skipPaused && Number(found?.pipeline_paused ?? 0) === 1) return { outcome: 'paused' };
-    const active = Number(found?.active_running ?? 0) + Number(found?.active_queued ?? 0);
-    if (options.room !== null && active >= options.room) return { outcome: 'no_room', active };
-    // the logical date's run was inserted by another process since (and is not visible to this statement's snapshot yet)
-    const existing = findStmt.get(run.pipeline, run.logicalDate) as RunRow | undefined;
-    if (existing) return { outcome: 'exists', run: toRun(existing) };
-    throw new Error(`the run of ${run.pipeline} at ${new Date(run.logicalDate).toISOString()} was neither created nor found`);
+    };
   };
   const scheduleRun = Object.assign(db.transaction(scheduleRunFn), { inside: scheduleRunFn });
+
+  // SQLite: scheduleRun's statements, then the first writes beside a run created claimed
+  const scheduleFirstSqlite = (run: NewRun & { id: string }, options: ScheduleRunOptions, first: FirstWrites): ScheduledRun => {
+    const out = scheduleRunFn(run, options);
+    if (out.outcome === 'created' && out.claimed) {
+      for (const t of first.tasks) upsertTaskRow(t);
+      for (const a of first.attempts) runLater(startAttemptStmt, run.id, a.taskId, a.tryNumber, a.startedAt);
+    }
+    return out;
+  };
+  const scheduleFirstSqliteTx = db.transaction(scheduleFirstSqlite);
+  // PostgreSQL: one statement per shape (how many task rows and attempt rows), prepared once
+  const firstStmts = new Map<string, SqlStatement<[Record<string, unknown>]>>();
+  const firstStmt = (tasks: number, attempts: number): SqlStatement<[Record<string, unknown>]> => {
+    const key = `${tasks}:${attempts}`;
+    let s = firstStmts.get(key);
+    if (!s) firstStmts.set(key, (s = db.prepare<[Record<string, unknown>]>(scheduleFirstSql(tasks, attempts))));
+    return s;
+  };
+  const scheduleFirstPostgres = (run: NewRun & { id: string }, options: ScheduleRunOptions, first: FirstWrites): (() => ScheduledRun) => {
+    const values = scheduleParams(run, options);
+    first.tasks.forEach((t, i) => {
+      if (t.runId !== run.id) throw new Error(`scheduleFirst: task row ${t.taskId} is for run ${t.runId}, not ${run.id}`);
+      Object.assign(values, prefixed(`t${i}_`, taskValues(t)));
+    });
+    first.attempts.forEach((a, i) => Object.assign(values, { [`a${i}_task_id`]: a.taskId, [`a${i}_try_number`]: a.tryNumber, [`a${i}_started_at`]: a.startedAt }));
+    const answer = getLater(firstStmt(first.tasks.length, first.attempts.length), values);
+    return () => {
+      const row = answer() as (LookupRow & { created: number }) | undefined;
+      if (row && Number(row.created) === 1) return { outcome: 'created', run: toRun(row), claimed: row.state === 'running' };
+      return notScheduled(run, options, row);
+    };
+  };
 
   const insertRun = db.transaction((run: NewRun): { run: RunRecord; created: boolean } => {
     const rerun = run.rerun === true;
@@ -484,6 +642,14 @@ export function createRunStore(db: SqliteDatabase): RunStore {
     insertRun: (run) => insertRun.immediate(run),
     // inside a transaction (the leader's fenced one) both are part of it: no savepoint of their own
     scheduleRun: (run, options) => (db.inTransaction ? scheduleRun.inside(run, options) : scheduleRun.immediate(run, options)),
+    scheduleFirst: (run, options, first) => {
+      if (dialectOf(db) === 'postgres') {
+        // outside a transaction: its own, the statement sent with its COMMIT
+        return db.inTransaction ? scheduleFirstPostgres(run, options, first) : db.transaction(() => scheduleFirstPostgres(run, options, first)).immediate();
+      }
+      const out = db.inTransaction ? scheduleFirstSqlite(run, options, first) : scheduleFirstSqliteTx.immediate(run, options, first);
+      return () => out;
+    },
     atomically: <T>(fn: () => T): T => (db.inTransaction ? fn() : db.transaction(fn).immediate()),
     getRun: (id) => {
       const row = getStmt.get(id) as RunRow | undefined;
@@ -606,21 +772,7 @@ export function createRunStore(db: SqliteDatabase): RunStore {
       const row = getTaskStmt.get(runId, taskId) as TaskRow | undefined;
       return row ? toTask(row) : null;
     },
-    upsertTask: (t) => {
-      runLater(upsertTaskStmt, {
-        run_id: t.runId,
-        task_id: t.taskId,
-        state: t.state,
-        try_number: t.tryNumber,
-        max_tries: t.maxTries,
-        started_at: t.startedAt,
-        ended_at: t.endedAt,
-        next_try_at: t.nextTryAt,
-        pid: t.pid,
-        result: t.result === null || t.result === undefined ? null : JSON.stringify(t.result),
-        reason: t.reason,
-      });
-    },
+    upsertTask: (t) => upsertTaskRow(t),
     updateTask: (runId, taskId, patch) => {
       const { sets, values } = patchSql(patch, TASK_COLUMNS);
       if (sets) runLater(stmt(`UPDATE task_instances SET ${sets} WHERE run_id = ? AND task_id = ?`), ...values, runId, taskId);

@@ -26,8 +26,12 @@
  * fails with it and it is rolled back (a savepoint does not undo it). Outside a transaction
  * every call is sent at once (autocommit: durable when it returns). A COMMIT the server
  * answers with ROLLBACK (the transaction was aborted) fails instead of passing for a commit.
- * A checked write (`runChecked`, the leader's fence) is answered before any COMMIT is sent: when
- * it is still held back at the end, it goes in a request of its own first.
+ * A checked write (`runChecked`, the leader's fence) refuses in the server: it is sent as one
+ * statement that fails when the write did not change what it must, which aborts the transaction
+ * there, so the statements after it in the same request (its COMMIT too, which then answers
+ * ROLLBACK) commit nothing, and the facade fails the call with the check's own error. A
+ * transaction of held-back statements, its checked write and a read whose answer is wanted
+ * only after the commit (`getLater`) is one request: BEGIN … COMMIT in one round trip.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -58,17 +62,27 @@ interface Outgoing {
   ends?: 'commit' | 'rollback';
 }
 
+/** The answer of a statement held back with `getLater`: filled when the request carrying it is answered. */
+interface Answer {
+  tx: number;
+  state: 'held' | 'answered' | 'failed';
+  rows?: Array<Record<string, unknown>>;
+}
+
 /** A statement held back; `write`: it changes data (a deferred write), else it only prepares the transaction (BEGIN, SET, SAVEPOINT). */
 interface Held extends WorkerStatement {
   write: boolean;
-  /** A checked write (`runChecked`): it must change this many rows, else `refuse()` fails the transaction. */
-  expect?: { changes: number; refuse: () => Error };
+  /** A checked write (`runChecked`), sent as a statement that fails in the server unless it changed what it must; `refuse()` is the error then. */
+  expect?: { refuse: () => Error };
+  /** A statement whose rows the caller reads later (`getLater`). */
+  answer?: Answer;
 }
 
-/** A PostgreSQL statement's extras: a write whose answer the caller does not need (see `runLater`, `runChecked`). */
+/** A PostgreSQL statement's extras: a write whose answer the caller does not need now (see `runLater`, `runChecked`, `getLater`). */
 interface LaterStatement {
   runLater(...params: unknown[]): void;
   runChecked(changes: number, refuse: () => Error, ...params: unknown[]): boolean;
+  getLater(...params: unknown[]): () => unknown;
 }
 
 /**
@@ -97,7 +111,52 @@ export function runChecked<P extends unknown[]>(statement: SqlStatement<P>, chan
   return statement.run(...params).changes === changes;
 }
 
+/**
+ * A statement whose first row the caller reads later, through the function returned. On
+ * PostgreSQL inside a transaction it is held back like `runLater` and sent with the
+ * transaction's next request — at the latest its COMMIT: a transaction whose last statement it
+ * is costs one round trip, its answer read after the commit. The function called before that
+ * request was answered sends what is held back at once (one more round trip); called after its
+ * transaction failed, it throws. Outside a transaction, and on SQLite, it is `get()` at once.
+ */
+export function getLater<P extends unknown[], R>(statement: SqlStatement<P, R>, ...params: P): () => R | undefined {
+  const later = (statement as Partial<LaterStatement>).getLater;
+  if (later) return later(...params) as () => R | undefined;
+  const row = statement.get(...params);
+  return () => row;
+}
+
 const SET_STATEMENT = /^\s*SET\s/i;
+/** What a refused checked write makes the server say (an integer cast of this text fails: 22P02). */
+const CHECK_REFUSED = 'supervisor: checked write refused';
+
+/**
+ * A write (INSERT/UPDATE/DELETE without RETURNING) as one statement that fails in the server
+ * unless it changed exactly `changes` rows: the failure aborts the transaction there, before
+ * anything after it can commit. The cast applies to a value the planner cannot fold (it depends
+ * on the rows changed), so a matching write never fails.
+ */
+function checkedText(text: string, changes: number): string {
+  if (!/^\s*(INSERT|UPDATE|DELETE)\b/i.test(text) || /\bRETURNING\b/i.test(text))
+    throw new TypeError(`runChecked takes an INSERT, UPDATE or DELETE without RETURNING: ${text.slice(0, 80)}`);
+  if (!Number.isInteger(changes) || changes < 0) throw new RangeError(`runChecked: changes must be a count (got ${changes})`);
+  return `WITH checked AS (${text} RETURNING 1) SELECT CAST(CASE WHEN COUNT(*) = ${changes} THEN '0' ELSE '${CHECK_REFUSED}' END AS INTEGER) AS refused FROM checked`;
+}
+
+function isRefusal(error: { code?: string; message: string }): boolean {
+  return error.code === '22P02' && error.message.includes(CHECK_REFUSED);
+}
+
+/** Structured clone turned Buffers into Uint8Arrays: the stores use Buffer methods. */
+function fixBinary(rows: Array<Record<string, unknown>>, binary: readonly string[] | undefined): void {
+  if (!binary) return;
+  for (const row of rows) {
+    for (const key of binary) {
+      const v = row[key];
+      if (v instanceof Uint8Array) row[key] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    }
+  }
+}
 
 export interface StoreHealth {
   ok: boolean;
@@ -227,8 +286,22 @@ export class PostgresDatabase implements SqlDatabase {
       },
       runChecked: (changes, refuse, ...params) => {
         if (this.tx === 0) return statement.run(...params).changes === changes;
-        this.held.push({ sql: translated.runText, params: translated.bind(params), write: true, expect: { changes, refuse } });
+        this.held.push({ sql: checkedText(translated.text, changes), params: translated.bind(params), write: true, expect: { refuse } });
         return true;
+      },
+      getLater: (...params) => {
+        if (this.tx === 0) {
+          const row = statement.get(...params);
+          return () => row;
+        }
+        const answer: Answer = { tx: this.tx, state: 'held' };
+        this.held.push({ sql: translated.text, params: translated.bind(params), write: true, answer });
+        return () => {
+          // still held back in its (open) transaction: sent now with what is held
+          if (answer.state === 'held' && this.tx === answer.tx) this.request({ statement: { sql: 'SELECT 1', params: [] } });
+          if (answer.state !== 'answered') throw new PostgresStatementError('the statement was not answered: its transaction failed', undefined);
+          return answer.rows?.[0];
+        };
       },
       run: (...params) => {
         if (isSet && this.tx !== 0) {
@@ -278,8 +351,7 @@ export class PostgresDatabase implements SqlDatabase {
     this.held = [{ sql: 'BEGIN', params: [], write: false }];
     try {
       const result = fn(...args) as ReturnType<F>;
-      // a check still held back is answered before the COMMIT goes: a refusal must leave nothing committed
-      if (this.held.some((h) => h.expect)) this.request({ statement: { sql: 'SELECT 1', params: [] } });
+      // (a check still held back goes with the COMMIT: refused, it aborts the transaction in the server first)
       // nothing sent and nothing to write (a BEGIN, SETs): nothing to commit
       if (this.begun || this.held.some((h) => h.write)) this.request({ statement: { sql: 'COMMIT', params: [] }, ends: 'commit' });
       return result;
@@ -324,15 +396,7 @@ export class PostgresDatabase implements SqlDatabase {
   private query(sql: TranslatedSql, params: unknown[], forRun: boolean): Extract<WorkerResponse, { ok: true }> {
     const values = sql.bind(params);
     const res = this.request({ statement: { sql: forRun ? sql.runText : sql.text, params: values } });
-    if (res.binary) {
-      // structured clone turned Buffers into Uint8Arrays: the stores use Buffer methods
-      for (const row of res.rows) {
-        for (const key of res.binary) {
-          const v = row[key];
-          if (v instanceof Uint8Array) row[key] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-        }
-      }
-    }
+    fixBinary(res.rows, res.binary);
     return res;
   }
 
@@ -366,30 +430,45 @@ export class PostgresDatabase implements SqlDatabase {
       this.held = [];
       this.begun = true;
     }
-    // what goes to the worker: SQL and values only (the checks stay here)
+    // what goes to the worker: SQL and values only (the checks stay here), and which answers to send back
     const statements: WorkerStatement[] = out.ends === 'rollback' ? [out.statement] : [...held.map((h) => ({ sql: h.sql, params: h.params })), out.statement];
+    const answers = out.ends === 'rollback' ? [] : held.flatMap((h, i) => (h.answer ? [i] : []));
     const id = this.nextId++;
-    const res = this.post({ kind: 'query', id, statements, tx, ...(begins ? { begins: true } : {}), ...(out.ends ? { ends: out.ends } : {}) }, this.timeoutMs);
+    let res: WorkerResponse | null;
+    try {
+      res = this.post(
+        { kind: 'query', id, statements, tx, ...(begins ? { begins: true } : {}), ...(out.ends ? { ends: out.ends } : {}), ...(answers.length ? { answers } : {}) },
+        this.timeoutMs,
+      );
+    } finally {
+      // an answer not filled below is lost with its request
+      for (const h of held) if (h.answer?.state === 'held') h.answer.state = 'failed';
+    }
     if (res === null) {
       // the server (or the network) hangs: drop the connection, so the worker is free for the next call
       this.port.postMessage({ kind: 'reset' } satisfies WorkerRequest);
       this.fail(`no answer within ${this.timeoutMs} ms (store.timeout)`);
     }
-    // a checked write held back that did not change what it must: the transaction fails with its error
-    for (let i = 0; i < held.length && i < (res.counts?.length ?? 0); i++) {
-      const expect = held[i]!.expect;
-      if (expect && res.counts![i] !== expect.changes) {
+    if (!res.ok) {
+      if (res.error.kind === 'connection') this.fail(res.error.message, res.error.code);
+      // a checked write held back that did not change what it must: the transaction fails with its error
+      const expect = res.index < held.length ? held[res.index]!.expect : undefined;
+      if (expect && isRefusal(res.error)) {
         const refused = expect.refuse();
         this.poisoned = refused;
         throw refused;
       }
-    }
-    if (!res.ok) {
-      if (res.error.kind === 'connection') this.fail(res.error.message, res.error.code);
       const error = new PostgresStatementError(res.error.message, res.error.code);
       // a statement held back failed: the transaction cannot commit any more
       if (tx !== 0 && res.index < statements.length - 1) this.poisoned = error;
       throw error;
+    }
+    for (const a of res.answers ?? []) {
+      const answer = held[a.index]?.answer;
+      if (!answer) continue;
+      fixBinary(a.rows, a.binary);
+      answer.rows = a.rows;
+      answer.state = 'answered';
     }
     // A ROLLBACK is no sign of a store that answers: the worker acknowledges it without the
     // server when the transaction's connection is gone (the server rolled it back), so a store

@@ -35,6 +35,8 @@ export type WorkerRequest =
       begins?: boolean;
       /** The last statement ends `tx`: COMMIT (refused when the server rolled the transaction back) or ROLLBACK. */
       ends?: 'commit' | 'rollback';
+      /** Statements (by index) whose rows are sent back too, besides the last one's (the facade's `getLater`). */
+      answers?: number[];
     }
   /** Drop the connection now (a call timed out): the next request reconnects. No answer. */
   | { kind: 'reset' }
@@ -51,6 +53,13 @@ export interface WorkerError {
 
 /** The answer of the last statement; on failure, which statement of the request failed first (`index`). */
 export type WorkerResponse =
-  | { id: number; ok: true; rows: Array<Record<string, unknown>>; rowCount: number; binary?: string[]; counts?: number[] }
-  | { id: number; ok: false; error: WorkerError; index: number; counts?: number[] };
-// `counts`: the rows each statement of a request of several changed or returned, up to the failed one (the facade checks held-back fences with them)
+  | {
+      id: number;
+      ok: true;
+      rows: Array<Record<string, unknown>>;
+      rowCount: number;
+      binary?: string[];
+      /** The rows of the statements the request asked `answers` of. */
+      answers?: Array<{ index: number; rows: Array<Record<string, unknown>>; binary?: string[] }>;
+    }
+  | { id: number; ok: false; error: WorkerError; index: number };

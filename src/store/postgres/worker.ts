@@ -114,8 +114,6 @@ async function run(req: QueryRequest, again = true): Promise<WorkerResponse> {
     settled = [{ ok: false, err }];
   }
   const failed = settled.findIndex((s) => !s.ok);
-  const counts =
-    req.statements.length > 1 ? settled.slice(0, failed >= 0 ? failed : settled.length).map((s) => (s.ok ? (s.res.rowCount ?? s.res.rows?.length ?? 0) : 0)) : undefined;
   if (failed >= 0) {
     const error = describe((settled[failed] as { err: unknown }).err);
     if (error.kind === 'connection') {
@@ -123,7 +121,7 @@ async function run(req: QueryRequest, again = true): Promise<WorkerResponse> {
       // terminated while idle: the statement never ran; a lone statement outside a transaction is sent once more
       if (again && req.tx === 0 && req.statements.length === 1 && error.code !== undefined && NOT_RUN_SQLSTATES.has(error.code)) return run(req, false);
     } else if (req.begins && failed > 0) connectionTx = req.tx;
-    return { id: req.id, ok: false, index: failed, error, ...(counts ? { counts } : {}) };
+    return { id: req.id, ok: false, index: failed, error };
   }
   const last = (settled[settled.length - 1] as { res: pg.QueryResult }).res;
   if (req.begins) connectionTx = req.tx;
@@ -138,14 +136,21 @@ async function run(req: QueryRequest, again = true): Promise<WorkerResponse> {
         error: { kind: 'sql', message: `the transaction was rolled back by the server (COMMIT answered ${last.command})` },
       };
   }
-  const binary = (last.fields ?? []).filter((f) => f.dataTypeID === BYTEA).map((f) => f.name);
+  const binaryOf = (res: pg.QueryResult): string[] => (res.fields ?? []).filter((f) => f.dataTypeID === BYTEA).map((f) => f.name);
+  const binary = binaryOf(last);
+  const answers = (req.answers ?? []).flatMap((index) => {
+    const s = settled[index];
+    if (!s?.ok) return [];
+    const b = binaryOf(s.res);
+    return [{ index, rows: (s.res.rows ?? []) as Array<Record<string, unknown>>, ...(b.length ? { binary: b } : {}) }];
+  });
   return {
     id: req.id,
     ok: true,
     rows: (last.rows ?? []) as Array<Record<string, unknown>>,
     rowCount: last.rowCount ?? 0,
     ...(binary.length ? { binary } : {}),
-    ...(counts ? { counts } : {}),
+    ...(answers.length ? { answers } : {}),
   };
 }
 

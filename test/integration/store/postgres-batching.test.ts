@@ -3,12 +3,14 @@
  * the BEGIN, SETs, savepoints and `runLater` writes go with the next call that needs an answer
  * (one request, pipelined by the worker), the COMMIT carries the trailing writes, a failing
  * held-back write or a refused `runChecked` fails the whole transaction (nothing commits, the
- * refusal's own error), and a COMMIT the server answers with ROLLBACK is a failure.
+ * refusal's own error), and a COMMIT the server answers with ROLLBACK is a failure. A checked
+ * write refuses in the server, so it goes in the same request as the COMMIT; a `getLater` read
+ * goes with the COMMIT too and is answered after it.
  */
 import { isSupervisorError, SupervisorError } from '../../../src/protocol';
 import { createLeaseStore } from '../../../src/store/leader';
 import { POSTGRES_MIGRATIONS } from '../../../src/store/migrations-postgres';
-import { PostgresDatabase, runChecked, runLater } from '../../../src/store/postgres/database';
+import { getLater, PostgresDatabase, runChecked, runLater } from '../../../src/store/postgres/database';
 import { openPostgresStore } from '../../../src/store/postgres/open';
 import { createFreshPostgres, type FreshPostgres } from '../../helpers/postgres-store';
 import { ensureServices, STACK_TIMEOUT_MS } from '../../helpers/stack';
@@ -144,6 +146,78 @@ describe('PostgreSQL facade: held-back statements', () => {
       runLater(ins, 'g2', 2);
     })();
     expect(count('g2')).toBe(1);
+  });
+
+  it('sends a checked write with its COMMIT (one request): a match commits, a refusal aborts the transaction in the server', () => {
+    const ins = insert();
+    const check = db.prepare<[string]>('UPDATE batch_t SET v = v WHERE k = ?');
+    ins.run('j0', 0);
+    let before = db.requestCount;
+    db.transaction(() => {
+      runChecked(check, 1, () => new Error('not expected'), 'j0');
+      runLater(ins, 'j1', 1);
+    })();
+    expect(db.requestCount - before).toBe(1);
+    expect(count('j1')).toBe(1);
+    // refused: the write after it, in the same request, commits nothing; the refusal's own error
+    before = db.requestCount;
+    let code: string | undefined;
+    try {
+      db.transaction(() => {
+        runChecked(check, 1, () => new SupervisorError('SUP_ERR_NOT_LEADER', 'refused'), 'nobody');
+        runLater(ins, 'j2', 2);
+      })();
+    } catch (e) {
+      code = isSupervisorError(e) ? e.code : String(e);
+    }
+    expect(code).toBe('SUP_ERR_NOT_LEADER');
+    // the COMMIT's request, then the ROLLBACK
+    expect(db.requestCount - before).toBe(2);
+    expect(count('j2')).toBe(0);
+    // a check of more than one row
+    ins.run('j3', 3);
+    const checkTwo = db.prepare<[string, string]>('UPDATE batch_t SET v = v WHERE k IN (?, ?)');
+    db.transaction(() => {
+      runChecked(checkTwo, 2, () => new Error('not expected'), 'j0', 'j3');
+      runLater(ins, 'j4', 4);
+    })();
+    expect(count('j4')).toBe(1);
+  });
+
+  it('answers a getLater read after the COMMIT it went with, in one request; read inside the transaction it is sent at once', () => {
+    const ins = db.prepare<[string, number], { k: string; v: number }>('INSERT INTO batch_t (k, v) VALUES (?, ?) RETURNING k, v');
+    let before = db.requestCount;
+    const answer = db.transaction(() => {
+      runLater(insert(), 'k1', 1);
+      return getLater(ins, 'k2', 2);
+    })();
+    expect(db.requestCount - before).toBe(1);
+    expect(answer()).toEqual({ k: 'k2', v: 2 });
+    expect([count('k1'), count('k2')]).toEqual([1, 1]);
+    // read before the COMMIT: what is held back goes at once, then the COMMIT
+    before = db.requestCount;
+    db.transaction(() => {
+      const early = getLater(ins, 'k3', 3);
+      expect(early()).toEqual({ k: 'k3', v: 3 });
+      expect(db.requestCount - before).toBe(1);
+    })();
+    expect(db.requestCount - before).toBe(2);
+    expect(count('k3')).toBe(1);
+    // its transaction failed (a duplicate key in the same request): no answer, nothing committed
+    let lost: (() => unknown) | undefined;
+    expect(() =>
+      db.transaction(() => {
+        runLater(insert(), 'k4', 4);
+        lost = getLater(ins, 'k1', 5);
+      })(),
+    ).toThrow(/duplicate key/);
+    expect(() => lost!()).toThrow(/not answered/);
+    expect(count('k4')).toBe(0);
+    // outside a transaction it runs at once
+    before = db.requestCount;
+    const now = getLater(ins, 'k5', 5);
+    expect(db.requestCount - before).toBe(1);
+    expect(now()).toEqual({ k: 'k5', v: 5 });
   });
 
   it('refuses a fenced write of a term that ended: the lease fence fails the transaction with SUP_ERR_NOT_LEADER', () => {
