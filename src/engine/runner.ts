@@ -398,10 +398,12 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
           flush();
         }
       },
-      setPid: (pid) => {
-        setTask(task.id, { pid });
-        store.updateAttempt(run.id, task.id, tryNumber, { pid });
-      },
+      // the task's and the attempt's pid in one transaction (on PostgreSQL one request and one commit, not two)
+      setPid: (pid) =>
+        store.atomically(() => {
+          setTask(task.id, { pid });
+          store.updateAttempt(run.id, task.id, tryNumber, { pid });
+        }),
       logger,
       configDir: p.configDir,
       statusDir: p.statusDir ?? null,
