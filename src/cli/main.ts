@@ -1,5 +1,7 @@
 // first: rxjs from its one-file build for everything imported below (see rxjs-bundle.ts)
 import './rxjs-bundle';
+// zod without its JIT: schemas parse a few documents each in this process (see zod-jitless.ts)
+import './zod-jitless';
 import { Command, CommanderError, Option } from 'commander';
 import { isSupervisorError, type ErrorCode } from '../protocol';
 import { DateParseError } from '../shared/dates';
