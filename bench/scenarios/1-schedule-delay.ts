@@ -208,7 +208,7 @@ function engineRows(engine: Record<EngineVariant, EngineResult | string>): Row[]
         met: null,
         method:
           `the engine engineer's bench run as is: ${cmd('sqlite', sqlite)} interleaved with the PostgreSQL rounds below (createEngine in-process, file-backed SQLite in WAL mode, synchronous=NORMAL; chain of 3 no-op in-process operators, per-second cron, 2 warm-up runs per round); ` +
-          `${xs.length} samples, p50 ${round(median(xs), 2)} ms; its own timer baseline p99 ${round(percentile(sqlite.samples.baselineMs, 99), 2)} ms; ${loadText(sqlite)}; store calls per window: ${callsText(sqlite.samples.storeCalls[m.calls])}. Shows the engine's overhead without process spawns`,
+          `${spread(xs)}; its own timer baseline p99 ${round(percentile(sqlite.samples.baselineMs, 99), 2)} ms; ${loadText(sqlite)}; store calls per window: ${callsText(sqlite.samples.storeCalls[m.calls])}. Shows the engine's overhead without process spawns`,
         detail: { samples: xs.map((v) => round(v, 2)), storeCalls: sqlite.samples.storeCalls[m.calls] },
       });
     }
@@ -254,7 +254,7 @@ function engineRows(engine: Record<EngineVariant, EngineResult | string>): Row[]
         met: p99 <= 2 * refP99,
         method:
           `${cmd(v, pg)}, interleaved with the SQLite rounds (createEngine in-process on the PostgreSQL facade: pg in a worker thread, each call a synchronous round trip over TLS to ${pg.samples.storeInfo}, a fresh database per round, dropped after; synchronous_commit on, the server's default); ${how}. ` +
-          `p99 ${p99} ms against SQLite's ${refP99} ms in the same run: ${round(ratio, 1)}× (goal ≤ 2×); p50 ${round(median(xs), 2)} ms against ${round(median(ref), 2)} ms (${round(median(xs) / median(ref), 1)}×); ${xs.length} samples; timer baseline p99 ${round(percentile(pg.samples.baselineMs, 99), 2)} ms; ${loadText(pg)}. ` +
+          `p99 ${p99} ms against SQLite's ${refP99} ms in the same run: ${round(ratio, 1)}× (goal ≤ 2×); p50 ${round(median(xs), 2)} ms against ${round(median(ref), 2)} ms (${round(median(xs) / median(ref), 1)}×); max ${round(Math.max(...xs), 2)} ms against ${round(Math.max(...ref), 2)} ms; ${xs.length} samples (SQLite ${ref.length}); timer baseline p99 ${round(percentile(pg.samples.baselineMs, 99), 2)} ms; ${loadText(pg)}. ` +
           `Store calls per window (medians): ${callsText(pg.samples.storeCalls[m.calls])} — on SQLite the same window makes ${callsText(sqlite.samples.storeCalls[m.calls])}`,
         detail: { samples: xs.map((x) => round(x, 2)), sqliteSamples: ref.map((x) => round(x, 2)), storeCalls: pg.samples.storeCalls[m.calls], ratioP99: round(ratio, 2) },
       });
@@ -262,6 +262,28 @@ function engineRows(engine: Record<EngineVariant, EngineResult | string>): Row[]
   }
   return rows;
 }
+
+/** Two rounds' samples as one (`into` undefined: the first round's). */
+function pool(into: ChainSamples | undefined, more: ChainSamples): ChainSamples {
+  if (!into) return more;
+  const cat = (a: number[] | undefined, b: number[] | undefined): number[] => [...(a ?? []), ...(b ?? [])];
+  return {
+    ticks: into.ticks + more.ticks,
+    scheduleDelayMs: cat(into.scheduleDelayMs, more.scheduleDelayMs),
+    interTaskMs: cat(into.interTaskMs, more.interTaskMs),
+    timerLatenessMs: cat(into.timerLatenessMs, more.timerLatenessMs),
+    eventLoopP99Ms: Math.max(into.eventLoopP99Ms ?? 0, more.eventLoopP99Ms ?? 0),
+    firedLateMs: cat(into.firedLateMs, more.firedLateMs),
+    firedToRunningMs: cat(into.firedToRunningMs, more.firedToRunningMs),
+  };
+}
+
+/** "p50 2.1 ms, p99 9.6 ms, max 12.3 ms over 120 samples". */
+function spread(xs: readonly number[]): string {
+  return `p50 ${round(median(xs), 2)} ms, p99 ${round(percentile(xs, 99), 2)} ms, max ${round(Math.max(...xs), 2)} ms over ${xs.length} samples`;
+}
+
+const loadRange = (loads: readonly number[]): string => (loads.length ? `${round(Math.min(...loads), 1)}–${round(Math.max(...loads), 1)}` : 'not taken');
 
 export const scenario: Scenario = {
   id: '1',
@@ -273,42 +295,65 @@ export const scenario: Scenario = {
     "Airflow's figures are structural: the scheduler loop creates the run, queues the task, the LocalExecutor hands it to a worker which starts a task process that calls the API server before the task counts as running; each downstream task waits for a scheduler loop to see its upstream finished. " +
     "PostgreSQL (the rows against SQLite's): on SQLite a call costs ≈ 0.05 ms in-process; on PostgreSQL each request is a round trip from the main thread to the store's worker thread, to the server backend and back (≈ 0.35 ms back to back, ≈ 1–1.3 ms for the first after an idle second on this VM: three sleeping threads to wake), and each commit waits for the server's WAL fdatasync (synchronous_commit on; SQLite in WAL mode with synchronous=NORMAL does not sync at commit, so the two are not equally durable). " +
     'Until 2026-12-01 the path was 23 statements in 29 sequential round trips and 7 commits under the lease (BEGIN, SET LOCAL, a clock read, the lease-row UPDATE, the write, COMMIT twice — run insert, then dispatch claim —, a SAVEPOINT pair, three task-instance rows, the first try and its attempt row, each a commit): p99 84.3 ms against 9.96 ms (8.5×); a profile showed 94 % of the time was the main thread waiting in Atomics.wait. ' +
-    "Now (src/store/postgres/database.ts, src/store/runs.ts scheduleRun, src/engine/runner.ts beginRun): the facade holds back what needs no answer inside a transaction (BEGIN, SET, SAVEPOINT/RELEASE, writes run with runLater, the lease fence as a checked write whose refusal fails the transaction with SUP_ERR_NOT_LEADER) and sends it with the next call, which the worker pipelines (pg pipeline mode: one round trip to the server); the fence is one UPDATE with the server's clock; a scheduling daemon creates an automatic trigger's run already claimed (when its pipeline has a free slot and nothing queued) in one INSERT … SELECT that also checks the overlap room and the pause, and writes the task-instance rows and the first try in the same fenced transaction, committed with them. Cron boundary → first task running is 2 round trips and 1 commit under the lease (request 1: BEGIN, SET LOCAL, fence, run INSERT; request 2: task rows, attempt row, COMMIT); a task end → next task running is 1 round trip, 1 commit (the try's state and attempt row together; the end of a try — log, attempt, state — is one more). " +
-    'Nothing is less durable: every commit still waits for the WAL flush, a try starts only after the commit of its rows, and a crash between the commit and the process start leaves a running try without a process that crash recovery fails and retries per policy, as before. What is left is the wake-up cost of the two requests on this VM and the fsync, against an in-process SQLite path of ≈ 2 ms.',
+    'Until 2026-12-01 18:00 it was 2 round trips and 1 commit (request 1: BEGIN, SET LOCAL, fence, run INSERT; request 2: task rows, attempt row, COMMIT): daemon p99 10.1–19.6 ms against 9.6–9.8 ms over 60 samples (p99 = the largest sample), engine alone p99 21.4 ms against 3.95 ms (5.4×), p50 7.1 against 2.19 ms. ' +
+    "Now (src/store/postgres/database.ts, src/store/runs.ts scheduleFirst, src/engine/runner.ts planRun, src/engine/submit.ts): the facade holds back what needs no answer inside a transaction (BEGIN, SET, SAVEPOINT/RELEASE, writes run with runLater) and sends it with the next call, which the worker pipelines (pg pipeline mode: one round trip to the server); the lease fence is a checked write that refuses in the server (one statement that fails unless the lease-row UPDATE, with the server's clock, touched our row: the transaction is aborted there, so nothing sent after it — the COMMIT included, which then answers ROLLBACK — commits, and the call fails with SUP_ERR_NOT_LEADER); the engine picks the run id client-side and plans the run's task-instance rows and first try before the run exists, and one statement creates the run claimed (when its pipeline has a free slot and nothing queued; overlap room and pause checked in it) with those rows as data-modifying CTEs that insert only beside a run this statement inserted running, plus the look-up of why nothing was inserted, from the same snapshot; held back with getLater, it goes with the COMMIT and its answer is read after the commit. Cron boundary → first task running is 1 round trip and 1 commit under the lease (BEGIN, SET LOCAL, fence, the statement, COMMIT in one request); SQLite runs the same statements as before, in-process. A task end → next task running is 1 round trip, 1 commit (the try's state and attempt row together; the end of a try — log, attempt, state — is one more); a try's pid is one more after its spawn (task and attempt row in one transaction, was two autocommits). " +
+    'Nothing is less durable: every commit still waits for the WAL flush, a try starts only after the commit of its rows, and a crash between the commit and the process start leaves a running try without a process that crash recovery fails and retries per policy, as before. What is left is the wake-up cost of the one request on this VM and the fsync, against an in-process SQLite path of ≈ 2 ms; the tail follows the machine (2 shared cores): a request that takes ≈ 1–3 ms at load ≈ 1 takes 5–70 ms at load ≈ 7. ' +
+    'Samples: the daemon on each store in interleaved rounds (default 120 ticks each in 4 rounds), the engine alone 100 per variant in 4 rounds: with ≥ 100 samples the p99 (nearest rank) is the second-largest sample, not the largest, and the rows give p50, p99 and max.',
   async run(ctx: ScenarioContext): Promise<Row[]> {
-    const ticks = Number(ctx.args.ticks ?? 60);
+    // samples per store: ≥ 100 so that the p99 (nearest rank) is not the largest sample
+    const ticks = Number(ctx.args.ticks ?? 120);
+    const daemonRounds = Math.max(1, Number(ctx.args['daemon-rounds'] ?? 4));
     const supSeconds = Number(ctx.args['sup-seconds'] ?? 1);
     const afSeconds = Number(ctx.args['airflow-seconds'] ?? 10);
-    ctx.log(`supervisor: ${ticks} ticks every ${supSeconds} s…`);
-    const loadBefore = os.loadavg()[0]!;
-    const sup = await measureSupervisorChain(ctx, ticks, supSeconds);
-    const loadSqlite = [loadBefore, os.loadavg()[0]!];
-    ctx.log(`supervisor: schedule delay ${JSON.stringify(summary(sup.scheduleDelayMs))}, inter-task ${JSON.stringify(summary(sup.interTaskMs))}`);
-    // the same daemon on a PostgreSQL store (a fresh database, dropped after): leader lease, fenced writes, every component's store calls
-    let supPg: ChainSamples | string;
-    const loadPg = [os.loadavg()[0]!];
-    try {
-      ctx.log(`supervisor on PostgreSQL: ${ticks} ticks every ${supSeconds} s…`);
-      supPg = await withFreshPostgresStore('sup_bench_chain', ctx.log, async (settings) => {
-        const section = postgresStoreSection(settings, path.join(ctx.work, 'scenario-1'));
-        try {
-          return await measureSupervisorChain(ctx, ticks, supSeconds, section.yaml);
-        } finally {
-          section.remove();
+    const afTicks = Number(ctx.args['airflow-ticks'] ?? 60);
+    const perRound = Math.max(5, Math.ceil(ticks / daemonRounds));
+    // the daemon on SQLite and on PostgreSQL (a fresh database per round, dropped after: leader
+    // lease, fenced writes, every component's store calls) in interleaved rounds, the order
+    // alternating, so that the load of this shared machine falls on both alike
+    let sup: ChainSamples | undefined;
+    let supPg: ChainSamples | string | undefined;
+    const loadSqlite: number[] = [];
+    const loadPg: number[] = [];
+    for (let round = 0; round < daemonRounds; round++) {
+      for (const store of round % 2 === 0 ? (['sqlite', 'postgres'] as const) : (['postgres', 'sqlite'] as const)) {
+        if (store === 'sqlite') {
+          ctx.log(`supervisor: round ${round + 1}/${daemonRounds}, ${perRound} ticks every ${supSeconds} s…`);
+          loadSqlite.push(os.loadavg()[0]!);
+          sup = pool(sup, await measureSupervisorChain(ctx, perRound, supSeconds));
+          loadSqlite.push(os.loadavg()[0]!);
+          continue;
         }
-      });
-      ctx.log(`supervisor on PostgreSQL: schedule delay ${JSON.stringify(summary(supPg.scheduleDelayMs))}, inter-task ${JSON.stringify(summary(supPg.interTaskMs))}`);
-    } catch (err) {
-      supPg = `failed: ${(err as Error).message.split('\n')[0]}`;
-      ctx.log(`supervisor on PostgreSQL: ${supPg}`);
+        if (typeof supPg === 'string') continue;
+        loadPg.push(os.loadavg()[0]!);
+        try {
+          ctx.log(`supervisor on PostgreSQL: round ${round + 1}/${daemonRounds}, ${perRound} ticks every ${supSeconds} s…`);
+          const got = await withFreshPostgresStore('sup_bench_chain', ctx.log, async (settings) => {
+            const section = postgresStoreSection(settings, path.join(ctx.work, 'scenario-1'));
+            try {
+              return await measureSupervisorChain(ctx, perRound, supSeconds, section.yaml);
+            } finally {
+              section.remove();
+            }
+          });
+          supPg = pool(supPg, got);
+        } catch (err) {
+          supPg = `failed: ${(err as Error).message.split('\n')[0]}`;
+          ctx.log(`supervisor on PostgreSQL: ${supPg}`);
+        }
+        loadPg.push(os.loadavg()[0]!);
+      }
     }
-    loadPg.push(os.loadavg()[0]!);
+    if (!sup) throw new Error('no supervisor samples');
+    if (supPg === undefined) supPg = 'no samples';
+    ctx.log(`supervisor: schedule delay ${JSON.stringify(summary(sup.scheduleDelayMs))}, inter-task ${JSON.stringify(summary(sup.interTaskMs))}`);
+    if (typeof supPg !== 'string')
+      ctx.log(`supervisor on PostgreSQL: schedule delay ${JSON.stringify(summary(supPg.scheduleDelayMs))}, inter-task ${JSON.stringify(summary(supPg.interTaskMs))}`);
     let af: ChainSamples | string;
     if (ctx.skipPeers) af = 'skipped (--skip-peers)';
     else {
       try {
-        ctx.log(`airflow: ${ticks} ticks every ${afSeconds} s…`);
-        af = await measureAirflowChain(ctx, ticks, afSeconds);
+        ctx.log(`airflow: ${afTicks} ticks every ${afSeconds} s…`);
+        af = await measureAirflowChain(ctx, afTicks, afSeconds);
         ctx.log(`airflow: schedule delay ${JSON.stringify(summary(af.scheduleDelayMs))}, inter-task ${JSON.stringify(summary(af.interTaskMs))}`);
       } catch (err) {
         af = `failed: ${(err as Error).message}`;
@@ -316,9 +361,9 @@ export const scenario: Scenario = {
       }
     }
     const rows: Row[] = [];
-    const how = (what: string) =>
+    const how = (what: string, pick: (s: ChainSamples) => number[]) =>
       `Supervisor: createDaemon in-process with pipeline bench_chain (t1 → t2 → t3, operator command ["true"]), cron every ${supSeconds} s (6-field), timestamps taken when the engine emits each run event (performance.now() on the wall clock); ` +
-      `Airflow 3 standalone (LocalExecutor, SQLite, default settings) with DAG bench_chain (three BashOperator "true"), schedule timedelta(seconds=${afSeconds}), max_active_runs=1, catchup=False; timestamps from the metadata DB (task_instance.start_date/end_date, dag_run.run_after). ${what}. ${ticks} ticks each (first tick after start dropped); percentiles over all samples (nearest rank)`;
+      `Airflow 3 standalone (LocalExecutor, SQLite, default settings) with DAG bench_chain (three BashOperator "true"), schedule timedelta(seconds=${afSeconds}), max_active_runs=1, catchup=False; timestamps from the metadata DB (task_instance.start_date/end_date, dag_run.run_after). ${what}. Supervisor ${sup.scheduleDelayMs.length} ticks in ${daemonRounds} rounds interleaved with the PostgreSQL daemon's (first tick after each start dropped), Airflow ${typeof af === 'string' ? afTicks : af.scheduleDelayMs.length} ticks; percentiles over all samples (nearest rank); ${spread(pick(sup))}`;
     for (const [metric, pick, goalMs] of [
       ['schedule delay (cron boundary → first task running)', (s: ChainSamples) => s.scheduleDelayMs, 20],
       ['inter-task overhead (task ends → next task running)', (s: ChainSamples) => s.interTaskMs, 5],
@@ -338,7 +383,7 @@ export const scenario: Scenario = {
           goal: isGoal ? `≤ ${goalMs} ms and ≥ 50× Airflow` : '—',
           ...(isGoal ? { ratioGoal: 50 } : {}),
           met: isGoal ? supV <= goalMs && (ratio === null ? null : ratio >= 50) !== false : null,
-          method: how(metric),
+          method: how(metric, pick),
           detail: { supervisor: pick(sup).map((v) => round(v, 2)), airflow: typeof af === 'string' ? af : pick(af).map((v) => round(v, 1)) },
         });
       }
@@ -370,13 +415,13 @@ export const scenario: Scenario = {
         goal: "≤ 2× SQLite's",
         met: p99 <= 2 * refP99,
         method:
-          `the supervisor rows' measurement (createDaemon in-process, bench_chain of three "true" subprocesses, cron every ${supSeconds} s, ${ticks} ticks, first dropped) with the config's store section a PostgreSQL one (store.url on a fresh database of the stack's server, password_file, ssl.ca_file; dropped after), run right after the SQLite one: the whole daemon as a replica runs it — leader lease, fenced run creation and claims, and the other components' store calls (outbox, schedule monitor, alerts) on the same thread. ` +
-          `p99 ${p99} ms against the SQLite daemon's ${refP99} ms in the same run: ${round(p99 / refP99, 1)}× (goal ≤ 2×); p50 ${round(median(xs), 2)} ms against ${round(median(ref), 2)} ms; ${xs.length} samples${decomposition}; load average ${round(loadPg[0]!, 1)} → ${round(loadPg[1]!, 1)} (SQLite daemon's run: ${round(loadSqlite[0]!, 1)} → ${round(loadSqlite[1]!, 1)})`,
+          `the supervisor rows' measurement (createDaemon in-process, bench_chain of three "true" subprocesses, cron every ${supSeconds} s, first tick of each start dropped) with the config's store section a PostgreSQL one (store.url on a fresh database of the stack's server per round, password_file, ssl.ca_file; dropped after), in ${daemonRounds} rounds of ${perRound} ticks interleaved with the SQLite daemon's (the order alternating): the whole daemon as a replica runs it — leader lease, fenced run creation and claims, and the other components' store calls (outbox, schedule monitor, alerts) on the same thread. ` +
+          `p99 ${p99} ms against the SQLite daemon's ${refP99} ms in the same run: ${round(p99 / refP99, 1)}× (goal ≤ 2×); p50 ${round(median(xs), 2)} ms against ${round(median(ref), 2)} ms (${round(median(xs) / median(ref), 1)}×); max ${round(Math.max(...xs), 2)} ms against ${round(Math.max(...ref), 2)} ms; ${xs.length} samples (SQLite ${ref.length})${decomposition}; load average ${loadRange(loadPg)} over its rounds (SQLite daemon's: ${loadRange(loadSqlite)})`,
         detail: { samples: xs.map((v) => round(v, 2)), sqliteSamples: ref.map((v) => round(v, 2)) },
       });
     }
-    const rounds = Number(ctx.args['engine-rounds'] ?? 3);
-    const engine = await engineOnly(ctx, ticks, rounds);
+    const rounds = Number(ctx.args['engine-rounds'] ?? 4);
+    const engine = await engineOnly(ctx, Number(ctx.args['engine-ticks'] ?? 100), rounds);
     rows.push(...engineRows(engine));
     const control = sup.timerLatenessMs ?? [];
     rows.push({
