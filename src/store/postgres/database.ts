@@ -116,8 +116,9 @@ export function runChecked<P extends unknown[]>(statement: SqlStatement<P>, chan
  * PostgreSQL inside a transaction it is held back like `runLater` and sent with the
  * transaction's next request — at the latest its COMMIT: a transaction whose last statement it
  * is costs one round trip, its answer read after the commit. The function called before that
- * request was answered sends what is held back at once (one more round trip); called after its
- * transaction failed, it throws. Outside a transaction, and on SQLite, it is `get()` at once.
+ * request was sent sends what is held back at once (one more round trip); when the request
+ * carrying the statement failed (and so its transaction), it throws. Outside a transaction, and
+ * on SQLite, it is `get()` at once.
  */
 export function getLater<P extends unknown[], R>(statement: SqlStatement<P, R>, ...params: P): () => R | undefined {
   const later = (statement as Partial<LaterStatement>).getLater;
@@ -441,7 +442,7 @@ export class PostgresDatabase implements SqlDatabase {
         this.timeoutMs,
       );
     } finally {
-      // an answer not filled below is lost with its request
+      // an answer the loop below does not fill (a failed or lost request) is lost with it
       for (const h of held) if (h.answer?.state === 'held') h.answer.state = 'failed';
     }
     if (res === null) {

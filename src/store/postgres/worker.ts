@@ -14,6 +14,7 @@
  * refused: the server rolled that transaction back, and running the rest on a new connection
  * would commit half of it.
  */
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import type { WorkerData, WorkerError, WorkerRequest, WorkerResponse } from './protocol';
@@ -62,6 +63,8 @@ function drop(): void {
 async function connection(): Promise<pg.Client> {
   if (client && alive) return client;
   drop();
+  // a new session has no prepared statements: the names start over
+  forgetPrepared();
   const c = new pg.Client({ ...data.client, pipeline: true });
   c.on('error', () => {
     // the session is gone (terminated, server stopped): the next request reconnects
@@ -87,10 +90,49 @@ function reply(message: WorkerResponse): void {
   Atomics.notify(control, 0);
 }
 
+/**
+ * Server-side prepared statements: a statement with parameters seen again is sent named (pg
+ * parses and plans it once per connection, then only binds and executes it: planning the
+ * schedule's statement cost ≈ 2 ms of its ≈ 4 ms, BENCHMARKS.md scenario 1). A statement run
+ * once (dynamic SQL) stays unnamed. At most PREPARED_MAX names per connection (a new
+ * connection starts over); `generation` renames them all after a schema change made a prepared
+ * `SELECT *` stale (0A000, "cached plan must not change result type"): that call fails once
+ * inside a transaction, and is sent again unnamed outside one.
+ */
+const PREPARED_MAX = 500;
+const seen = new Map<string, string | null>();
+let generation = 0;
+let prepared = 0;
+
+function nameOf(sql: string): string | undefined {
+  const known = seen.get(sql);
+  if (known) return known;
+  if (known === undefined) {
+    // first sight: unnamed; remembered (bounded) to be named when it comes again
+    if (seen.size >= 4 * PREPARED_MAX) seen.clear();
+    seen.set(sql, null);
+    return undefined;
+  }
+  if (prepared >= PREPARED_MAX) return undefined;
+  const name = `sup${generation}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+  prepared += 1;
+  seen.set(sql, name);
+  return name;
+}
+
+/** Every name forgotten: the next uses prepare again under new names (the server keeps the old ones until the connection ends). */
+function forgetPrepared(): void {
+  seen.clear();
+  prepared = 0;
+  generation += 1;
+}
+
+const STALE_PLAN = '0A000';
+
 type QueryRequest = Extract<WorkerRequest, { kind: 'query' }>;
 type Settled = { ok: true; res: pg.QueryResult } | { ok: false; err: unknown };
 
-async function run(req: QueryRequest, again = true): Promise<WorkerResponse> {
+async function run(req: QueryRequest, again = true, named = true): Promise<WorkerResponse> {
   const partOfTx = req.tx !== 0 && !req.begins;
   // the connection the transaction began on must still be the live one
   if (partOfTx && (!client || !alive || req.tx !== connectionTx)) {
@@ -103,12 +145,13 @@ async function run(req: QueryRequest, again = true): Promise<WorkerResponse> {
     const c = await connection();
     // all written at once (pipeline mode); each answered in order
     settled = await Promise.all(
-      req.statements.map((s) =>
-        (s.params.length > 0 ? c.query({ text: s.sql, values: s.params }) : c.query(s.sql)).then(
+      req.statements.map((s) => {
+        const name = named && s.params.length > 0 ? nameOf(s.sql) : undefined;
+        return (s.params.length > 0 ? c.query({ text: s.sql, values: s.params, ...(name ? { name } : {}) }) : c.query(s.sql)).then(
           (res): Settled => ({ ok: true, res: Array.isArray(res) ? (res[res.length - 1] as pg.QueryResult) : res }),
           (err: unknown): Settled => ({ ok: false, err }),
-        ),
-      ),
+        );
+      }),
     );
   } catch (err) {
     settled = [{ ok: false, err }];
@@ -116,10 +159,15 @@ async function run(req: QueryRequest, again = true): Promise<WorkerResponse> {
   const failed = settled.findIndex((s) => !s.ok);
   if (failed >= 0) {
     const error = describe((settled[failed] as { err: unknown }).err);
+    if (error.code === STALE_PLAN && /cached plan/i.test(error.message)) {
+      forgetPrepared();
+      // a lone statement outside a transaction did not run: sent again, unnamed
+      if (named && req.tx === 0 && req.statements.length === 1) return run(req, again, false);
+    }
     if (error.kind === 'connection') {
       drop();
       // terminated while idle: the statement never ran; a lone statement outside a transaction is sent once more
-      if (again && req.tx === 0 && req.statements.length === 1 && error.code !== undefined && NOT_RUN_SQLSTATES.has(error.code)) return run(req, false);
+      if (again && req.tx === 0 && req.statements.length === 1 && error.code !== undefined && NOT_RUN_SQLSTATES.has(error.code)) return run(req, false, named);
     } else if (req.begins && failed > 0) connectionTx = req.tx;
     return { id: req.id, ok: false, index: failed, error };
   }

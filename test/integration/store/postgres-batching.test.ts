@@ -220,6 +220,23 @@ describe('PostgreSQL facade: held-back statements', () => {
     expect(now()).toEqual({ k: 'k5', v: 5 });
   });
 
+  it('prepares a statement with parameters on the server when it comes again, and gets past a schema change under a prepared SELECT *', () => {
+    db.exec('CREATE TABLE prep_t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');
+    db.prepare<[string, number]>('INSERT INTO prep_t (k, v) VALUES (?, ?)').run('p1', 1);
+    const sel = db.prepare<[string], Record<string, unknown>>('SELECT * FROM prep_t WHERE k = ?');
+    const named = db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM pg_prepared_statements WHERE statement LIKE 'SELECT * FROM prep_t%' AND statement LIKE ?");
+    expect(sel.get('p1')).toEqual({ k: 'p1', v: 1 }); // first sight: unnamed
+    expect(named.get('%')!.n).toBe(0);
+    expect(sel.get('p1')).toEqual({ k: 'p1', v: 1 }); // again: prepared in this session
+    expect(named.get('%')!.n).toBe(1);
+    expect(sel.get('p1')).toEqual({ k: 'p1', v: 1 });
+    // a column added under the prepared SELECT *: the call is sent again unnamed, then prepared anew
+    db.exec('ALTER TABLE prep_t ADD COLUMN w INTEGER');
+    expect(sel.get('p1')).toEqual({ k: 'p1', v: 1, w: null });
+    expect(sel.get('p1')).toEqual({ k: 'p1', v: 1, w: null });
+    expect(sel.get('p1')).toEqual({ k: 'p1', v: 1, w: null });
+  });
+
   it('refuses a fenced write of a term that ended: the lease fence fails the transaction with SUP_ERR_NOT_LEADER', () => {
     const lease = createLeaseStore({ db, name: 'batching', now: Date.now });
     const term = lease.elect('holder-a', 10_000);
