@@ -148,8 +148,8 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
   const statusMap: Record<LagStatus, Status> = { ...DEFAULT_STATUS_MAP, ...options.statusMap };
   /** Our own commit windows, filled from admin fetches when the stream isn't usable. */
   const fetched: CommitStore = createCommitStore({ windowSize: options.windowSize, minDistanceMs: 0, initialState: 'live' });
-  /** End-offset tables per `topic\0partition`, with the cycle number they were last updated. */
-  const endTables = new Map<string, { table: OffsetPoint[]; cycle: number }>();
+  /** End-offset tables per topic and partition (indexed by partition number), with the cycle number they were last updated. */
+  const endTables = new Map<string, Array<{ table: OffsetPoint[]; cycle: number } | undefined>>();
   let cycle = 0;
   let stats: LagCycleStats | null = null;
   let lastMode: LagCycleStats['mode'] | null = null;
@@ -231,7 +231,7 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
         result.partitionsOf,
         result.ends,
         result.commitsOf(group),
-        (topic, partition) => endTables.get(`${topic}\u0000${partition}`)?.table ?? [],
+        (topic, partition) => endTables.get(topic)?.[partition]?.table ?? NO_HISTORY,
         now,
         options.stopAfter,
       );
@@ -309,15 +309,22 @@ export function createConsumerLagCheck(params: ConsumerLagCheckParams): Consumer
     });
     const readAt = ctx.now();
     for (const [topic, parts] of ends) {
+      let tables = endTables.get(topic);
+      if (!tables) endTables.set(topic, (tables = []));
       for (const [partition, high] of parts) {
-        const key = `${topic}\u0000${partition}`;
-        let entry = endTables.get(key);
-        if (!entry) endTables.set(key, (entry = { table: [], cycle }));
+        let entry = tables[partition];
+        if (!entry) tables[partition] = entry = { table: [], cycle };
         addOffsetPoint(entry.table, { offset: high, time: readAt }, options.endOffsetHistory);
         entry.cycle = cycle;
       }
     }
-    if (cycle % 10 === 0) for (const [key, entry] of endTables) if (cycle - entry.cycle > 10) endTables.delete(key);
+    if (cycle % 10 === 0)
+      for (const [topic, tables] of endTables) {
+        tables.forEach((entry, partition) => {
+          if (entry && cycle - entry.cycle > 10) tables[partition] = undefined;
+        });
+        if (!tables.some((entry) => entry !== undefined)) endTables.delete(topic);
+      }
     return ends;
   };
 
@@ -371,7 +378,7 @@ export function evaluateGroup(
   partitionsOf: ReadonlyMap<string, readonly number[]>,
   ends: ReadonlyMap<string, ReadonlyMap<number, number>>,
   committed: GroupCommits | undefined,
-  endHistoryOf: (topic: string, partition: number) => OffsetPoint[],
+  endHistoryOf: (topic: string, partition: number) => readonly OffsetPoint[],
   now: number,
   stopAfterMs: number,
 ): { partitions: PartitionLag[]; problems: string[] } {
@@ -401,6 +408,9 @@ export function evaluateGroup(
   }
   return { partitions, problems };
 }
+
+/** The end-offset history of a partition not read yet (never written to). */
+const NO_HISTORY: readonly OffsetPoint[] = Object.freeze([]);
 
 /** Arrays a packed window is read into, reused across partitions and cycles (grown for a longer window). */
 let windowScratch = { offsets: new Float64Array(16), timestamps: new Float64Array(16) };
@@ -464,14 +474,20 @@ function buildSignal(p: BuildParams): Signal {
     partitions: p.partitions,
     ...(p.groupState !== undefined ? { groupState: p.groupState } : {}),
   };
-  const bad = p.partitions.filter((x) => x.status !== 'OK' && x.status !== 'NOTFOUND').map((x) => `${x.topic}[${x.partition}] ${x.status}`);
+  // the first five partitions that are neither OK nor NOTFOUND, and how many there are
+  const bad: string[] = [];
+  let badCount = 0;
+  for (const x of p.partitions) {
+    if (x.status === 'OK' || x.status === 'NOTFOUND') continue;
+    if (badCount++ < 5) bad.push(`${x.topic}[${x.partition}] ${x.status}`);
+  }
   let summary: string;
   if (lagStatus === 'NOTFOUND') {
     summary = `group ${p.group} has never committed an offset${p.options.topics.length > 0 ? ` on ${p.options.topics.join(', ')}` : ''}`;
   } else {
     const seconds = maxLagSeconds === null ? '' : ` (~${Math.round(maxLagSeconds)} s behind)`;
     summary = `group ${p.group} ${lagStatus}: lag ${totalLag} messages${seconds} over ${p.partitions.length} partitions`;
-    if (bad.length > 0) summary += `; ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''}`;
+    if (badCount > 0) summary += `; ${bad.join(', ')}${badCount > 5 ? ` and ${badCount - 5} more` : ''}`;
   }
   if (reasons.length > 0) summary += `; ${reasons.join('; ')}`;
   return {

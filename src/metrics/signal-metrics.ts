@@ -89,8 +89,10 @@ export function registerSignalMetrics({ registry, latest, now = Date.now }: Sign
   // as bytes straight from the facts, the group's and topic's label text escaped and encoded once
   // per metric and kept while the group is watched, not once a line.
   const CLOSE_LABELS = bytesOf('"} ');
+  // one label prefix per group and topic for the three metrics (each writes its name before it)
+  const prefixes = new PrefixCache((group, topic) => `{group="${escapeLabel(group)}",topic="${escapeLabel(topic)}",partition="`);
   const partition = (name: string, help: string, pick: (p: FactsOf<'consumer_lag'>['partitions'][number]) => number | null): void => {
-    const prefixes = new PrefixCache((group, topic) => `${name}{group="${escapeLabel(group)}",topic="${escapeLabel(topic)}",partition="`);
+    const nameBytes = bytesOf(name);
     perFacts(
       'consumer_lag',
       name,
@@ -111,7 +113,7 @@ export function registerSignalMetrics({ registry, latest, now = Date.now }: Sign
             topic = p.topic;
             prefix = prefixes.get(f.group, topic);
           }
-          w.bytes(prefix!).number(p.partition).bytes(CLOSE_LABELS);
+          w.bytes(nameBytes).bytes(prefix!).number(p.partition).bytes(CLOSE_LABELS);
           writeValue(w, value);
           w.newline();
         }
