@@ -12,9 +12,9 @@
  * partition (with a slot start beside it) was ~60 MB of V8 heap — array elements reserved for
  * 16 points when one had arrived, an object and a boxed double per point — which the GC walked
  * on every major collection and let the heap grow to twice that. Here every partition is a slot
- * number into columns of typed arrays (outside the GC's object graph): its newest point and
- * slot start in the slot's own columns, its older points (at most windowSize − 1) in a ring
- * block allocated when a second point arrives. Freed slots and blocks are reused.
+ * number into columns of typed arrays (outside the GC's object graph): its two newest points and
+ * slot start in the slot's own columns, its older points (at most windowSize − 2) in a ring
+ * block allocated when a third point arrives. Freed slots and blocks are reused.
  */
 import type { CommitPoint, CommitSource, CommitSourceState, CommitWindows, ConsumerOffsetsEvent } from '../src/protocol';
 
@@ -78,8 +78,8 @@ class TopicSlots {
 
 export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
   const windowSize = Math.min(65_535, Math.max(2, params.windowSize ?? DEFAULT_WINDOW_SIZE));
-  /** Older points per partition, in a ring block. */
-  const ring = windowSize - 1;
+  /** Points per partition older than the two newest, in a ring block (none for windows of two). */
+  const ring = windowSize - 2;
   const minDistanceMs = Math.max(0, params.minDistanceMs ?? DEFAULT_MIN_DISTANCE_MS);
   let state: CommitSourceState = params.initialState ?? 'catching_up';
   const byGroup = new Map<string, Map<string, TopicSlots>>();
@@ -87,16 +87,18 @@ export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
   const topicNames = new Map<string, string>();
   let partitions = 0;
 
-  // per slot: the newest point, its slot's start, the ring block (−1: none), points held, the ring's oldest position
+  // per slot: the newest point, the one before it, the newest point's slot start, the ring block (−1: none), points held, the ring's oldest position
   const lastOffset = new Column((n) => new Float64Array(n));
   const lastTime = new Column((n) => new Float64Array(n));
+  const prevOffset = new Column((n) => new Float64Array(n));
+  const prevTime = new Column((n) => new Float64Array(n));
   const slotStart = new Column((n) => new Float64Array(n));
   const blockOf = new Column((n) => new Int32Array(n));
   const countOf = new Column((n) => new Uint16Array(n));
   const headOf = new Column((n) => new Uint16Array(n));
   // per block: `ring` older points
-  const blockOffsets = new Column((n) => new Float64Array(n), ring);
-  const blockTimes = new Column((n) => new Float64Array(n), ring);
+  const blockOffsets = new Column((n) => new Float64Array(n), Math.max(1, ring));
+  const blockTimes = new Column((n) => new Float64Array(n), Math.max(1, ring));
   let slotsAllocated = 0;
   let blocksAllocated = 0;
   const freeSlots: number[] = [];
@@ -106,7 +108,7 @@ export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
     let slot = freeSlots.pop();
     if (slot === undefined) {
       slot = slotsAllocated++;
-      for (const c of [lastOffset, lastTime, slotStart, blockOf, countOf, headOf]) c.grow(slot);
+      for (const c of [lastOffset, lastTime, prevOffset, prevTime, slotStart, blockOf, countOf, headOf]) c.grow(slot);
     }
     blockOf.set(slot, -1);
     countOf.set(slot, 0);
@@ -134,7 +136,7 @@ export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
   /** Copies a slot's window, oldest first; returns its length. */
   const read = (slot: number, offsets: Float64Array, timestamps: Float64Array): number => {
     const n = countOf.get(slot);
-    const older = n - 1;
+    const older = n - 2;
     if (older > 0) {
       const block = blockOf.get(slot);
       const head = headOf.get(slot);
@@ -144,9 +146,13 @@ export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
         timestamps[i] = blockTimes.get(block, k);
       }
     }
-    if (n > 0) {
-      offsets[older] = lastOffset.get(slot);
-      timestamps[older] = lastTime.get(slot);
+    if (n >= 2) {
+      offsets[n - 2] = prevOffset.get(slot);
+      timestamps[n - 2] = prevTime.get(slot);
+    }
+    if (n >= 1) {
+      offsets[n - 1] = lastOffset.get(slot);
+      timestamps[n - 1] = lastTime.get(slot);
     }
     return n;
   };
@@ -175,17 +181,22 @@ export function createCommitStore(params: CommitStoreParams = {}): CommitStore {
         lastTime.set(slot, timestamp);
         return;
       }
-      // the newest point becomes the ring's newest older point; a full ring drops its oldest
-      let block = blockOf.get(slot);
-      if (block < 0) blockOf.set(slot, (block = newBlock()));
-      const older = n - 1;
-      const head = headOf.get(slot);
-      // (the ring fills from position 0; once full, head moves on from the oldest point)
-      const at = older < ring ? older : head;
-      blockOffsets.set(block, lastOffset.get(slot), at);
-      blockTimes.set(block, lastTime.get(slot), at);
-      if (older < ring) countOf.set(slot, n + 1);
-      else headOf.set(slot, (head + 1) % ring);
+      // the point before the newest goes into the ring (a full ring drops its oldest; a window of two drops it)
+      if (n >= 2 && ring > 0) {
+        let block = blockOf.get(slot);
+        if (block < 0) blockOf.set(slot, (block = newBlock()));
+        const older = n - 2;
+        const head = headOf.get(slot);
+        // (the ring fills from position 0; once full, head moves on from the oldest point)
+        const at = older < ring ? older : head;
+        blockOffsets.set(block, prevOffset.get(slot), at);
+        blockTimes.set(block, prevTime.get(slot), at);
+        if (older >= ring) headOf.set(slot, (head + 1) % ring);
+      }
+      // the newest becomes the one before it
+      prevOffset.set(slot, lastOffset.get(slot));
+      prevTime.set(slot, lastTime.get(slot));
+      if (n < windowSize) countOf.set(slot, n + 1);
     } else countOf.set(slot, 1);
     slotStart.set(slot, timestamp);
     lastOffset.set(slot, offset);

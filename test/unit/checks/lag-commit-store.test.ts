@@ -75,7 +75,7 @@ describe('packed commit store', () => {
     const expected = [19, 20, 21, 22].map((i) => ({ offset: 100 + i, timestamp: T0 + i * 1000 }));
     expect(store.commits('g')?.get('t')?.get(0)).toEqual(expected);
     expect(packedWindow(store, 'g', 't', 0)).toEqual(expected);
-    // one ring block for the older points, however often it wrapped
+    // one ring block for the points older than the two newest, however often it wrapped
     expect(store.storage()).toEqual({ slots: 1, freeSlots: 0, blocks: 1, freeBlocks: 0 });
   });
 
@@ -132,9 +132,10 @@ describe('packed commit store', () => {
         expect(packedWindow(store, group, topic, Number(partition))).toEqual(model.window(key));
         expect(store.commits(group)?.get(topic)?.get(Number(partition))).toEqual(model.window(key));
       }
-      // every slot in use or free, never both: no slot leaked
-      const { slots, freeSlots } = store.storage();
+      // every slot in use or free, never both: no slot leaked; windows of two points need no ring block
+      const { slots, freeSlots, blocks } = store.storage();
       expect(slots - freeSlots).toBe(store.size());
+      if (windowSize === 2) expect(blocks).toBe(0);
     }
   });
 
@@ -156,11 +157,14 @@ describe('packed commit store', () => {
     commit(store, 'h', 'u', 3, 99, T0 + 100);
     expect(store.storage()).toEqual({ slots: 2, freeSlots: 0, blocks: 1, freeBlocks: 1 });
     expect(packedWindow(store, 'h', 'u', 3)).toEqual([{ offset: 99, timestamp: T0 + 100 }]);
-    commit(store, 'h', 'u', 3, 100, T0 + 200); // its second point takes the freed block
+    commit(store, 'h', 'u', 3, 100, T0 + 200); // two points fit in the slot
+    expect(store.storage()).toEqual({ slots: 2, freeSlots: 0, blocks: 1, freeBlocks: 1 });
+    commit(store, 'h', 'u', 3, 101, T0 + 300); // its third point takes the freed block
     expect(store.storage()).toEqual({ slots: 2, freeSlots: 0, blocks: 1, freeBlocks: 0 });
     expect(packedWindow(store, 'h', 'u', 3)).toEqual([
       { offset: 99, timestamp: T0 + 100 },
       { offset: 100, timestamp: T0 + 200 },
+      { offset: 101, timestamp: T0 + 300 },
     ]);
     // the last partition of a group gone: the group is gone
     store.remove('g', 't', 1);
