@@ -80,7 +80,15 @@ const kb = (name) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status())[1
       }, fail);
     } else if (req.method === 'GET' && req.url === '/mem') {
       const m = process.memoryUsage();
-      reply(200, { rss: kb('VmRSS'), hwm: kb('VmHWM'), heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, refresh: registry.lastRefreshStats() });
+      reply(200, {
+        rss: kb('VmRSS'),
+        hwm: kb('VmHWM'),
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+        refresh: registry.lastRefreshStats(),
+      });
     } else if (req.method === 'POST' && req.url === '/gc' && global.gc) {
       // diagnostics only (node --expose-gc): the live heap after a full collection
       global.gc();
