@@ -265,6 +265,41 @@ describe('consumer lag on the real broker', () => {
     expect(lagOf(groups[4]!)).toBe(3 * 40 - (25 + 26 + 27));
   });
 
+  it('replays a __consumer_offsets partition larger than one fetch (256 KB a partition) to its last commit', async () => {
+    const topic = freshTopic('lag-wide');
+    await admin.createTopics({ topics: [{ topic, numPartitions: 64, replicationFactor: 1 }], waitForLeaders: true });
+    await producer.send({ topic, messages: Array.from({ length: 64 }, (_, p) => ({ partition: p, value: `m${p}` })) });
+    const group = freshGroup('wide');
+    // one group: all its commits go to one __consumer_offsets partition, 64 records a request
+    const rounds = 80;
+    const committer = kafkaClient('lag-test-wide').consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+    const joined = new Promise<void>((resolve) => committer.on(committer.events.GROUP_JOIN, () => resolve()));
+    await committer.connect();
+    await committer.subscribe({ topics: [topic], fromBeginning: true });
+    await committer.run({ autoCommit: false, eachMessage: async () => undefined });
+    await joined;
+    for (let r = 1; r <= rounds; r += 1) await committer.commitOffsets(Array.from({ length: 64 }, (_, p) => ({ topic, partition: p, offset: String(r % 2) })));
+    await committer.disconnect();
+    const fresh = createCommitStore();
+    let seen = 0;
+    const sub = createConsumerOffsets$({ brokers, retryDelayMs: 1000 }).subscribe((e) => {
+      if (e.type === 'commit' && e.group === group) seen += 1;
+      fresh.apply(e);
+    });
+    try {
+      for (let i = 0; i < 160 && fresh.state() !== 'live'; i += 1) await sleep(250);
+      expect(fresh.state()).toBe('live');
+      // every commit of the group was read (not only the first fetch's worth), the last one last
+      expect(seen).toBe(rounds * 64);
+      const windows = fresh.commits(group)?.get(topic);
+      expect(windows?.size).toBe(64);
+      for (const [, w] of windows!) expect(w[w.length - 1]?.offset).toBe(rounds % 2);
+    } finally {
+      sub.unsubscribe();
+      await sleep(2000); // the consumer leaves its group after its last fetch returns
+    }
+  }, 90_000);
+
   it('the stream reports a state event stream that starts with catching_up', async () => {
     expect(events[0]).toEqual({ type: 'state', state: 'catching_up' });
     expect(events.some((e) => e.type === 'state' && e.state === 'live')).toBe(true);
