@@ -420,6 +420,26 @@ const ACTIVE_COUNTS = `SELECT COALESCE(SUM(CASE WHEN state = 'running' THEN 1 EL
                FROM runs WHERE pipeline = CAST(@pipeline AS TEXT) AND state IN ('running', 'queued')`;
 
 /**
+ * scheduleRun's INSERT … SELECT: the run inserted unless the overlap policy has no room or the
+ * pipeline is paused, claimed when it has a free slot and nothing queued, the conflict on the
+ * logical date's key left alone; RETURNING the row made. On its own (SQLite, and PostgreSQL's
+ * plain path) and as scheduleFirstSql's `ins`.
+ */
+const SCHEDULE_INSERT = `INSERT INTO runs (id, pipeline, logical_date, trigger_kind, state, params, reason, fired_at, queued_at, started_at, owner_pid, owner, rerun, attempt_of)
+     SELECT CAST(@id AS TEXT), CAST(@pipeline AS TEXT), CAST(@logical_date AS BIGINT), CAST(@trigger_kind AS TEXT),
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN 'running' ELSE 'queued' END,
+            CAST(@params AS TEXT), NULL, CAST(@fired_at AS BIGINT), CAST(@queued_at AS BIGINT),
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@now AS BIGINT) ELSE NULL END,
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner_pid AS BIGINT) ELSE NULL END,
+            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner AS TEXT) ELSE NULL END,
+            0, NULL
+       FROM (${ACTIVE_COUNTS}) c
+      WHERE (CAST(@room AS BIGINT) IS NULL OR c.active_running + c.active_queued < CAST(@room AS BIGINT))
+        AND NOT (CAST(@skip_paused AS INTEGER) = 1 AND EXISTS (SELECT 1 FROM pipeline_state p WHERE p.pipeline = CAST(@pipeline AS TEXT) AND p.paused = 1))
+     ON CONFLICT (pipeline, logical_date) WHERE rerun = 0 DO NOTHING
+     RETURNING *`;
+
+/**
  * PostgreSQL only (data-modifying CTEs): scheduleRun's INSERT … SELECT (`ins`), the task rows
  * and attempt rows inserted only when `ins` inserted the run running (a run that existed, or one
  * created queued, gets none), and one row back: the run made (`created` 1), else the look-up of
@@ -437,19 +457,7 @@ function scheduleFirstSql(tasks: number, attempts: number): string {
   ).join(',\n              ');
   const ctes = [
     `ins AS (
-     INSERT INTO runs (id, pipeline, logical_date, trigger_kind, state, params, reason, fired_at, queued_at, started_at, owner_pid, owner, rerun, attempt_of)
-     SELECT CAST(@id AS TEXT), CAST(@pipeline AS TEXT), CAST(@logical_date AS BIGINT), CAST(@trigger_kind AS TEXT),
-            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN 'running' ELSE 'queued' END,
-            CAST(@params AS TEXT), NULL, CAST(@fired_at AS BIGINT), CAST(@queued_at AS BIGINT),
-            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@now AS BIGINT) ELSE NULL END,
-            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner_pid AS BIGINT) ELSE NULL END,
-            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner AS TEXT) ELSE NULL END,
-            0, NULL
-       FROM (${ACTIVE_COUNTS}) c
-      WHERE (CAST(@room AS BIGINT) IS NULL OR c.active_running + c.active_queued < CAST(@room AS BIGINT))
-        AND NOT (CAST(@skip_paused AS INTEGER) = 1 AND EXISTS (SELECT 1 FROM pipeline_state p WHERE p.pipeline = CAST(@pipeline AS TEXT) AND p.paused = 1))
-     ON CONFLICT (pipeline, logical_date) WHERE rerun = 0 DO NOTHING
-     RETURNING *)`,
+     ${SCHEDULE_INSERT})`,
   ];
   if (tasks > 0)
     ctes.push(`first_tasks AS (
@@ -513,26 +521,8 @@ export function createRunStore(db: SqliteDatabase): RunStore {
     runLater(upsertTaskStmt, { run_id: t.runId, ...taskValues(t) });
   };
 
-  // the common case in one statement (one round trip): the run inserted unless the overlap
-  // policy has no room or the pipeline is paused, claimed when it has a free slot and nothing
-  // queued, the conflict on the logical date's key left alone; RETURNING the row made
-  const scheduleInsertStmt = db.prepare(
-    `INSERT INTO runs (id, pipeline, logical_date, trigger_kind, state, params, reason, fired_at, queued_at, started_at, owner_pid, owner, rerun, attempt_of)
-     SELECT CAST(@id AS TEXT), CAST(@pipeline AS TEXT), CAST(@logical_date AS BIGINT), CAST(@trigger_kind AS TEXT),
-            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN 'running' ELSE 'queued' END,
-            CAST(@params AS TEXT), NULL, CAST(@fired_at AS BIGINT), CAST(@queued_at AS BIGINT),
-            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@now AS BIGINT) ELSE NULL END,
-            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner_pid AS BIGINT) ELSE NULL END,
-            CASE WHEN c.active_running < CAST(@max_active AS BIGINT) AND c.active_queued = 0 THEN CAST(@owner AS TEXT) ELSE NULL END,
-            0, NULL
-       FROM (SELECT COALESCE(SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END), 0) AS active_running,
-                    COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS active_queued
-               FROM runs WHERE pipeline = CAST(@pipeline AS TEXT) AND state IN ('running', 'queued')) c
-      WHERE (CAST(@room AS BIGINT) IS NULL OR c.active_running + c.active_queued < CAST(@room AS BIGINT))
-        AND NOT (CAST(@skip_paused AS INTEGER) = 1 AND EXISTS (SELECT 1 FROM pipeline_state p WHERE p.pipeline = CAST(@pipeline AS TEXT) AND p.paused = 1))
-     ON CONFLICT (pipeline, logical_date) WHERE rerun = 0 DO NOTHING
-     RETURNING *`,
-  );
+  // the common case in one statement (one round trip)
+  const scheduleInsertStmt = db.prepare(SCHEDULE_INSERT);
   // why nothing was inserted: the logical date's run (r.*, null columns when none), the active counts, the pause
   const scheduleLookupStmt = db.prepare(
     `SELECT c.active_running, c.active_queued, (SELECT p.paused FROM pipeline_state p WHERE p.pipeline = ?) AS pipeline_paused, r.* FROM
