@@ -39,40 +39,33 @@ export interface RunnerParams {
 export interface ExecuteRunOptions {
   /** Run only these tasks, ignoring their upstream (`tasks test`). */
   only?: readonly string[];
-  /** The run as beginRun() wrote it in the transaction that claimed it: its rows are not read again, its begun tries go on. */
+  /** The run as scheduleFirst wrote it with planRun's rows in the transaction that claimed it: its rows are not read again, its begun tries go on. */
   begun?: BegunRun;
 }
 
-/** What beginRun() wrote: the run (claimed), all its task instances, and the tasks whose first try is recorded running. */
+/** What the claiming transaction wrote (planRun's rows): the run (claimed), all its task instances, and the tasks whose first try is recorded running. */
 export interface BegunRun {
   run: RunRecord;
   tasks: TaskInstanceRecord[];
   started: ReadonlySet<string>;
 }
 
-/**
- * The first writes of a claimed run, for the caller's transaction (the one that claims it:
- * src/engine/submit.ts): every task instance, and for each task its trigger rule lets start at
- * once (as executeRun's first pass would: no upstream, or rule \`always\`) its first try begun
- * (state running, try 1, the attempt row). Store writes only — nothing runs until
- * executeRun({ begun }) after the commit. A crash in between leaves a running run with running
- * tries and no process: crash recovery fails those tries and retries them per policy, as for a
- * crash right after a try is recorded.
- */
-export function beginRun(store: RunStore, pipeline: PipelineSpec, run: RunRecord, now: number): BegunRun {
-  const plan = planRun(pipeline, run.id, now);
-  for (const ti of plan.tasks) store.upsertTask(ti);
-  for (const a of plan.attempts) store.startAttempt({ runId: run.id, ...a });
-  return { run, tasks: plan.tasks, started: plan.started };
-}
-
-/** What beginRun writes for run `runId`, without writing it: the first writes a store makes beside the run it creates claimed (RunStore.scheduleFirst). */
+/** A run's first writes as planRun plans them, and the tasks whose first try they begin. */
 export interface RunPlan extends FirstWrites {
   tasks: TaskInstanceRecord[];
   started: ReadonlySet<string>;
 }
 
-/** beginRun's rows for a run id, before the run exists (src/engine/submit.ts sends them with the statement creating it). */
+/**
+ * The first writes of run `runId`, planned before it exists, for the store to write beside the
+ * run it creates claimed (RunStore.scheduleFirst, in the transaction that claims it:
+ * src/engine/submit.ts): every task instance, and for each task its trigger rule lets start at
+ * once (as executeRun's first pass would: no upstream, or rule `always`) its first try begun
+ * (state running, try 1, the attempt row). It writes nothing, and nothing runs until
+ * executeRun({ begun }) after the commit. A crash in between leaves a running run with running
+ * tries and no process: crash recovery fails those tries and retries them per policy, as for a
+ * crash right after a try is recorded.
+ */
 export function planRun(pipeline: PipelineSpec, runId: string, now: number): RunPlan {
   const states = new Map<string, TaskInstanceRecord>();
   for (const t of pipeline.tasks) states.set(t.id, newTaskInstance(runId, t, 'none', null, null));
@@ -199,7 +192,7 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
           progressed = true;
           continue;
         }
-        // A task left retrying/running by a previous process (or begun by beginRun) resumes without
+        // A task left retrying/running by a previous process (or begun in its claim's transaction) resumes without
         // re-checking its rule; a `queued` one (cleared by an operator) waits for its trigger rule like a new one.
         const resume = ti.state === 'retrying' || ti.state === 'running';
         const decision =
@@ -300,7 +293,7 @@ interface TaskRunCtx {
   emitTask: (taskId: string, state: TaskState, attempt: number, reason?: string, durationMs?: number) => void;
   signal: AbortSignal;
   logger: Logger;
-  /** Its first try is recorded running already (beginRun): it starts without writing that again. */
+  /** Its first try is recorded running already (planRun's rows, written with the claim): it starts without writing that again. */
   begun: boolean;
 }
 
@@ -317,7 +310,7 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
   const executor = p.executor ?? localExecutor;
   // left running by crash recovery: its try (on a worker) is adopted, not started again
   let adopting = !c.begun && ti.state === 'running' && ti.tryNumber > 0 && executor.adopt !== undefined;
-  // begun by beginRun in the claim's transaction: the try's rows are written, it starts now
+  // begun in the claim's transaction (planRun's rows): the try's rows are written, it starts now
   let begun = c.begun && ti.state === 'running' && ti.tryNumber > 0;
   // The try about to run is always allowed, and no more than the budget after it. A begun or an
   // adopted try is already counted in tryNumber: counting it once more gave `retries: 0` a

@@ -1,11 +1,13 @@
 /**
- * A run begun in its claim's transaction (beginRun: the first tries' rows written before the
- * commit, as a scheduling daemon does on PostgreSQL and SQLite alike) keeps the retry budget of
+ * A run begun in its claim's transaction (planRun's first tries written with the run by
+ * scheduleFirst before the commit, as a scheduling daemon does on PostgreSQL and SQLite alike,
+ * src/engine/submit.ts) keeps the retry budget of
  * a run started the usual way: `retries: 0` is one try, `retries: 2` three. The begun try was
  * counted twice once, so a failing pipeline with `retries: 0` went `retrying` instead of failing.
  */
 import type { Operator } from '../../../src/engine/operator';
-import { beginRun, executeRun } from '../../../src/engine/runner';
+import { executeRun, planRun, type BegunRun } from '../../../src/engine/runner';
+import { makeRunId } from '../../../src/store/runs';
 import { silentLogger } from '../../../src/shared/logger';
 import { createFakeClock } from './fake-clock';
 import { eventLog, memoryStore, pipelineFrom } from './helpers';
@@ -21,9 +23,14 @@ async function failingRun(retries: number) {
   };
   const params = { store, operators: { command: boom }, clock, logger: silentLogger, emit: log.emit, configDir: '/tmp', random: () => 0.5 };
   const p = pipelineFrom('p', { defaults: { retries, retry_delay: '1s', retry_jitter: false }, tasks: [{ id: 'boom', operator: 'command' }] });
-  const { run } = store.insertRun({ pipeline: 'p', logicalDate: clock.now(), kind: 'cron', firedAt: clock.now(), queuedAt: clock.now() });
-  expect(store.claimRun(run.id, process.pid, clock.now())).toBe(true);
-  const begun = beginRun(store, p, store.getRun(run.id)!, clock.now());
+  const id = makeRunId('p', 'cron', clock.now());
+  const plan = planRun(p, id, clock.now());
+  const claim = { maxActive: 1, pid: process.pid, owner: 'test-owner', now: clock.now() };
+  const row = { id, pipeline: 'p', logicalDate: clock.now(), kind: 'cron' as const, firedAt: clock.now(), queuedAt: clock.now() };
+  const out = store.atomically(() => store.scheduleFirst(row, { room: null, claim }, plan))();
+  expect(out).toMatchObject({ outcome: 'created', claimed: true });
+  const run = (out as { run: BegunRun['run'] }).run;
+  const begun: BegunRun = { run, tasks: plan.tasks, started: plan.started };
   expect([...begun.started]).toEqual(['boom']);
   const done = executeRun(params, p, run.id, new AbortController().signal, { begun });
   for (let i = 0; i < 10; i++) await clock.advance(60_000);
