@@ -45,7 +45,7 @@ import {
 } from './kafka-client';
 import { createBatchOffsetFetcher, type BatchOffsetFetcher } from './offset-fetch-batch';
 import { createCommitStore, DEFAULT_MIN_DISTANCE_MS, DEFAULT_WINDOW_SIZE, type CommitStore } from './lag-commit-store';
-import { evaluatePacked, evaluatePartition, groupLagStatus } from './lag-evaluator';
+import { evaluatePacked, evaluatePartition, groupLagStatus, scratchFor } from './lag-evaluator';
 import { addOffsetPoint, DEFAULT_TABLE_SIZE, type OffsetPoint } from './lag-interpolation';
 
 /** A group-name regex: linear-time (RE2 syntax), length-limited, matched anywhere in the name (write ^…$ to anchor). */
@@ -385,7 +385,7 @@ export function evaluateGroup(
   const partitions: PartitionLag[] = [];
   const problems: string[] = [];
   const packed = committed && isPacked(committed) ? committed : null;
-  const window = packed ? windowArrays(packed.maxLength) : null;
+  const window = packed ? scratchFor(packed.maxLength) : null;
   const rules = { stopAfterMs };
   for (const topic of topics) {
     const ids = partitionsOf.get(topic);
@@ -411,13 +411,6 @@ export function evaluateGroup(
 
 /** The end-offset history of a partition not read yet (never written to). */
 const NO_HISTORY: readonly OffsetPoint[] = Object.freeze([]);
-
-/** Arrays a packed window is read into, reused across partitions and cycles (grown for a longer window). */
-let windowScratch = { offsets: new Float64Array(16), timestamps: new Float64Array(16) };
-function windowArrays(length: number): typeof windowScratch {
-  if (length > windowScratch.offsets.length) windowScratch = { offsets: new Float64Array(length), timestamps: new Float64Array(length) };
-  return windowScratch;
-}
 
 /** The one signal of a cycle in which no consumer group matched the selection. */
 export function noGroupSignal(check: string, startedAt: number, now: number): Signal {

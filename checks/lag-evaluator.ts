@@ -59,9 +59,13 @@ export function evaluatePartition(input: PartitionInput, now: number, rules: Eva
   return evaluatePacked(input.topic, input.partition, n, offsets, timestamps, input.endOffset, input.endHistory, now, rules);
 }
 
-/** Window arrays reused by evaluatePartition and the lags of evaluatePacked (grown when a window is longer). */
+/**
+ * Window arrays reused across partitions and cycles (grown when a window is longer): the window
+ * evaluatePartition copies and a packed store reads into (`offsets`, `timestamps`, only read by
+ * evaluatePacked), and evaluatePacked's own `lags`.
+ */
 let scratch = { offsets: new Float64Array(16), timestamps: new Float64Array(16), lags: new Float64Array(16) };
-function scratchFor(n: number): typeof scratch {
+export function scratchFor(n: number): typeof scratch {
   if (n > scratch.offsets.length) {
     const size = Math.max(n, scratch.offsets.length * 2);
     scratch = { offsets: new Float64Array(size), timestamps: new Float64Array(size), lags: new Float64Array(size) };
