@@ -85,6 +85,16 @@ export class ByteWriter {
     return this.text(String(v));
   }
 
+  /** The bytes written since the last take, without a copy: valid until the next write or `reset`. */
+  written(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** Starts over (after `written` was used). */
+  reset(): void {
+    this.pos = 0;
+  }
+
   /** The bytes written since the last take, as a buffer of their own; the writer starts over. */
   take(): Buffer {
     const out = Buffer.allocUnsafeSlow(this.pos);

@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { ByteWriter, bytesOf } from './byte-writer';
+import { deflateSegment, DeflatedSegment, plainBytes, type ExpositionChunk } from './deflate-segment';
 
 export type LabelValues = Record<string, string | number>;
 export type Sample = { labels: LabelValues; value: number };
@@ -7,15 +8,15 @@ export type Sample = { labels: LabelValues; value: number };
 /** A metric that renders its own exposition (see FastRegistry). */
 interface ChunkMetric {
   renderText(): string;
-  /** Pushes the metric's exposition as buffers: its header and lines, every line ending with '\n'. */
-  renderChunks(out: Buffer[]): void;
+  /** Pushes the metric's exposition as chunks: its header and lines, every line ending with '\n'. */
+  renderChunks(out: ExpositionChunk[]): void;
   /**
    * Per-item gauges: the same rendering in steps (one per batch of items) for a background
    * refresh. When the iterator is done its result is kept, but served only after `commit`.
    */
   refreshSteps?(): Iterator<void, Pending>;
   /** Pushes what the last complete rendering wrote; false when there is none yet. */
-  renderPublished?(out: Buffer[]): boolean;
+  renderPublished?(out: ExpositionChunk[]): boolean;
 }
 
 /** A rendering finished in the background, made what scrapes serve by `commit`. */
@@ -85,16 +86,17 @@ export class FastRegistry extends Registry {
   }
 
   /**
-   * The exposition as buffers whose concatenation is exactly prom-client's metrics() text
-   * (metrics separated by a blank line, a final newline): what /metrics sends, without making
-   * the whole text once more as a string.
+   * The exposition as chunks whose text, concatenated, is exactly prom-client's metrics() text
+   * (metrics separated by a blank line, a final newline): what /metrics sends, gzipped from the
+   * kept compressed batches or inflated a batch at a time (src/metrics/deflate-segment.ts),
+   * without making the whole text once more as a string.
    */
-  async exposition(): Promise<Buffer[]> {
+  async exposition(): Promise<ExpositionChunk[]> {
     const metrics = this.getMetricsAsArray() as unknown as Array<Partial<ChunkMetric>>;
     const self = this as unknown as { getMetricsAsString(metric: unknown): Promise<string> };
     // prom-client's own metrics may be async (collect callbacks): formatted concurrently, as metrics() does
     const formatted = await Promise.all(metrics.map((m) => (typeof m.renderChunks === 'function' ? Promise.resolve('') : self.getMetricsAsString(m))));
-    const out: Buffer[] = [];
+    const out: ExpositionChunk[] = [];
     metrics.forEach((m, i) => {
       if (i > 0) out.push(BLANK_LINE);
       if (typeof m.renderChunks === 'function') {
@@ -173,7 +175,7 @@ export class FastRegistry extends Registry {
 
   override async metrics(): Promise<string> {
     if (this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return super.metrics();
-    return Buffer.concat(await this.exposition()).toString('utf8');
+    return Buffer.concat([...plainBytes(await this.exposition())]).toString('utf8');
   }
 }
 
@@ -213,9 +215,9 @@ export function registerSnapshotGauge<T extends object>(registry: Registry, para
   // one writer per gauge, reused for every batch: writing allocates nothing per line
   const writer = new ByteWriter();
   let collect: () => Iterable<Sample>;
-  let renderChunks: (out: Buffer[]) => void;
+  let renderChunks: (out: ExpositionChunk[]) => void;
   let refreshSteps: (() => Iterator<void, Pending>) | undefined;
-  let renderPublished: ((out: Buffer[]) => boolean) | undefined;
+  let renderPublished: ((out: ExpositionChunk[]) => boolean) | undefined;
   if ('collect' in params) {
     collect = params.collect;
     renderChunks = (out) => {
@@ -229,29 +231,31 @@ export function registerSnapshotGauge<T extends object>(registry: Registry, para
     // came from. The state's items keep their order between scrapes, so batch k usually holds
     // the same items again and its bytes are reused; a batch with any other item is written anew.
     // Batches, not single items: 100,000 per-item strings or buffers are as many objects for the
-    // GC; a batch of a consumer group's partition lines is a few hundred KB outside the heap.
-    type Batch = { items: T[]; bytes: Buffer | null };
+    // GC; a batch of a consumer group's partition lines is a few hundred KB of text, kept
+    // compressed outside the heap (tens of KB).
+    type Batch = { items: T[]; bytes: DeflatedSegment | null };
     let lastBatches: Batch[] = [];
-    let published: Buffer[] | null = null;
+    let published: ExpositionChunk[] | null = null;
     collect = function* () {
       for (const item of items()) yield* samples(item);
     };
     // renders the batches of the current items, one step per batch; the caller commits the result
-    function* render(): Generator<void, { batches: Batch[]; chunks: Buffer[] }> {
-      const chunks: Buffer[] = [header];
+    function* render(): Generator<void, { batches: Batch[]; chunks: ExpositionChunk[] }> {
+      const chunks: ExpositionChunk[] = [header];
       const batches: Batch[] = [];
       const previous = lastBatches;
       let current: T[] = [];
       const flush = (): void => {
         const last = previous[batches.length];
-        let bytes: Buffer | null;
+        let bytes: DeflatedSegment | null;
         if (last && last.items.length === current.length && last.items.every((it, i) => it === current[i])) bytes = last.bytes;
         else {
           for (const item of current) {
             if (write) write(item, name, writer);
             else writeLines(name, samples(item), writer);
           }
-          bytes = writer.length > 0 ? writer.take() : null;
+          bytes = writer.length > 0 ? deflateSegment(writer.written()) : null;
+          writer.reset();
         }
         batches.push({ items: current, bytes });
         if (bytes) chunks.push(bytes);
@@ -267,7 +271,7 @@ export function registerSnapshotGauge<T extends object>(registry: Registry, para
       if (current.length > 0) flush();
       return { batches, chunks };
     }
-    const keep = (r: { batches: Batch[]; chunks: Buffer[] }): void => {
+    const keep = (r: { batches: Batch[]; chunks: ExpositionChunk[] }): void => {
       lastBatches = r.batches;
       published = r.chunks;
     };
@@ -290,9 +294,11 @@ export function registerSnapshotGauge<T extends object>(registry: Registry, para
   }
   // prom-client's text of one metric: no newline after its last line
   const renderText = (): string => {
-    const out: Buffer[] = [];
+    const out: ExpositionChunk[] = [];
     renderChunks(out);
-    return Buffer.concat(out).toString('utf8').replace(/\n$/, '');
+    return Buffer.concat([...plainBytes(out)])
+      .toString('utf8')
+      .replace(/\n$/, '');
   };
   const metric = {
     name,

@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
+import { acceptsGzip, gzipChunks, plainBytes, plainLength, type ExpositionChunk } from '../../metrics/deflate-segment';
 
 /** A registry that hands out its exposition as buffers (src/metrics/snapshot-gauge.ts FastRegistry). */
-type ChunkedRegistry = Registry & { exposition?: () => Promise<Buffer[]> };
+type ChunkedRegistry = Registry & { exposition?: () => Promise<ExpositionChunk[]> };
 
 export interface Readiness {
   ready: boolean;
@@ -22,16 +23,31 @@ export function registerProbeRoutes(app: FastifyInstance, deps: { registry: Regi
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not ready', components: r.components, ...(r.leader ? { leader: r.leader } : {}) });
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
     const registry = deps.registry as ChunkedRegistry;
     reply.header('content-type', registry.contentType);
     if (typeof registry.exposition !== 'function') return reply.send(await registry.metrics());
-    // The kept buffers as they are: no string of the whole text (48 MB at 200,000 lag series)
-    // and no copy of it; one buffer when the text is small.
+    // The kept chunks, never the whole text as one string (46 MB at 200,000 lag series): to a
+    // client that accepts gzip (Prometheus does) the kept compressed batches as they are, in
+    // one gzip member; to any other the text, inflated a batch at a time as it is sent.
     const chunks = await registry.exposition();
-    let length = 0;
-    for (const c of chunks) length += c.length;
-    if (length < 1024 * 1024) return reply.send(Buffer.concat(chunks, length));
-    return reply.header('content-length', length).send(Readable.from(chunks, { objectMode: false }));
+    reply.header('vary', 'accept-encoding');
+    if (acceptsGzip(request.headers['accept-encoding'])) {
+      reply.header('content-encoding', 'gzip');
+      return sendChunks(reply, gzipChunks(chunks));
+    }
+    return sendChunks(reply, plainBytes(chunks), plainLength(chunks));
   });
+}
+
+/** Buffers with their total length: one buffer when small, else a stream of them as they come. */
+function sendChunks(reply: FastifyReply, chunks: Iterable<Buffer>, length?: number): FastifyReply {
+  if (length === undefined) {
+    const list = [...chunks];
+    length = 0;
+    for (const c of list) length += c.length;
+    chunks = list;
+  }
+  if (length < 1024 * 1024) return reply.send(Buffer.concat([...chunks], length));
+  return reply.header('content-length', length).send(Readable.from(chunks, { objectMode: false }));
 }

@@ -1,8 +1,9 @@
 /**
  * GET /metrics sends the registry's kept buffers: a large exposition (a stream with its
  * content-length) and a small one (one buffer) must both be byte for byte the registry's text,
- * over a real socket as Prometheus reads it.
+ * over a real socket, plain and gzipped as Prometheus asks for it.
  */
+import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { FastRegistry, registerSnapshotGauge } from '../../../src/metrics/snapshot-gauge';
 import { buildApp } from '../../../src/server/app';
@@ -38,6 +39,22 @@ describe('GET /metrics', () => {
       expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(body));
       expect(body).toBe(await registry.metrics());
       expect(body).toContain(`test_series{id="${n - 1}",pad="${'x'.repeat(40)}"} ${(n - 1) / 4}\n`);
+      expect(res.headers['content-encoding']).toBeUndefined();
+      expect(res.headers['vary']).toBe('accept-encoding');
+
+      // Prometheus's own request header: the same text as one gzip member, CRC and length checked by gunzip
+      const zipped = await request(url, { headers: { 'accept-encoding': 'gzip' } });
+      const bytes = Buffer.from(await zipped.body.arrayBuffer());
+      expect(zipped.statusCode).toBe(200);
+      expect(zipped.headers['content-encoding']).toBe('gzip');
+      expect(Number(zipped.headers['content-length'])).toBe(bytes.length);
+      expect(gunzipSync(bytes).toString('utf8')).toBe(body);
+      if (n > 1000) expect(bytes.length).toBeLessThan(Buffer.byteLength(body) / 5);
+
+      // gzip refused: plain text
+      const refused = await request(url, { headers: { 'accept-encoding': 'gzip;q=0, identity' } });
+      expect(refused.headers['content-encoding']).toBeUndefined();
+      expect(await refused.body.text()).toBe(body);
     } finally {
       await app.close();
     }
