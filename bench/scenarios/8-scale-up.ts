@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import * as zlib from 'node:zlib';
 import { buildOtelCollector, OTELCOL_CLIENTS, OTELCOL_RELEASE, runOtelCollector, type OtelRun } from '../peers/otel-collector';
 import { countSeries } from '../lib/lag-signals';
 import { expectedLag, LAG_PARTITIONS, setupLagGroups } from '../lib/lag-setup';
@@ -71,21 +72,30 @@ function request<T>(url: string, method: 'GET' | 'POST', timeoutMs = 120_000): P
   });
 }
 
-/** One scrape as Prometheus makes it: GET, read every byte (kept as buffers, not decoded); the time to the last byte. */
-function scrape(url: string, keepText = false): Promise<{ ms: number; bytes: number; text?: string }> {
+/**
+ * One scrape as Prometheus makes it: GET with `Accept-Encoding: gzip` (Prometheus's default),
+ * read every byte, then gunzip it: `ms` is the time to the last byte received, `textMs` to the
+ * text out of gunzip (the scraper's own decompression added). `plain`: without Accept-Encoding, as curl without --compressed asks.
+ */
+function scrape(url: string, opts: { keepText?: boolean; plain?: boolean } = {}): Promise<{ ms: number; textMs: number; bytes: number; wireBytes: number; text?: string }> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const req = http.get(url, (res) => {
-      const parts: Buffer[] = [];
-      let bytes = 0;
+    const req = http.get(url, { headers: opts.plain ? {} : { 'accept-encoding': 'gzip' } }, (res) => {
+      const wire: Buffer[] = [];
+      let wireBytes = 0;
       res.on('data', (d: Buffer) => {
-        bytes += d.length;
-        if (keepText) parts.push(d);
+        wireBytes += d.length;
+        if (opts.keepText || !opts.plain) wire.push(d);
       });
       res.on('end', () => {
         const ms = performance.now() - t;
         if (res.statusCode !== 200) return reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
-        resolve({ ms, bytes, ...(keepText ? { text: Buffer.concat(parts).toString('utf8') } : {}) });
+        const gzipped = res.headers['content-encoding'] === 'gzip';
+        if (!opts.plain && !gzipped) return reject(new Error(`GET ${url}: gzip asked for, not sent`));
+        // the scraper's own decompression, after the last byte (so it does not slow the reading down)
+        const text = gzipped ? zlib.gunzipSync(Buffer.concat(wire, wireBytes)) : opts.keepText ? Buffer.concat(wire, wireBytes) : null;
+        const textMs = performance.now() - t;
+        resolve({ ms, textMs, bytes: text ? text.length : wireBytes, wireBytes, ...(opts.keepText ? { text: text!.toString('utf8') } : {}) });
       });
       res.on('error', reject);
     });
@@ -138,10 +148,10 @@ export const scenario: Scenario = {
   title: 'Scale up: 10,000 groups × 20 partitions, lag cycle and /metrics',
   goal: 'lag cycle ≤ 1 s (__consumer_offsets mode), /metrics scrape p95 ≤ 300 ms, RSS ≤ 300 MB',
   limits:
-    'The lag cycle (median and p95) is met; the scrape p95 is at the goal (191–312 ms over the runs of 18:42–19:21, the first scrape after a cycle the slowest); RSS is not met: 301–314 MB in steady rounds with a peak of 341–347 MB, against ≤ 300 MB (it was 1.29 GB peak with scrapes p95 of 2.1 s before the work of this scenario, 0.51–0.53 GB before the packed commit store, 368–442 MB steady and 482 MB peak before V8’s heap growth was limited). ' +
-    'Changes that each followed a profile: (1) the signal gauges write their exposition as bytes (src/metrics/byte-writer.ts) into one buffer per batch of 128 signals, outside the V8 heap, and GET /metrics sends those buffers as they are; (2) the gauges re-render in the background when the checks’ state changes (FastRegistry.invalidate, 8 ms slices), so a scrape right after a cycle sends the previous complete rendering; unit tests compare the bytes with prom-client’s rendering and check that no scrape gets a half-rendered metric; (3) the commit windows are packed (checks/lag-commit-store.ts): per partition a slot in chunked typed-array columns holding the two newest points and the slot start, a ring block of windowSize − 2 points taken at the third point, free lists for removed partitions; the lag check reads a window into two reused Float64Arrays (CommitSource.windows) and evaluates it without a point object. The V8 heap live after a full GC went from ≈ 140 MB to ≈ 65 MB; 200,000 windows of two commits (this setup: every group committed twice) now take ≈ 9.6 MB of typed arrays instead of ≈ 60 MB of objects; (4) per cycle, no topic\\0partition key string per group-partition, no status string for every non-OK partition (the summary names five), one label prefix per group and topic for the three partition gauges. ' +
-    'Where the memory is now (process.memoryUsage() after each round, the daemon’s V8 settings): V8 heap in use ≈ 100–150 MB in the rounds (65 MB live plus the signals of the cycle, 10,000 signals with 200,000 PartitionLag objects, promoted to the old generation because they outlive the 8 MB young generation), with 150–240 MB allocated for it; external memory 110–160 MB: the kept exposition (46 MB), the next one while it renders, and the replaced ones until a major GC frees them; of that, ≈ 40 MB is there before the first cycle (the commit store’s 9.6 MB of typed arrays, kafkajs’s buffers); the rest of RSS is code, stacks and malloc arenas (a standalone reader of the stream measured ≈ 85 MB less RSS once unsubscribed, its heap unchanged). ' +
-    'What kept RSS above 300 MB was V8’s heap growth, not live data: after a major GC V8 let the old generation grow to ≈ 4× its live size before the next one (GC is cheap here, so its dynamic growing factor is high). bin/v8-settings.cjs now sets --heap-growing-percent=25 (measured there against scenarios 2 and 6 too): steady RSS 301–314 MB, peak 341–347 MB, cycles 205–430 ms. The __consumer_offsets reader fetches at most 1 MB (256 KB a partition; kafkajs’s defaults 10 MB and 1 MB): by hand, RSS after the replay 138 MB instead of 262, its peak 155 MB instead of 280, live in 2.8 s instead of 2.5; the rounds’ figures barely move (the peak is in the rounds, not the replay). What is left above 300 MB in a round: the new cycle’s signals (≈ 45 MB of heap) beside the previous ones and two expositions (46 MB each, external) while one renders and the other is still kept. ' +
+    'Every goal is met since 2026-12-01 (runs of 20:51–20:56): the lag cycle (median and p95), the scrape p95 (23–125 ms with Accept-Encoding: gzip as Prometheus sends it; 170–270 ms without it) and RSS (steady 226–268 MB, peak 264–272 MB, against ≤ 300 MB). It was a peak of 1.29 GB with scrapes p95 of 2.1 s before the work of this scenario, 0.51–0.53 GB before the packed commit store, 482 MB before V8’s heap growth was limited and 341–347 MB (steady 301–314) before the exposition was kept compressed. ' +
+    'Changes that each followed a profile: (1) the signal gauges write their exposition as bytes (src/metrics/byte-writer.ts) into one buffer per batch of 128 signals, outside the V8 heap, and GET /metrics sends those buffers as they are; (2) the gauges re-render in the background when the checks’ state changes (FastRegistry.invalidate, 8 ms slices), so a scrape right after a cycle sends the previous complete rendering; unit tests compare the bytes with prom-client’s rendering and check that no scrape gets a half-rendered metric; (3) the commit windows are packed (checks/lag-commit-store.ts): per partition a slot in chunked typed-array columns holding the two newest points and the slot start, a ring block of windowSize − 2 points taken at the third point, free lists for removed partitions; the lag check reads a window into two reused Float64Arrays (CommitSource.windows) and evaluates it without a point object. The V8 heap live after a full GC went from ≈ 140 MB to ≈ 65 MB; 200,000 windows of two commits (this setup: every group committed twice) now take ≈ 9.6 MB of typed arrays instead of ≈ 60 MB of objects; (4) per cycle, no topic\\0partition key string per group-partition, no status string for every non-OK partition (the summary names five), one label prefix per group and topic for the three partition gauges; (5) the kept exposition is compressed (src/metrics/deflate-segment.ts): each batch of 128 signals’ lines is deflated at zlib level 1 on its own, ending in a full flush, so batches compressed at different times join into one deflate stream; GET /metrics with Accept-Encoding: gzip sends the kept batches as they are in one gzip member (the CRC-32 combined from the batches’, as zlib’s crc32_combine), and a client without it gets the text inflated a batch at a time as it is sent. 46 MB of text is kept as 2.2 MB, and renders got faster (250–530 ms instead of ≈ 500: fewer bytes to allocate). ' +
+    'Where the memory is now (process.memoryUsage() after each round, the daemon’s V8 settings): V8 heap allocated 109–142 MB (≈ 65 MB live plus the cycle’s 10,000 signals with their 200,000 PartitionLag objects, ≈ 45 MB, beside the previous cycle’s until a major GC); external memory 58–91 MB, of which ≈ 40 MB is there before the first cycle (the commit store’s 9.6 MB of typed arrays, kafkajs’s buffers) and the two compressed renderings are ≈ 5 MB; the rest is code, stacks and malloc arenas. Before (5), external memory was 110–160 MB: the kept 46 MB rendering, the next one while it rendered and replaced ones until a major GC, which glibc’s malloc kept resident once freed. The next lever, if the scale grows again: per-partition lag facts packed like the commit windows, instead of 200,000 objects a cycle. ' +
+    'What kept RSS above 300 MB before (5) was first V8’s heap growth, not live data: after a major GC V8 let the old generation grow to ≈ 4× its live size before the next one (GC is cheap here, so its dynamic growing factor is high). bin/v8-settings.cjs now sets --heap-growing-percent=25 (measured there against scenarios 2 and 6 too): steady RSS 301–314 MB, peak 341–347 MB, cycles 205–430 ms. The __consumer_offsets reader fetches at most 1 MB (256 KB a partition; kafkajs’s defaults 10 MB and 1 MB): by hand, RSS after the replay 138 MB instead of 262, its peak 155 MB instead of 280, live in 2.8 s instead of 2.5. ' +
     'Tried at 19:10–19:20 and not kept (runs of uncommitted code, left out of the earlier runs below; load 0.9–2.0; patch in the team notes): --heap-growing-percent=10: steady 301–308 MB, peak 336, cycle p95 342 ms, scrape p95 136 ms (the heap allocated stayed at 137–146 MB, so no gain over 25); freeing a replaced rendering’s buffers at once (detached by a transfer, after the last GET /metrics still sending them): external memory 68 MB instead of 114, but RSS 299–312, peak 338 (malloc keeps the freed 46 MB resident for the next rendering); the same with the batches copied into 33 MB pages (above glibc’s largest mmap threshold, so a freed page goes back to the system): one page set per gauge: RSS 220–288, peak 302, but scrapes p95 450 ms and renders 470–700 ms (550 MB of pages counted as external memory made V8 run major GCs); pages only for gauges of 8 MB or more: steady 283–318, peak 359; one page set shared by the registry’s gauges: steady 269–306, peak 348, scrape p95 290 ms, with --heap-growing-percent=10 peak 366. ' +
     'Tried and not kept: a pool of 1 MB pages for the exposition reused across renderings, released when no scrape sends them (src/metrics, with a lease on GET /metrics): external memory stayed at two renderings (≈ 120 MB of pages) and, with no more buffers allocated per render, nothing triggered V8’s external-memory GCs any more, so the heap grew by ≈ 40 MB a round without a major GC (RSS 626 MB after 8 rounds). ' +
     'The rounds are paced 2 s apart (BENCH_SCALE_PACE_MS; the check’s default interval is 15 s): run back to back, with a background render still going when the next cycle replaced the signals, the renders fell behind and kept up to three generations of signals alive. ' +
@@ -161,6 +171,8 @@ export const scenario: Scenario = {
     const cycleMs: number[] = [];
     const freshScrapes: number[] = [];
     const cachedScrapes: number[] = [];
+    const plainScrapes: number[] = [];
+    const textScrapes: number[] = [];
     const rss: number[] = [];
     const heapTotal: number[] = [];
     const external: number[] = [];
@@ -169,14 +181,24 @@ export const scenario: Scenario = {
     let last: CycleAnswer;
     let series = 0;
     let bytes = 0;
+    let wireBytes = 0;
     let mem: Mem;
     try {
       first = last = await request<CycleAnswer>(`${runner.ready.controlUrl}/cycle`, 'POST');
-      const body = await scrape(runner.ready.metricsUrl, true); // warm-up, and the size of the exposition
+      const body = await scrape(runner.ready.metricsUrl, { keepText: true }); // warm-up, and the size of the exposition
       series = countSeries(body.text!);
       bytes = body.bytes;
+      wireBytes = body.wireBytes;
+      const plain = await scrape(runner.ready.metricsUrl, { keepText: true, plain: true });
+      // the lag series of both agree (process and runtime metrics move between the two scrapes)
+      const lagLines = (text: string): string =>
+        text
+          .split('\n')
+          .filter((l) => l.startsWith('supervisor_kafka_consumer_'))
+          .join('\n');
+      if (lagLines(plain.text!) !== lagLines(body.text!) || lagLines(body.text!).length === 0) throw new Error('/metrics: the plain lag series differ from the gunzipped ones');
       ctx.log(
-        `first cycle ${first.ms.toFixed(0)} ms, ${first.signals} signals, ${first.partitions} partitions; /metrics ${series} series, ${(bytes / MB).toFixed(1)} MB (first scrape ${body.ms.toFixed(0)} ms)`,
+        `first cycle ${first.ms.toFixed(0)} ms, ${first.signals} signals, ${first.partitions} partitions; /metrics ${series} series, ${(bytes / MB).toFixed(1)} MB, ${(wireBytes / MB).toFixed(1)} MB gzipped (first scrape ${body.ms.toFixed(0)} ms)`,
       );
       const mem$ = () => request<Mem>(`${runner.ready.controlUrl}/mem`, 'GET');
       for (let i = 0; i < cycles; i++) {
@@ -184,13 +206,18 @@ export const scenario: Scenario = {
         last = await request<CycleAnswer>(`${runner.ready.controlUrl}/cycle`, 'POST');
         cycleMs.push(last.ms);
         // right after the cycle: the new signals render in the background meanwhile
-        freshScrapes.push((await scrape(runner.ready.metricsUrl)).ms);
+        const fresh = await scrape(runner.ready.metricsUrl);
+        freshScrapes.push(fresh.ms);
+        textScrapes.push(fresh.textMs);
         // once the render committed (the values the scrapes get from now on are this cycle's)
         let m = await mem$();
         for (const until = performance.now() + 30_000; (m.refresh?.at ?? null) === before && performance.now() < until; m = await mem$())
           await new Promise((r) => setTimeout(r, 50));
         if (m.refresh) refreshes.set(m.refresh.at, m.refresh.ms);
-        cachedScrapes.push((await scrape(runner.ready.metricsUrl)).ms);
+        const cached = await scrape(runner.ready.metricsUrl);
+        cachedScrapes.push(cached.ms);
+        textScrapes.push(cached.textMs);
+        plainScrapes.push((await scrape(runner.ready.metricsUrl, { plain: true })).ms);
         const after = await mem$();
         rss.push(after.rss);
         heapTotal.push(after.heapTotal ?? 0);
@@ -210,7 +237,7 @@ export const scenario: Scenario = {
         .map((c) => c.toFixed(0))
         .join(
           ', ',
-        )} ms; background renders ${refreshMs.map((c) => c.toFixed(0)).join(', ')} ms; RSS ${rss.map((r) => (r / MB).toFixed(0)).join(', ')} MB, peak ${(mem.hwm / MB).toFixed(0)} MB; V8 heap allocated ${heapTotal.map((r) => (r / MB).toFixed(0)).join(', ')} MB; external ${external
+        )} ms (with the scraper's gunzip ${textScrapes.map((c) => c.toFixed(0)).join(', ')} ms), plain ${plainScrapes.map((c) => c.toFixed(0)).join(', ')} ms; background renders ${refreshMs.map((c) => c.toFixed(0)).join(', ')} ms; RSS ${rss.map((r) => (r / MB).toFixed(0)).join(', ')} MB, peak ${(mem.hwm / MB).toFixed(0)} MB; V8 heap allocated ${heapTotal.map((r) => (r / MB).toFixed(0)).join(', ')} MB; external ${external
         .map((r) => (r / MB).toFixed(0))
         .join(', ')} MB; lag sum ${last.lagSum} (expected ${expectedSum})`,
     );
@@ -291,15 +318,23 @@ export const scenario: Scenario = {
       },
       {
         scenario: '8',
-        metric: `HTTP GET /metrics (${series.toLocaleString('en-US')} series, ${round(bytes / MB, 1)} MB), p95`,
+        metric: `HTTP GET /metrics (${series.toLocaleString('en-US')} series, ${round(bytes / MB, 1)} MB, ${round(wireBytes / MB, 1)} MB gzipped), p95`,
         unit: 'ms',
         supervisor: round(percentile(allScrapes, 95), 0),
         peers: peerGet,
         ratio: betterRatio(percentile(allScrapes, 95), peerGet),
         goal: '≤ 300 ms',
         met: percentile(allScrapes, 95) <= 300,
-        method: `${how}; every scrape of the rounds (half right after a cycle, while the background render of the cycle's new signals runs beside it; half once that render committed; rounds paced ${PACE_MS / 1000} s apart, the check's default interval being 15 s), from the bench process over loopback with node:http, time to the last byte; p95 (median ${round(median(allScrapes), 0)} ms; right after a cycle p95 ${round(percentile(freshScrapes, 95), 0)} ms, after the render p95 ${round(percentile(cachedScrapes, 95), 0)} ms). ${otelHow}: one GET of its exporter's /metrics after its last cycle`,
-        detail: { freshScrapes: freshScrapes.map((v) => round(v, 1)), cachedScrapes: cachedScrapes.map((v) => round(v, 1)), series, bytes },
+        method: `${how}; every scrape of the rounds (half right after a cycle, while the background render of the cycle's new signals runs beside it; half once that render committed; rounds paced ${PACE_MS / 1000} s apart, the check's default interval being 15 s), from the bench process over loopback with node:http, with Accept-Encoding: gzip as Prometheus sends it, time to the last byte; p95 (median ${round(median(allScrapes), 0)} ms; right after a cycle p95 ${round(percentile(freshScrapes, 95), 0)} ms, after the render p95 ${round(percentile(cachedScrapes, 95), 0)} ms; with the scraper's own gunzip after the last byte p95 ${round(percentile(textScrapes, 95), 0)} ms; one more scrape per round without Accept-Encoding, the text inflated by the supervisor as it sends it: p95 ${round(percentile(plainScrapes, 95), 0)} ms). ${otelHow}: one GET of its exporter's /metrics after its last cycle`,
+        detail: {
+          freshScrapes: freshScrapes.map((v) => round(v, 1)),
+          cachedScrapes: cachedScrapes.map((v) => round(v, 1)),
+          plainScrapes: plainScrapes.map((v) => round(v, 1)),
+          textScrapes: textScrapes.map((v) => round(v, 1)),
+          series,
+          bytes,
+          wireBytes,
+        },
       },
       {
         scenario: '8',
