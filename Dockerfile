@@ -87,8 +87,10 @@ ENV SUPERVISOR_CONFIG=/etc/supervisor/supervisor.yaml \
 VOLUME ["/etc/supervisor", "/var/lib/supervisor"]
 EXPOSE 8090
 USER 10001:10001
+# GET /healthz of this container's process: `start` on SUPERVISOR_PORT, `worker` on its --listen
+# address (a worker without one serves nothing: the check passes while it runs); bin/healthcheck.cjs
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SUPERVISOR_PORT||8090)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "/app/bin/healthcheck.cjs"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/app/bin/supervisor.js"]
 CMD ["start"]

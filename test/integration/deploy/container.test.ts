@@ -200,7 +200,8 @@ describe('container image (podman, locally made base)', () => {
     expect(cfg.Entrypoint).toEqual(['/app/bin/supervisor.js']);
     expect(cfg.Cmd).toEqual(['start']);
     expect(Object.keys(cfg.Volumes).sort()).toEqual(['/etc/supervisor', '/var/lib/supervisor']);
-    expect(cfg.Healthcheck?.Test.join(' ')).toContain('/healthz');
+    // the script that GETs /healthz of the container's process (bin/healthcheck.cjs; run below)
+    expect(cfg.Healthcheck?.Test.join(' ')).toContain('node /app/bin/healthcheck.cjs');
     const base = await podman(['image', 'inspect', BASE_IMAGE, '--format', '{{json .RootFS.Layers}}']);
     const layers = await podman(['image', 'inspect', TAG, '--format', '{{json .RootFS.Layers}}']);
     expect((JSON.parse(layers.stdout) as string[])[0]).toBe((JSON.parse(base.stdout) as string[])[0]);
@@ -265,10 +266,16 @@ describe('container image (podman, locally made base)', () => {
       'the container to get ready',
     );
     expect(ready.status).toBe(200);
-    const metrics = await httpStatus(`http://127.0.0.1:${port}/metrics`);
-    expect(metrics?.status).toBe(200);
-    expect(metrics?.body).toMatch(/^# TYPE supervisor_check_up gauge$/m);
-    expect(metrics?.body).toMatch(/^supervisor_check_up\{[^}]*check="kafka"[^}]*\} [01]$/m);
+    // ready means started; the kafka check's first result (a metadata request) may land just after
+    const metrics = await waitFor(
+      async () => {
+        const r = await httpStatus(`http://127.0.0.1:${port}/metrics`);
+        return r?.status === 200 && /^supervisor_check_up\{[^}]*check="kafka"[^}]*\} [01]$/m.test(r.body) ? r : null;
+      },
+      30_000,
+      'the kafka check’s first result on /metrics',
+    );
+    expect(metrics.body).toMatch(/^# TYPE supervisor_check_up gauge$/m);
     const health = await podman(['healthcheck', 'run', name]);
     expect(health.code).toBe(0);
 
@@ -279,6 +286,42 @@ describe('container image (podman, locally made base)', () => {
     expect(state).toMatchObject({ Status: 'exited', ExitCode: 0, OOMKilled: false });
     const logs = await podman(['logs', name]);
     expect(logs.stdout + logs.stderr).toContain('supervisor started');
+  });
+
+  it('as `supervisor worker`, its HEALTHCHECK probes the worker’s --listen port (not SUPERVISOR_PORT), and passes for a worker without an endpoint', async () => {
+    const port = await freePort();
+    const dir = tmp('sup-container-worker-');
+    fs.writeFileSync(path.join(dir, 'supervisor.yaml'), `store:\n  path: /var/lib/supervisor/supervisor.db\nlogging:\n  level: info\n  format: json\n`);
+    fs.chmodSync(dir, 0o755);
+    const withEndpoint = freshName('sup-worker');
+    const withoutEndpoint = freshName('sup-worker-bare');
+    containers.push(withEndpoint, withoutEndpoint);
+    const common = ['run', '-d', '--health-interval', 'disable', '--network', 'host', '--read-only', '--tmpfs', '/tmp', '-v', `${dir}:/etc/supervisor:ro`];
+    // SUPERVISOR_PORT stays the image's 8090, where nothing listens: the old check probed it and failed
+    expect((await podman([...common, '--name', withEndpoint, TAG, 'worker', '--concurrency', '1', '--listen', `0.0.0.0:${port}`])).code).toBe(0);
+    expect((await podman([...common, '--name', withoutEndpoint, TAG, 'worker', '--concurrency', '1'])).code).toBe(0);
+    await waitFor(
+      async () => {
+        const r = await httpStatus(`http://127.0.0.1:${port}/readyz`);
+        if (r?.status === 200) return r;
+        const state = await podman(['inspect', withEndpoint, '--format', '{{.State.Status}}']);
+        if (state.stdout.trim() === 'exited') throw new Error(`the worker container exited: ${(await podman(['logs', withEndpoint])).stderr.slice(-3000)}`);
+        return null;
+      },
+      60_000,
+      'the worker container to get ready',
+    );
+    const health = await podman(['healthcheck', 'run', withEndpoint]);
+    expect(health).toMatchObject({ code: 0 });
+    const bare = await podman(['healthcheck', 'run', withoutEndpoint]);
+    expect(bare).toMatchObject({ code: 0 });
+    expect((await podman(['inspect', withoutEndpoint, '--format', '{{.State.Status}}'])).stdout.trim()).toBe('running');
+
+    // the probe is real: the same script in the container, pointed at a port where nothing answers, fails
+    const closed = await freePort();
+    const refused = await podman(['exec', '-e', `SUPERVISOR_HEALTH_URL=http://127.0.0.1:${closed}/healthz`, withEndpoint, 'node', '/app/bin/healthcheck.cjs']);
+    expect(refused.code).toBe(1);
+    for (const name of [withEndpoint, withoutEndpoint]) expect((await podman(['stop', '-t', '10', name], { timeoutMs: 30_000 })).code).toBe(0);
   });
 });
 
