@@ -40,7 +40,7 @@ import type { SchemaRegistryConnection } from '../shared/schema-registry-decoder
 import { createPipelineCatalog, getTask, type PipelineCatalog, type PipelineSpec } from './dag';
 import { registerPipelineMetrics, type PipelineMetrics } from '../metrics/pipelines';
 import type { OperatorRegistry } from './operator';
-import { isPidAlive, isRunOwnerAlive, recoverOrphanedRuns, type RecoveredRun } from './recovery';
+import { isPidAlive, isRunOwnerAlive, parseOwner, recoverOrphanedRuns, type RecoveredRun } from './recovery';
 import { AbortReason, executeRun, planRun, type BegunRun, type RunnerParams } from './runner';
 import type { TaskExecutor } from './executor';
 import { countPlan, planBackfill, runBackfill, type BackfillOptions, type BackfillSummary } from './backfill';
@@ -382,6 +382,7 @@ class PipelinesEngine implements Engine {
       this.logger.warn({ run: id, owner }, 'another process owns this run now: abandoning it here (no write, its tries go on for the new owner)');
       ac.abort(new AbortReason('abandoned', `the run is owned by ${owner ?? 'nobody'} now`));
     }
+    this.handOver(owners);
     for (const run of this.store.listRequested(process.pid, this.ownerId)) {
       const ac = this.controllers.get(run.id);
       if (!ac || ac.signal.aborted || !run.requestedState) continue;
@@ -389,6 +390,27 @@ class PipelinesEngine implements Engine {
       const message = run.reason ?? `${run.requestedState === 'cancelled' ? 'cancelled' : `marked ${run.requestedState}`} by ${audit.actor}`;
       this.logger.info({ run: run.id, requested: run.requestedState, by: audit.actor }, 'ending a run on an operator request');
       ac.abort(new AbortReason('cancelled', message, { endState: run.requestedState, audit }));
+    }
+  }
+
+  /**
+   * A replica that no longer leads, with runs still executing here, while another replica of
+   * this host leads: that leader's recovery leaves our runs to us (our pid is alive, src/engine/
+   * recovery.ts), and our leader-only writes (a `notify` task's enqueue) are fenced, so the runs
+   * would end failed here. They are handed back to the queue instead, as on shutdown: their
+   * running tries stopped and recorded as interrupted (retried per policy), the run queued again,
+   * and the leader's dispatcher resumes it. A leader on another host takes our runs over itself
+   * (we abandon them, above); with no leader known (the store does not answer) nothing moves.
+   * Nobody else writes these runs meanwhile: a same-host owner that is alive is never taken over.
+   */
+  private handOver(owners: ReadonlyMap<string, string | null>): void {
+    if (!this.daemon || !this.params.leaderGated || this.scheduling) return;
+    const holder = this.params.owner?.leaseHolder?.() ?? null;
+    if (holder === null || holder === this.ownerId || parseOwner(holder)?.host !== os.hostname()) return;
+    for (const [id, ac] of this.controllers) {
+      if (ac.signal.aborted || owners.get(id) !== this.ownerId) continue;
+      this.logger.warn({ run: id, leader: holder }, 'this replica no longer leads: handing the run over to the leader (its running tries stop and are retried there)');
+      ac.abort(new AbortReason('handover', `handed over to the leader ${holder}: the replica ${this.ownerId} that ran it no longer leads`));
     }
   }
 

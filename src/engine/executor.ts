@@ -61,9 +61,14 @@ export interface WorkerExecutorParams {
   retainEndedMs?: number;
 }
 
-/** An abort that means "another process owns the run now": stop waiting, write nothing, cancel nothing. */
+/**
+ * An abort that means "another process owns the run now" (`abandoned`), or "another process will
+ * own it" (`handover`: a replica that no longer leads queues its run again for the leader, which
+ * adopts the try): stop waiting, write nothing, cancel nothing.
+ */
 export function isAbandoned(reason: unknown): boolean {
-  return reason instanceof Error && (reason as { kind?: unknown }).kind === 'abandoned';
+  const kind = reason instanceof Error ? (reason as { kind?: unknown }).kind : undefined;
+  return kind === 'abandoned' || kind === 'handover';
 }
 
 /** Rebuilds the error the operator threw on the worker. */
@@ -183,7 +188,7 @@ export function createWorkerExecutor(params: WorkerExecutorParams): TaskExecutor
     let seenHeartbeat: number | null = null;
     let seenAt = clock.now();
     for (;;) {
-      // another process owns the run now (it adopted this try): leave the row to it
+      // another process owns the run now (it adopted this try), or will (a hand-over): leave the row to it
       if (ctx.signal.aborted && isAbandoned(ctx.signal.reason)) throw ctx.signal.reason as Error;
       if (ctx.signal.aborted && !cancelSent) {
         cancelSent = true;

@@ -85,7 +85,7 @@ export function planRun(pipeline: PipelineSpec, runId: string, now: number): Run
 /** Reason attached to an AbortSignal so the runner knows why a task was stopped. */
 export class AbortReason extends Error {
   constructor(
-    readonly kind: 'execution_timeout' | 'run_timeout' | 'shutdown' | 'cancelled' | 'abandoned',
+    readonly kind: 'execution_timeout' | 'run_timeout' | 'shutdown' | 'handover' | 'cancelled' | 'abandoned',
     message: string,
     /** An operator's request (kind `cancelled`): the state the run ends in, and who asked. */
     readonly request?: { endState: OperatorEndState; audit: RunEventAudit },
@@ -223,9 +223,12 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
     return store.getRun(run.id)!;
   }
   if (isShutdown(abortReason) && tasks.some((t) => !isTaskDone(states.get(t.id)!.state))) {
-    // Interrupted by shutdown: queued again, resumed by the next start (unfinished tasks retried per policy).
-    store.updateRun(run.id, { state: 'queued', ownerPid: null, reason: 'interrupted by shutdown; resumes on the next start' });
-    logger.warn('run interrupted by shutdown; it resumes on the next start');
+    // Interrupted by shutdown: queued again, resumed by the next start (unfinished tasks retried per policy);
+    // handed over: resumed by the leader that schedules now
+    const handover = (abortReason as AbortReason).kind === 'handover';
+    const reason = handover ? (abortReason as AbortReason).message : 'interrupted by shutdown; resumes on the next start';
+    store.updateRun(run.id, { state: 'queued', ownerPid: null, reason });
+    logger.warn(handover ? 'run handed over: queued again for the leader' : 'run interrupted by shutdown; it resumes on the next start');
     return store.getRun(run.id)!;
   }
 
@@ -266,8 +269,9 @@ export async function executeRun(p: RunnerParams, pipeline: PipelineSpec, runId:
   return store.getRun(run.id)!;
 }
 
+/** Shutdown, or a hand-over by a replica that no longer leads (src/engine/engine.ts handOver): the run is queued again for whoever schedules next. */
 function isShutdown(reason: unknown): boolean {
-  return reason instanceof AbortReason && reason.kind === 'shutdown';
+  return reason instanceof AbortReason && (reason.kind === 'shutdown' || reason.kind === 'handover');
 }
 
 function isAbandoned(reason: unknown): boolean {
@@ -426,6 +430,9 @@ async function runTask(p: RunnerParams, c: TaskRunCtx): Promise<void> {
     const abortReason: unknown = attemptAc.signal.aborted ? attemptAc.signal.reason : null;
     // another process owns the run now: the try's outcome is theirs to record
     if (isAbandoned(abortReason)) return;
+    // handed over while its try runs on a task worker: the task stays running, the leader that
+    // resumes the run adopts the try (a try run here was stopped: recorded below, retried there)
+    if (abortReason instanceof AbortReason && abortReason.kind === 'handover' && executor.canAdopt?.(run.id, task.id, tryNumber) === true) return;
     if (error === null && outcome !== null && !(abortReason instanceof AbortReason)) {
       const state: TaskState = outcome.skipped !== undefined ? 'skipped' : 'success';
       logBuf.append(`[supervisor] try ${tryNumber}: ${state}${outcome.skipped ? ` (${outcome.skipped})` : ''}`);

@@ -19,6 +19,10 @@
  *   woken one finds itself deposed (logged once) and starts nothing: no run claimed or created
  *   by it after it woke, no logical date twice, no dedup key enqueued twice or delivered twice —
  *   checked in the store and at the webhook.
+ * - **SIGSTOP the leader while a task runs in it, then SIGCONT it.** The new leader, on the same
+ *   host, leaves the run to its owner (a live pid); the woken one, deposed, hands it over: it
+ *   stops the try (recorded failed, "handed over"), queues the run again, and the new leader
+ *   resumes it (the second try succeeds); the run ends once and its notification is sent once.
  *
  * `tick` runs every 3 s (a 2 s task, one run at a time) with a 4 s deadline: while a leader lives
  * every run succeeds in time (no alert); a gap of ~10 s leaves ticks without a run past their
@@ -90,6 +94,7 @@ describe('leader lease drills (replicas on one PostgreSQL database)', () => {
   const markers = path.join(tmp.dir, 'ingest-markers');
   const ingestScript = path.join(tmp.dir, 'ingest.js');
   const sourcesFile = path.join(tmp.dir, 'sources.yaml');
+  const handoverMarker = path.join(tmp.dir, 'handover-try-1.pid');
   let pg: FreshPostgres;
   let admin: Client;
 
@@ -178,6 +183,20 @@ describe('leader lease drills (replicas on one PostgreSQL database)', () => {
               params: { config_path: sourcesFile, kafka_servers: '{{ var.kafka_servers }}', execution_mode: 'subprocess', command: [process.execPath, ingestScript] },
             },
             { id: 'send_success_notification', operator: 'notify', upstream: ['run_full_ingestion'], params: { message: 'ingestion of the failover drill finished' } },
+          ],
+        },
+        // a task run in the replica (a `command`), then a notification: its first try runs long
+        // and records its pid, the second ends at once
+        handover: {
+          tasks: [
+            {
+              id: 'slow',
+              operator: 'command',
+              retries: 1,
+              retry_delay: '1s',
+              params: { command: ['sh', '-c', `if [ -e ${handoverMarker} ]; then exit 0; fi; echo $$ > ${handoverMarker}; exec sleep 60`] },
+            },
+            { id: 'notify_done', operator: 'notify', upstream: ['slow'], params: { message: 'the handed-over run finished' } },
           ],
         },
       },
@@ -392,5 +411,51 @@ setTimeout(() => console.log(JSON.stringify({ ingested: 42, tryNumber })), ${ING
     await sleep(2_000);
     const delivered = receiver.requests.map((r) => r.dedupKey);
     expect(new Set(delivered).size).toBe(delivered.length);
+  }, 180_000);
+  it('SIGSTOP the leader while a task runs in it, then SIGCONT: the woken one hands the run over to the leader of its host (its try stopped, retried there); the run ends once, its notification once', async () => {
+    const leader = await waitFor('a leader', leaderOf, { timeoutMs: 20_000, diagnose });
+    const follower = replicas.find((p) => p !== leader && p.child.exitCode === null && p.child.signalCode === null)!;
+    const date = '2026-04-01T00:00:00.000Z';
+    expect((await cli(path.join(dirs[0]!, 'supervisor.yaml'), ['pipelines', 'trigger', 'handover', '--logical-date', date])).code).toBe(0);
+    const firstTryPid = await waitFor(
+      'the first try of `slow` to run in the leader',
+      async () => (fs.existsSync(handoverMarker) ? Number(fs.readFileSync(handoverMarker, 'utf8')) || undefined : undefined),
+      {
+        timeoutMs: 20_000,
+        diagnose,
+      },
+    );
+    const run = (await admin.query(`SELECT id, owner FROM runs WHERE pipeline = 'handover'`)).rows[0] as { id: string; owner: string };
+    expect(run.owner).toBe((await readyz(leader))!.leader!.holder);
+
+    process.kill(leader.pid, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    await waitFor('the follower to take over', async () => (await readyz(follower))?.leader?.self === true, { timeoutMs: 20_000, intervalMs: 100, diagnose });
+    // the new leader leaves the stopped one's run alone: its pid is alive on this host
+    expect((await admin.query(`SELECT state, owner FROM runs WHERE id = $1`, [run.id])).rows[0]).toEqual({ state: 'running', owner: run.owner });
+    await sleep(Math.max(0, stoppedAt + 14_000 - Date.now()));
+    process.kill(leader.pid, 'SIGCONT');
+
+    await waitFor('the handed-over run to succeed', async () => (await admin.query(`SELECT state FROM runs WHERE id = $1`, [run.id])).rows[0]?.state === 'success', {
+      timeoutMs: 40_000,
+      diagnose,
+    });
+    const ofDate = (await admin.query(`SELECT id, owner FROM runs WHERE pipeline = 'handover' AND logical_date = $1`, [Date.parse(date)])).rows;
+    expect(ofDate).toEqual([{ id: run.id, owner: (await readyz(follower))!.leader!.holder }]);
+    // the first try was stopped by the woken replica and recorded with the reason; the second ran on the leader
+    const attempts = (await admin.query(`SELECT try_number, state, error FROM task_attempts WHERE run_id = $1 AND task_id = 'slow' ORDER BY try_number`, [run.id])).rows;
+    expect(attempts.map((a) => [Number(a.try_number), a.state])).toEqual([
+      [1, 'failed'],
+      [2, 'success'],
+    ]);
+    expect(String(attempts[0].error)).toContain('handed over to the leader');
+    expect(pidAlive(firstTryPid)).toBe(false);
+    expect(fs.readFileSync(leader.logFile, 'utf8')).toContain('handing the run over to the leader');
+    // the notification after it: once
+    await waitFor('the notification of the handed-over run', () => receiver.requests.find((r) => r.body.includes('the handed-over run finished')), { timeoutMs: 20_000, diagnose });
+    await sleep(2_000);
+    expect(receiver.requests.filter((r) => r.body.includes('the handed-over run finished'))).toHaveLength(1);
+    const dup = await admin.query(`SELECT sink, dedup_key, COUNT(*) AS n FROM outbox GROUP BY sink, dedup_key HAVING COUNT(*) > 1`);
+    expect(dup.rows).toEqual([]);
   }, 180_000);
 });

@@ -2,6 +2,7 @@ import { SupervisorError } from '../../../src/protocol';
 import { silentLogger } from '../../../src/shared/logger';
 import type { Operator, OperatorRegistry } from '../../../src/engine/operator';
 import { AbortReason, executeRun } from '../../../src/engine/runner';
+import type { TaskExecutor } from '../../../src/engine/executor';
 import { createFakeClock, type FakeClock } from './fake-clock';
 import { eventLog, memoryStore, pipelineFrom } from './helpers';
 
@@ -235,6 +236,62 @@ describe('runner', () => {
     expect(resumed.state).toBe('success');
     expect(calls).toEqual(['a#1', 'b#1', 'b#2', 'c#1']);
     t.close();
+  });
+
+  describe('handed over by a replica that no longer leads (src/engine/engine.ts handOver)', () => {
+    const HANDOVER = 'handed over to the leader h:2:b: the replica h:1:a that ran it no longer leads';
+    /** `b`'s first try runs until aborted; everything else ends at once. */
+    function blockingB(calls: string[]): Operator {
+      return (ctx) =>
+        new Promise((resolve, reject) => {
+          calls.push(`${ctx.taskId}#${ctx.tryNumber}`);
+          if (ctx.taskId === 'b' && ctx.tryNumber === 1) ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+          else resolve({});
+        });
+    }
+    const chain = pipelineFrom('p', {
+      tasks: [
+        { id: 'a', operator: 'command' },
+        { id: 'b', operator: 'command', upstream: ['a'], retries: 1, retry_delay: '0s' },
+        { id: 'c', operator: 'command', upstream: ['b'] },
+      ],
+    });
+
+    it('a try run here is stopped and recorded with the reason; the run is queued again, and its next execution retries the task', async () => {
+      const calls: string[] = [];
+      const t = setup({ command: blockingB(calls) });
+      const ac = new AbortController();
+      const runId = t.start('p');
+      const first = executeRun(t.params, chain, runId, ac.signal);
+      await t.clock.flush();
+      ac.abort(new AbortReason('handover', HANDOVER));
+      const handed = await first;
+      expect(handed).toMatchObject({ state: 'queued', reason: HANDOVER, ownerPid: null });
+      expect(t.store.getTask(runId, 'b')).toMatchObject({ state: 'retrying', tryNumber: 1 });
+      expect(t.store.listAttempts(runId, 'b')).toEqual([expect.objectContaining({ tryNumber: 1, state: 'failed', error: HANDOVER })]);
+
+      expect(t.store.claimRun(runId, process.pid, t.clock.now())).toBe(true);
+      expect((await executeRun(t.params, chain, runId, new AbortController().signal)).state).toBe('success');
+      expect(calls).toEqual(['a#1', 'b#1', 'b#2', 'c#1']);
+      t.close();
+    });
+
+    it('a try on a task worker is left running for the leader to adopt: no attempt written, the task still running', async () => {
+      const calls: string[] = [];
+      const op = blockingB(calls);
+      const t = setup({ command: op });
+      const executor: TaskExecutor = { execute: (_name, operator, ctx) => operator(ctx), canAdopt: (_run, task, tryNumber) => task === 'b' && tryNumber === 1 };
+      const ac = new AbortController();
+      const runId = t.start('p');
+      const first = executeRun({ ...t.params, executor }, chain, runId, ac.signal);
+      await t.clock.flush();
+      ac.abort(new AbortReason('handover', HANDOVER));
+      expect((await first).state).toBe('queued');
+      expect(t.store.getTask(runId, 'b')).toMatchObject({ state: 'running', tryNumber: 1 });
+      expect(t.store.listAttempts(runId, 'b')).toEqual([expect.objectContaining({ tryNumber: 1, state: 'running' })]);
+      expect(t.store.getTask(runId, 'c')!.state).toBe('none');
+      t.close();
+    });
   });
 
   it('a missing operator fails the task with a clear error, without retries', async () => {
