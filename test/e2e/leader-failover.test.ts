@@ -23,6 +23,8 @@
  *   host, leaves the run to its owner (a live pid); the woken one, deposed, hands it over: it
  *   stops the try (recorded failed, "handed over"), queues the run again, and the new leader
  *   resumes it (the second try succeeds); the run ends once and its notification is sent once.
+ *   The same while an ingestion try runs on a worker: the hand-over leaves that try running, the
+ *   new leader adopts it (one attempt, one process), and the notification after it goes once.
  *
  * `tick` runs every 3 s (a 2 s task, one run at a time) with a 4 s deadline: while a leader lives
  * every run succeeds in time (no alert); a gap of ~10 s leaves ticks without a run past their
@@ -455,6 +457,49 @@ setTimeout(() => console.log(JSON.stringify({ ingested: 42, tryNumber })), ${ING
     await waitFor('the notification of the handed-over run', () => receiver.requests.find((r) => r.body.includes('the handed-over run finished')), { timeoutMs: 20_000, diagnose });
     await sleep(2_000);
     expect(receiver.requests.filter((r) => r.body.includes('the handed-over run finished'))).toHaveLength(1);
+    const dup = await admin.query(`SELECT sink, dedup_key, COUNT(*) AS n FROM outbox GROUP BY sink, dedup_key HAVING COUNT(*) > 1`);
+    expect(dup.rows).toEqual([]);
+  }, 180_000);
+  it('SIGSTOP the leader while an ingestion try runs on a worker, then SIGCONT: the hand-over leaves the try running and the new leader adopts it (one attempt, one process); the notification after it once', async () => {
+    const leader = await waitFor('a leader', leaderOf, { timeoutMs: 20_000, diagnose });
+    const follower = replicas.find((p) => p !== leader && p.child.exitCode === null && p.child.signalCode === null)!;
+    const date = '2026-05-01T00:00:00.000Z';
+    const before = new Set(ingestStarts().map((m) => m.pid));
+    const notices = () => receiver.requests.filter((r) => r.body.includes('ingestion of the failover drill finished')).length;
+    const noticesBefore = notices();
+    expect((await cli(path.join(dirs[0]!, 'supervisor.yaml'), ['pipelines', 'trigger', 'ingest', '--logical-date', date])).code).toBe(0);
+    const run = await waitFor(
+      'the ingestion try to run on a worker',
+      async () => {
+        const r = (
+          await admin.query(`SELECT r.id FROM runs r JOIN task_queue q ON q.run_id = r.id WHERE r.pipeline = 'ingest' AND r.logical_date = $1 AND q.state = 'claimed'`, [
+            Date.parse(date),
+          ])
+        ).rows[0] as { id: string } | undefined;
+        return r && ingestStarts().some((m) => !before.has(m.pid)) ? r : undefined;
+      },
+      { timeoutMs: 30_000, diagnose },
+    );
+    const ingestPid = ingestStarts().find((m) => !before.has(m.pid))!.pid;
+
+    process.kill(leader.pid, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    await waitFor('the follower to take over', async () => (await readyz(follower))?.leader?.self === true, { timeoutMs: 20_000, intervalMs: 100, diagnose });
+    await sleep(Math.max(0, stoppedAt + 12_000 - Date.now()));
+    process.kill(leader.pid, 'SIGCONT');
+
+    await waitFor('the ingestion run to succeed', async () => (await admin.query(`SELECT state FROM runs WHERE id = $1`, [run.id])).rows[0]?.state === 'success', {
+      timeoutMs: INGEST_MS + 40_000,
+      diagnose,
+    });
+    // one row for the date, one attempt of the ingestion (the try ran once, on its worker), one process
+    expect((await admin.query(`SELECT id FROM runs WHERE pipeline = 'ingest' AND logical_date = $1`, [Date.parse(date)])).rows).toHaveLength(1);
+    const attempts = (await admin.query(`SELECT try_number, state FROM task_attempts WHERE run_id = $1 AND task_id = 'run_full_ingestion'`, [run.id])).rows;
+    expect(attempts.map((a) => [Number(a.try_number), a.state])).toEqual([[1, 'success']]);
+    expect(ingestStarts().filter((m) => !before.has(m.pid))).toEqual([{ tryNumber: 1, pid: ingestPid }]);
+    await waitFor('the notification of the ingestion run', async () => notices() > noticesBefore || undefined, { timeoutMs: 20_000, diagnose });
+    await sleep(2_000);
+    expect(notices()).toBe(noticesBefore + 1);
     const dup = await admin.query(`SELECT sink, dedup_key, COUNT(*) AS n FROM outbox GROUP BY sink, dedup_key HAVING COUNT(*) > 1`);
     expect(dup.rows).toEqual([]);
   }, 180_000);
