@@ -5,6 +5,7 @@
 // serves on SUPERVISOR_PORT (the image sets 8090); `supervisor worker` on its `--listen` address,
 // and a worker without `--listen` serves nothing, so there is nothing to probe and the check
 // passes while the process lives. SUPERVISOR_HEALTH_URL, when set, is probed instead.
+const path = require('node:path');
 
 /** The arguments after the launcher: `node /app/bin/supervisor.js worker --listen 0.0.0.0:9464` → ['worker', '--listen', '0.0.0.0:9464']. */
 function commandArgs(cmdline) {
@@ -21,14 +22,18 @@ function listenOf(args) {
   return undefined;
 }
 
-/** `HOST:PORT`, `[v6]:PORT` or a bare port → a URL of /healthz on loopback when the host is a wildcard. */
+/**
+ * `--listen`'s value, parsed as the worker parses it (src/config/listen.ts: `HOST:PORT`,
+ * `[IPv6]:PORT`, a bare port on 127.0.0.1) → its /healthz, on loopback for a wildcard host;
+ * null when it is no address (the worker refuses it at start).
+ */
 function urlOfListen(listen) {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen) || /^()()(\d+)$/.exec(listen);
-  if (!m) return null;
-  const host = m[1] || m[2] || '127.0.0.1';
-  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
-  const shown = wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `http://${shown}:${m[3]}/healthz`;
+  const { parseListenAddress } = require(path.join(__dirname, '..', 'dist', 'src', 'config', 'listen.js'));
+  const address = parseListenAddress(listen);
+  if ('problem' in address) return null;
+  const wildcard = address.host === '0.0.0.0' || address.host === '::';
+  const host = wildcard ? '127.0.0.1' : address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `http://${host}:${address.port}/healthz`;
 }
 
 /** The URL to probe, or null when the process serves no endpoint (a worker without --listen). */
