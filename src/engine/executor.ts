@@ -21,8 +21,8 @@
  * worker is judged like any other: no heartbeat for `heartbeatTimeoutMs` and it is lost.
  *
  * An abort whose reason is `abandoned` (another process owns the run now: this one was deposed
- * and the run adopted) stops waiting at once and writes nothing: the try keeps running for its
- * new owner. Ended rows are deleted after `retainEndedMs` (pruned here at most once a minute).
+ * and the run adopted) or `handover` (this replica queues the run again for the leader of its
+ * host) stops waiting at once and writes nothing: the try keeps running for its new owner. Ended rows are deleted after `retainEndedMs` (pruned here at most once a minute).
  */
 import { randomUUID } from 'node:crypto';
 import { SupervisorError, type Clock, type ErrorCode } from '../protocol';
@@ -66,7 +66,7 @@ export interface WorkerExecutorParams {
  * own it" (`handover`: a replica that no longer leads queues its run again for the leader, which
  * adopts the try): stop waiting, write nothing, cancel nothing.
  */
-export function isAbandoned(reason: unknown): boolean {
+export function leavesTryRunning(reason: unknown): boolean {
   const kind = reason instanceof Error ? (reason as { kind?: unknown }).kind : undefined;
   return kind === 'abandoned' || kind === 'handover';
 }
@@ -189,7 +189,7 @@ export function createWorkerExecutor(params: WorkerExecutorParams): TaskExecutor
     let seenAt = clock.now();
     for (;;) {
       // another process owns the run now (it adopted this try), or will (a hand-over): leave the row to it
-      if (ctx.signal.aborted && isAbandoned(ctx.signal.reason)) throw ctx.signal.reason as Error;
+      if (ctx.signal.aborted && leavesTryRunning(ctx.signal.reason)) throw ctx.signal.reason as Error;
       if (ctx.signal.aborted && !cancelSent) {
         cancelSent = true;
         const reason = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'the task was aborted';
