@@ -74,6 +74,11 @@ export function* plainBytes(chunks: readonly ExpositionChunk[]): Generator<Buffe
   for (const c of chunks) yield c instanceof DeflatedSegment ? c.inflate() : c;
 }
 
+/** The exposition's text as one buffer (prom-client's metrics(), a small response). */
+export function plainBuffer(chunks: readonly ExpositionChunk[]): Buffer {
+  return Buffer.concat([...plainBytes(chunks)], plainLength(chunks));
+}
+
 /**
  * The exposition as one gzip member: the kept segments as they are, runs of plain chunks
  * compressed on the way (they are the small part: headers, prom-client's metrics).

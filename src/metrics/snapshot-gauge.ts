@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { ByteWriter, bytesOf } from './byte-writer';
-import { deflateSegment, DeflatedSegment, plainBytes, type ExpositionChunk } from './deflate-segment';
+import { deflateSegment, DeflatedSegment, plainBuffer, type ExpositionChunk } from './deflate-segment';
 
 export type LabelValues = Record<string, string | number>;
 export type Sample = { labels: LabelValues; value: number };
@@ -175,7 +175,7 @@ export class FastRegistry extends Registry {
 
   override async metrics(): Promise<string> {
     if (this.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return super.metrics();
-    return Buffer.concat([...plainBytes(await this.exposition())]).toString('utf8');
+    return plainBuffer(await this.exposition()).toString('utf8');
   }
 }
 
@@ -296,9 +296,7 @@ export function registerSnapshotGauge<T extends object>(registry: Registry, para
   const renderText = (): string => {
     const out: ExpositionChunk[] = [];
     renderChunks(out);
-    return Buffer.concat([...plainBytes(out)])
-      .toString('utf8')
-      .replace(/\n$/, '');
+    return plainBuffer(out).toString('utf8').replace(/\n$/, '');
   };
   const metric = {
     name,

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
-import { acceptsGzip, gzipChunks, plainBytes, plainLength, type ExpositionChunk } from '../../metrics/deflate-segment';
+import { acceptsGzip, gzipChunks, plainBuffer, plainBytes, plainLength, type ExpositionChunk } from '../../metrics/deflate-segment';
 
 /** A registry that hands out its exposition as buffers (src/metrics/snapshot-gauge.ts FastRegistry). */
 type ChunkedRegistry = Registry & { exposition?: () => Promise<ExpositionChunk[]> };
@@ -33,21 +33,17 @@ export function registerProbeRoutes(app: FastifyInstance, deps: { registry: Regi
     const chunks = await registry.exposition();
     reply.header('vary', 'accept-encoding');
     if (acceptsGzip(request.headers['accept-encoding'])) {
+      const gzipped = gzipChunks(chunks);
       reply.header('content-encoding', 'gzip');
-      return sendChunks(reply, gzipChunks(chunks));
+      return send(reply, gzipped, () => Readable.from(gzipped, { objectMode: false }));
     }
-    return sendChunks(reply, plainBytes(chunks), plainLength(chunks));
+    return send(reply, chunks, () => Readable.from(plainBytes(chunks), { objectMode: false }));
   });
 }
 
-/** Buffers with their total length: one buffer when small, else a stream of them as they come. */
-function sendChunks(reply: FastifyReply, chunks: Iterable<Buffer>, length?: number): FastifyReply {
-  if (length === undefined) {
-    const list = [...chunks];
-    length = 0;
-    for (const c of list) length += c.length;
-    chunks = list;
-  }
-  if (length < 1024 * 1024) return reply.send(Buffer.concat([...chunks], length));
-  return reply.header('content-length', length).send(Readable.from(chunks, { objectMode: false }));
+/** Chunks of a response with their length: one buffer when small, else `stream` (a batch at a time). */
+function send(reply: FastifyReply, chunks: readonly ExpositionChunk[], stream: () => Readable): FastifyReply {
+  const length = plainLength(chunks);
+  if (length < 1024 * 1024) return reply.send(plainBuffer(chunks));
+  return reply.header('content-length', length).send(stream());
 }
